@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Floors (see docs/architecture in ../shared/DESIGN.md): AmalgamCore (tensors, kernels, autodiff)
+// < AmalgamNN (modules, layers, losses, optimizers, training loop, model zoo)
+// < AmalgamData (IDX, CSV, safetensors, datasets, loaders) < the `amalgam` CLI.
+let package = Package(
+    name: "Amalgam",
+    products: [
+        .library(name: "AmalgamCore", targets: ["AmalgamCore"]),
+        .library(name: "AmalgamNN", targets: ["AmalgamNN"]),
+        .library(name: "AmalgamData", targets: ["AmalgamData"]),
+        .executable(name: "amalgam", targets: ["amalgam"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // The kernels hand raw buffer pointers to worker closures; Swift 5 mode keeps that legal
+        // without a wrapper around every pointer (NUMERICS.md, "Parallelism").
+        .target(name: "AmalgamCore", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamNN", dependencies: ["AmalgamCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamData", dependencies: ["AmalgamCore", "AmalgamNN", "CZlib"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(
+            name: "amalgam",
+            dependencies: [
+                "AmalgamCore", "AmalgamNN", "AmalgamData",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamNNTests", dependencies: ["AmalgamCore", "AmalgamNN"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamDataTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamData", "amalgam"]),
+    ]
+)

@@ -1,0 +1,327 @@
+import Foundation
+
+// MARK: Kernels
+
+/// out[i] = f(a[i], b[i]) with broadcasting; the innermost loop runs over coalesced axes.
+@inline(__always)
+func broadcastKernel(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+    let pa = a.storage.pointer, pb = b.storage.pointer
+    if a.shape == b.shape {
+        var out = Tensor(uninitializedShape: a.shape)
+        let po = out.storage.pointer
+        for i in 0..<a.count { po[i] = f(pa[i], pb[i]) }
+        return out
+    }
+    let outShape = broadcastShape(a.shape, b.shape)
+    var out = Tensor(uninitializedShape: outShape)
+    let po = out.storage.pointer
+    let n = out.count
+    if n == 0 { return out }
+    if b.count == 1 {
+        let s = pb[0]
+        for i in 0..<n { po[i] = f(pa[i], s) }
+        return out
+    }
+    if a.count == 1 {
+        let s = pa[0]
+        for i in 0..<n { po[i] = f(s, pb[i]) }
+        return out
+    }
+    let (dims, st) = coalesce(outShape, [broadcastStrides(a.shape, to: outShape), broadcastStrides(b.shape, to: outShape)])
+    let r = dims.count
+    let inner = dims[r - 1], sa = st[0][r - 1], sb = st[1][r - 1]
+    var index = [Int](repeating: 0, count: r)
+    var oa = 0, ob = 0, o = 0
+    while o < n {
+        if sa == 1 && sb == 1 {
+            for j in 0..<inner { po[o + j] = f(pa[oa + j], pb[ob + j]) }
+        } else if sa == 1 && sb == 0 {
+            let s = pb[ob]
+            for j in 0..<inner { po[o + j] = f(pa[oa + j], s) }
+        } else if sa == 0 && sb == 1 {
+            let s = pa[oa]
+            for j in 0..<inner { po[o + j] = f(s, pb[ob + j]) }
+        } else {
+            for j in 0..<inner { po[o + j] = f(pa[oa + j * sa], pb[ob + j * sb]) }
+        }
+        o += inner
+        var d = r - 2
+        while d >= 0 {
+            index[d] += 1
+            oa += st[0][d]; ob += st[1][d]
+            if index[d] < dims[d] { break }
+            oa -= st[0][d] * dims[d]; ob -= st[1][d] * dims[d]
+            index[d] = 0
+            d -= 1
+        }
+    }
+    return out
+}
+
+/// out[i] = f(x[i]).
+@inline(__always)
+func mapKernel(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
+    var out = Tensor(uninitializedShape: x.shape)
+    let px = x.storage.pointer, po = out.storage.pointer
+    for i in 0..<x.count { po[i] = f(px[i]) }
+    return out
+}
+
+/// out[i] = f(x[i], y[i]) for equal shapes.
+@inline(__always)
+func zipKernel(_ x: Tensor, _ y: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+    precondition(x.shape == y.shape, "internal: zip of shapes \(x.shape) and \(y.shape)")
+    var out = Tensor(uninitializedShape: x.shape)
+    let px = x.storage.pointer, py = y.storage.pointer, po = out.storage.pointer
+    for i in 0..<x.count { po[i] = f(px[i], py[i]) }
+    return out
+}
+
+extension Tensor {
+    /// self += other (same shape), in place; not recorded.
+    mutating func addInPlace(_ other: Tensor) {
+        precondition(shape == other.shape, "internal: addInPlace \(shape) vs \(other.shape)")
+        makeUnique()
+        let p = storage.pointer, q = other.storage.pointer
+        for i in 0..<count { p[i] += q[i] }
+    }
+}
+
+// MARK: Differentiable binary operations (broadcasting)
+
+extension Tensor {
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        var out = broadcastKernel(a, b, +)
+        record(&out, [a, b]) { g, needs in
+            [needs[0] ? g.sumToShape(a.shape) : nil, needs[1] ? g.sumToShape(b.shape) : nil]
+        }
+        return out
+    }
+
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        var out = broadcastKernel(a, b, -)
+        record(&out, [a, b]) { g, needs in
+            [needs[0] ? g.sumToShape(a.shape) : nil, needs[1] ? (-g).sumToShape(b.shape) : nil]
+        }
+        return out
+    }
+
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        var out = broadcastKernel(a, b, *)
+        record(&out, [a, b]) { g, needs in
+            [needs[0] ? broadcastKernel(g, b, *).sumToShape(a.shape) : nil,
+             needs[1] ? broadcastKernel(g, a, *).sumToShape(b.shape) : nil]
+        }
+        return out
+    }
+
+    public static func / (a: Tensor, b: Tensor) -> Tensor {
+        var out = broadcastKernel(a, b, /)
+        record(&out, [a, b]) { g, needs in
+            [needs[0] ? broadcastKernel(g, b, /).sumToShape(a.shape) : nil,
+             needs[1] ? broadcastKernel(broadcastKernel(g, a, *), b, { ga, bb in -ga / (bb * bb) }).sumToShape(b.shape) : nil]
+        }
+        return out
+    }
+
+    public static prefix func - (a: Tensor) -> Tensor {
+        var out = mapKernel(a) { -$0 }
+        record(&out, [a]) { g, _ in [mapKernel(g) { -$0 }] }
+        return out
+    }
+
+    public static func + (a: Tensor, b: Float) -> Tensor { a + Tensor(b) }
+    public static func + (a: Float, b: Tensor) -> Tensor { Tensor(a) + b }
+    public static func - (a: Tensor, b: Float) -> Tensor { a - Tensor(b) }
+    public static func - (a: Float, b: Tensor) -> Tensor { Tensor(a) - b }
+    public static func * (a: Tensor, b: Float) -> Tensor { a * Tensor(b) }
+    public static func * (a: Float, b: Tensor) -> Tensor { Tensor(a) * b }
+    public static func / (a: Tensor, b: Float) -> Tensor { a * Tensor(1 / b) }
+    public static func / (a: Float, b: Tensor) -> Tensor { Tensor(a) / b }
+
+    /// Element-wise maximum of two tensors (broadcasting); the gradient goes to the larger
+    /// (to `a` on ties).
+    public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
+        var out = broadcastKernel(a, b) { Swift.max($0, $1) }
+        record(&out, [a, b]) { g, needs in
+            let mask = broadcastKernel(a, b) { $0 >= $1 ? 1 : 0 }
+            return [needs[0] ? broadcastKernel(g, mask, *).sumToShape(a.shape) : nil,
+                    needs[1] ? broadcastKernel(g, mask) { $0 * (1 - $1) }.sumToShape(b.shape) : nil]
+        }
+        return out
+    }
+
+    /// Element-wise minimum of two tensors (broadcasting); the gradient goes to the smaller
+    /// (to `a` on ties).
+    public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
+        var out = broadcastKernel(a, b) { Swift.min($0, $1) }
+        record(&out, [a, b]) { g, needs in
+            let mask = broadcastKernel(a, b) { $0 <= $1 ? 1 : 0 }
+            return [needs[0] ? broadcastKernel(g, mask, *).sumToShape(a.shape) : nil,
+                    needs[1] ? broadcastKernel(g, mask) { $0 * (1 - $1) }.sumToShape(b.shape) : nil]
+        }
+        return out
+    }
+}
+
+// MARK: Differentiable unary operations
+
+extension Tensor {
+    /// eˣ.
+    public func exp() -> Tensor {
+        var out = mapKernel(self) { Foundation.exp($0) }
+        let y = out
+        Tensor.record(&out, [self]) { g, _ in [zipKernel(g, y, *)] }
+        return out
+    }
+
+    /// Natural logarithm.
+    public func log() -> Tensor {
+        var out = mapKernel(self) { Foundation.log($0) }
+        let x = self
+        Tensor.record(&out, [self]) { g, _ in [zipKernel(g, x, /)] }
+        return out
+    }
+
+    /// √x.
+    public func sqrt() -> Tensor {
+        var out = mapKernel(self) { $0.squareRoot() }
+        let y = out
+        Tensor.record(&out, [self]) { g, _ in [zipKernel(g, y) { $0 * 0.5 / $1 }] }
+        return out
+    }
+
+    /// xᵖ for a constant exponent p.
+    public func pow(_ p: Float) -> Tensor {
+        var out: Tensor
+        if p == 2 { out = mapKernel(self) { $0 * $0 } } else { out = mapKernel(self) { Foundation.pow($0, p) } }
+        let x = self
+        Tensor.record(&out, [self]) { g, _ in
+            [p == 2 ? zipKernel(g, x) { 2 * $0 * $1 } : zipKernel(g, x) { $0 * p * Foundation.pow($1, p - 1) }]
+        }
+        return out
+    }
+
+    /// x² (same as `pow(2)`).
+    public func squared() -> Tensor { pow(2) }
+
+    /// |x|; the gradient at 0 is 0 (sign).
+    public func abs() -> Tensor {
+        var out = mapKernel(self) { Swift.abs($0) }
+        let x = self
+        Tensor.record(&out, [self]) { g, _ in [zipKernel(g, x) { $1 > 0 ? $0 : ($1 < 0 ? -$0 : 0) }] }
+        return out
+    }
+
+    public func tanh() -> Tensor {
+        var out = mapKernel(self) { Foundation.tanh($0) }
+        let y = out
+        Tensor.record(&out, [self]) { g, _ in [zipKernel(g, y) { $0 * (1 - $1 * $1) }] }
+        return out
+    }
+
+    /// 1 / (1 + e⁻ˣ), computed without overflow.
+    public func sigmoid() -> Tensor {
+        var out = mapKernel(self) { x in x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)) }
+        let y = out
+        Tensor.record(&out, [self]) { g, _ in [zipKernel(g, y) { $0 * $1 * (1 - $1) }] }
+        return out
+    }
+
+    /// max(x, 0); the gradient at 0 is 0, as in PyTorch.
+    public func relu() -> Tensor {
+        var out = mapKernel(self) { $0 > 0 ? $0 : 0 }
+        let y = out
+        Tensor.record(&out, [self]) { g, _ in [zipKernel(g, y) { $1 > 0 ? $0 : 0 }] }
+        return out
+    }
+
+    /// Leaky ReLU: x for x > 0, slope·x otherwise.
+    public func leakyRelu(slope: Float = 0.01) -> Tensor {
+        var out = mapKernel(self) { $0 > 0 ? $0 : slope * $0 }
+        let x = self
+        Tensor.record(&out, [self]) { g, _ in [zipKernel(g, x) { $1 > 0 ? $0 : slope * $0 }] }
+        return out
+    }
+
+    /// GELU. Exact form x·Φ(x) = x/2·(1 + erf(x/√2)) (PyTorch's default), or the tanh
+    /// approximation x/2·(1 + tanh(√(2/π)(x + 0.044715x³))) when `approximate` is true.
+    public func gelu(approximate: Bool = false) -> Tensor {
+        let c = Float(0.7978845608028654), k: Float = 0.044715
+        var out: Tensor
+        if approximate {
+            out = mapKernel(self) { x in 0.5 * x * (1 + Foundation.tanh(c * (x + k * x * x * x))) }
+        } else {
+            out = mapKernel(self) { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678118654752)) }
+        }
+        let x = self
+        Tensor.record(&out, [self]) { g, _ in
+            if approximate {
+                return [zipKernel(g, x) { g, x in
+                    let u = c * (x + k * x * x * x)
+                    let t = Foundation.tanh(u)
+                    return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * k * x * x))
+                }]
+            }
+            return [zipKernel(g, x) { g, x in
+                let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678118654752))
+                let pdf = Foundation.exp(-0.5 * x * x) * 0.3989422804014327
+                return g * (cdf + x * pdf)
+            }]
+        }
+        return out
+    }
+
+    /// log(1 + eˣ), computed stably as max(x, 0) + log1p(e^(−|x|)).
+    public func softplus() -> Tensor {
+        var out = mapKernel(self) { x in Swift.max(x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x))) }
+        let x = self
+        Tensor.record(&out, [self]) { g, _ in
+            [zipKernel(g, x) { g, x in g * (x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))) }]
+        }
+        return out
+    }
+
+    /// Clamps to [low, high]; the gradient passes where low ≤ x ≤ high (as in PyTorch).
+    public func clamped(min low: Float = -.infinity, max high: Float = .infinity) -> Tensor {
+        var out = mapKernel(self) { Swift.min(Swift.max($0, low), high) }
+        let x = self
+        Tensor.record(&out, [self]) { g, _ in [zipKernel(g, x) { $1 >= low && $1 <= high ? $0 : 0 }] }
+        return out
+    }
+
+    /// 1/√x (composed).
+    public func rsqrt() -> Tensor { 1 / sqrt() }
+}
+
+// MARK: Comparisons and selection (not differentiable in the mask)
+
+extension Tensor {
+    /// 1 where self > other, else 0 (broadcasting). Not tracked.
+    public func greater(_ other: Tensor) -> Tensor { broadcastKernel(self, other) { $0 > $1 ? 1 : 0 } }
+    public func greaterEqual(_ other: Tensor) -> Tensor { broadcastKernel(self, other) { $0 >= $1 ? 1 : 0 } }
+    public func less(_ other: Tensor) -> Tensor { broadcastKernel(self, other) { $0 < $1 ? 1 : 0 } }
+    public func lessEqual(_ other: Tensor) -> Tensor { broadcastKernel(self, other) { $0 <= $1 ? 1 : 0 } }
+    public func equal(_ other: Tensor) -> Tensor { broadcastKernel(self, other) { $0 == $1 ? 1 : 0 } }
+    public func notEqual(_ other: Tensor) -> Tensor { broadcastKernel(self, other) { $0 != $1 ? 1 : 0 } }
+    public func greater(_ s: Float) -> Tensor { mapKernel(self) { $0 > s ? 1 : 0 } }
+    public func less(_ s: Float) -> Tensor { mapKernel(self) { $0 < s ? 1 : 0 } }
+
+    /// `condition ? a : b` element-wise, with broadcasting of all three; `condition` is non-zero
+    /// for true. Gradients flow to `a` where the condition holds and to `b` elsewhere.
+    public static func select(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+        let shape = broadcastShape(broadcastShape(condition.shape, a.shape), b.shape)
+        let mask = broadcastKernel(condition, Tensor.zeros(shape)) { c, _ in c != 0 ? 1 : 0 }
+        // Picks values rather than computing a·m + b·(1−m), so an infinite or NaN value on the
+        // side not taken cannot leak into the result.
+        var out = Tensor(uninitializedShape: shape)
+        let pa = broadcastKernel(a, mask) { x, _ in x }, pb = broadcastKernel(b, mask) { x, _ in x }
+        let pm = mask.storage.pointer, po = out.storage.pointer, qa = pa.storage.pointer, qb = pb.storage.pointer
+        for i in 0..<out.count { po[i] = pm[i] != 0 ? qa[i] : qb[i] }
+        record(&out, [a, b]) { g, needs in
+            [needs[0] ? zipKernel(g, mask) { $1 != 0 ? $0 : 0 }.sumToShape(a.shape) : nil,
+             needs[1] ? zipKernel(g, mask) { $1 != 0 ? 0 : $0 }.sumToShape(b.shape) : nil]
+        }
+        return out
+    }
+}

@@ -1,0 +1,27 @@
+/// Errors a user can cause: bad files, wrong shapes, invalid options. Each message says what is
+/// wrong and where.
+public enum AmalgamError: Error, CustomStringConvertible, Equatable {
+    /// A tensor had the wrong shape for the operation or layer named in the message.
+    case shape(String)
+    /// An argument or option had an invalid value.
+    case invalidArgument(String)
+    /// A file is malformed; `path` names it and `message` says what is wrong and where.
+    case format(path: String, message: String)
+    /// A required file or dataset is missing; the message says how to get it.
+    case missing(String)
+    /// Input values contain NaN or infinity.
+    case nonFinite(String)
+    /// A run stopped early (for example on SIGINT).
+    case interrupted
+
+    public var description: String {
+        switch self {
+        case .shape(let m): return "shape error: \(m)"
+        case .invalidArgument(let m): return "invalid argument: \(m)"
+        case .format(let path, let m): return "\(path): \(m)"
+        case .missing(let m): return m
+        case .nonFinite(let m): return "non-finite values: \(m)"
+        case .interrupted: return "interrupted"
+        }
+    }
+}

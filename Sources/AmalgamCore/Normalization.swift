@@ -1,0 +1,110 @@
+import Foundation
+
+extension Tensor {
+    /// Batch normalisation with batch statistics (training mode), fused.
+    ///
+    /// `x` is `[N, C]` or `[N, C, …]`; statistics are taken per channel C over every other axis
+    /// (M values each): x̂ = (x − μ)/√(σ² + ε), y = γ·x̂ + β with `gamma`, `beta` of shape `[C]`.
+    /// Returns y and the batch mean and biased variance (for running statistics).
+    /// Pullback: dx = (γ/√(σ²+ε))/M · (M·g − Σg − x̂·Σ(g·x̂)), dγ = Σ g·x̂, dβ = Σ g.
+    public static func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) -> (output: Tensor, mean: Tensor, variance: Tensor) {
+        precondition(x.rank >= 2, "batchNorm needs [N, C, …], got \(x.shape)")
+        let n = x.shape[0], c = x.shape[1], inner = x.count / Swift.max(n * c, 1)
+        precondition(gamma.shape == [c] && beta.shape == [c], "batchNorm: gamma/beta must be [\(c)], got \(gamma.shape), \(beta.shape)")
+        let m = n * inner
+        precondition(m > 1, "batchNorm in training mode needs more than one value per channel, got input \(x.shape)")
+        var mean = Tensor(uninitializedShape: [c]), variance = Tensor(uninitializedShape: [c])
+        var invStd = [Float](repeating: 0, count: c)
+        var out = Tensor(uninitializedShape: x.shape)
+        let px = x.storage.pointer, po = out.storage.pointer, pg = gamma.storage.pointer, pb = beta.storage.pointer
+        for ch in 0..<c {
+            var s: Double = 0
+            for i in 0..<n { let r = px + (i * c + ch) * inner; for k in 0..<inner { s += Double(r[k]) } }
+            let mu = Float(s / Double(m))
+            var ss: Float = 0
+            for i in 0..<n { let r = px + (i * c + ch) * inner; for k in 0..<inner { let d = r[k] - mu; ss += d * d } }
+            let v = ss / Float(m)
+            let inv = 1 / (v + epsilon).squareRoot()
+            mean.storage.pointer[ch] = mu
+            variance.storage.pointer[ch] = v
+            invStd[ch] = inv
+            let a = pg[ch] * inv, b = pb[ch] - mu * a
+            for i in 0..<n { let r = px + (i * c + ch) * inner, o = po + (i * c + ch) * inner; for k in 0..<inner { o[k] = r[k] * a + b } }
+        }
+        let meanV = mean
+        record(&out, [x, gamma, beta]) { g, needs in
+            var dx = needs[0] ? Tensor(uninitializedShape: x.shape) : nil
+            var dgamma = Tensor(uninitializedShape: [c]), dbeta = Tensor(uninitializedShape: [c])
+            let gp = g.storage.pointer, pdx = dx?.storage.pointer
+            for ch in 0..<c {
+                let mu = meanV.storage.pointer[ch], inv = invStd[ch]
+                var sg: Float = 0, sgx: Float = 0
+                for i in 0..<n {
+                    let r = px + (i * c + ch) * inner, q = gp + (i * c + ch) * inner
+                    for k in 0..<inner { sg += q[k]; sgx += q[k] * (r[k] - mu) * inv }
+                }
+                dgamma.storage.pointer[ch] = sgx
+                dbeta.storage.pointer[ch] = sg
+                if let pdx {
+                    let scale = pg[ch] * inv / Float(m)
+                    let fm = Float(m)
+                    for i in 0..<n {
+                        let r = px + (i * c + ch) * inner, q = gp + (i * c + ch) * inner, d = pdx + (i * c + ch) * inner
+                        for k in 0..<inner { d[k] = scale * (fm * q[k] - sg - (r[k] - mu) * inv * sgx) }
+                    }
+                }
+            }
+            dx?.node = nil
+            return [dx, needs[1] ? dgamma : nil, needs[2] ? dbeta : nil]
+        }
+        return (out, mean, variance)
+    }
+
+    /// Layer normalisation over the last `normalizedCount` elements of each row, fused:
+    /// x̂ = (x − μ)/√(σ² + ε) per row (biased variance), y = γ·x̂ + β with `gamma`, `beta` holding
+    /// `normalizedCount` elements. Pullback: dx = (1/√(σ²+ε))/D · (D·ĝ − Σĝ − x̂·Σ(ĝ·x̂)), ĝ = g·γ.
+    public static func layerNorm(_ x: Tensor, normalizedCount d: Int, gamma: Tensor, beta: Tensor, epsilon: Float) -> Tensor {
+        precondition(d > 0 && x.count % d == 0, "layerNorm over \(d) elements does not divide shape \(x.shape)")
+        precondition(gamma.count == d && beta.count == d, "layerNorm: gamma/beta need \(d) elements, got \(gamma.shape), \(beta.shape)")
+        let rows = x.count / d
+        var out = Tensor(uninitializedShape: x.shape)
+        var meanInv = [Float](repeating: 0, count: 2 * rows)
+        let px = x.storage.pointer, po = out.storage.pointer, pg = gamma.storage.pointer, pb = beta.storage.pointer
+        for r in 0..<rows {
+            let row = px + r * d, o = po + r * d
+            var s: Float = 0
+            for k in 0..<d { s += row[k] }
+            let mu = s / Float(d)
+            var ss: Float = 0
+            for k in 0..<d { let t = row[k] - mu; ss += t * t }
+            let inv = 1 / (ss / Float(d) + epsilon).squareRoot()
+            meanInv[2 * r] = mu; meanInv[2 * r + 1] = inv
+            for k in 0..<d { o[k] = (row[k] - mu) * inv * pg[k] + pb[k] }
+        }
+        record(&out, [x, gamma, beta]) { g, needs in
+            var dx = needs[0] ? Tensor(uninitializedShape: x.shape) : nil
+            var dgamma = Tensor.zeros(gamma.shape), dbeta = Tensor.zeros(beta.shape)
+            let gp = g.storage.pointer, pdg = dgamma.storage.pointer, pdb = dbeta.storage.pointer, pdx = dx?.storage.pointer
+            let fd = Float(d)
+            for r in 0..<rows {
+                let row = px + r * d, q = gp + r * d
+                let mu = meanInv[2 * r], inv = meanInv[2 * r + 1]
+                var sg: Float = 0, sgx: Float = 0
+                for k in 0..<d {
+                    let xh = (row[k] - mu) * inv
+                    pdg[k] += q[k] * xh
+                    pdb[k] += q[k]
+                    let gh = q[k] * pg[k]
+                    sg += gh; sgx += gh * xh
+                }
+                if let pdx {
+                    let dd = pdx + r * d
+                    for k in 0..<d { let xh = (row[k] - mu) * inv; dd[k] = inv / fd * (fd * q[k] * pg[k] - sg - xh * sgx) }
+                }
+            }
+            dx?.node = nil
+            return [dx, needs[1] ? dgamma : nil, needs[2] ? dbeta : nil]
+        }
+        return out
+    }
+}
