@@ -1,0 +1,177 @@
+import AmalgamCore
+import AmalgamNN
+import Foundation
+
+/// Labelled images `[N, C, H, W]` with integer labels.
+public struct ImageDataset {
+    public var images: Tensor
+    public var labels: [Int]
+    public var classes: Int
+    public var count: Int { labels.count }
+    public var channels: Int { images.shape[1] }
+    public var imageSize: Int { images.shape[2] }
+
+    public init(images: Tensor, labels: [Int], classes: Int) {
+        precondition(images.rank == 4 && images.shape[0] == labels.count, "images \(images.shape) vs \(labels.count) labels")
+        self.images = images; self.labels = labels; self.classes = classes
+    }
+
+    /// The examples at `indices`, in that order.
+    public func subset(_ indices: [Int]) -> ImageDataset {
+        ImageDataset(images: images.indexSelect(axis: 0, indices: indices), labels: indices.map { labels[$0] }, classes: classes)
+    }
+
+    /// Per-channel mean and standard deviation over all pixels.
+    public func channelStatistics() -> (mean: [Float], std: [Float]) {
+        let c = channels, plane = imageSize * imageSize
+        var mean = [Float](repeating: 0, count: c), std = [Float](repeating: 0, count: c)
+        images.withUnsafeBufferPointer { p in
+            for ch in 0..<c {
+                var s = 0.0, ss = 0.0
+                for n in 0..<count { let base = (n * c + ch) * plane; for k in 0..<plane { let v = Double(p[base + k]); s += v; ss += v * v } }
+                let m = s / Double(count * plane)
+                mean[ch] = Float(m)
+                std[ch] = Float((ss / Double(count * plane) - m * m).squareRoot())
+            }
+        }
+        return (mean, std)
+    }
+
+    /// (x − mean[c]) / std[c] per channel.
+    public func normalized(mean: [Float], std: [Float]) -> ImageDataset {
+        let view = [1, channels, 1, 1]
+        let m = Tensor(mean, shape: view), s = Tensor(std, shape: view)
+        return ImageDataset(images: withoutGradients { (images - m) / s }, labels: labels, classes: classes)
+    }
+}
+
+/// Fashion-MNIST (Xiao et al. 2017): 60,000 + 10,000 grey 28×28 images in 10 classes, read from
+/// the IDX files of the Debian package `dataset-fashion-mnist`.
+public enum FashionMNIST {
+    public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
+    public static let environmentVariable = "AMALGAM_DATA"
+    public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+    /// The directory to read: the explicit one, else `$AMALGAM_DATA` (itself, or its
+    /// `fashion-mnist` subfolder), else the Debian package's location.
+    public static func locate(_ explicit: String?) -> String {
+        if let explicit { return explicit }
+        if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty {
+            let sub = env + "/fashion-mnist"
+            return FileManager.default.fileExists(atPath: sub + "/train-labels-idx1-ubyte.gz") || FileManager.default.fileExists(atPath: sub + "/train-labels-idx1-ubyte") ? sub : env
+        }
+        return defaultDirectory
+    }
+
+    /// Loads the training or test split as floats in [0, 1], shape `[N, 1, 28, 28]`.
+    public static func load(split: Split, directory: String? = nil) throws -> ImageDataset {
+        let dir = locate(directory)
+        let prefix = split == .train ? "train" : "t10k"
+        func find(_ name: String) throws -> String {
+            for candidate in [dir + "/" + name + ".gz", dir + "/" + name] where FileManager.default.fileExists(atPath: candidate) { return candidate }
+            throw AmalgamError.missing("""
+                Fashion-MNIST file \(name)(.gz) not found in \(dir).
+                Install the dataset with `sudo apt-get install dataset-fashion-mnist` (it goes to \(defaultDirectory)), \
+                or point --data-dir or $\(environmentVariable) at a directory holding the IDX files.
+                """)
+        }
+        let imagesPath = try find("\(prefix)-images-idx3-ubyte"), labelsPath = try find("\(prefix)-labels-idx1-ubyte")
+        let images = try IDXArray.read(path: imagesPath), labels = try IDXArray.read(path: labelsPath)
+        guard images.shape.count == 3 else { throw AmalgamError.format(path: imagesPath, message: "expected a 3-d image array [N, H, W], got shape \(images.shape)") }
+        guard labels.shape.count == 1 else { throw AmalgamError.format(path: labelsPath, message: "expected a 1-d label array, got shape \(labels.shape)") }
+        guard labels.shape[0] == images.shape[0] else {
+            throw AmalgamError.format(path: labelsPath, message: "\(labels.shape[0]) labels for \(images.shape[0]) images in \(imagesPath)")
+        }
+        if let bad = labels.bytes.first(where: { $0 > 9 }) { throw AmalgamError.format(path: labelsPath, message: "label \(bad) out of range 0...9") }
+        let (n, h, w) = (images.shape[0], images.shape[1], images.shape[2])
+        var t = Tensor.zeros([n, 1, h, w])
+        t.withUnsafeMutableBufferPointer { p in for i in 0..<images.bytes.count { p[i] = Float(images.bytes[i]) / 255 } }
+        return ImageDataset(images: t, labels: labels.bytes.map(Int.init), classes: 10)
+    }
+
+    public enum Split: Sendable { case train, test }
+}
+
+/// A seeded split of `0..<count` into training and validation indices.
+public func trainValidationSplit(count: Int, validationFraction: Double, seed: UInt64) -> (train: [Int], validation: [Int]) {
+    var rng = RandomGenerator(seed: seed)
+    let p = rng.permutation(count)
+    let v = Int((Double(count) * validationFraction).rounded())
+    return (Array(p[v...]).sorted(), Array(p[..<v]).sorted())
+}
+
+/// Image augmentation applied to a batch `[N, C, H, W]` with the caller's generator.
+public enum Augmentation {
+    /// Zero-pad by `padding` on each side, then crop a random H×W window per image.
+    public static func randomCrop(_ x: Tensor, padding: Int, using rng: inout RandomGenerator) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        var out = Tensor.zeros(x.shape)
+        x.withUnsafeBufferPointer { src in out.withUnsafeMutableBufferPointer { dst in
+            for i in 0..<n {
+                let dy = Int(rng.next() % UInt64(2 * padding + 1)) - padding, dx = Int(rng.next() % UInt64(2 * padding + 1)) - padding
+                for ch in 0..<c {
+                    let base = (i * c + ch) * h * w
+                    for y in 0..<h {
+                        let sy = y + dy
+                        guard sy >= 0 && sy < h else { continue }
+                        for xx in 0..<w { let sx = xx + dx; if sx >= 0 && sx < w { dst[base + y * w + xx] = src[base + sy * w + sx] } }
+                    }
+                }
+            }
+        } }
+        return out
+    }
+
+    /// Mirrors each image left–right with probability `probability`.
+    public static func randomHorizontalFlip(_ x: Tensor, probability: Float = 0.5, using rng: inout RandomGenerator) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        var out = x
+        out.withUnsafeMutableBufferPointer { p in
+            for i in 0..<n where rng.nextFloat() < probability {
+                for ch in 0..<c { for y in 0..<h {
+                    let row = ((i * c + ch) * h + y) * w
+                    for k in 0..<(w / 2) { p.swapAt(row + k, row + w - 1 - k) }
+                } }
+            }
+        }
+        return out
+    }
+}
+
+/// A seeded mini-batch loader over an ``ImageDataset``.
+///
+/// Epoch e uses a permutation drawn from a generator seeded by (seed, e), so every epoch's order
+/// is reproducible independently of the others.
+public struct DataLoader {
+    public var dataset: ImageDataset
+    public var batchSize: Int
+    public var shuffle: Bool
+    public var dropLast: Bool
+    public var seed: UInt64
+    /// Optional per-batch augmentation (training only).
+    public var augment: ((Tensor, inout RandomGenerator) -> Tensor)?
+    /// Optional per-example weights, indexed like the dataset.
+    public var weights: [Float]?
+
+    public init(_ dataset: ImageDataset, batchSize: Int, shuffle: Bool, dropLast: Bool = false, seed: UInt64 = 0,
+                augment: ((Tensor, inout RandomGenerator) -> Tensor)? = nil) {
+        precondition(batchSize > 0, "batch size must be positive")
+        self.dataset = dataset; self.batchSize = batchSize; self.shuffle = shuffle; self.dropLast = dropLast; self.seed = seed; self.augment = augment
+    }
+
+    public var batchCount: Int { dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize }
+
+    /// The batches of epoch `epoch` (lazily built).
+    public func batches(epoch: Int = 0) -> LazyMapSequence<Range<Int>, Batch> {
+        var rng = RandomGenerator(seed: seed &* 0x9E37_79B9 &+ UInt64(epoch))
+        let order = shuffle ? rng.permutation(dataset.count) : Array(0..<dataset.count)
+        var augmentRng = rng.split()
+        let ds = dataset, bs = batchSize, aug = augment, w = weights
+        return (0..<batchCount).lazy.map { b in
+            let idx = Array(order[(b * bs)..<Swift.min((b + 1) * bs, order.count)])
+            var x = ds.images.indexSelect(axis: 0, indices: idx)
+            if let aug { x = aug(x, &augmentRng) }
+            return Batch(inputs: x, labels: idx.map { ds.labels[$0] }, weights: w.map { ws in Tensor(idx.map { ws[$0] }) }, indices: idx)
+        }
+    }
+}

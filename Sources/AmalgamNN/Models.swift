@@ -1,0 +1,125 @@
+import AmalgamCore
+
+/// Multi-layer perceptron on flattened images: Flatten → (Linear → ReLU)* → Linear.
+/// Keys: `layers.N.weight` via a `Sequential` named `layers`.
+public final class MLP: Module {
+    public var layers: Sequential
+    public init(inputFeatures: Int, hidden: [Int] = [512, 512], classes: Int, using rng: inout RandomGenerator) {
+        var mods: [Module] = [Flatten()]
+        var width = inputFeatures
+        for h in hidden { mods.append(Linear(width, h, using: &rng)); mods.append(ReLU()); width = h }
+        mods.append(Linear(width, classes, using: &rng))
+        layers = Sequential(mods)
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try layers(x) }
+}
+
+/// The small CNN of PyTorch's MNIST example: conv 3×3 1→32, ReLU, conv 3×3 32→64, ReLU,
+/// max-pool 2, dropout 0.25, flatten, linear → 128, ReLU, dropout 0.5, linear → classes.
+/// Input `[N, C, H, W]` (28×28: 9,216 features after pooling).
+public final class SmallCNN: Module {
+    public var features: Sequential
+    public var classifier: Sequential
+    public init(inputChannels: Int = 1, imageSize: Int = 28, classes: Int = 10, dropout: Bool = true, using rng: inout RandomGenerator) {
+        let seed = rng.next()
+        features = Sequential(Conv2d(inputChannels, 32, kernelSize: 3, using: &rng), ReLU(),
+                              Conv2d(32, 64, kernelSize: 3, using: &rng), ReLU(), MaxPool2d(2),
+                              Dropout(dropout ? 0.25 : 0, seed: seed))
+        let side = (imageSize - 4) / 2
+        classifier = Sequential(Flatten(), Linear(64 * side * side, 128, using: &rng), ReLU(),
+                                Dropout(dropout ? 0.5 : 0, seed: seed &+ 1), Linear(128, classes, using: &rng))
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try classifier(features(x)) }
+}
+
+/// A VGG-style plain CNN with BatchNorm: blocks of (conv 3×3, pad 1 → BN → ReLU), max-pool
+/// between stages, global average pooling and a linear classifier.
+/// Default widths `[32, 32, "M", 64, 64, "M", 128, 128, "M"]`.
+public final class VGG: Module {
+    public var features: Sequential
+    public var classifier: Linear
+    public init(inputChannels: Int = 1, widths: [Int] = [32, 32, 0, 64, 64, 0, 128, 128, 0], classes: Int = 10, using rng: inout RandomGenerator) {
+        var mods: [Module] = []
+        var c = inputChannels
+        for w in widths {
+            if w == 0 { mods.append(MaxPool2d(2)); continue }   // 0 marks a pooling stage ("M")
+            mods.append(Conv2d(c, w, kernelSize: 3, padding: 1, using: &rng))
+            mods.append(BatchNorm2d(w))
+            mods.append(ReLU())
+            c = w
+        }
+        mods.append(AdaptiveAvgPool2d(1))
+        mods.append(Flatten())
+        features = Sequential(mods)
+        classifier = Linear(c, classes, using: &rng)
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try classifier(features(x)) }
+}
+
+/// ResNet basic block: conv3×3(stride) → BN → ReLU → conv3×3 → BN, plus the shortcut (identity,
+/// or a 1×1 projection conv → BN when the stride or width changes), then ReLU.
+public final class BasicBlock: Module {
+    public var conv1: Conv2d, bn1: BatchNorm, conv2: Conv2d, bn2: BatchNorm
+    public var shortcut: Sequential?
+    public init(_ inChannels: Int, _ outChannels: Int, stride: Int, using rng: inout RandomGenerator) {
+        conv1 = Conv2d(inChannels, outChannels, kernelSize: 3, stride: stride, padding: 1, bias: false, using: &rng)
+        bn1 = BatchNorm2d(outChannels)
+        conv2 = Conv2d(outChannels, outChannels, kernelSize: 3, padding: 1, bias: false, using: &rng)
+        bn2 = BatchNorm2d(outChannels)
+        if stride != 1 || inChannels != outChannels {
+            shortcut = Sequential(Conv2d(inChannels, outChannels, kernelSize: 1, stride: stride, bias: false, using: &rng), BatchNorm2d(outChannels))
+        }
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        let h = try bn2(conv2(bn1(conv1(x)).relu()))
+        let s = try shortcut.map { try $0(x) } ?? x
+        return (h + s).relu()
+    }
+}
+
+/// ResNet-20 (He et al. 2016, CIFAR variant): stem conv 3×3 → 16, three stages of three basic
+/// blocks (widths 16/32/64, strides 1/2/2) with projection shortcuts, global average pooling,
+/// linear classifier. Works for 28×28 and 32×32 inputs.
+public final class ResNet: Module {
+    public var conv1: Conv2d, bn1: BatchNorm
+    public var layer1: [BasicBlock], layer2: [BasicBlock], layer3: [BasicBlock]
+    public var fc: Linear
+    public init(inputChannels: Int = 1, blocksPerStage: Int = 3, widths: [Int] = [16, 32, 64], classes: Int = 10, using rng: inout RandomGenerator) {
+        conv1 = Conv2d(inputChannels, widths[0], kernelSize: 3, padding: 1, bias: false, using: &rng)
+        bn1 = BatchNorm2d(widths[0])
+        var c = widths[0]
+        func stage(_ w: Int, _ stride: Int, _ rng: inout RandomGenerator) -> [BasicBlock] {
+            var blocks: [BasicBlock] = []
+            for i in 0..<blocksPerStage { blocks.append(BasicBlock(c, w, stride: i == 0 ? stride : 1, using: &rng)); c = w }
+            return blocks
+        }
+        layer1 = stage(widths[0], 1, &rng)
+        layer2 = stage(widths[1], 2, &rng)
+        layer3 = stage(widths[2], 2, &rng)
+        fc = Linear(widths[2], classes, using: &rng)
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try checkShape(x.rank == 4 && x.shape[1] == conv1.inChannels, "ResNet", expected: "[N, \(conv1.inChannels), H, W]", got: x.shape)
+        var h = try bn1(conv1(x)).relu()
+        for b in layer1 + layer2 + layer3 { h = try b(h) }
+        h = Tensor.adaptiveAvgPool2d(h, outputSize: (1, 1)).flattened(startAxis: 1)
+        return try fc(h)
+    }
+}
+
+/// The models `amalgam train` knows by name.
+public enum ModelKind: String, CaseIterable, Sendable {
+    case mlp, cnn, vgg, resnet20
+
+    /// Builds the model for images `[channels, size, size]` and `classes` classes, initialised
+    /// from `seed`.
+    public func make(channels: Int, imageSize: Int, classes: Int, seed: UInt64) -> Module {
+        var rng = RandomGenerator(seed: seed)
+        switch self {
+        case .mlp: return MLP(inputFeatures: channels * imageSize * imageSize, classes: classes, using: &rng)
+        case .cnn: return SmallCNN(inputChannels: channels, imageSize: imageSize, classes: classes, using: &rng)
+        case .vgg: return VGG(inputChannels: channels, classes: classes, using: &rng)
+        case .resnet20: return ResNet(inputChannels: channels, classes: classes, using: &rng)
+        }
+    }
+}

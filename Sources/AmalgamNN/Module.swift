@@ -1,0 +1,190 @@
+import AmalgamCore
+import Foundation
+
+/// A trainable tensor held by a module. Layers read `value` in their forward pass; optimizers
+/// write it. `requiresGrad = false` freezes it (no gradient, no update).
+public final class Parameter {
+    public var value: Tensor
+    public var requiresGrad: Bool
+    public init(_ value: Tensor, requiresGrad: Bool = true) {
+        self.value = value
+        self.requiresGrad = requiresGrad
+    }
+}
+
+/// A non-trainable tensor that belongs to a module's state (BatchNorm running statistics).
+public final class Buffer {
+    public var value: Tensor
+    public init(_ value: Tensor) { self.value = value }
+}
+
+/// The base of every layer and model (reference semantics, as in PyTorch's `nn.Module`).
+///
+/// Parameters, buffers and child modules are found by reflection over stored properties of type
+/// ``Parameter``, ``Buffer``, `Module` (optionals included) and `[Module]`, in declaration order.
+/// Their keys are PyTorch-style dotted paths: a property's name in snake_case (`runningMean` →
+/// `running_mean`), array elements by index (`layer1.0.conv1.weight`). These names are the
+/// interface for gradients, optimizer state, checkpoints, freezing and model surgery.
+open class Module {
+    /// Training mode (true) or evaluation mode (false); affects BatchNorm and Dropout.
+    public private(set) var isTraining = true
+
+    public init() {}
+
+    /// The layer's computation. Subclasses override this; call the module as a function.
+    open func forward(_ x: Tensor) throws -> Tensor {
+        throw AmalgamError.invalidArgument("\(type(of: self)) does not implement forward(_:)")
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try forward(x) }
+
+    /// Direct children with their names. The default reflects over stored properties.
+    open var children: [(String, Module)] {
+        var result: [(String, Module)] = []
+        forEachProperty { name, value in
+            if let m = value as? Module { result.append((name, m)) }
+            else if let ms = value as? [Module] { for (i, m) in ms.enumerated() { result.append(("\(name).\(i)", m)) } }
+        }
+        return result
+    }
+
+    /// Parameters held directly by this module (not by children).
+    open var localParameters: [(String, Parameter)] {
+        var result: [(String, Parameter)] = []
+        forEachProperty { name, value in if let p = value as? Parameter { result.append((name, p)) } }
+        return result
+    }
+
+    /// Buffers held directly by this module.
+    open var localBuffers: [(String, Buffer)] {
+        var result: [(String, Buffer)] = []
+        forEachProperty { name, value in if let b = value as? Buffer { result.append((name, b)) } }
+        return result
+    }
+
+    private func forEachProperty(_ body: (String, Any) -> Void) {
+        var mirror: Mirror? = Mirror(reflecting: self)
+        var levels: [Mirror] = []
+        while let m = mirror { levels.append(m); mirror = m.superclassMirror }
+        for m in levels.reversed() {
+            for child in m.children {
+                guard let label = child.label, !label.hasPrefix("_") else { continue }
+                body(snakeCase(label), child.value)
+            }
+        }
+    }
+
+    /// Every parameter in the tree, keyed by dotted path.
+    public func namedParameters() -> [(String, Parameter)] {
+        var result: [(String, Parameter)] = []
+        visit(prefix: "") { prefix, m in for (n, p) in m.localParameters { result.append((prefix + n, p)) } }
+        return result
+    }
+
+    /// Every buffer in the tree, keyed by dotted path.
+    public func namedBuffers() -> [(String, Buffer)] {
+        var result: [(String, Buffer)] = []
+        visit(prefix: "") { prefix, m in for (n, b) in m.localBuffers { result.append((prefix + n, b)) } }
+        return result
+    }
+
+    /// Every module in the tree (this one first, with path ""), keyed by dotted path.
+    public func namedModules() -> [(String, Module)] {
+        var result: [(String, Module)] = []
+        visit(prefix: "") { prefix, m in result.append((prefix.isEmpty ? "" : String(prefix.dropLast()), m)) }
+        return result
+    }
+
+    private func visit(prefix: String, _ body: (String, Module) -> Void) {
+        body(prefix, self)
+        for (name, child) in children { child.visit(prefix: prefix + name + ".", body) }
+    }
+
+    /// Parameters and buffers by dotted path (like `state_dict()`).
+    public func stateDict() -> [String: Tensor] {
+        var d: [String: Tensor] = [:]
+        for (k, p) in namedParameters() { d[k] = p.value }
+        for (k, b) in namedBuffers() { d[k] = b.value }
+        return d
+    }
+
+    /// Names of parameters and buffers in declaration order.
+    public var stateKeys: [String] { namedParameters().map(\.0) + namedBuffers().map(\.0) }
+
+    /// Loads tensors by dotted path. With `strict`, a missing or unexpected key is an error; a
+    /// shape mismatch always is. Errors name the keys.
+    public func loadStateDict(_ state: [String: Tensor], strict: Bool = true) throws {
+        var targets: [String: (Tensor) -> Void] = [:]
+        var shapes: [String: [Int]] = [:]
+        for (k, p) in namedParameters() { targets[k] = { p.value = $0 }; shapes[k] = p.value.shape }
+        for (k, b) in namedBuffers() { targets[k] = { b.value = $0 }; shapes[k] = b.value.shape }
+        if strict {
+            let missing = Set(targets.keys).subtracting(state.keys).sorted()
+            let unexpected = Set(state.keys).subtracting(targets.keys).sorted()
+            if !missing.isEmpty || !unexpected.isEmpty {
+                var parts: [String] = []
+                if !missing.isEmpty { parts.append("missing keys: \(missing.joined(separator: ", "))") }
+                if !unexpected.isEmpty { parts.append("unexpected keys: \(unexpected.joined(separator: ", "))") }
+                throw AmalgamError.invalidArgument("state dict does not match \(type(of: self)): " + parts.joined(separator: "; "))
+            }
+        }
+        for (k, t) in state {
+            guard let set = targets[k], let s = shapes[k] else { continue }
+            // A PyTorch scalar buffer (num_batches_tracked) may arrive as shape [] or [1].
+            guard t.shape == s || (t.count == 1 && shapeCount(s) == 1) else {
+                throw AmalgamError.shape("state dict entry '\(k)' has shape \(t.shape), \(type(of: self)) expects \(s)")
+            }
+            set(t.shape == s ? t : t.reshaped(s))
+        }
+    }
+
+    /// Sets training (true) or evaluation (false) mode on the whole tree.
+    public func train(_ on: Bool = true) { visit(prefix: "") { _, m in m.isTraining = on } }
+    /// Evaluation mode on the whole tree.
+    public func eval() { train(false) }
+
+    /// Freezes (or unfreezes) every parameter whose path starts with `prefix` (all by default).
+    public func freeze(_ prefix: String = "", _ frozen: Bool = true) {
+        for (k, p) in namedParameters() where prefix.isEmpty || k == prefix || k.hasPrefix(prefix + ".") { p.requiresGrad = !frozen }
+    }
+
+    /// Total number of parameter elements.
+    public var parameterCount: Int { namedParameters().reduce(0) { $0 + $1.1.value.count } }
+}
+
+/// `runningMean` → `running_mean`; digits and lower-case names are unchanged.
+func snakeCase(_ s: String) -> String {
+    var out = ""
+    for ch in s {
+        if ch.isUppercase { if !out.isEmpty { out.append("_") }; out.append(contentsOf: ch.lowercased()) } else { out.append(ch) }
+    }
+    return out
+}
+
+/// Modules applied in order; children are named "0", "1", … as in `nn.Sequential`.
+public final class Sequential: Module {
+    public var layers: [Module]
+    public init(_ layers: [Module]) { self.layers = layers }
+    public convenience init(_ layers: Module...) { self.init(layers) }
+    public override var children: [(String, Module)] { layers.enumerated().map { ("\($0.offset)", $0.element) } }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        var h = x
+        for l in layers { h = try l(h) }
+        return h
+    }
+}
+
+/// The value of `f(model)` and its gradients with respect to every trainable parameter of
+/// `model`, keyed by dotted path (`features.0.weight`). The tape exists only inside this call.
+public func valueAndGrad<M: Module>(_ model: M, _ f: (M) throws -> Tensor) rethrows -> (value: Tensor, gradients: [String: Tensor]) {
+    let params = model.namedParameters().filter { $0.1.requiresGrad }
+    let originals = params.map { $0.1.value }
+    let (value, grads) = try valueAndGrad(at: originals) { tracked in
+        for (p, t) in zip(params, tracked) { p.1.value = t }
+        defer { for (p, t) in zip(params, originals) { p.1.value = t } }
+        return try f(model)
+    }
+    var result: [String: Tensor] = [:]
+    for (p, g) in zip(params, grads) { result[p.0] = g }
+    return (value, result)
+}

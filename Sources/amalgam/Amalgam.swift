@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Amalgam: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "amalgam",
+        abstract: "Efficient deep-learning methods on a Swift tensor engine.",
+        subcommands: [Train.self, Evaluate.self])
+}

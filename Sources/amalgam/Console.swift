@@ -1,0 +1,47 @@
+import AmalgamCore
+import AmalgamNN
+import Foundation
+
+/// Terminal output for long runs: a progress bar on a terminal, plain lines otherwise.
+final class Console {
+    let quiet: Bool
+    let isTerminal = isatty(STDERR_FILENO) != 0
+    private var lastDraw: UInt64 = 0
+    private var epochs = 0
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func line(_ s: String) { if !quiet { print(s); fflush(stdout) } }
+
+    func error(_ s: String) { FileHandle.standardError.write(Data(("error: " + s + "\n").utf8)) }
+
+    /// Renders training events.
+    func handle(_ event: TrainingEvent) {
+        guard !quiet else { return }
+        switch event {
+        case .runStart(let e): epochs = e
+        case .batchEnd(let epoch, let batch, let batches, let loss):
+            guard isTerminal else { return }
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard batch == batches || now - lastDraw > 100_000_000 else { return }
+            lastDraw = now
+            let width = 30, filled = batches > 0 ? width * batch / batches : width
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardError.write(Data(String(format: "\repoch %d/%d %@ %d/%d loss %.4f ", epoch, epochs, bar, batch, batches, loss).utf8))
+        case .epochEnd(let m):
+            if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            var s = String(format: "epoch %d/%d  train loss %.4f acc %.4f", m.epoch, epochs, m.trainLoss, m.trainAccuracy)
+            if let tl = m.testLoss, let ta = m.testAccuracy { s += String(format: "  test loss %.4f acc %.4f", tl, ta) }
+            s += String(format: "  %.1fs", m.seconds)
+            line(s)
+        default: break
+        }
+    }
+}
+
+/// Set by the SIGINT handler; polled by the training loop between batches.
+nonisolated(unsafe) var interruptRequested: Int32 = 0
+
+func installInterruptHandler() {
+    signal(SIGINT) { _ in interruptRequested = 1 }
+}
