@@ -30,8 +30,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AmalgamNNTests", dependencies: ["AmalgamCore", "AmalgamNN"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
+        .testTarget(name: "AmalgamNNTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamDataTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamData", "amalgam"]),
     ]
