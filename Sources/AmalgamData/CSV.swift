@@ -20,8 +20,8 @@ public struct CSVTable {
         var columns: [String] = []
         var rows: [[Double]] = []
         var width: Int?
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+        // `isNewline` also matches "\r\n", which Swift treats as a single Character.
+        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             let fields = line.split(separator: delimiter, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             if rows.isEmpty && columns.isEmpty && fields.contains(where: { Double($0) == nil }) {
