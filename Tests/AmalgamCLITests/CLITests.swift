@@ -1,0 +1,139 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamNN
+import Foundation
+import XCTest
+
+/// Runs the built `amalgam` executable as a user would.
+final class CLITests: XCTestCase {
+    var binary: String {
+        // SwiftPM places test bundles next to the products on Linux.
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<3 where !FileManager.default.fileExists(atPath: dir.appendingPathComponent("amalgam").path) { dir.deleteLastPathComponent() }
+        return dir.appendingPathComponent("amalgam").path
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func requireData() throws {
+        if !FileManager.default.fileExists(atPath: FashionMNIST.locate(nil) + "/train-labels-idx1-ubyte.gz") && ProcessInfo.processInfo.environment["AMALGAM_REQUIRE_DATA"] == nil {
+            throw XCTSkip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+        }
+    }
+
+    func tempDir() -> String {
+        let d = NSTemporaryDirectory() + "amalgam-cli-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    func testBadOptionsAreRejectedClearly() throws {
+        let r = try run(["train", "--model", "transformer9000"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("transformer9000") && r.stderr.contains("mlp") && r.stderr.contains("resnet20"), r.stderr)
+        let u = try run(["train", "--frobnicate"])
+        XCTAssertNotEqual(u.status, 0)
+        XCTAssertTrue(u.stderr.contains("frobnicate"), u.stderr)
+        let e = try run(["train", "--epochs", "0"])
+        XCTAssertNotEqual(e.status, 0)
+        XCTAssertTrue(e.stderr.contains("--epochs"), e.stderr)
+        let d = try run(["train", "--dataset", "imagenet"])
+        XCTAssertTrue(d.stderr.contains("fashion-mnist"), d.stderr)
+    }
+
+    func testMissingDatasetError() throws {
+        let r = try run(["train", "--data-dir", "/nonexistent/data", "--out", tempDir()])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("apt-get install dataset-fashion-mnist"), r.stderr)
+        let env = try run(["train", "--out", tempDir()], environment: ["AMALGAM_DATA": "/nonexistent/env"])
+        XCTAssertTrue(env.stderr.contains("/nonexistent/env"), env.stderr)
+    }
+
+    func testTrainWritesOutputsDeterministicallyAndEvaluateAgrees() throws {
+        try requireData()
+        let dirs = [tempDir(), tempDir()]
+        for d in dirs {
+            let r = try run(["train", "--model", "mlp", "--epochs", "2", "--train-limit", "1000", "--batch-size", "64", "--seed", "3", "--out", d, "--quiet"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.stdout, "", "--quiet prints nothing")
+        }
+        func summary(_ d: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/summary.json"))) as! [String: Any]
+        }
+        let s0 = try summary(dirs[0]), s1 = try summary(dirs[1])
+        XCTAssertEqual(s0["test_accuracy"] as! Double, s1["test_accuracy"] as! Double, "same seed, same accuracy")
+        XCTAssertEqual(s0["train_loss"] as! Double, s1["train_loss"] as! Double)
+        let acc = s0["test_accuracy"] as! Double
+        XCTAssertGreaterThan(acc, 0.6); XCTAssertLessThanOrEqual(acc, 1)
+        XCTAssertNotNil(s0["train_seconds"] as? Double)
+        let lines = try String(contentsOfFile: dirs[0] + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        for key in ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"] { XCTAssertNotNil(first[key], key) }
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dirs[0] + "/config.json"))) as! [String: Any]
+        XCTAssertEqual(config["model"] as? String, "mlp"); XCTAssertEqual(config["seed"] as? Int, 3)
+        // The checkpoint loads into a fresh model with the same names, and evaluate agrees.
+        var rng = RandomGenerator(seed: 0)
+        XCTAssertNoThrow(try MLP(inputFeatures: 784, classes: 10, using: &rng).load(from: dirs[0] + "/model.safetensors"))
+        let ev = try run(["evaluate", "--checkpoint", dirs[0] + "/model.safetensors", "--model", "mlp", "--json"])
+        XCTAssertEqual(ev.status, 0, ev.stderr)
+        let result = try JSONSerialization.jsonObject(with: Data(ev.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(result["test_accuracy"] as! Double, acc, accuracy: 1e-6)
+        // A wrong architecture for the checkpoint is a clear error.
+        let wrong = try run(["evaluate", "--checkpoint", dirs[0] + "/model.safetensors", "--model", "cnn"])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.stderr.contains("missing keys") && wrong.stderr.contains("model.safetensors"), wrong.stderr)
+    }
+
+    func testEvaluateRejectsCorruptCheckpoint() throws {
+        let path = tempDir() + "/broken.safetensors"
+        try Data([0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 1, 2]).write(to: URL(fileURLWithPath: path))
+        let r = try run(["evaluate", "--checkpoint", path, "--model", "mlp"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains(path) && r.stderr.contains("header length"), r.stderr)
+    }
+
+    /// SIGINT during training leaves the last completed epoch's checkpoint intact and loadable.
+    func testInterruptKeepsLastCheckpoint() throws {
+        try requireData()
+        let dir = tempDir()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["train", "--model", "mlp", "--epochs", "500", "--train-limit", "500", "--out", dir]
+        p.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let metrics = dir + "/metrics.jsonl"
+        let deadline = Date().addingTimeInterval(300)
+        func epochsDone() -> Int { ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        while epochsDone() < 2 && p.isRunning && Date() < deadline { usleep(50_000) }
+        XCTAssertTrue(p.isRunning, "training ended before it could be interrupted")
+        kill(p.processIdentifier, SIGINT)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130, message)
+        XCTAssertTrue(message.contains("interrupted"), message)
+        let file = try SafeTensors.read(path: dir + "/model.safetensors")
+        let epoch = Int(file.metadata["epoch"]!)!
+        XCTAssertGreaterThanOrEqual(epoch, 2)
+        XCTAssertEqual(epoch, epochsDone(), "the checkpoint belongs to the last epoch recorded in metrics.jsonl")
+        var rng = RandomGenerator(seed: 0)
+        XCTAssertNoThrow(try MLP(inputFeatures: 784, classes: 10, using: &rng).loadStateDict(file.tensors))
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir).contains { $0.contains(".tmp") })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/summary.json"), "an interrupted run writes no summary")
+    }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export AMALGAM_REQUIRE_DATA=1   # the dataset tests must run, not skip
+swift build --build-tests
+swift test --skip-build
