@@ -1,27 +1,32 @@
 import AmalgamCore
 
-/// 2-D max pooling of `[N, C, H, W]`; stride defaults to the kernel size.
-public final class MaxPool2d: Module {
+/// A fixed-window 2-D pooling layer over `[N, C, H, W]`: kernel, stride (defaults to the kernel
+/// size) and zero padding, with the input check both kinds share.
+public class Pool2d: Module {
     public let kernel: Int, stride: Int, padding: Int
-    public init(_ kernel: Int, stride: Int? = nil, padding: Int = 0) {
+    init(kernel: Int, stride: Int?, padding: Int) {
         self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
     }
-    public override func forward(_ x: Tensor) throws -> Tensor {
+    func checkInput(_ x: Tensor) throws {
         try checkShape(x.rank == 4 && x.shape[2] + 2 * padding >= kernel && x.shape[3] + 2 * padding >= kernel,
-                       "MaxPool2d(\(kernel))", expected: "[N, C, H, W] with H, W ≥ \(kernel)", got: x.shape)
+                       "\(type(of: self))(\(kernel))", expected: "[N, C, H, W] with H, W ≥ \(kernel)", got: x.shape)
+    }
+}
+
+/// 2-D max pooling; padded positions never win.
+public final class MaxPool2d: Pool2d {
+    public init(_ kernel: Int, stride: Int? = nil, padding: Int = 0) { super.init(kernel: kernel, stride: stride, padding: padding) }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try checkInput(x)
         return Tensor.maxPool2d(x, kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
     }
 }
 
-/// 2-D average pooling of `[N, C, H, W]` (padding counted in the divisor, PyTorch's default).
-public final class AvgPool2d: Module {
-    public let kernel: Int, stride: Int, padding: Int
-    public init(_ kernel: Int, stride: Int? = nil, padding: Int = 0) {
-        self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
-    }
+/// 2-D average pooling (padding counted in the divisor, PyTorch's default).
+public final class AvgPool2d: Pool2d {
+    public init(_ kernel: Int, stride: Int? = nil, padding: Int = 0) { super.init(kernel: kernel, stride: stride, padding: padding) }
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try checkShape(x.rank == 4 && x.shape[2] + 2 * padding >= kernel && x.shape[3] + 2 * padding >= kernel,
-                       "AvgPool2d(\(kernel))", expected: "[N, C, H, W] with H, W ≥ \(kernel)", got: x.shape)
+        try checkInput(x)
         return Tensor.avgPool2d(x, kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
     }
 }
