@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export AMALGAM_REQUIRE_DATA=1   # the dataset tests must run, not skip
 swift build --build-tests
-swift test --skip-build
+swift test --skip-build --disable-swift-testing   # all tests are XCTest
