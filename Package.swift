@@ -30,6 +30,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
+        // The Amalgam side of the side-by-side benchmark against PyTorch (scripts/bench/run.py).
+        .executableTarget(
+            name: "amalgam-bench", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "COpenBLAS"],
+            path: "Benchmarks/AmalgamBench", swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
         .testTarget(name: "AmalgamNNTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamDataTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),

@@ -13,6 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file
+import sys; sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_models import ResNet, SmallCNN  # noqa: E402
 
 torch.manual_seed(1234)
 root = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -126,45 +128,7 @@ put("sched.multistep", lrs(lambda o: torch.optim.lr_scheduler.MultiStepLR(o, mil
 
 # Whole networks: logits, loss and every parameter's gradient (train mode) for architectures
 # written to match Amalgam's ResNet and SmallCNN layer for layer (same dotted names).
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False); self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False); self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = None
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-    def forward(self, x):
-        h = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(h + (self.shortcut(x) if self.shortcut is not None else x))
-
-class ResNet(nn.Module):
-    def __init__(self, blocks=2, widths=(4, 6, 8), classes=3):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, widths[0], 3, 1, 1, bias=False); self.bn1 = nn.BatchNorm2d(widths[0])
-        c = widths[0]; stages = []
-        for w, s in zip(widths, (1, 2, 2)):
-            blk = []
-            for i in range(blocks):
-                blk.append(Block(c, w, s if i == 0 else 1)); c = w
-            stages.append(nn.Sequential(*blk))
-        self.layer1, self.layer2, self.layer3 = stages
-        self.fc = nn.Linear(widths[2], classes)
-    def forward(self, x):
-        h = F.relu(self.bn1(self.conv1(x)))
-        h = self.layer3(self.layer2(self.layer1(h)))
-        return self.fc(F.adaptive_avg_pool2d(h, 1).flatten(1))
-
-class SmallCNN(nn.Module):
-    def __init__(self, size=12, classes=3):
-        super().__init__()
-        side = (size - 4) // 2
-        self.features = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.0))
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, 128), nn.ReLU(), nn.Dropout(0.0), nn.Linear(128, classes))
-    def forward(self, x):
-        return self.classifier(self.features(x))
-
-for name, net in [("resnet", ResNet()), ("cnn", SmallCNN())]:
+for name, net in [("resnet", ResNet(blocks=2, widths=(4, 6, 8), classes=3)), ("cnn", SmallCNN(size=12, classes=3))]:
     x = torch.randn(4, 1, 12, 12); y = torch.tensor([0, 2, 1, 2])
     for k, v in net.state_dict().items():
         if not k.endswith("num_batches_tracked"):

@@ -1,0 +1,94 @@
+// amalgam-bench: the Amalgam side of the side-by-side benchmark (scripts/bench/run.py).
+//
+//   amalgam-bench WORKLOAD [--threads N] [--seconds S]
+//
+// Prints one JSON line: {"side", "workload", "threads", "value", "unit", "peak_rss_mb"}.
+// Training workloads report optimisation steps per second (forward, backward, SGD step) on random
+// inputs of the real shapes; `cnn-epoch` reports the wall time of one Fashion-MNIST epoch.
+import AmalgamCore
+import AmalgamData
+import AmalgamNN
+import COpenBLAS
+import Foundation
+
+var args = Array(CommandLine.arguments.dropFirst())
+guard let workload = args.first else {
+    FileHandle.standardError.write(Data("usage: amalgam-bench WORKLOAD [--threads N] [--seconds S]\n".utf8))
+    exit(2)
+}
+func option(_ name: String, _ fallback: Double) -> Double {
+    if let i = args.firstIndex(of: name), i + 1 < args.count, let v = Double(args[i + 1]) { return v }
+    return fallback
+}
+let threads = Int(option("--threads", 2))
+let seconds = option("--seconds", 3)
+Threading.setThreads(threads)
+Threading.kernelWorkers = threads
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// Runs `body` repeatedly for about `seconds` after `warmup` calls; returns calls per second.
+func rate(warmup: Int = 3, _ body: () throws -> Void) rethrows -> Double {
+    for _ in 0..<warmup { try body() }
+    var n = 0
+    let start = now()
+    while now() - start < seconds || n < 3 { try body(); n += 1 }
+    return Double(n) / (now() - start)
+}
+
+func trainStepRate(_ model: Module, input: [Int], classes: Int, batch: Int) throws -> Double {
+    var rng = RandomGenerator(seed: 1)
+    let x = Tensor.normal([batch] + input, using: &rng)
+    let labels = (0..<batch).map { $0 % classes }
+    let opt = SGD(learningRate: 0.01)
+    return try rate {
+        let (_, grads) = try valueAndGrad(model) { m in try Loss.crossEntropy(logits: m(x), labels: labels) }
+        opt.update(model, gradients: grads)
+    }
+}
+
+func gemmRate(_ n: Int, direct: Bool) -> Double {
+    var rng = RandomGenerator(seed: 1)
+    let a = Tensor.normal([n, n], using: &rng), b = Tensor.normal([n, n], using: &rng)
+    var c = [Float](repeating: 0, count: n * n)
+    let calls = rate {
+        if direct {
+            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, pa.baseAddress, Int32(n), pb.baseAddress, Int32(n), 0, &c, Int32(n))
+            } }
+        } else {
+            _ = a.matmul(b)
+        }
+    }
+    return calls * 2 * Double(n * n * n) / 1e9
+}
+
+var rng = RandomGenerator(seed: 0)
+let value: Double, unit: String
+switch workload {
+case "sgemm512": (value, unit) = (gemmRate(512, direct: false), "GFLOP/s")
+case "sgemm1024": (value, unit) = (gemmRate(1024, direct: false), "GFLOP/s")
+case "blas512": (value, unit) = (gemmRate(512, direct: true), "GFLOP/s")
+case "blas1024": (value, unit) = (gemmRate(1024, direct: true), "GFLOP/s")
+case "mlp": (value, unit) = (try trainStepRate(MLP(inputFeatures: 784, classes: 10, using: &rng), input: [784], classes: 10, batch: 128), "steps/s")
+case "cnn": (value, unit) = (try trainStepRate(SmallCNN(dropout: false, using: &rng), input: [1, 28, 28], classes: 10, batch: 128), "steps/s")
+case "resnet20": (value, unit) = (try trainStepRate(ResNet(using: &rng), input: [1, 28, 28], classes: 10, batch: 128), "steps/s")
+case "tiny": (value, unit) = (try trainStepRate(MLP(inputFeatures: 2, hidden: [16], classes: 1, using: &rng), input: [2], classes: 1, batch: 8), "steps/s")
+case "cnn-epoch":
+    var train = try FashionMNIST.load(split: .train)
+    let (mean, std) = train.channelStatistics()
+    train = train.normalized(mean: mean, std: std)
+    let model = SmallCNN(dropout: false, using: &rng)
+    let trainer = Trainer(model: model, optimizer: SGD(learningRate: 0.01, momentum: 0.9))
+    let loader = DataLoader(train, batchSize: 128, shuffle: true, seed: 0)
+    let start = now()
+    _ = try trainer.trainEpoch(loader.batches(epoch: 1), epoch: 1, batchCount: loader.batchCount)
+    (value, unit) = (now() - start, "s")
+default:
+    FileHandle.standardError.write(Data("unknown workload \(workload)\n".utf8))
+    exit(2)
+}
+var usage = rusage()
+getrusage(RUSAGE_SELF.rawValue, &usage)
+print(String(format: "{\"side\": \"amalgam\", \"workload\": \"%@\", \"threads\": %d, \"value\": %.6g, \"unit\": \"%@\", \"peak_rss_mb\": %.1f}",
+             workload, threads, value, unit, Double(usage.ru_maxrss) / 1024))

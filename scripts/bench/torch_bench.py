@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The PyTorch side of the side-by-side benchmark: the same workloads as `amalgam-bench`.
+
+    python torch_bench.py WORKLOAD [--threads N] [--seconds S]
+
+Prints one JSON line like amalgam-bench. Models come from scripts/reference/torch_models.py.
+"""
+import argparse, gzip, json, os, resource, sys, time
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from torch_models import MLP, ResNet, SmallCNN  # noqa: E402
+
+p = argparse.ArgumentParser()
+p.add_argument("workload"); p.add_argument("--threads", type=int, default=2); p.add_argument("--seconds", type=float, default=3)
+a = p.parse_args()
+torch.set_num_threads(a.threads)
+torch.manual_seed(0)
+
+
+def rate(body, warmup=3):
+    for _ in range(warmup):
+        body()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < a.seconds or n < 3:
+        body(); n += 1
+    return n / (time.perf_counter() - start)
+
+
+def train_rate(model, shape, classes, batch):
+    x = torch.randn(batch, *shape); y = torch.arange(batch) % classes
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return rate(step)
+
+
+def gemm_rate(n):
+    x, y = torch.randn(n, n), torch.randn(n, n)
+    return rate(lambda: torch.mm(x, y)) * 2 * n ** 3 / 1e9
+
+
+def idx(path):
+    with gzip.open(path) as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+w = a.workload
+if w in ("sgemm512", "sgemm1024"):
+    value, unit = gemm_rate(int(w[5:])), "GFLOP/s"
+elif w == "mlp":
+    value, unit = train_rate(MLP(), (784,), 10, 128), "steps/s"
+elif w == "cnn":
+    value, unit = train_rate(SmallCNN(), (1, 28, 28), 10, 128), "steps/s"
+elif w == "resnet20":
+    value, unit = train_rate(ResNet(), (1, 28, 28), 10, 128), "steps/s"
+elif w == "tiny":
+    value, unit = train_rate(MLP(2, (16,), 1), (2,), 1, 8), "steps/s"
+elif w == "cnn-epoch":
+    d = os.environ.get("AMALGAM_DATA", "/usr/share/datasets/fashion-mnist")
+    x = torch.from_numpy(idx(d + "/train-images-idx3-ubyte.gz").astype(np.float32) / 255).unsqueeze(1)
+    y = torch.from_numpy(idx(d + "/train-labels-idx1-ubyte.gz").astype(np.int64))
+    x = (x - x.mean()) / x.std()
+    model = SmallCNN(); opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    g = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    for idxs in torch.randperm(len(y), generator=g).split(128):
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x[idxs]), y[idxs]).backward()
+        opt.step()
+    value, unit = time.perf_counter() - start, "s"
+else:
+    sys.exit(f"unknown workload {w}")
+print(json.dumps({"side": "pytorch", "workload": w, "threads": a.threads, "value": value, "unit": unit,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
