@@ -195,6 +195,33 @@ extension Tensor {
         var argmax = [Int32](repeating: 0, count: out.count)
         let px = input.storage.pointer, po = out.storage.pointer
         argmax.withUnsafeMutableBufferPointer { am in
+            if geo.kernel == (2, 2) && geo.stride == (2, 2) && padding == (0, 0) && dilation == (1, 1) {
+                // The common case (every CNN here): four candidates per window, no bounds checks.
+                for plane in 0..<(n * c) {
+                    let src = px + plane * h * w
+                    for y in 0..<oh {
+                        let r0 = src + 2 * y * w, r1 = r0 + w
+                        let o = (plane * oh + y) * ow
+                        for x in 0..<ow {
+                            // A NaN wins and stays (as in PyTorch and the general path below).
+                            var best = r0[2 * x], bi = 2 * y * w + 2 * x
+                            let b1 = r0[2 * x + 1], b2 = r1[2 * x], b3 = r1[2 * x + 1]
+                            if !best.isNaN {
+                                if b1 > best || b1.isNaN { best = b1; bi = 2 * y * w + 2 * x + 1 }
+                            }
+                            if !best.isNaN {
+                                if b2 > best || b2.isNaN { best = b2; bi = (2 * y + 1) * w + 2 * x }
+                            }
+                            if !best.isNaN {
+                                if b3 > best || b3.isNaN { best = b3; bi = (2 * y + 1) * w + 2 * x + 1 }
+                            }
+                            po[o + x] = best
+                            am[o + x] = Int32(bi)
+                        }
+                    }
+                }
+                return
+            }
             for plane in 0..<(n * c) {
                 let src = px + plane * h * w
                 for y in 0..<oh {

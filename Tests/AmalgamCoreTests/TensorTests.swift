@@ -98,3 +98,27 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(u.sum().item, 0, "reused buffers must be re-zeroed by zeros()")
     }
 }
+
+final class PoolingTests: XCTestCase {
+    /// The 2×2/stride-2 fast path and the general path agree, NaN included.
+    func testMaxPoolFastPathMatchesGeneralPath() {
+        var rng = RandomGenerator(seed: 2)
+        var x = Tensor.normal([2, 3, 6, 8], using: &rng)
+        x[0, 1, 2, 3] = .nan
+        let fast = Tensor.maxPool2d(x, kernel: (2, 2))
+        // Reference: the maximum of each window computed here, NaN winning.
+        var general = Tensor.zeros([2, 3, 3, 4])
+        for n in 0..<2 { for c in 0..<3 { for y in 0..<3 { for xx in 0..<4 {
+            let w = [x[n, c, 2 * y, 2 * xx], x[n, c, 2 * y, 2 * xx + 1], x[n, c, 2 * y + 1, 2 * xx], x[n, c, 2 * y + 1, 2 * xx + 1]]
+            general[n, c, y, xx] = w.contains { $0.isNaN } ? .nan : w.max()!
+        } } } }
+        let viaPadding = Tensor.maxPool2d(x, kernel: (3, 3), stride: (2, 2), padding: (1, 1))
+        XCTAssertEqual(fast.shape, [2, 3, 3, 4])
+        XCTAssertTrue(fast[0, 1, 1, 1].isNaN, "NaN propagates")
+        for (a, b) in zip(fast.scalars, general.scalars) { XCTAssertTrue(a == b || (a.isNaN && b.isNaN)) }
+        XCTAssertEqual(viaPadding.shape, [2, 3, 3, 4])
+        // Gradients go to the arg-max of each window.
+        let g = gradient(at: Tensor([1, 5, 3, 2, 0, 0, 9, 0], shape: [1, 1, 2, 4])) { Tensor.maxPool2d($0, kernel: (2, 2)).sum() }
+        XCTAssertEqual(g.scalars, [0, 1, 0, 0, 0, 0, 1, 0])
+    }
+}
