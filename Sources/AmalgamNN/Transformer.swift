@@ -1,0 +1,238 @@
+import AmalgamCore
+import Foundation
+
+/// The fields of a Hugging Face BERT `config.json` that define the architecture.
+public struct BertConfig: Codable, Equatable, Sendable {
+    public var vocabSize = 30522
+    public var hiddenSize = 768
+    public var numHiddenLayers = 12
+    public var numAttentionHeads = 12
+    public var intermediateSize = 3072
+    public var hiddenAct = "gelu"
+    public var hiddenDropoutProb: Float = 0.1
+    public var attentionProbsDropoutProb: Float = 0.1
+    public var maxPositionEmbeddings = 512
+    public var typeVocabSize = 2
+    public var layerNormEps: Float = 1e-12
+
+    enum CodingKeys: String, CodingKey {
+        case vocabSize = "vocab_size", hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers"
+        case numAttentionHeads = "num_attention_heads", intermediateSize = "intermediate_size", hiddenAct = "hidden_act"
+        case hiddenDropoutProb = "hidden_dropout_prob", attentionProbsDropoutProb = "attention_probs_dropout_prob"
+        case maxPositionEmbeddings = "max_position_embeddings", typeVocabSize = "type_vocab_size", layerNormEps = "layer_norm_eps"
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func get<T: Decodable>(_ k: CodingKeys, _ d: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? d }
+        let d = BertConfig()
+        vocabSize = try get(.vocabSize, d.vocabSize); hiddenSize = try get(.hiddenSize, d.hiddenSize)
+        numHiddenLayers = try get(.numHiddenLayers, d.numHiddenLayers); numAttentionHeads = try get(.numAttentionHeads, d.numAttentionHeads)
+        intermediateSize = try get(.intermediateSize, d.intermediateSize); hiddenAct = try get(.hiddenAct, d.hiddenAct)
+        hiddenDropoutProb = try get(.hiddenDropoutProb, d.hiddenDropoutProb)
+        attentionProbsDropoutProb = try get(.attentionProbsDropoutProb, d.attentionProbsDropoutProb)
+        maxPositionEmbeddings = try get(.maxPositionEmbeddings, d.maxPositionEmbeddings); typeVocabSize = try get(.typeVocabSize, d.typeVocabSize)
+        layerNormEps = try get(.layerNormEps, d.layerNormEps)
+    }
+
+    /// Checks the values make an architecture we can build.
+    public func validate() throws {
+        guard hiddenSize > 0, numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
+            throw AmalgamError.invalidArgument("config: hidden_size \(hiddenSize) must be a positive multiple of num_attention_heads \(numAttentionHeads)")
+        }
+        guard numHiddenLayers > 0, intermediateSize > 0, vocabSize > 0, maxPositionEmbeddings > 0, typeVocabSize > 0 else {
+            throw AmalgamError.invalidArgument("config: layer count, sizes and vocabulary must be positive")
+        }
+        guard ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu"].contains(hiddenAct) else {
+            throw AmalgamError.invalidArgument("config: unsupported hidden_act '\(hiddenAct)'")
+        }
+    }
+}
+
+/// Word + position + token-type embeddings, then LayerNorm and dropout (BERT).
+public final class BertEmbeddings: Module {
+    public var wordEmbeddings: Embedding, positionEmbeddings: Embedding, tokenTypeEmbeddings: Embedding
+    public var layerNorm: LayerNorm
+    public var dropout: Dropout
+    public init(_ c: BertConfig, using rng: inout RandomGenerator) {
+        wordEmbeddings = Embedding(c.vocabSize, c.hiddenSize, using: &rng)
+        positionEmbeddings = Embedding(c.maxPositionEmbeddings, c.hiddenSize, using: &rng)
+        tokenTypeEmbeddings = Embedding(c.typeVocabSize, c.hiddenSize, using: &rng)
+        layerNorm = LayerNorm(c.hiddenSize, epsilon: c.layerNormEps)
+        dropout = Dropout(c.hiddenDropoutProb, seed: rng.next())
+    }
+    public override var children: [(String, Module)] {
+        [("word_embeddings", wordEmbeddings), ("position_embeddings", positionEmbeddings),
+         ("token_type_embeddings", tokenTypeEmbeddings), ("LayerNorm", layerNorm), ("dropout", dropout)]
+    }
+    /// ids, typeIDs `[B, T]` → `[B, T, H]`.
+    public func callAsFunction(ids: Tensor, typeIDs: Tensor) throws -> Tensor {
+        let t = ids.shape[1]
+        let maxT = positionEmbeddings.weight.value.shape[0]
+        guard t <= maxT else { throw AmalgamError.shape("sequence of \(t) tokens exceeds max_position_embeddings \(maxT)") }
+        let positions = positionEmbeddings.weight.value.slice(axis: 0, start: 0, end: t)
+        let h = try wordEmbeddings(ids) + positions + tokenTypeEmbeddings(typeIDs)
+        return try dropout(layerNorm(h))
+    }
+}
+
+/// Multi-head scaled dot-product self-attention: softmax(QKᵀ/√d + mask)·V per head, each head's
+/// context scaled by `head_multiplier` (default 1; the hook structured pruning uses).
+public final class BertSelfAttention: Module {
+    public var query: Linear, key: Linear, value: Linear
+    public var dropout: Dropout
+    /// Per-head multiplier `[heads]`, non-persistent, frozen unless a method unfreezes it.
+    public var headMultiplier: Parameter
+    public let heads: Int
+    public init(_ c: BertConfig, using rng: inout RandomGenerator) {
+        query = Linear(c.hiddenSize, c.hiddenSize, using: &rng)
+        key = Linear(c.hiddenSize, c.hiddenSize, using: &rng)
+        value = Linear(c.hiddenSize, c.hiddenSize, using: &rng)
+        dropout = Dropout(c.attentionProbsDropoutProb, seed: rng.next())
+        heads = c.numAttentionHeads
+        headMultiplier = Parameter(Tensor.ones([c.numAttentionHeads]), requiresGrad: false, persistent: false)
+    }
+    public override var children: [(String, Module)] { [("query", query), ("key", key), ("value", value), ("dropout", dropout)] }
+
+    /// x `[B, T, H]`, additive mask bias `[B, 1, 1, T]` (0 for tokens, a large negative number
+    /// for padding) → context `[B, T, H]`.
+    public func callAsFunction(_ x: Tensor, maskBias: Tensor?) throws -> Tensor {
+        let (b, t, h) = (x.shape[0], x.shape[1], x.shape[2])
+        let d = h / heads
+        func split(_ y: Tensor) -> Tensor { y.reshaped([b, t, heads, d]).permuted([0, 2, 1, 3]) }   // [B, nh, T, d]
+        let q = split(try query(x)), k = split(try key(x)), v = split(try value(x))
+        var scores = Tensor.matmul(q, k, transposeB: true) * (1 / Float(d).squareRoot())           // [B, nh, T, T]
+        if let maskBias { scores = scores + maskBias }
+        let probs = try dropout(scores.softmax(axis: -1))
+        var context = Tensor.matmul(probs, v)                                                       // [B, nh, T, d]
+        let m = headMultiplier.value
+        if headMultiplier.requiresGrad || m.isTracked || m.scalars.contains(where: { $0 != 1 }) {
+            context = context * m.reshaped([1, heads, 1, 1])
+        }
+        return context.permuted([0, 2, 1, 3]).reshaped([b, t, h])
+    }
+}
+
+/// dense → dropout → LayerNorm(· + residual), after attention (`BertSelfOutput`) or after the
+/// feed-forward block (`BertOutput`).
+public final class BertResidualOutput: Module {
+    public var dense: Linear, layerNorm: LayerNorm, dropout: Dropout
+    public init(_ inFeatures: Int, _ c: BertConfig, using rng: inout RandomGenerator) {
+        dense = Linear(inFeatures, c.hiddenSize, using: &rng)
+        layerNorm = LayerNorm(c.hiddenSize, epsilon: c.layerNormEps)
+        dropout = Dropout(c.hiddenDropoutProb, seed: rng.next())
+    }
+    public override var children: [(String, Module)] { [("dense", dense), ("LayerNorm", layerNorm), ("dropout", dropout)] }
+    public func callAsFunction(_ x: Tensor, residual: Tensor) throws -> Tensor { try layerNorm(dropout(dense(x)) + residual) }
+}
+
+/// The attention block: self-attention and its residual output.
+public final class BertAttention: Module {
+    public var selfAttention: BertSelfAttention, output: BertResidualOutput
+    public init(_ c: BertConfig, using rng: inout RandomGenerator) {
+        selfAttention = BertSelfAttention(c, using: &rng)
+        output = BertResidualOutput(c.hiddenSize, c, using: &rng)
+    }
+    public override var children: [(String, Module)] { [("self", selfAttention), ("output", output)] }
+    public func callAsFunction(_ x: Tensor, maskBias: Tensor?) throws -> Tensor {
+        try output(selfAttention(x, maskBias: maskBias), residual: x)
+    }
+}
+
+/// The feed-forward expansion: dense → activation, each neuron scaled by `neuron_multiplier`.
+public final class BertIntermediate: Module {
+    public var dense: Linear
+    /// Per-neuron multiplier `[intermediate]`, non-persistent, frozen unless a method unfreezes it.
+    public var neuronMultiplier: Parameter
+    public let activation: String
+    public init(_ c: BertConfig, using rng: inout RandomGenerator) {
+        dense = Linear(c.hiddenSize, c.intermediateSize, using: &rng)
+        neuronMultiplier = Parameter(Tensor.ones([c.intermediateSize]), requiresGrad: false, persistent: false)
+        activation = c.hiddenAct
+    }
+    public override var children: [(String, Module)] { [("dense", dense)] }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        let y = try dense(x)
+        var a: Tensor
+        switch activation {
+        case "relu": a = y.relu()
+        case "gelu_new", "gelu_pytorch_tanh": a = y.gelu(approximate: true)
+        default: a = y.gelu()
+        }
+        let m = neuronMultiplier.value
+        if neuronMultiplier.requiresGrad || m.isTracked || m.scalars.contains(where: { $0 != 1 }) { a = a * m }
+        return a
+    }
+}
+
+/// One post-LayerNorm encoder layer: attention, then the feed-forward block, each with a residual.
+public final class BertLayer: Module {
+    public var attention: BertAttention, intermediate: BertIntermediate, output: BertResidualOutput
+    public init(_ c: BertConfig, using rng: inout RandomGenerator) {
+        attention = BertAttention(c, using: &rng)
+        intermediate = BertIntermediate(c, using: &rng)
+        output = BertResidualOutput(c.intermediateSize, c, using: &rng)
+    }
+    public override var children: [(String, Module)] { [("attention", attention), ("intermediate", intermediate), ("output", output)] }
+    public func callAsFunction(_ x: Tensor, maskBias: Tensor?) throws -> Tensor {
+        let a = try attention(x, maskBias: maskBias)
+        return try output(intermediate(a), residual: a)
+    }
+}
+
+/// tanh(dense(h[:, 0])): the `[CLS]` pooler.
+public final class BertPooler: Module {
+    public var dense: Linear
+    public init(_ c: BertConfig, using rng: inout RandomGenerator) { dense = Linear(c.hiddenSize, c.hiddenSize, using: &rng) }
+    public override var children: [(String, Module)] { [("dense", dense)] }
+    public override func forward(_ h: Tensor) throws -> Tensor { try dense(h.select(axis: 1, index: 0)).tanh() }
+}
+
+/// A BERT encoder (Devlin et al. 2019) with Hugging Face's parameter names (`embeddings.*`,
+/// `encoder.layer.N.attention.self.query.weight`, …, `pooler.dense.*`), so its checkpoints load
+/// directly. Post-LayerNorm residual blocks, GELU feed-forward.
+public final class BertModel: Module {
+    public var embeddings: BertEmbeddings
+    public var layers: [BertLayer]
+    public var pooler: BertPooler
+    public let config: BertConfig
+
+    public init(_ config: BertConfig, using rng: inout RandomGenerator) {
+        self.config = config
+        embeddings = BertEmbeddings(config, using: &rng)
+        layers = (0..<config.numHiddenLayers).map { _ in BertLayer(config, using: &rng) }
+        pooler = BertPooler(config, using: &rng)
+    }
+    public override var children: [(String, Module)] {
+        [("embeddings", embeddings)] + layers.enumerated().map { ("encoder.layer.\($0.offset)", $0.element) } + [("pooler", pooler)]
+    }
+
+    /// The per-head multipliers of every layer (`[layers][heads]` parameters).
+    public var headMultipliers: [Parameter] { layers.map { $0.attention.selfAttention.headMultiplier } }
+    /// The per-neuron multipliers of every layer's feed-forward block.
+    public var neuronMultipliers: [Parameter] { layers.map { $0.intermediate.neuronMultiplier } }
+
+    /// Last hidden states `[B, T, H]` for token ids, token-type ids and attention mask `[B, T]`
+    /// (mask 1 for tokens, 0 for padding).
+    public func callAsFunction(ids: Tensor, typeIDs: Tensor? = nil, mask: Tensor? = nil) throws -> Tensor {
+        guard ids.rank == 2 else { throw AmalgamError.shape("BertModel expected ids [B, T], got \(ids.shape)") }
+        if let typeIDs, typeIDs.shape != ids.shape { throw AmalgamError.shape("token-type ids \(typeIDs.shape) differ from ids \(ids.shape)") }
+        if let mask, mask.shape != ids.shape { throw AmalgamError.shape("attention mask \(mask.shape) differs from ids \(ids.shape)") }
+        var h = try embeddings(ids: ids, typeIDs: typeIDs ?? Tensor.zeros(ids.shape))
+        let maskBias = mask.map { ((1 - $0) * -1e9).reshaped([ids.shape[0], 1, 1, ids.shape[1]]) }
+        for layer in layers { h = try layer(h, maskBias: maskBias) }
+        return h
+    }
+
+    /// Mean of the last hidden states over real tokens (mask 1), `[B, H]`, optionally L2-normalised
+    /// (the sentence-transformers embedding).
+    public func meanPooled(ids: Tensor, typeIDs: Tensor? = nil, mask: Tensor, normalize: Bool = true) throws -> Tensor {
+        let h = try self(ids: ids, typeIDs: typeIDs, mask: mask)
+        let m = mask.unsqueezed(axis: 2)                                    // [B, T, 1]
+        let pooled = (h * m).sum(axis: 1) / Tensor.maximum(m.sum(axis: 1), Tensor(1e-9))
+        guard normalize else { return pooled }
+        return pooled / Tensor.maximum(pooled.squared().sum(axis: 1, keepDims: true).sqrt(), Tensor(1e-12))
+    }
+}
