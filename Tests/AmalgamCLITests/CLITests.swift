@@ -137,3 +137,48 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/summary.json"), "an interrupted run writes no summary")
     }
 }
+
+extension CLITests {
+    func requireModel() throws {
+        if !FileManager.default.fileExists(atPath: SentenceEncoder.locate(nil) + "/model.safetensors") && ProcessInfo.processInfo.environment["AMALGAM_REQUIRE_DATA"] == nil {
+            throw XCTSkip("all-MiniLM-L6-v2 not installed (scripts/setup-minilm.sh)")
+        }
+    }
+
+    func testEmbedAndSimilarity() throws {
+        try requireModel()
+        let dir = tempDir()
+        let input = dir + "/in.txt"
+        try "A man is eating food.\nA man is eating a piece of bread.\n".write(toFile: input, atomically: true, encoding: .utf8)
+        let r = try run(["embed", "--input", input, "The new movie is awesome."])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(json["dimension"] as? Int, 384)
+        let e = json["embeddings"] as! [[Double]]
+        XCTAssertEqual(e.count, 3)
+        XCTAssertEqual(e[1][0], 0.03324, accuracy: 1e-4, "argument sentences come first, then the file's lines")
+        let npy = try run(["embed", "--output", dir + "/e.npy", "one", "two"])
+        XCTAssertEqual(npy.status, 0, npy.stderr)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/e.npy"))
+        XCTAssertEqual(Array(bytes.prefix(6)), [0x93] + Array("NUMPY".utf8))
+        XCTAssertEqual(bytes.count, 128 + 2 * 384 * 4)
+        XCTAssertTrue(String(decoding: bytes.prefix(128), as: UTF8.self).contains("'shape': (2, 384)"))
+        let s = try run(["similarity", "A man is eating food.", "A man is eating a piece of bread.", "The new movie is awesome."])
+        XCTAssertEqual(s.status, 0, s.stderr)
+        XCTAssertTrue(s.stdout.contains("0.755") && s.stdout.contains("-0.046"), s.stdout)
+    }
+
+    func testEmbedBadInput() throws {
+        let dir = tempDir()
+        let bad = dir + "/bad.txt"
+        try Data("fine line\n".utf8 + [0xC3, 0x28, 0x0A] + "ok\n".utf8).write(to: URL(fileURLWithPath: bad))
+        let r = try run(["embed", "--input", bad])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("bad.txt: line 2 is not valid UTF-8"), r.stderr)
+        let m = try run(["embed", "--model", "/nonexistent/model", "hello"])
+        XCTAssertEqual(m.status, 1)
+        XCTAssertTrue(m.stderr.contains("setup-minilm.sh"), m.stderr)
+        let none = try run(["embed"])
+        XCTAssertTrue(none.stderr.contains("no sentences"), none.stderr)
+    }
+}

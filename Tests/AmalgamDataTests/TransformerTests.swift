@@ -1,0 +1,132 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamNN
+import Foundation
+import XCTest
+
+/// The pretrained MiniLM: tokenizer and embeddings against the Hugging Face references
+/// (fixtures from scripts/reference/make_transformer_fixtures.py). CI installs the model with
+/// scripts/setup-minilm.sh and sets AMALGAM_REQUIRE_DATA=1, so a missing model fails there.
+final class PretrainedTransformerTests: XCTestCase {
+    func requireModel() throws -> String {
+        let dir = SentenceEncoder.locate(nil)
+        if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") && ProcessInfo.processInfo.environment["AMALGAM_REQUIRE_DATA"] == nil {
+            throw XCTSkip("all-MiniLM-L6-v2 not installed (scripts/setup-minilm.sh)")
+        }
+        return dir
+    }
+
+    func fixture(_ name: String, _ ext: String) -> URL { Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Fixtures")! }
+
+    func testTokenIDsMatchHuggingFaceTokenizers() throws {
+        let dir = try requireModel()
+        let tok = try WordPieceTokenizer(vocabularyFile: dir + "/vocab.txt")
+        let root = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture("tokenizer_cases", "json"))) as! [String: Any]
+        let cases = root["cases"] as! [[String: Any]]
+        XCTAssertGreaterThanOrEqual(cases.count, 1000)
+        var mismatches = 0
+        for c in cases {
+            let e = tok.encode(c["text"] as! String, pair: c["pair"] as? String, maxLength: 128)
+            if e.ids != c["ids"] as! [Int] || e.typeIDs != c["type_ids"] as! [Int] {
+                mismatches += 1
+                if mismatches <= 5 { XCTFail("'\(c["text"]!)': got \(e.ids), want \(c["ids"]!)") }
+            }
+        }
+        XCTAssertEqual(mismatches, 0, "\(mismatches) of \(cases.count) encodings differ from Hugging Face tokenizers")
+    }
+
+    func testEmbeddingsMatchSentenceTransformersBatchedAndUnbatched() throws {
+        _ = try requireModel()
+        let enc = try SentenceEncoder()
+        XCTAssertEqual(enc.maxLength, 256)
+        let sentences = (try JSONSerialization.jsonObject(with: Data(contentsOf: fixture("embedding_cases", "json"))) as! [String: Any])["sentences"] as! [String]
+        let reference = try SafeTensors.read(path: fixture("embedding_cases", "safetensors").path).tensors["embeddings"]!
+        XCTAssertEqual(reference.shape, [sentences.count, 384])
+        for batch in [1, 16] {   // unbatched, and batched with padding
+            let e = try enc.embed(sentences, batchSize: batch)
+            var worst: Float = 0
+            for (a, b) in zip(e.scalars, reference.scalars) { worst = max(worst, abs(a - b)) }
+            XCTAssertLessThanOrEqual(worst, 1e-4, "batch size \(batch): largest difference \(worst)")
+        }
+    }
+
+    func testBadModelDirectoriesThrowClearErrors() throws {
+        let dir = try requireModel()
+        let missing = errorMessage { _ = try SentenceEncoder(directory: "/nonexistent/minilm") }
+        XCTAssertTrue(missing.contains("setup-minilm.sh") && missing.contains("/nonexistent/minilm"), missing)
+
+        func copy(_ edit: (String) throws -> Void) throws -> String {
+            let d = tempDir()
+            for f in ["config.json", "vocab.txt", "model.safetensors"] { try FileManager.default.copyItem(atPath: dir + "/" + f, toPath: d + "/" + f) }
+            try edit(d)
+            return d
+        }
+        let shortVocab = try copy { d in
+            let lines = try String(contentsOfFile: d + "/vocab.txt", encoding: .utf8).split(separator: "\n").prefix(30000)
+            try (lines.joined(separator: "\n") + "\n").write(toFile: d + "/vocab.txt", atomically: true, encoding: .utf8)
+        }
+        let m1 = errorMessage { _ = try SentenceEncoder(directory: shortVocab) }
+        XCTAssertTrue(m1.contains("30000 tokens") && m1.contains("vocab_size 30522"), m1)
+
+        let fewerLayers = try copy { d in
+            var config = try String(contentsOfFile: d + "/config.json", encoding: .utf8)
+            config = config.replacingOccurrences(of: "\"num_hidden_layers\": 6", with: "\"num_hidden_layers\": 5")
+            try config.write(toFile: d + "/config.json", atomically: true, encoding: .utf8)
+        }
+        let m2 = errorMessage { _ = try SentenceEncoder(directory: fewerLayers) }
+        XCTAssertTrue(m2.contains("unexpected keys") && m2.contains("encoder.layer.5.attention.self.query.weight"), m2)
+
+        let widerFFN = try copy { d in
+            var config = try String(contentsOfFile: d + "/config.json", encoding: .utf8)
+            config = config.replacingOccurrences(of: "\"intermediate_size\": 1536", with: "\"intermediate_size\": 1024")
+            try config.write(toFile: d + "/config.json", atomically: true, encoding: .utf8)
+        }
+        let m3 = errorMessage { _ = try SentenceEncoder(directory: widerFFN) }
+        XCTAssertTrue(m3.contains("intermediate.dense") && m3.contains("[1536, 384]"), m3)
+
+        let truncated = try copy { d in
+            let data = try Data(contentsOf: URL(fileURLWithPath: d + "/model.safetensors"))
+            try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: d + "/model.safetensors"))
+        }
+        let m4 = errorMessage { _ = try SentenceEncoder(directory: truncated) }
+        XCTAssertTrue(m4.contains("model.safetensors") && m4.contains("out of range"), m4)
+    }
+}
+
+/// The tokenizer's rules on a synthetic vocabulary (no download needed).
+final class WordPieceTests: XCTestCase {
+    let tok = try! WordPieceTokenizer(vocabularyLines: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "aff", "able", "!", ",", "cafe", "中", "a", "##a"])
+
+    func testRules() {
+        XCTAssertEqual(tok.basicTokens("UnAffable, café!"), ["unaffable", ",", "cafe", "!"])
+        XCTAssertEqual(tok.ids("unaffable"), [4, 5, 6], "greedy longest match with ## continuations")
+        XCTAssertEqual(tok.ids("unaffablex"), [1], "a word that cannot be covered is [UNK]")
+        XCTAssertEqual(tok.ids("Café!"), [11, 9], "accents stripped, punctuation split")
+        XCTAssertEqual(tok.ids("中中"), [12, 12], "CJK characters are separate words")
+        XCTAssertEqual(tok.ids(String(repeating: "a", count: 100)), [13] + [Int](repeating: 14, count: 99))
+        XCTAssertEqual(tok.ids(String(repeating: "a", count: 101)), [1], "more than 100 characters is [UNK]")
+        XCTAssertEqual(tok.ids("a\u{0007}a\u{00A0}a"), [13, 14, 13], "control characters dropped, NBSP is whitespace")
+        XCTAssertEqual(tok.encode("").ids, [2, 3])
+    }
+
+    func testPairsTruncationAndBatching() {
+        let e = tok.encode("a a a a a", pair: "able able", maxLength: 7)
+        XCTAssertEqual(e.ids, [2, 13, 13, 3, 8, 8, 3], "the longer sequence is truncated first")
+        XCTAssertEqual(e.typeIDs, [0, 0, 0, 0, 1, 1, 1])
+        let b = tok.batch(["a", "a a a"])
+        XCTAssertEqual(b.ids.shape, [2, 5])
+        XCTAssertEqual(b.ids.scalars, [2, 13, 3, 0, 0, 2, 13, 13, 13, 3])
+        XCTAssertEqual(b.mask.scalars, [1, 1, 1, 0, 0, 1, 1, 1, 1, 1])
+    }
+
+    func testVocabularyWithoutSpecialTokensIsAnError() {
+        XCTAssertTrue(errorMessage { _ = try WordPieceTokenizer(vocabularyLines: ["[PAD]", "a"], path: "v.txt") }.contains("v.txt: vocabulary has no [UNK] token"))
+    }
+}
+
+extension WordPieceTests {
+    func testLiteralSpecialTokens() {
+        XCTAssertEqual(tok.ids("a[SEP]a [CLS][UNK]"), [13, 3, 13, 2, 1])
+        XCTAssertEqual(tok.ids("[sep]"), [1, 1, 1], "matched case-sensitively on the raw text, like tokenizers")
+    }
+}
