@@ -84,6 +84,30 @@ case "cnn-epoch":
     let start = now()
     _ = try trainer.trainEpoch(loader.batches(epoch: 1), epoch: 1, batchCount: loader.batchCount)
     (value, unit) = (now() - start, "s")
+case "embed":
+    // Sentences per second of SentenceEncoder.embed (batch 32) on the lines of --input.
+    guard let i = args.firstIndex(of: "--input"), i + 1 < args.count,
+          let text = try? String(contentsOfFile: args[i + 1], encoding: .utf8) else {
+        FileHandle.standardError.write(Data("embed needs --input FILE (one sentence per line)\n".utf8)); exit(2)
+    }
+    let sentences = text.split(separator: "\n").map(String.init)
+    let encoder = try SentenceEncoder()
+    _ = try encoder.embed(Array(sentences.prefix(64)))
+    let start = now()
+    _ = try encoder.embed(sentences, batchSize: 32)
+    (value, unit) = (Double(sentences.count) / (now() - start), "sentences/s")
+case "bert-layer":
+    // One BERT encoder layer (hidden 384, 12 heads, FFN 1536), sequence 128, batch 8: forward + backward + SGD.
+    var c = BertConfig()
+    c.hiddenSize = 384; c.numAttentionHeads = 12; c.intermediateSize = 1536; c.hiddenDropoutProb = 0; c.attentionProbsDropoutProb = 0
+    let layer = BertLayer(c, using: &rng)
+    let x = Tensor.normal([8, 128, 384], using: &rng)
+    let opt = SGD(learningRate: 0.01)
+    value = try rate {
+        let (_, grads) = try valueAndGrad(layer) { l in try l(x, maskBias: nil).squared().mean() }
+        opt.update(layer, gradients: grads)
+    }
+    unit = "steps/s"
 default:
     FileHandle.standardError.write(Data("unknown workload \(workload)\n".utf8))
     exit(2)

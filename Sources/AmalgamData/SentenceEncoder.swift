@@ -77,14 +77,19 @@ public final class SentenceEncoder {
     public func embed(_ sentences: [String], batchSize: Int = 32) throws -> Tensor {
         guard batchSize > 0 else { throw AmalgamError.invalidArgument("batch size must be positive") }
         if sentences.isEmpty { return Tensor.zeros([0, model.config.hiddenSize]) }
+        // Batches of similar lengths waste little on padding (sentence-transformers does the
+        // same); the rows are put back in input order at the end.
+        let order = sentences.indices.sorted { sentences[$0].count > sentences[$1].count }
         var parts: [Tensor] = []
         try withoutGradients {
-            for start in stride(from: 0, to: sentences.count, by: batchSize) {
-                let chunk = Array(sentences[start..<min(start + batchSize, sentences.count)])
+            for start in stride(from: 0, to: order.count, by: batchSize) {
+                let chunk = order[start..<min(start + batchSize, order.count)].map { sentences[$0] }
                 let b = tokenizer.batch(chunk, maxLength: maxLength)
                 parts.append(try model.meanPooled(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask))
             }
         }
-        return Tensor.concatenate(parts, axis: 0)
+        var inverse = [Int](repeating: 0, count: order.count)
+        for (position, index) in order.enumerated() { inverse[index] = position }
+        return Tensor.concatenate(parts, axis: 0).indexSelect(axis: 0, indices: inverse)
     }
 }

@@ -18,6 +18,7 @@ p.add_argument("--threads", type=int, default=2)
 p.add_argument("--seconds", type=float, default=3)
 p.add_argument("--workloads", nargs="*", default=["sgemm512", "sgemm1024", "mlp", "cnn", "resnet20", "tiny"])
 p.add_argument("--out", default=None, help="write a markdown report here")
+p.add_argument("--input", default=None, help="sentences for the embed workload (one per line)")
 a = p.parse_args()
 
 amalgam = os.path.join(root, ".build", "release", "amalgam-bench")
@@ -33,7 +34,7 @@ def run(cmd):
 results = {}
 for r in range(a.rounds):
     for w in a.workloads:
-        common = [w, "--threads", str(a.threads), "--seconds", str(a.seconds)]
+        common = [w, "--threads", str(a.threads), "--seconds", str(a.seconds)] + (["--input", a.input] if a.input else [])
         sides = [("amalgam", [amalgam] + common), ("pytorch", torch_side + common)]
         if r % 2:
             sides.reverse()

@@ -15,6 +15,7 @@ from torch_models import MLP, ResNet, SmallCNN  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("workload"); p.add_argument("--threads", type=int, default=2); p.add_argument("--seconds", type=float, default=3)
+p.add_argument("--input", help="sentences, one per line (embed)")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
@@ -76,6 +77,27 @@ elif w == "cnn-epoch":
         F.cross_entropy(model(x[idxs]), y[idxs]).backward()
         opt.step()
     value, unit = time.perf_counter() - start, "s"
+elif w == "embed":
+    # sentence-transformers on the same sentences, batch 32 (it sorts by length, as Amalgam does).
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from sentence_transformers import SentenceTransformer
+    sentences = [l for l in open(a.input, encoding="utf-8").read().split("\n") if l]
+    model = SentenceTransformer(os.environ.get("AMALGAM_MINILM", os.path.expanduser("~/.local/share/amalgam/all-MiniLM-L6-v2")), device="cpu")
+    model.encode(sentences[:64], batch_size=32)
+    start = time.perf_counter()
+    model.encode(sentences, batch_size=32)
+    value, unit = len(sentences) / (time.perf_counter() - start), "sentences/s"
+elif w == "bert-layer":
+    from transformers.models.bert.modeling_bert import BertConfig, BertLayer
+    cfg = BertConfig(hidden_size=384, num_attention_heads=12, intermediate_size=1536, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    layer = BertLayer(cfg); x = torch.randn(8, 128, 384)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.01)
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out = layer(x)
+        (out[0] if isinstance(out, tuple) else out).pow(2).mean().backward()
+        opt.step()
+    value, unit = rate(step), "steps/s"
 else:
     sys.exit(f"unknown workload {w}")
 print(json.dumps({"side": "pytorch", "workload": w, "threads": a.threads, "value": value, "unit": unit,
