@@ -68,19 +68,18 @@ final class PretrainedTransformerTests: XCTestCase {
         let m1 = errorMessage { _ = try SentenceEncoder(directory: shortVocab) }
         XCTAssertTrue(m1.contains("30000 tokens") && m1.contains("vocab_size 30522"), m1)
 
-        let fewerLayers = try copy { d in
-            var config = try String(contentsOfFile: d + "/config.json", encoding: .utf8)
-            config = config.replacingOccurrences(of: "\"num_hidden_layers\": 6", with: "\"num_hidden_layers\": 5")
-            try config.write(toFile: d + "/config.json", atomically: true, encoding: .utf8)
+        /// A copy whose config.json has `from` replaced by `to`.
+        func editedConfig(_ from: String, _ to: String) throws -> String {
+            try copy { d in
+                let config = try String(contentsOfFile: d + "/config.json", encoding: .utf8).replacingOccurrences(of: from, with: to)
+                try config.write(toFile: d + "/config.json", atomically: true, encoding: .utf8)
+            }
         }
+        let fewerLayers = try editedConfig("\"num_hidden_layers\": 6", "\"num_hidden_layers\": 5")
         let m2 = errorMessage { _ = try SentenceEncoder(directory: fewerLayers) }
         XCTAssertTrue(m2.contains("unexpected keys") && m2.contains("encoder.layer.5.attention.self.query.weight"), m2)
 
-        let widerFFN = try copy { d in
-            var config = try String(contentsOfFile: d + "/config.json", encoding: .utf8)
-            config = config.replacingOccurrences(of: "\"intermediate_size\": 1536", with: "\"intermediate_size\": 1024")
-            try config.write(toFile: d + "/config.json", atomically: true, encoding: .utf8)
-        }
+        let widerFFN = try editedConfig("\"intermediate_size\": 1536", "\"intermediate_size\": 1024")
         let m3 = errorMessage { _ = try SentenceEncoder(directory: widerFFN) }
         XCTAssertTrue(m3.contains("intermediate.dense") && m3.contains("[1536, 384]"), m3)
 
