@@ -132,12 +132,19 @@ open class Module {
                 throw AmalgamError.invalidArgument("state dict does not match \(type(of: self)): " + parts.joined(separator: "; "))
             }
         }
+        // Check every entry before changing anything, and report all mismatches in name order.
+        var mismatches: [String] = []
+        for k in state.keys.sorted() {
+            guard let s = shapes[k], let t = state[k] else { continue }
+            // A PyTorch scalar buffer (num_batches_tracked) may arrive as shape [] or [1].
+            if !(t.shape == s || (t.count == 1 && shapeCount(s) == 1)) { mismatches.append("'\(k)' has shape \(t.shape), expected \(s)") }
+        }
+        if !mismatches.isEmpty {
+            let shown = mismatches.prefix(10).joined(separator: "; ") + (mismatches.count > 10 ? "; … (\(mismatches.count) in all)" : "")
+            throw AmalgamError.shape("state dict does not fit \(type(of: self)): \(shown)")
+        }
         for (k, t) in state {
             guard let set = targets[k], let s = shapes[k] else { continue }
-            // A PyTorch scalar buffer (num_batches_tracked) may arrive as shape [] or [1].
-            guard t.shape == s || (t.count == 1 && shapeCount(s) == 1) else {
-                throw AmalgamError.shape("state dict entry '\(k)' has shape \(t.shape), \(type(of: self)) expects \(s)")
-            }
             set(t.shape == s ? t : t.reshaped(s))
         }
     }
