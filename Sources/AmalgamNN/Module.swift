@@ -42,53 +42,92 @@ open class Module {
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try forward(x) }
 
-    /// Direct children with their names. The default reflects over stored properties.
-    open var children: [(String, Module)] {
-        var result: [(String, Module)] = []
-        forEachProperty { name, value in
-            if let m = value as? Module { result.append((name, m)) }
-            else if let ms = value as? [Module] { for (i, m) in ms.enumerated() { result.append(("\(name).\(i)", m)) } }
-        }
-        return result
-    }
+    /// Children named explicitly, for modules whose names do not follow their properties
+    /// (`Sequential`'s "0", "1", …; BERT's "self", "LayerNorm"). `nil` (the default) means
+    /// reflect over stored properties.
+    open var customChildren: [(String, Module)]? { nil }
+
+    /// Direct children with their names.
+    public var children: [(String, Module)] { customChildren ?? reflected().modules }
 
     /// Parameters held directly by this module (not by children).
-    open var localParameters: [(String, Parameter)] {
-        var result: [(String, Parameter)] = []
-        forEachProperty { name, value in if let p = value as? Parameter { result.append((name, p)) } }
-        return result
-    }
+    public var localParameters: [(String, Parameter)] { reflected().parameters }
 
     /// Buffers held directly by this module.
-    open var localBuffers: [(String, Buffer)] {
-        var result: [(String, Buffer)] = []
-        forEachProperty { name, value in if let b = value as? Buffer { result.append((name, b)) } }
-        return result
-    }
+    public var localBuffers: [(String, Buffer)] { reflected().buffers }
 
-    private func forEachProperty(_ body: (String, Any) -> Void) {
-        var mirror: Mirror? = Mirror(reflecting: self)
+    /// One reflection pass over the stored properties (base class first), classifying each.
+    ///
+    /// What a property can hold is fixed by its declared type, so the first pass over a class
+    /// records, per property, its snake-case name and whether it held a parameter, buffer, module,
+    /// module array or something else; later passes skip the others and make one cast for the rest.
+    /// Values are always read afresh, so replacing a parameter or a layer is seen at once. (A
+    /// property declared `Any` that later holds a module would be missed; layers do not do that.)
+    private func reflected() -> (parameters: [(String, Parameter)], buffers: [(String, Buffer)], modules: [(String, Module)]) {
+        var parameters: [(String, Parameter)] = [], buffers: [(String, Buffer)] = [], modules: [(String, Module)] = []
         var levels: [Mirror] = []
+        var mirror: Mirror? = Mirror(reflecting: self)
         while let m = mirror { levels.append(m); mirror = m.superclassMirror }
+        let key = ObjectIdentifier(type(of: self))
+        let cached = ReflectionCache.shared.layout(key)
+        var layout: [ReflectionCache.Slot] = []
+        var i = 0
         for m in levels.reversed() {
             for child in m.children {
-                guard let label = child.label, !label.hasPrefix("_") else { continue }
-                body(snakeCase(label), child.value)
+                defer { i += 1 }
+                let slot: ReflectionCache.Slot
+                if let cached, i < cached.count {
+                    slot = cached[i]
+                } else {
+                    guard let label = child.label, !label.hasPrefix("_") else { layout.append(.init(name: "", kind: .other)); continue }
+                    let kind: ReflectionCache.Kind
+                    switch child.value {
+                    case is Parameter: kind = .parameter
+                    case is Buffer: kind = .buffer
+                    case is Module: kind = .module
+                    case is [Module]: kind = .modules
+                    default: kind = isNilOptional(child.value) ? .unknown : .other
+                    }
+                    slot = .init(name: snakeCase(label), kind: kind)
+                    layout.append(slot)
+                }
+                switch slot.kind {
+                case .other: continue
+                case .parameter: if let p = child.value as? Parameter { parameters.append((slot.name, p)) }
+                case .buffer: if let b = child.value as? Buffer { buffers.append((slot.name, b)) }
+                case .module: if let c = child.value as? Module { modules.append((slot.name, c)) }
+                case .modules: if let cs = child.value as? [Module] { for (j, c) in cs.enumerated() { modules.append(("\(slot.name).\(j)", c)) } }
+                case .unknown:
+                    if let p = child.value as? Parameter { parameters.append((slot.name, p)) }
+                    else if let b = child.value as? Buffer { buffers.append((slot.name, b)) }
+                    else if let c = child.value as? Module { modules.append((slot.name, c)) }
+                }
             }
         }
+        // Keep the layout only once no slot is undecided (a nil optional decides nothing).
+        if cached == nil && !layout.contains(where: { $0.kind == .unknown }) { ReflectionCache.shared.store(key, layout) }
+        return (parameters, buffers, modules)
     }
 
     /// Every parameter in the tree, keyed by dotted path.
     public func namedParameters() -> [(String, Parameter)] {
         var result: [(String, Parameter)] = []
-        visit(prefix: "") { prefix, m in for (n, p) in m.localParameters { result.append((prefix + n, p)) } }
+        walk(prefix: "") { prefix, r in for (n, p) in r.parameters { result.append((prefix + n, p)) } }
         return result
+    }
+
+    /// Depth-first over the tree with one reflection pass per module.
+    private func walk(prefix: String, _ body: (String, (parameters: [(String, Parameter)], buffers: [(String, Buffer)], modules: [(String, Module)])) -> Void) {
+        var r = reflected()
+        if let custom = customChildren { r.modules = custom }
+        body(prefix, r)
+        for (name, child) in r.modules { child.walk(prefix: prefix + name + ".", body) }
     }
 
     /// Every buffer in the tree, keyed by dotted path.
     public func namedBuffers() -> [(String, Buffer)] {
         var result: [(String, Buffer)] = []
-        visit(prefix: "") { prefix, m in for (n, b) in m.localBuffers { result.append((prefix + n, b)) } }
+        walk(prefix: "") { prefix, r in for (n, b) in r.buffers { result.append((prefix + n, b)) } }
         return result
     }
 
@@ -163,8 +202,42 @@ open class Module {
     public var parameterCount: Int { namedParameters().reduce(0) { $0 + $1.1.value.count } }
 }
 
-/// `runningMean` → `running_mean`; digits and lower-case names are unchanged.
+/// Per-class property layouts for `Module`'s reflection (thread-safe).
+final class ReflectionCache: @unchecked Sendable {
+    enum Kind { case parameter, buffer, module, modules, unknown, other }
+    struct Slot { let name: String; let kind: Kind }
+    static let shared = ReflectionCache()
+    private var layouts: [ObjectIdentifier: [Slot]] = [:]
+    private let lock = NSLock()
+    func layout(_ key: ObjectIdentifier) -> [Slot]? { lock.lock(); defer { lock.unlock() }; return layouts[key] }
+    func store(_ key: ObjectIdentifier, _ slots: [Slot]) { lock.lock(); layouts[key] = slots; lock.unlock() }
+}
+
+/// Whether `value` is an `Optional` holding nothing.
+func isNilOptional(_ value: Any) -> Bool {
+    let m = Mirror(reflecting: value)
+    return m.displayStyle == .optional && m.children.isEmpty
+}
+
+/// `runningMean` → `running_mean`; digits and lower-case names are unchanged. Works on ASCII
+/// bytes (property names are Swift identifiers; non-ASCII names take the Unicode path): this
+/// runs for every property on every parameter walk, so it must be cheap.
 func snakeCase(_ s: String) -> String {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(s.utf8.count + 4)
+    for b in s.utf8 {
+        if b >= 0x80 { return snakeCaseUnicode(s) }
+        if b >= 0x41 && b <= 0x5A {            // A–Z
+            if !bytes.isEmpty { bytes.append(0x5F) }
+            bytes.append(b + 0x20)
+        } else {
+            bytes.append(b)
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+private func snakeCaseUnicode(_ s: String) -> String {
     var out = ""
     for ch in s {
         if ch.isUppercase { if !out.isEmpty { out.append("_") }; out.append(contentsOf: ch.lowercased()) } else { out.append(ch) }
@@ -177,7 +250,7 @@ public final class Sequential: Module {
     public var layers: [Module]
     public init(_ layers: [Module]) { self.layers = layers }
     public convenience init(_ layers: Module...) { self.init(layers) }
-    public override var children: [(String, Module)] { layers.enumerated().map { ("\($0.offset)", $0.element) } }
+    public override var customChildren: [(String, Module)]? { layers.enumerated().map { ("\($0.offset)", $0.element) } }
     public override func forward(_ x: Tensor) throws -> Tensor {
         var h = x
         for l in layers { h = try l(h) }

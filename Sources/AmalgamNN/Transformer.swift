@@ -63,7 +63,7 @@ public final class BertEmbeddings: Module {
         layerNorm = LayerNorm(c.hiddenSize, epsilon: c.layerNormEps)
         dropout = Dropout(c.hiddenDropoutProb, seed: rng.next())
     }
-    public override var children: [(String, Module)] {
+    public override var customChildren: [(String, Module)]? {
         [("word_embeddings", wordEmbeddings), ("position_embeddings", positionEmbeddings),
          ("token_type_embeddings", tokenTypeEmbeddings), ("LayerNorm", layerNorm), ("dropout", dropout)]
     }
@@ -94,7 +94,7 @@ public final class BertSelfAttention: Module {
         heads = c.numAttentionHeads
         headMultiplier = Parameter(Tensor.ones([c.numAttentionHeads]), requiresGrad: false, persistent: false)
     }
-    public override var children: [(String, Module)] { [("query", query), ("key", key), ("value", value), ("dropout", dropout)] }
+    public override var customChildren: [(String, Module)]? { [("query", query), ("key", key), ("value", value), ("dropout", dropout)] }
 
     /// x `[B, T, H]`, additive mask bias `[B, 1, 1, T]` (0 for tokens, a large negative number
     /// for padding) → context `[B, T, H]`.
@@ -124,7 +124,7 @@ public final class BertResidualOutput: Module {
         layerNorm = LayerNorm(c.hiddenSize, epsilon: c.layerNormEps)
         dropout = Dropout(c.hiddenDropoutProb, seed: rng.next())
     }
-    public override var children: [(String, Module)] { [("dense", dense), ("LayerNorm", layerNorm), ("dropout", dropout)] }
+    public override var customChildren: [(String, Module)]? { [("dense", dense), ("LayerNorm", layerNorm), ("dropout", dropout)] }
     public func callAsFunction(_ x: Tensor, residual: Tensor) throws -> Tensor { try layerNorm(dropout(dense(x)) + residual) }
 }
 
@@ -135,7 +135,7 @@ public final class BertAttention: Module {
         selfAttention = BertSelfAttention(c, using: &rng)
         output = BertResidualOutput(c.hiddenSize, c, using: &rng)
     }
-    public override var children: [(String, Module)] { [("self", selfAttention), ("output", output)] }
+    public override var customChildren: [(String, Module)]? { [("self", selfAttention), ("output", output)] }
     public func callAsFunction(_ x: Tensor, maskBias: Tensor?) throws -> Tensor {
         try output(selfAttention(x, maskBias: maskBias), residual: x)
     }
@@ -152,7 +152,7 @@ public final class BertIntermediate: Module {
         neuronMultiplier = Parameter(Tensor.ones([c.intermediateSize]), requiresGrad: false, persistent: false)
         activation = c.hiddenAct
     }
-    public override var children: [(String, Module)] { [("dense", dense)] }
+    public override var customChildren: [(String, Module)]? { [("dense", dense)] }
     public override func forward(_ x: Tensor) throws -> Tensor {
         let y = try dense(x)
         var a: Tensor
@@ -175,7 +175,7 @@ public final class BertLayer: Module {
         intermediate = BertIntermediate(c, using: &rng)
         output = BertResidualOutput(c.intermediateSize, c, using: &rng)
     }
-    public override var children: [(String, Module)] { [("attention", attention), ("intermediate", intermediate), ("output", output)] }
+    public override var customChildren: [(String, Module)]? { [("attention", attention), ("intermediate", intermediate), ("output", output)] }
     public func callAsFunction(_ x: Tensor, maskBias: Tensor?) throws -> Tensor {
         let a = try attention(x, maskBias: maskBias)
         return try output(intermediate(a), residual: a)
@@ -186,7 +186,7 @@ public final class BertLayer: Module {
 public final class BertPooler: Module {
     public var dense: Linear
     public init(_ c: BertConfig, using rng: inout RandomGenerator) { dense = Linear(c.hiddenSize, c.hiddenSize, using: &rng) }
-    public override var children: [(String, Module)] { [("dense", dense)] }
+    public override var customChildren: [(String, Module)]? { [("dense", dense)] }
     public override func forward(_ h: Tensor) throws -> Tensor { try dense(h.select(axis: 1, index: 0)).tanh() }
 }
 
@@ -205,7 +205,7 @@ public final class BertModel: Module {
         layers = (0..<config.numHiddenLayers).map { _ in BertLayer(config, using: &rng) }
         pooler = BertPooler(config, using: &rng)
     }
-    public override var children: [(String, Module)] {
+    public override var customChildren: [(String, Module)]? {
         [("embeddings", embeddings)] + layers.enumerated().map { ("encoder.layer.\($0.offset)", $0.element) } + [("pooler", pooler)]
     }
 

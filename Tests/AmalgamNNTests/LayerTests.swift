@@ -163,3 +163,31 @@ final class LayerTests: XCTestCase {
         XCTAssertEqual(grads["b"]!.scalars[0], 0.8, accuracy: 1e-5)
     }
 }
+
+extension LayerTests {
+    /// Reflection layouts are cached per class; values must still be read afresh every time.
+    func testParameterDiscoveryIsStableAndSeesReplacements() throws {
+        var r = RandomGenerator(seed: 4)
+        let net = MLP(inputFeatures: 3, hidden: [4], classes: 2, using: &r)
+        let first = net.namedParameters().map(\.0)
+        for _ in 0..<3 { XCTAssertEqual(net.namedParameters().map(\.0), first) }
+        XCTAssertEqual(first, ["layers.1.weight", "layers.1.bias", "layers.3.weight", "layers.3.bias"])
+        // Replacing a parameter object, a layer, and growing a Sequential are all seen.
+        let lin = net.layers.layers[1] as! Linear
+        let replacement = Parameter(Tensor.zeros([4, 3]))
+        lin.weight = replacement
+        XCTAssertTrue(net.namedParameters().first { $0.0 == "layers.1.weight" }!.1 === replacement)
+        net.layers.layers.append(Linear(2, 5, using: &r))
+        XCTAssertEqual(net.namedParameters().map(\.0).suffix(2), ["layers.4.weight", "layers.4.bias"])
+        // An optional parameter that is nil on one instance and set on another.
+        let noBias = Linear(2, 2, bias: false, using: &r), withBias = Linear(2, 2, using: &r)
+        XCTAssertEqual(noBias.namedParameters().map(\.0), ["weight"])
+        XCTAssertEqual(withBias.namedParameters().map(\.0), ["weight", "bias"])
+        noBias.bias = Parameter(Tensor.zeros([2]))
+        XCTAssertEqual(noBias.namedParameters().map(\.0), ["weight", "bias"])
+        // A BasicBlock whose optional shortcut is nil, then one that has it.
+        let identity = BasicBlock(4, 4, stride: 1, using: &r), projection = BasicBlock(4, 8, stride: 2, using: &r)
+        XCTAssertFalse(identity.stateKeys.contains { $0.hasPrefix("shortcut") })
+        XCTAssertTrue(projection.stateKeys.contains("shortcut.0.weight"))
+    }
+}
