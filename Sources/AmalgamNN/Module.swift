@@ -112,35 +112,31 @@ open class Module {
     /// Every parameter in the tree, keyed by dotted path.
     public func namedParameters() -> [(String, Parameter)] {
         var result: [(String, Parameter)] = []
-        walk(prefix: "") { prefix, r in for (n, p) in r.parameters { result.append((prefix + n, p)) } }
+        walk(prefix: "") { prefix, _, r in for (n, p) in r.parameters { result.append((prefix + n, p)) } }
         return result
     }
 
-    /// Depth-first over the tree with one reflection pass per module.
-    private func walk(prefix: String, _ body: (String, (parameters: [(String, Parameter)], buffers: [(String, Buffer)], modules: [(String, Module)])) -> Void) {
+    /// Depth-first over the tree (this module first) with one reflection pass per module; `body`
+    /// gets each module's path prefix ("" or "a.b."), the module and what it holds directly.
+    private func walk(prefix: String, _ body: (String, Module, (parameters: [(String, Parameter)], buffers: [(String, Buffer)], modules: [(String, Module)])) -> Void) {
         var r = reflected()
         if let custom = customChildren { r.modules = custom }
-        body(prefix, r)
+        body(prefix, self, r)
         for (name, child) in r.modules { child.walk(prefix: prefix + name + ".", body) }
     }
 
     /// Every buffer in the tree, keyed by dotted path.
     public func namedBuffers() -> [(String, Buffer)] {
         var result: [(String, Buffer)] = []
-        walk(prefix: "") { prefix, r in for (n, b) in r.buffers { result.append((prefix + n, b)) } }
+        walk(prefix: "") { prefix, _, r in for (n, b) in r.buffers { result.append((prefix + n, b)) } }
         return result
     }
 
     /// Every module in the tree (this one first, with path ""), keyed by dotted path.
     public func namedModules() -> [(String, Module)] {
         var result: [(String, Module)] = []
-        visit(prefix: "") { prefix, m in result.append((prefix.isEmpty ? "" : String(prefix.dropLast()), m)) }
+        walk(prefix: "") { prefix, m, _ in result.append((prefix.isEmpty ? "" : String(prefix.dropLast()), m)) }
         return result
-    }
-
-    private func visit(prefix: String, _ body: (String, Module) -> Void) {
-        body(prefix, self)
-        for (name, child) in children { child.visit(prefix: prefix + name + ".", body) }
     }
 
     /// Persistent parameters and buffers by dotted path (like `state_dict()`).
@@ -189,7 +185,7 @@ open class Module {
     }
 
     /// Sets training (true) or evaluation (false) mode on the whole tree.
-    public func train(_ on: Bool = true) { visit(prefix: "") { _, m in m.isTraining = on } }
+    public func train(_ on: Bool = true) { walk(prefix: "") { _, m, _ in m.isTraining = on } }
     /// Evaluation mode on the whole tree.
     public func eval() { train(false) }
 
