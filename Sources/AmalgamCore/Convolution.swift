@@ -132,12 +132,12 @@ extension Tensor {
             let pg = g.storage.pointer
             var dx: Tensor? = needs[0] ? Tensor.zeros(input.shape) : nil
             let workers = Swift.min(Threading.kernelWorkers, n)
-            let partials = (0..<workers).map { _ in TensorStorage(repeating: 0, count: weight.count) }
+            let partials = needs[1] ? (0..<workers).map { _ in TensorStorage(repeating: 0, count: weight.count) } : []
             let pdx = dx?.storage.pointer
             parallelChunks(count: n, work: 2 * work) { wi, range in
                 let col = UnsafeMutablePointer<Float>.allocate(capacity: kc * p)
                 defer { col.deallocate() }
-                let dw = partials[wi].pointer
+                let dw = needs[1] ? partials[wi].pointer : nil
                 for s in range {
                     for gi in 0..<groups {
                         let gy = pg + (s * oc + gi * ocg) * p
@@ -145,7 +145,7 @@ extension Tensor {
                         if needs[1] {
                             let src: UnsafePointer<Float>
                             if direct { src = UnsafePointer(xg) } else { im2col(xg, col, c: cg, h: h, w: w, oh: oh, ow: ow, g: geo); src = UnsafePointer(col) }
-                            sgemm(gy, src, dw + gi * ocg * kc, m: ocg, n: kc, k: p, transposeA: false, transposeB: true, beta: 1)
+                            sgemm(gy, src, dw! + gi * ocg * kc, m: ocg, n: kc, k: p, transposeA: false, transposeB: true, beta: 1)
                         }
                         if let pdx {
                             let dxg = pdx + (s * c + gi * cg) * h * w

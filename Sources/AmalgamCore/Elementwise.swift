@@ -311,11 +311,12 @@ extension Tensor {
     /// for true. Gradients flow to `a` where the condition holds and to `b` elsewhere.
     public static func select(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
         let shape = broadcastShape(broadcastShape(condition.shape, a.shape), b.shape)
-        let mask = broadcastKernel(condition, Tensor.zeros(shape)) { c, _ in c != 0 ? 1 : 0 }
+        func expanded(_ t: Tensor) -> Tensor { stridedCopy(t, shape: shape, strides: broadcastStrides(t.shape, to: shape)) }
+        let mask = expanded(condition)   // non-zero: take a
         // Picks values rather than computing a·m + b·(1−m), so an infinite or NaN value on the
         // side not taken cannot leak into the result.
         var out = Tensor(uninitializedShape: shape)
-        let pa = broadcastKernel(a, mask) { x, _ in x }, pb = broadcastKernel(b, mask) { x, _ in x }
+        let pa = expanded(a), pb = expanded(b)
         let pm = mask.storage.pointer, po = out.storage.pointer, qa = pa.storage.pointer, qb = pb.storage.pointer
         for i in 0..<out.count { po[i] = pm[i] != 0 ? qa[i] : qb[i] }
         record(&out, [a, b]) { g, needs in

@@ -138,6 +138,17 @@ final class GradientTests: XCTestCase {
         check("adaptive avg pool 3×4", [x]) { Tensor.adaptiveAvgPool2d($0[0], outputSize: (3, 4)) }
     }
 
+    func testConvolutionWithFrozenWeight() {
+        // Only the input tracked (a frozen layer): the input gradient equals the one computed
+        // when the weight is tracked too.
+        let x = randn([2, 2, 5, 5]), w = randn([3, 2, 3, 3])
+        let conv: (Tensor, Tensor) -> Tensor = { Tensor.conv2d($0, weight: $1, padding: (1, 1)).squared().sum() }
+        let onlyInput = gradient(at: x) { conv($0, w) }
+        let both = valueAndGrad(at: [x, w]) { conv($0[0], $0[1]) }.gradients[0]
+        XCTAssertEqual(onlyInput.scalars, both.scalars)
+        check("conv2d, input only", [x]) { conv($0[0], w) }
+    }
+
     func testFusedNormalization() {
         let x = randn([3, 2, 4, 5], scale: 2) + 1
         check("batchNorm 2d", [x, randn([2]), randn([2])]) { Tensor.batchNorm($0[0], gamma: $0[1], beta: $0[2], epsilon: 1e-5).output }
