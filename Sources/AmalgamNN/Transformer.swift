@@ -107,10 +107,7 @@ public final class BertSelfAttention: Module {
         if let maskBias { scores = scores + maskBias }
         let probs = try dropout(scores.softmax(axis: -1))
         var context = Tensor.matmul(probs, v)                                                       // [B, nh, T, d]
-        let m = headMultiplier.value
-        if headMultiplier.requiresGrad || m.isTracked || m.scalars.contains(where: { $0 != 1 }) {
-            context = context * m.reshaped([1, heads, 1, 1])
-        }
+        if headMultiplier.isActiveMultiplier { context = context * headMultiplier.value.reshaped([1, heads, 1, 1]) }
         return context.permuted([0, 2, 1, 3]).reshaped([b, t, h])
     }
 }
@@ -161,8 +158,7 @@ public final class BertIntermediate: Module {
         case "gelu_new", "gelu_pytorch_tanh": a = y.gelu(approximate: true)
         default: a = y.gelu()
         }
-        let m = neuronMultiplier.value
-        if neuronMultiplier.requiresGrad || m.isTracked || m.scalars.contains(where: { $0 != 1 }) { a = a * m }
+        if neuronMultiplier.isActiveMultiplier { a = a * neuronMultiplier.value }
         return a
     }
 }
@@ -234,5 +230,14 @@ public final class BertModel: Module {
         let pooled = (h * m).sum(axis: 1) / Tensor.maximum(m.sum(axis: 1), Tensor(1e-9))
         guard normalize else { return pooled }
         return pooled / Tensor.maximum(pooled.squared().sum(axis: 1, keepDims: true).sqrt(), Tensor(1e-12))
+    }
+}
+
+extension Parameter {
+    /// Whether a multiplier (head or neuron mask) must be applied: it is trainable or being
+    /// differentiated, or some entry differs from 1. All ones and frozen, the product would be
+    /// the identity, so the layer skips it.
+    var isActiveMultiplier: Bool {
+        requiresGrad || value.isTracked || value.withUnsafeBufferPointer { $0.contains { $0 != 1 } }
     }
 }
