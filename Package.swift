@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "AmalgamCore", targets: ["AmalgamCore"]),
         .library(name: "AmalgamNN", targets: ["AmalgamNN"]),
         .library(name: "AmalgamData", targets: ["AmalgamData"]),
+        .library(name: "AmalgamMerge", targets: ["AmalgamMerge"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     dependencies: [
@@ -23,10 +24,12 @@ let package = Package(
         .target(name: "AmalgamCore", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "AmalgamNN", dependencies: ["AmalgamCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "AmalgamData", dependencies: ["AmalgamCore", "AmalgamNN", "CZlib"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Network merging (Pašen & Boža 2022): wide student, hard-concrete gates, pruning, the budget experiment.
+        .target(name: "AmalgamMerge", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamNN", "AmalgamData",
+                "AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -37,6 +40,7 @@ let package = Package(
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
         .testTarget(name: "AmalgamNNTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamDataTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamMergeTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge"]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamData", "amalgam"]),
     ]
 )

@@ -17,17 +17,19 @@ public final class MLP: Module {
 /// The small CNN of PyTorch's MNIST example: conv 3×3 1→32, ReLU, conv 3×3 32→64, ReLU,
 /// max-pool 2, dropout 0.25, flatten, linear → 128, ReLU, dropout 0.5, linear → classes.
 /// Input `[N, C, H, W]` (28×28: 9,216 features after pooling).
+/// `widths` (default `[32, 64, 128]`) sets the two convolutions' and the hidden layer's widths.
 public final class SmallCNN: Module {
     public var features: Sequential
     public var classifier: Sequential
-    public init(inputChannels: Int = 1, imageSize: Int = 28, classes: Int = 10, dropout: Bool = true, using rng: inout RandomGenerator) {
+    public init(inputChannels: Int = 1, imageSize: Int = 28, classes: Int = 10, widths: [Int] = [32, 64, 128], dropout: Bool = true, using rng: inout RandomGenerator) {
+        precondition(widths.count == 3, "SmallCNN takes three widths (conv1, conv2, hidden)")
         let seed = rng.next()
-        features = Sequential(Conv2d(inputChannels, 32, kernelSize: 3, using: &rng), ReLU(),
-                              Conv2d(32, 64, kernelSize: 3, using: &rng), ReLU(), MaxPool2d(2),
+        features = Sequential(Conv2d(inputChannels, widths[0], kernelSize: 3, using: &rng), ReLU(),
+                              Conv2d(widths[0], widths[1], kernelSize: 3, using: &rng), ReLU(), MaxPool2d(2),
                               Dropout(dropout ? 0.25 : 0, seed: seed))
         let side = (imageSize - 4) / 2
-        classifier = Sequential(Flatten(), Linear(64 * side * side, 128, using: &rng), ReLU(),
-                                Dropout(dropout ? 0.5 : 0, seed: seed &+ 1), Linear(128, classes, using: &rng))
+        classifier = Sequential(Flatten(), Linear(widths[1] * side * side, widths[2], using: &rng), ReLU(),
+                                Dropout(dropout ? 0.5 : 0, seed: seed &+ 1), Linear(widths[2], classes, using: &rng))
     }
     public override func forward(_ x: Tensor) throws -> Tensor { try classifier(features(x)) }
 }
@@ -113,13 +115,16 @@ public enum ModelKind: String, CaseIterable, Sendable {
 
     /// Builds the model for images `[channels, size, size]` and `classes` classes, initialised
     /// from `seed`.
-    public func make(channels: Int, imageSize: Int, classes: Int, seed: UInt64) -> Module {
+    /// `widthMultiplier` scales every hidden width (the wide student of network merging is the
+    /// architecture at `K`× width).
+    public func make(channels: Int, imageSize: Int, classes: Int, seed: UInt64, widthMultiplier: Int = 1) -> Module {
         var rng = RandomGenerator(seed: seed)
+        let k = widthMultiplier
         switch self {
-        case .mlp: return MLP(inputFeatures: channels * imageSize * imageSize, classes: classes, using: &rng)
-        case .cnn: return SmallCNN(inputChannels: channels, imageSize: imageSize, classes: classes, using: &rng)
-        case .vgg: return VGG(inputChannels: channels, classes: classes, using: &rng)
-        case .resnet20: return ResNet(inputChannels: channels, classes: classes, using: &rng)
+        case .mlp: return MLP(inputFeatures: channels * imageSize * imageSize, hidden: [512 * k, 512 * k], classes: classes, using: &rng)
+        case .cnn: return SmallCNN(inputChannels: channels, imageSize: imageSize, classes: classes, widths: [32 * k, 64 * k, 128 * k], using: &rng)
+        case .vgg: return VGG(inputChannels: channels, widths: [32, 32, 0, 64, 64, 0, 128, 128, 0].map { $0 * k }, classes: classes, using: &rng)
+        case .resnet20: return ResNet(inputChannels: channels, widths: [16 * k, 32 * k, 64 * k], classes: classes, using: &rng)
         }
     }
 }

@@ -40,7 +40,22 @@ open class Module {
         throw AmalgamError.invalidArgument("\(type(of: self)) does not implement forward(_:)")
     }
 
-    public func callAsFunction(_ x: Tensor) throws -> Tensor { try forward(x) }
+    /// Applies the layer: `forward(x)`, then the output hook when one is installed.
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let y = try forward(x)
+        if let hook = _outputHook { return try hook(y) }
+        return y
+    }
+
+    /// A function applied to this module's output on every call (nil by default). Model surgery
+    /// uses it to insert per-channel gates without changing a model's class or parameter names
+    /// (network merging); the hook is not part of the state dict.
+    public var outputHook: ((Tensor) throws -> Tensor)? {
+        get { _outputHook }
+        set { _outputHook = newValue }
+    }
+    // Underscored so reflection skips it (a nil optional would otherwise keep the layout uncached).
+    private var _outputHook: ((Tensor) throws -> Tensor)?
 
     /// Children named explicitly, for modules whose names do not follow their properties
     /// (`Sequential`'s "0", "1", …; BERT's "self", "LayerNorm"). `nil` (the default) means

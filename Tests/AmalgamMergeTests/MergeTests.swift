@@ -1,0 +1,231 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamNN
+@testable import AmalgamMerge
+import Foundation
+import XCTest
+
+/// Synthetic inputs and randomly initialised teachers (unit tests only; no training needed for
+/// the exact identities checked here).
+final class MergeTests: XCTestCase {
+    /// Teacher `kind` from `seed`, with BatchNorm running statistics set to random values so that
+    /// copying them (rather than resetting them) is what makes the identities hold.
+    func teacher(_ kind: ModelKind, seed: UInt64) -> Module {
+        let m = kind.make(channels: 1, imageSize: 28, classes: 10, seed: seed)
+        var rng = RandomGenerator(seed: seed &+ 1000)
+        for (name, b) in m.namedBuffers() {
+            if name.hasSuffix("running_mean") { b.value = Tensor.normal(b.value.shape, std: 0.3, using: &rng) }
+            if name.hasSuffix("running_var") { b.value = Tensor.uniform(b.value.shape, low: 0.5, high: 2, using: &rng) }
+        }
+        for (name, p) in m.namedParameters() where name.contains("bn") || name.contains("shortcut.1") {
+            p.value = Tensor.normal(p.value.shape, mean: name.hasSuffix("weight") ? 1 : 0, std: 0.2, using: &rng)
+        }
+        return m
+    }
+
+    func input(_ n: Int, seed: UInt64 = 7) -> Tensor {
+        var rng = RandomGenerator(seed: seed)
+        return Tensor.normal([n, 1, 28, 28], using: &rng)
+    }
+
+    func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
+        zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
+    }
+
+    // (a) Construction equivalence: wide logits = mean of the teachers' logits (eval mode, gates
+    // disabled, and gates open through a large log α).
+    func testWideNetworkEqualsTeacherEnsemble() throws {
+        for kind in [ModelKind.mlp, .cnn, .resnet20, .vgg] {
+            for k in [2, 3] {
+                let teachers = (0..<k).map { teacher(kind, seed: UInt64(10 * k + $0)) }
+                let wide = kind.make(channels: 1, imageSize: 28, classes: 10, seed: 99, widthMultiplier: k)
+                let merged = try MergedNetwork(teachers: teachers, wide: wide, seed: 1)
+                merged.eval()
+                for t in teachers { t.eval() }
+                let x = input(kind == .mlp ? 8 : 3)
+                let mean = try withoutGradients {
+                    try teachers.map { try $0(x) }.reduce(Tensor.zeros([x.shape[0], 10]), +) * (1 / Float(k))
+                }
+                merged.gatesEnabled = false
+                let off = try withoutGradients { try merged(x) }
+                XCTAssertLessThan(maxAbsDiff(off, mean), 1e-5, "\(kind) K=\(k), gates disabled")
+                merged.gatesEnabled = true
+                for g in merged.gates { g.logAlpha.value = Tensor.full(g.logAlpha.value.shape, 10) }
+                let open = try withoutGradients { try merged(x) }
+                XCTAssertLessThan(maxAbsDiff(open, mean), 1e-5, "\(kind) K=\(k), gates open")
+                // With the paper's initial log α ≈ 1 the deterministic gate is ≈ 0.78, so the
+                // freshly built student is *not* the ensemble: the identity above is not vacuous.
+                for g in merged.gates { g.logAlpha.value = Tensor.full(g.logAlpha.value.shape, 1) }
+                let sigma1: Float = 1 / (1 + Foundation.exp(-1))
+                XCTAssertEqual(merged.gates[0].deterministicGate().scalars[0], sigma1 * 1.2 - 0.1, accuracy: 1e-5)
+                let shut = try withoutGradients { try merged(x) }
+                XCTAssertGreaterThan(maxAbsDiff(shut, mean), 1e-3, "\(kind) K=\(k)")
+            }
+        }
+    }
+
+    // (b) Slicing identity: keeping teacher 0's channels everywhere gives teacher 0's weights,
+    // with the classifier W₀/K and the mean bias.
+    func testKeepingTeacherZeroReproducesItsWeights() throws {
+        for kind in [ModelKind.mlp, .cnn, .resnet20] {
+            for k in [2, 3] {
+                let teachers = (0..<k).map { teacher(kind, seed: UInt64(20 * k + $0)) }
+                let merged = try MergedNetwork(teachers: teachers, wide: kind.make(channels: 1, imageSize: 28, classes: 10, seed: 5, widthMultiplier: k))
+                let kept = merged.plan.groups.map { Array(0..<$0.width) }
+                let pruned = try merged.prune(into: kind.make(channels: 1, imageSize: 28, classes: 10, seed: 6), kept: kept)
+                let got = pruned.stateDict(), t0 = teachers[0].stateDict()
+                let classifier = got.keys.filter { merged.plan.entries[$0].map { $0.out == nil } ?? false }
+                XCTAssertEqual(classifier.count, 2, "\(kind): classifier weight and bias")
+                for (key, value) in t0 {
+                    let e = merged.plan.entries[key]
+                    if let e, e.out == nil, e.input != nil {
+                        XCTAssertEqual(maxAbsDiff(got[key]!, value * (1 / Float(k))), 0, "\(kind) \(key)")
+                    } else if let e, e.out == nil, e.input == nil {
+                        let mean = teachers.map { $0.stateDict()[key]! }.reduce(Tensor.zeros(value.shape), +) * (1 / Float(k))
+                        XCTAssertLessThan(maxAbsDiff(got[key]!, mean), 1e-6, "\(kind) \(key)")
+                    } else {
+                        XCTAssertEqual(got[key]!.shape, value.shape, "\(kind) \(key)")
+                        XCTAssertEqual(maxAbsDiff(got[key]!, value), 0, "\(kind) \(key)")
+                    }
+                }
+                // Keeping teacher 1's channels reproduces teacher 1 (block k·C + c is teacher k's).
+                let kept1 = merged.plan.groups.map { Array($0.width..<(2 * $0.width)) }
+                let p1 = try merged.prune(into: kind.make(channels: 1, imageSize: 28, classes: 10, seed: 6), kept: kept1).stateDict()
+                let t1 = teachers[1].stateDict()
+                for (key, value) in t1 where merged.plan.entries[key]?.out != nil {
+                    XCTAssertEqual(p1[key]!.shape, value.shape)
+                    XCTAssertEqual(maxAbsDiff(p1[key]!, value), 0, "\(kind) \(key) teacher 1")
+                }
+            }
+        }
+    }
+
+    // (c) Hard-concrete: Monte-Carlo P(z > 0) against σ(log α − β ln(−γ/ζ)); the training mask
+    // lies in [0, 1]; the penalty's value and gradient.
+    func testHardConcreteOpenProbabilityMatchesMonteCarlo() throws {
+        let gate = HardConcreteGate(channels: 5, seed: 3)
+        gate.logAlpha.value = Tensor([-3, -1, 0, 1, 2.5])
+        gate.train()
+        let n = 40_000
+        gate.begin(batch: n)
+        let z = try withoutGradients { try gate(Tensor.ones([n, 5])) }.scalars
+        XCTAssertTrue(z.allSatisfy { $0 >= 0 && $0 <= 1 })
+        let expected = gate.openProbability().scalars
+        for j in 0..<5 {
+            let open = stride(from: j, to: z.count, by: 5).filter { z[$0] > 0 }.count
+            let p = Double(open) / Double(n)
+            let se = (Double(expected[j]) * (1 - Double(expected[j])) / Double(n)).squareRoot()
+            XCTAssertEqual(p, Double(expected[j]), accuracy: 5 * se + 1e-4, "channel \(j)")
+            XCTAssertEqual(Double(expected[j]), 1 / (1 + exp(-(Double(gate.logAlpha.value.scalars[j]) + 1.5986))), accuracy: 1e-4)
+        }
+        // Evaluation is deterministic.
+        gate.eval()
+        gate.begin(batch: 2)
+        let a = try gate(Tensor.ones([2, 5])).scalars
+        gate.begin(batch: 2)
+        let b = try gate(Tensor.ones([2, 5])).scalars
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(a[4], min(1, Float(1 / (1 + exp(-2.5))) * 1.2 - 0.1), accuracy: 1e-6)
+    }
+
+    func testDensityPenaltyValueAndGradient() throws {
+        let gates = [HardConcreteGate(channels: 4, seed: 1), HardConcreteGate(channels: 6, mean: -0.5, std: 1, seed: 2)]
+        let p = gateDensityPenalty(gates, target: 0.5).item
+        let expected = gates.map { g -> Float in
+            let m = g.openProbability().scalars.reduce(0, +) / Float(g.channels)
+            return (m - 0.5) * (m - 0.5)
+        }.reduce(0, +)
+        XCTAssertEqual(p, expected, accuracy: 1e-6)
+        let r = gradientCheck(gates.map { $0.logAlpha.value }, step: 1e-2) { xs in
+            for (g, x) in zip(gates, xs) { g.logAlpha.value = x }
+            return gateDensityPenalty(gates, target: 1 / 3)
+        }
+        XCTAssertLessThan(r.maxError, 2e-3, r.description)
+        // Gradient through a sampled training mask as well.
+        let g = HardConcreteGate(channels: 3, seed: 9)
+        let x = Tensor.ones([4, 3, 2, 2])
+        let r2 = try gradientCheck([g.logAlpha.value], step: 1e-2) { xs in
+            g.logAlpha.value = xs[0]
+            g.rng = RandomGenerator(seed: 11)
+            g.begin(batch: 4)
+            return try g(x)
+        }
+        XCTAssertLessThan(r2.maxError, 5e-3, r2.description)
+    }
+
+    func testAlphaScheduleReproducesReferenceValues() {
+        XCTAssertEqual(AlphaSchedule(start: 0.05, growth: 0.05).alpha(after: 100), 7.2496, accuracy: 1e-3)   // CIFAR-100
+        XCTAssertEqual(AlphaSchedule(start: 0.01, growth: 0.05).alpha(after: 150), 14.4745, accuracy: 1e-3)  // sine
+        let s = AlphaSchedule.reaching(final: 5, start: 0.01, updates: 469)
+        XCTAssertEqual(s.alpha(after: 469), 5, accuracy: 1e-6)
+        XCTAssertLessThan(s.alpha(after: 468), 5)
+    }
+
+    // (d) After pruning every layer has the teacher's width and the model saves under the
+    // teachers' names and loads as a teacher.
+    func testPrunedModelHasTeacherShapeAndLoadsAsTeacher() throws {
+        for kind in [ModelKind.cnn, .resnet20] {
+            let teachers = (0..<3).map { teacher(kind, seed: UInt64(40 + $0)) }
+            let merged = try MergedNetwork(teachers: teachers, wide: kind.make(channels: 1, imageSize: 28, classes: 10, seed: 1, widthMultiplier: 3), seed: 4)
+            var rng = RandomGenerator(seed: 8)
+            for g in merged.gates { g.logAlpha.value = Tensor.normal(g.logAlpha.value.shape, using: &rng) }
+            for quota in [false, true] {
+                let kept = merged.keptChannels(perTeacherQuota: quota)
+                for (group, (gate, ks)) in zip(merged.plan.groups, zip(merged.gates, kept)) {
+                    XCTAssertEqual(ks.count, group.width)
+                    let score = gate.logAlpha.value.scalars
+                    if quota {
+                        for t in 0..<3 { XCTAssertGreaterThanOrEqual(ks.filter { $0 / group.width == t }.count, group.width / 3) }
+                    } else {
+                        let worstKept = ks.map { score[$0] }.min()!
+                        let bestDropped = (0..<(3 * group.width)).filter { !ks.contains($0) }.map { score[$0] }.max()!
+                        XCTAssertGreaterThanOrEqual(worstKept, bestDropped, group.name)
+                    }
+                }
+                let pruned = try merged.prune(into: kind.make(channels: 1, imageSize: 28, classes: 10, seed: 2), perTeacherQuota: quota)
+                let reference = teachers[0].stateDict()
+                XCTAssertEqual(Set(pruned.stateDict().keys), Set(reference.keys))
+                for (key, t) in pruned.stateDict() { XCTAssertEqual(t.shape, reference[key]!.shape, key) }
+                let path = NSTemporaryDirectory() + "merge-test-\(kind.rawValue)-\(quota).safetensors"
+                try pruned.save(to: path)
+                let reloaded = kind.make(channels: 1, imageSize: 28, classes: 10, seed: 3)
+                try reloaded.load(from: path)
+                pruned.eval(); reloaded.eval()
+                let x = input(2)
+                        let y0 = try withoutGradients { try pruned(x) }, y1 = try withoutGradients { try reloaded(x) }
+                XCTAssertEqual(maxAbsDiff(y0, y1), 0)
+                try? FileManager.default.removeItem(atPath: path)
+            }
+        }
+    }
+
+    func testResNetPlanSharesIndicesAcrossResidualStream() throws {
+        let plan = try ChannelPlan.of(teacher(.resnet20, seed: 1))
+        let main1 = plan.entries["conv1.weight"]!.out!.group
+        XCTAssertEqual(plan.entries["layer1.2.conv2.weight"]!.out!.group, main1)
+        let main2 = plan.entries["layer2.0.conv2.weight"]!.out!.group
+        XCTAssertEqual(plan.entries["layer2.0.shortcut.0.weight"]!.out!.group, main2)
+        XCTAssertEqual(plan.entries["layer2.0.shortcut.0.weight"]!.input!.group, main1)
+        XCTAssertEqual(plan.entries["layer2.0.conv1.weight"]!.input!.group, main1)
+        XCTAssertEqual(plan.entries["fc.weight"]!.input!.group, plan.entries["layer3.2.bn2.weight"]!.out!.group)
+        XCTAssertEqual(plan.groups.count, 3 + 9)
+        XCTAssertEqual(plan.groups[main1].gatePoints, ["bn1", "layer1.0", "layer1.1", "layer1.2"])
+    }
+
+    func testChainPlanOfSmallCNN() throws {
+        let plan = try ChannelPlan.of(teacher(.cnn, seed: 1))
+        XCTAssertEqual(plan.groups.map(\.width), [32, 64, 128])
+        XCTAssertEqual(plan.groups.map(\.gatePoints), [["features.1"], ["features.3"], ["classifier.2"]])
+        XCTAssertEqual(plan.entries["classifier.1.weight"], .init(out: .init(group: 2), input: .init(group: 1, repeats: 144)))
+        XCTAssertEqual(plan.entries["classifier.4.weight"], .init(input: .init(group: 2)))
+    }
+
+    func testBadTeachersAreRejected() throws {
+        let a = teacher(.cnn, seed: 1)
+        XCTAssertThrowsError(try MergedNetwork(teachers: [a], wide: ModelKind.cnn.make(channels: 1, imageSize: 28, classes: 10, seed: 0, widthMultiplier: 2)))
+        XCTAssertThrowsError(try MergedNetwork(teachers: [a, teacher(.cnn, seed: 2)], wide: ModelKind.cnn.make(channels: 1, imageSize: 28, classes: 10, seed: 0, widthMultiplier: 3)))
+        XCTAssertThrowsError(try MergedNetwork(teachers: [a, teacher(.mlp, seed: 2)], wide: ModelKind.cnn.make(channels: 1, imageSize: 28, classes: 10, seed: 0, widthMultiplier: 2)))
+        let merged = try MergedNetwork(teachers: [a, teacher(.cnn, seed: 2)], wide: ModelKind.cnn.make(channels: 1, imageSize: 28, classes: 10, seed: 0, widthMultiplier: 2))
+        XCTAssertThrowsError(try merged.prune(into: ModelKind.cnn.make(channels: 1, imageSize: 28, classes: 10, seed: 0), kept: [[0], [1], [2]]))
+    }
+}
