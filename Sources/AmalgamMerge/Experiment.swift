@@ -1,0 +1,316 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamNN
+import Foundation
+
+/// The equal-budget accounting of Pašen & Boža (2022). A total of `total` epochs (one "long"
+/// model's budget) is split into teachers 2T/3 (each of K teachers 2T/(3K), T/3 for K = 2),
+/// gate training T/6 and fine-tuning T/6. Budgets may be fractional; a phase trains
+/// round(epochs × batches per epoch) steps.
+public struct MergeBudget: Codable, Sendable, Equatable {
+    public var total: Double
+    public var teachers: Int
+    public init(total: Double, teachers: Int) { self.total = total; self.teachers = teachers }
+    public var teacherEpochs: Double { 2 * total / (3 * Double(teachers)) }
+    public var gateEpochs: Double { total / 6 }
+    public var fineTuneEpochs: Double { total / 6 }
+    public var bestOfThreeEpochs: Double { total / 3 }
+    /// Teacher, gate and fine-tune epochs together (= `total`).
+    public var mergedEpochs: Double { Double(teachers) * teacherEpochs + gateEpochs + fineTuneEpochs }
+}
+
+/// How the penalty weight α grows during the gate phase (see ``AlphaSchedule``).
+public enum AlphaGrowth: Codable, Sendable, Equatable {
+    /// α ← α + c√α at the start of every epoch (the reference code).
+    case perEpoch(growth: Double)
+    /// α ← α + c√α before every step, c chosen so that α reaches `final` at the last step.
+    case perStep(final: Double)
+}
+
+/// Optimisation settings of every phase. Defaults: the Fashion-MNIST recipe of the spec's
+/// PyTorch run (SGD momentum 0.9, weight decay 5e-4, batch 128, random crop with padding 2;
+/// teachers and baselines lr 0.05 cosine; gate phase weights lr 0.01 constant, gates lr 0.2
+/// without weight decay; α from 0.01 to 5 over the gate phase; fine-tuning lr 0.01 cosine).
+public struct MergeRecipe: Codable, Sendable, Equatable {
+    public var batchSize = 128
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 5e-4
+    public var augment = true
+    public var learningRate: Float = 0.05
+    public var gateWeightLearningRate: Float = 0.01
+    public var gateLearningRate: Float = 0.2
+    public var alphaStart = 0.01
+    public var alphaGrowth = AlphaGrowth.perStep(final: 5)
+    public var gateInitMean: Float = 1
+    public var fineTuneLearningRate: Float = 0.01
+    public var perTeacherQuota = false
+    public init() {}
+}
+
+/// The strategies compared under one budget.
+public enum MergeStrategy: String, CaseIterable, Codable, Sendable {
+    /// K teachers → wide student → gates → prune → fine-tune.
+    case merged
+    /// One model trained for the whole budget T.
+    case long
+    /// Three models trained T/3 each; the best on the test set (an optimistic upper bound of
+    /// what selecting by a validation set would give, which only favours this baseline).
+    case bestOf3 = "best_of_3"
+    /// A single teacher (the mean of the K teachers' accuracies: the expected single teacher).
+    case teacher
+    /// The mean of the K teachers' logits (K× inference cost; a reference, not a baseline).
+    case teacherEnsemble = "teacher_ensemble"
+    /// One model given the training FLOPs of the whole merge pipeline (equal compute).
+    case longEqualCompute = "long_equal_compute"
+}
+
+/// One strategy's outcome for one seed.
+public struct StrategyOutcome: Codable, Sendable {
+    public var testAccuracy: Double
+    /// Wall time of all the training (and merging) the strategy needed.
+    public var seconds: Double
+    /// Training FLOPs (``trainingFLOPs(macs:examples:)``) of all that training.
+    public var trainFLOPs: Double
+    /// Training epochs counted the paper's way (teacher-sized epochs and wide-student epochs alike).
+    public var epochs: Double
+    public init(testAccuracy: Double, seconds: Double, trainFLOPs: Double, epochs: Double) {
+        self.testAccuracy = testAccuracy; self.seconds = seconds; self.trainFLOPs = trainFLOPs; self.epochs = epochs
+    }
+}
+
+/// Diagnostics of the merge pipeline for one seed.
+public struct MergeDiagnostics: Codable, Sendable {
+    /// Teachers' test accuracies.
+    public var teacherAccuracies: [Double] = []
+    /// The wide student right after construction with gates disabled (equals the ensemble).
+    public var wideGatesOff: Double = 0
+    /// The wide student right after construction with the initial deterministic gates (≈ 0.78).
+    public var wideInitialGates: Double = 0
+    /// After the gate phase (deterministic gates).
+    public var afterGates: Double = 0
+    /// After pruning, before fine-tuning.
+    public var afterPruning: Double = 0
+    /// Mean open probability P(z > 0) of each gate group after the gate phase (target 1/K).
+    public var openProbability: [Double] = []
+    /// Per group, the fraction of kept channels that came from each teacher.
+    public var keptFromTeacher: [[Double]] = []
+    public var alphaFinal: Double = 0
+    /// Seconds of the gate phase and of fine-tuning.
+    public var gateSeconds: Double = 0
+    public var fineTuneSeconds: Double = 0
+    public init() {}
+}
+
+/// One seed's results.
+public struct MergeSeedResult: Codable, Sendable {
+    public var seed: UInt64
+    public var strategies: [String: StrategyOutcome]
+    public var diagnostics: MergeDiagnostics
+    public init(seed: UInt64, strategies: [String: StrategyOutcome], diagnostics: MergeDiagnostics) {
+        self.seed = seed; self.strategies = strategies; self.diagnostics = diagnostics
+    }
+}
+
+/// Progress of a ``MergeExperiment`` (the library never prints; the CLI renders these).
+public enum MergeEvent {
+    /// A training phase starts: `name` (e.g. "teacher 1", "gates", "long"), its epochs and steps.
+    case phaseStart(seed: UInt64, name: String, epochs: Double, steps: Int)
+    /// One optimisation step of the current phase finished.
+    case step(step: Int, steps: Int, loss: Float)
+    /// A phase ended with this test accuracy.
+    case phaseEnd(seed: UInt64, name: String, testAccuracy: Double, seconds: Double)
+    /// A model is final (a teacher, the long model, the merged model); save it if wanted.
+    case model(seed: UInt64, name: String, module: Module)
+}
+
+/// The equal-budget comparison of network merging against its baselines on an image
+/// classification dataset (Pašen & Boža 2022, with the additions: K teachers, the
+/// teachers' ensemble, FLOP accounting and an equal-compute long baseline).
+public final class MergeExperiment {
+    public let kind: ModelKind
+    public let train: ImageDataset
+    public let test: ImageDataset
+    public var budget: MergeBudget
+    public var recipe: MergeRecipe
+    public var callback: (MergeEvent) -> Void = { _ in }
+    public var shouldStop: () -> Bool = { false }
+
+    /// `train` and `test` already normalised.
+    public init(kind: ModelKind, train: ImageDataset, test: ImageDataset, budget: MergeBudget, recipe: MergeRecipe = MergeRecipe()) throws {
+        guard budget.teachers >= 2 else { throw AmalgamError.invalidArgument("merging needs at least two teachers, got \(budget.teachers)") }
+        guard budget.total > 0, budget.total.isFinite else { throw AmalgamError.invalidArgument("the budget must be a positive number of epochs, got \(budget.total)") }
+        self.kind = kind; self.train = train; self.test = test; self.budget = budget; self.recipe = recipe
+    }
+
+    var batchesPerEpoch: Int { (train.count + recipe.batchSize - 1) / recipe.batchSize }
+    func steps(_ epochs: Double) -> Int { max(1, Int((epochs * Double(batchesPerEpoch)).rounded())) }
+    func make(seed: UInt64, width: Int = 1) -> Module {
+        kind.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed, widthMultiplier: width)
+    }
+    var testBatches: LazyMapSequence<Range<Int>, Batch> { DataLoader(test, batchSize: 1000, shuffle: false).batches() }
+
+    /// Trains `model` for `steps` steps over reshuffled epochs of the training set.
+    func fit(_ model: Module, name: String, seed: UInt64, dataSeed: UInt64, epochs: Double, optimizer: Optimizer,
+             schedule: LearningRateSchedule, extraLoss: [(Module) throws -> Tensor] = [],
+             beforeStep: (Int) -> Void = { _ in }) throws -> (accuracy: Double, seconds: Double) {
+        let total = steps(epochs)
+        callback(.phaseStart(seed: seed, name: name, epochs: epochs, steps: total))
+        var loader = DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: dataSeed)
+        if recipe.augment { loader.augment = { x, rng in Augmentation.randomCrop(x, padding: 2, using: &rng) } }
+        let trainer = Trainer(model: model, optimizer: optimizer, schedule: schedule)
+        trainer.extraLoss = extraLoss
+        let start = DispatchTime.now().uptimeNanoseconds
+        model.train()
+        var step = 0, epoch = 0
+        while step < total {
+            epoch += 1
+            for batch in loader.batches(epoch: epoch) {
+                if shouldStop() { throw AmalgamError.interrupted }
+                beforeStep(step)
+                let (loss, _) = try trainer.trainStep(batch)
+                step += 1
+                callback(.step(step: step, steps: total, loss: loss))
+                if step == total { break }
+            }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let accuracy = try evaluate(model, testBatches).accuracy
+        callback(.phaseEnd(seed: seed, name: name, testAccuracy: accuracy, seconds: seconds))
+        return (accuracy, seconds)
+    }
+
+    func sgd(_ lr: Float) -> SGD { SGD(learningRate: lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay) }
+
+    /// Trains one standard model (teacher or baseline) for `epochs` with the base recipe.
+    func trainStandard(name: String, seed: UInt64, modelSeed: UInt64, epochs: Double) throws -> (Module, Double, Double) {
+        let model = make(seed: modelSeed)
+        let (acc, secs) = try fit(model, name: name, seed: seed, dataSeed: modelSeed, epochs: epochs, optimizer: sgd(recipe.learningRate),
+                                  schedule: CosineSchedule(base: recipe.learningRate, totalSteps: steps(epochs)))
+        callback(.model(seed: seed, name: name, module: model))
+        return (model, acc, secs)
+    }
+
+    /// Test accuracy of the mean of `models`' logits.
+    public func ensembleAccuracy(_ models: [Module]) throws -> Double {
+        for m in models { m.eval() }
+        defer { for m in models { m.train() } }
+        return try withoutGradients {
+            var correct = 0, seen = 0
+            for batch in testBatches {
+                var sum = try models[0](batch.inputs)
+                for m in models.dropFirst() { sum = sum + (try m(batch.inputs)) }
+                correct += Metrics.correctCount(logits: sum, labels: batch.labels)
+                seen += batch.labels.count
+            }
+            return Double(correct) / Double(max(seen, 1))
+        }
+    }
+
+    /// Runs the comparison for one seed. With `teachers` given (trained elsewhere, e.g. as jobs
+    /// of a cluster array), teacher training is skipped and their cost is not counted; the
+    /// strategies that need the budget's teacher phase (`long`, `best_of_3`,
+    /// `long_equal_compute`) are then skipped as well.
+    public func run(seed: UInt64, strategies: Set<MergeStrategy> = [.merged, .long, .bestOf3, .teacher, .teacherEnsemble],
+                    teachers given: [Module]? = nil) throws -> MergeSeedResult {
+        let k = given?.count ?? budget.teachers
+        let teacherMACs = try forwardMACs(make(seed: 0), inputShape: [train.channels, train.imageSize, train.imageSize])
+        let wideMACs = try forwardMACs(make(seed: 0, width: k), inputShape: [train.channels, train.imageSize, train.imageSize])
+        func flops(_ macs: Double, _ epochs: Double) -> Double { trainingFLOPs(macs: macs, examples: Double(steps(epochs) * recipe.batchSize)) }
+        var out: [String: StrategyOutcome] = [:]
+        var diag = MergeDiagnostics()
+        let base = seed &* 1000
+
+        // Teachers.
+        var teachers: [Module] = [], teacherSeconds: [Double] = []
+        if let given {
+            teachers = given
+            for t in given { diag.teacherAccuracies.append(try evaluate(t, testBatches).accuracy); teacherSeconds.append(0) }
+        } else {
+            for t in 0..<k {
+                let (m, acc, secs) = try trainStandard(name: "teacher \(t)", seed: seed, modelSeed: base &+ UInt64(t), epochs: budget.teacherEpochs)
+                teachers.append(m); diag.teacherAccuracies.append(acc); teacherSeconds.append(secs)
+            }
+        }
+        let teacherEpochs = given == nil ? budget.teacherEpochs : 0
+        if strategies.contains(.teacher) {
+            out[MergeStrategy.teacher.rawValue] = StrategyOutcome(
+                testAccuracy: diag.teacherAccuracies.reduce(0, +) / Double(k), seconds: teacherSeconds.reduce(0, +) / Double(k),
+                trainFLOPs: flops(teacherMACs, teacherEpochs), epochs: teacherEpochs)
+        }
+        if strategies.contains(.teacherEnsemble) {
+            out[MergeStrategy.teacherEnsemble.rawValue] = StrategyOutcome(
+                testAccuracy: try ensembleAccuracy(teachers), seconds: teacherSeconds.reduce(0, +),
+                trainFLOPs: Double(k) * flops(teacherMACs, teacherEpochs), epochs: Double(k) * teacherEpochs)
+        }
+
+        // Merge: wide student, gates, prune, fine-tune.
+        var mergedFLOPs = Double(k) * flops(teacherMACs, teacherEpochs)
+        if strategies.contains(.merged) || strategies.contains(.longEqualCompute) {
+            let merged = try MergedNetwork(teachers: teachers, wide: make(seed: base &+ 500, width: k), gateMean: recipe.gateInitMean, seed: base &+ 501)
+            merged.gatesEnabled = false
+            diag.wideGatesOff = try evaluate(merged, testBatches).accuracy
+            merged.gatesEnabled = true
+            diag.wideInitialGates = try evaluate(merged, testBatches).accuracy
+
+            let gateSteps = steps(budget.gateEpochs)
+            var alpha = recipe.alphaStart
+            let update: (Int) -> Void
+            switch recipe.alphaGrowth {
+            case .perStep(let final):
+                let schedule = AlphaSchedule.reaching(final: final, start: recipe.alphaStart, updates: gateSteps)
+                update = { _ in alpha += schedule.growth * alpha.squareRoot() }
+            case .perEpoch(let c):
+                let perEpoch = batchesPerEpoch
+                update = { step in if step % perEpoch == 0 { alpha += c * alpha.squareRoot() } }
+            }
+            let opt = sgd(recipe.gateWeightLearningRate)
+            opt.groups = [ParameterGroup(learningRate: recipe.gateLearningRate, weightDecay: 0) { $0.hasPrefix("gates.") }]
+            let (gAcc, gSecs) = try fit(merged, name: "gates", seed: seed, dataSeed: base &+ 502, epochs: budget.gateEpochs, optimizer: opt,
+                                        schedule: ConstantSchedule(recipe.gateWeightLearningRate),
+                                        extraLoss: [{ m in (m as! MergedNetwork).densityPenalty() * Float(alpha) }], beforeStep: update)
+            diag.afterGates = gAcc; diag.gateSeconds = gSecs; diag.alphaFinal = alpha
+            diag.openProbability = merged.meanOpenProbabilities()
+            let kept = merged.keptChannels(perTeacherQuota: recipe.perTeacherQuota)
+            diag.keptFromTeacher = zip(merged.plan.groups, kept).map { g, ks in
+                (0..<k).map { t in Double(ks.filter { $0 / g.width == t }.count) / Double(g.width) }
+            }
+            let student = try merged.prune(into: make(seed: base &+ 503), kept: kept)
+            diag.afterPruning = try evaluate(student, testBatches).accuracy
+            let (fAcc, fSecs) = try fit(student, name: "fine-tune", seed: seed, dataSeed: base &+ 504, epochs: budget.fineTuneEpochs,
+                                        optimizer: sgd(recipe.fineTuneLearningRate),
+                                        schedule: CosineSchedule(base: recipe.fineTuneLearningRate, totalSteps: steps(budget.fineTuneEpochs)))
+            diag.fineTuneSeconds = fSecs
+            callback(.model(seed: seed, name: "merged", module: student))
+            mergedFLOPs += flops(wideMACs, budget.gateEpochs) + flops(teacherMACs, budget.fineTuneEpochs)
+            out[MergeStrategy.merged.rawValue] = StrategyOutcome(
+                testAccuracy: fAcc, seconds: teacherSeconds.reduce(0, +) + gSecs + fSecs, trainFLOPs: mergedFLOPs,
+                epochs: Double(k) * teacherEpochs + budget.gateEpochs + budget.fineTuneEpochs)
+        }
+
+        if given == nil {
+            if strategies.contains(.long) {
+                let (_, acc, secs) = try trainStandard(name: "long", seed: seed, modelSeed: base &+ 100, epochs: budget.total)
+                out[MergeStrategy.long.rawValue] = StrategyOutcome(testAccuracy: acc, seconds: secs, trainFLOPs: flops(teacherMACs, budget.total), epochs: budget.total)
+            }
+            if strategies.contains(.bestOf3) {
+                // Teachers trained for T/3 are best-of-3 candidates already (K = 2).
+                var accs: [Double] = [], secs: [Double] = []
+                if abs(budget.teacherEpochs - budget.bestOfThreeEpochs) < 1e-9 {
+                    accs = Array(diag.teacherAccuracies.prefix(3)); secs = Array(teacherSeconds.prefix(3))
+                }
+                while accs.count < 3 {
+                    let (_, a, s) = try trainStandard(name: "best-of-3 #\(accs.count + 1)", seed: seed, modelSeed: base &+ 200 &+ UInt64(accs.count), epochs: budget.bestOfThreeEpochs)
+                    accs.append(a); secs.append(s)
+                }
+                out[MergeStrategy.bestOf3.rawValue] = StrategyOutcome(testAccuracy: accs.max()!, seconds: secs.reduce(0, +),
+                                                                      trainFLOPs: 3 * flops(teacherMACs, budget.bestOfThreeEpochs), epochs: budget.total)
+            }
+            if strategies.contains(.longEqualCompute) {
+                let epochs = mergedFLOPs / flops(teacherMACs, 1)
+                let (_, acc, secs) = try trainStandard(name: "long (equal compute)", seed: seed, modelSeed: base &+ 100, epochs: epochs)
+                out[MergeStrategy.longEqualCompute.rawValue] = StrategyOutcome(testAccuracy: acc, seconds: secs, trainFLOPs: flops(teacherMACs, epochs), epochs: epochs)
+            }
+        }
+        return MergeSeedResult(seed: seed, strategies: out, diagnostics: diag)
+    }
+}

@@ -1,0 +1,107 @@
+import AmalgamData
+import Foundation
+
+/// Everything `amalgam merge` records: the setup, and per strategy the per-seed test metric,
+/// wall time, training FLOPs and epochs; per seed the merge diagnostics. Encoded as
+/// `summary.json` with snake_case keys.
+public struct MergeSummary: Codable, Sendable {
+    public struct Strategy: Codable, Sendable {
+        /// Per seed, in `seeds` order (test accuracy; test MSE for the sine toy).
+        public var testAccuracy: [Double]
+        public var seconds: [Double]
+        public var trainFlops: [Double]
+        public var epochs: Double
+        public var mean: Double
+        public var std: Double
+    }
+    public var model: String
+    public var dataset: String
+    public var budgetEpochs: Double
+    public var teachers: Int
+    public var seeds: [UInt64]
+    public var metric: String
+    public var trainExamples: Int
+    public var recipe: MergeRecipe?
+    public var strategies: [String: Strategy]
+    public var diagnostics: [MergeSeedResult]
+    public var command: String
+    public var threads: Int
+
+    /// Builds the summary from per-seed results.
+    public init(model: String, dataset: String, budget: MergeBudget, metric: String = "test_accuracy", trainExamples: Int,
+                recipe: MergeRecipe?, results: [MergeSeedResult], command: String, threads: Int) {
+        self.model = model; self.dataset = dataset; budgetEpochs = budget.total; teachers = budget.teachers
+        seeds = results.map(\.seed); self.metric = metric; self.trainExamples = trainExamples; self.recipe = recipe
+        diagnostics = results; self.command = command; self.threads = threads
+        var s: [String: Strategy] = [:]
+        let names = Set(results.flatMap { $0.strategies.keys })
+        for name in names {
+            let rs = results.compactMap { $0.strategies[name] }
+            let acc = rs.map(\.testAccuracy)
+            let (m, sd) = meanStd(acc)
+            s[name] = Strategy(testAccuracy: acc, seconds: rs.map(\.seconds), trainFlops: rs.map(\.trainFLOPs), epochs: rs.first?.epochs ?? 0, mean: m, std: sd)
+        }
+        strategies = s
+    }
+
+    /// The strategies in the order tables show them.
+    public var orderedStrategies: [String] {
+        MergeStrategy.allCases.map(\.rawValue).filter { strategies[$0] != nil }
+    }
+
+    /// `summary.json`'s bytes.
+    public func json() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        var d = try e.encode(self)
+        d.append(0x0A)
+        return d
+    }
+
+    /// `results.md`: the mean ± std table with per-seed values, FLOPs and wall time.
+    public func markdown() -> String {
+        let higherBetter = metric == "test_accuracy"
+        var s = "# Network merging: \(model) on \(dataset), budget \(fmt(budgetEpochs)) epochs, K = \(teachers)\n\n"
+        s += "Command: `\(command)` (\(threads) threads). Seeds: \(seeds.map(String.init).joined(separator: ", ")); \(trainExamples) training examples.\n\n"
+        s += "| strategy | \(metric) mean ± std | per seed | epochs | training FLOPs | wall time (s, mean) |\n|---|---|---|---|---|---|\n"
+        for name in orderedStrategies {
+            let st = strategies[name]!
+            s += "| \(name) | \(String(format: "%.4f ± %.4f", st.mean, st.std)) | \(st.testAccuracy.map { String(format: "%.4f", $0) }.joined(separator: ", ")) | \(fmt(st.epochs)) | "
+            s += String(format: "%.3g", st.trainFlops.reduce(0, +) / Double(max(st.trainFlops.count, 1)))
+            s += String(format: " | %.1f |\n", st.seconds.reduce(0, +) / Double(max(st.seconds.count, 1)))
+        }
+        if let m = strategies[MergeStrategy.merged.rawValue], let l = strategies[MergeStrategy.long.rawValue], m.testAccuracy.count == l.testAccuracy.count {
+            let diffs = zip(m.testAccuracy, l.testAccuracy).map { $0 - $1 }
+            let wins = diffs.filter { higherBetter ? $0 > 0 : $0 < 0 }.count
+            s += String(format: "\nmerged − long: %+.4f (mean over seeds); merged better in %d of %d seeds.\n", diffs.reduce(0, +) / Double(diffs.count), wins, diffs.count)
+        }
+        if diagnostics.contains(where: { !$0.diagnostics.teacherAccuracies.isEmpty }) {
+            s += "\n## Merge diagnostics\n\n| seed | teachers | wide, gates off | wide, initial gates | after gates | after pruning | α final | mean P(open) per group | kept from teacher 0 per group |\n|---|---|---|---|---|---|---|---|---|\n"
+            for r in diagnostics {
+                let d = r.diagnostics
+                s += "| \(r.seed) | \(d.teacherAccuracies.map { String(format: "%.4f", $0) }.joined(separator: ", ")) | "
+                s += String(format: "%.4f | %.4f | %.4f | %.4f | %.2f | ", d.wideGatesOff, d.wideInitialGates, d.afterGates, d.afterPruning, d.alphaFinal)
+                s += d.openProbability.map { String(format: "%.2f", $0) }.joined(separator: ", ") + " | "
+                s += d.keptFromTeacher.map { String(format: "%.2f", $0.first ?? 0) }.joined(separator: ", ") + " |\n"
+            }
+        }
+        return s
+    }
+
+    /// The chart of the strategies (mean ± std over seeds).
+    public func chart() -> String {
+        SVGChart.bars(title: "\(model) on \(dataset), budget \(fmt(budgetEpochs)) epochs, K = \(teachers), \(seeds.count) seed(s)",
+                      yLabel: metric, bars: orderedStrategies.map { ($0, strategies[$0]!.mean, strategies[$0]!.std) })
+    }
+}
+
+/// Mean and sample standard deviation (0 for one value).
+public func meanStd(_ xs: [Double]) -> (mean: Double, std: Double) {
+    guard !xs.isEmpty else { return (0, 0) }
+    let m = xs.reduce(0, +) / Double(xs.count)
+    guard xs.count > 1 else { return (m, 0) }
+    return (m, (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1)).squareRoot())
+}
+
+func fmt(_ v: Double) -> String { v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.2f", v) }

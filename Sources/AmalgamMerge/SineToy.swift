@@ -1,0 +1,116 @@
+import AmalgamCore
+import AmalgamNN
+import Foundation
+
+/// The sine toy of the reference code (Pašen & Boža 2022, `sine/`), a fast end-to-end check of
+/// merging on regression: an MLP 1-100-1 (ReLU) fitted to y = sin(10πx) + ε, x ~ U(0, 1),
+/// ε ~ N(0, 0.2²), 10,000 training points and a fresh 10,000-point noisy test set (so the test
+/// MSE of the true function is 0.04). As in the reference: mini-batches of 32 in a fixed order,
+/// SGD lr 0.01 momentum 0.9, the learning rate ×0.1 after 5/6 of a teacher's or the long
+/// model's run and after 2/3 of fine-tuning; gate phase weights lr 0.01 and gates lr 0.1, α from
+/// 0.01 growing α ← α + 0.05√α per epoch; MSE loss.
+public struct SineToy {
+    public var budget: MergeBudget
+    public var trainPoints = 10_000
+    public var batchSize = 32
+
+    /// Default budget: 600 epochs (teachers 200 each, gates 100, fine-tuning 100, long 600),
+    /// the spec's PyTorch run.
+    public init(budget: MergeBudget = MergeBudget(total: 600, teachers: 2)) { self.budget = budget }
+
+    /// Points of the toy: `(x, y)` each `[n, 1]`.
+    public static func sample(_ n: Int, seed: UInt64) -> (x: Tensor, y: Tensor) {
+        var rng = RandomGenerator(seed: seed)
+        let x = Tensor.uniform([n, 1], using: &rng)
+        let noise = Tensor.normal([n, 1], std: 0.2, using: &rng).scalars
+        let y = zip(x.scalars, noise).map { Float(Foundation.sin(10 * Double.pi * Double($0))) + $1 }
+        return (x, Tensor(y, shape: [n, 1]))
+    }
+
+    static func model(seed: UInt64, width: Int = 1) -> MLP {
+        var rng = RandomGenerator(seed: seed)
+        return MLP(inputFeatures: 1, hidden: [100 * width], classes: 1, using: &rng)
+    }
+
+    /// Test MSE of `model` (evaluation mode).
+    public static func mse(_ model: Module, _ data: (x: Tensor, y: Tensor)) throws -> Double {
+        model.eval()
+        defer { model.train() }
+        return Double(try withoutGradients { try (model(data.x) - data.y).squared().mean() }.item)
+    }
+
+    /// SGD with momentum over fixed-order mini-batches for `epochs` epochs; `lrAt(epoch)` gives
+    /// the weights' learning rate of an epoch; `extra` adds a penalty; `beforeEpoch` runs first.
+    static func fit(_ model: Module, _ data: (x: Tensor, y: Tensor), epochs: Int, batchSize: Int, optimizer: Optimizer,
+                    lrAt: (Int) -> Float, extra: ((Module) -> Tensor)? = nil, beforeEpoch: (Int) -> Void = { _ in }) throws {
+        let n = data.x.shape[0]
+        model.train()
+        for e in 0..<epochs {
+            beforeEpoch(e)
+            optimizer.learningRate = lrAt(e)
+            var start = 0
+            while start < n {
+                let end = min(start + batchSize, n)
+                let xb = data.x.slice(axis: 0, start: start, end: end), yb = data.y.slice(axis: 0, start: start, end: end)
+                let (loss, grads) = try valueAndGrad(model) { m -> Tensor in
+                    var l = try (m(xb) - yb).squared().mean()
+                    if let extra { l = l + extra(m) }
+                    return l
+                }
+                guard loss.item.isFinite else { throw AmalgamError.nonFinite("sine toy: the loss became \(loss.item)") }
+                optimizer.update(model, gradients: grads)
+                start = end
+            }
+        }
+    }
+
+    /// One seed: test MSE of every strategy (`merged`, `long`, `best_of_3` (best on the test
+    /// set, optimistic), `teacher` (mean of the teachers), `teacher_ensemble`).
+    public func run(seed: UInt64) throws -> [String: Double] {
+        let base = seed &* 1000
+        let train = Self.sample(trainPoints, seed: base &+ 1), test = Self.sample(10_000, seed: base &+ 2)
+        let k = budget.teachers
+        func standard(_ modelSeed: UInt64, epochs: Int) throws -> MLP {
+            let m = Self.model(seed: modelSeed)
+            let milestone = epochs * 5 / 6
+            try Self.fit(m, train, epochs: epochs, batchSize: batchSize, optimizer: SGD(learningRate: 0.01, momentum: 0.9),
+                         lrAt: { $0 < milestone ? 0.01 : 0.001 })
+            return m
+        }
+        let teacherEpochs = Int(budget.teacherEpochs.rounded())
+        let teachers = try (0..<k).map { try standard(base &+ 10 &+ UInt64($0), epochs: teacherEpochs) }
+        var result: [String: Double] = [:]
+        let teacherMSE = try teachers.map { try Self.mse($0, test) }
+        result[MergeStrategy.teacher.rawValue] = teacherMSE.reduce(0, +) / Double(k)
+        for t in teachers { t.eval() }
+        result[MergeStrategy.teacherEnsemble.rawValue] = Double(try withoutGradients {
+            (try teachers.map { try $0(test.x) }.reduce(Tensor.zeros(test.y.shape), +) * (1 / Float(k)) - test.y).squared().mean()
+        }.item)
+        for t in teachers { t.train() }
+
+        // Merge.
+        let merged = try MergedNetwork(teachers: teachers, wide: Self.model(seed: base &+ 50, width: k), seed: base &+ 51)
+        let opt = SGD(learningRate: 0.01, momentum: 0.9)
+        opt.groups = [ParameterGroup(learningRate: 0.1) { $0.hasPrefix("gates.") }]
+        var alpha = 0.01
+        try Self.fit(merged, train, epochs: Int(budget.gateEpochs.rounded()), batchSize: batchSize, optimizer: opt, lrAt: { _ in 0.01 },
+                     extra: { m in (m as! MergedNetwork).densityPenalty() * Float(alpha) },
+                     beforeEpoch: { _ in alpha += 0.05 * alpha.squareRoot() })
+        let student = try merged.prune(into: Self.model(seed: base &+ 52))
+        let ftEpochs = Int(budget.fineTuneEpochs.rounded())
+        try Self.fit(student, train, epochs: ftEpochs, batchSize: batchSize, optimizer: SGD(learningRate: 0.01, momentum: 0.9),
+                     lrAt: { $0 < ftEpochs * 2 / 3 ? 0.01 : 0.001 })
+        result[MergeStrategy.merged.rawValue] = try Self.mse(student, test)
+
+        // Baselines.
+        result[MergeStrategy.long.rawValue] = try Self.mse(try standard(base &+ 100, epochs: Int(budget.total.rounded())), test)
+        let b3 = Int(budget.bestOfThreeEpochs.rounded())
+        let reused = teacherEpochs == b3 ? min(k, 3) : 0
+        var best = teacherMSE.prefix(reused).min() ?? .infinity
+        for i in reused..<3 {
+            best = min(best, try Self.mse(try standard(base &+ 200 &+ UInt64(i), epochs: b3), test))
+        }
+        result[MergeStrategy.bestOf3.rawValue] = best
+        return result
+    }
+}

@@ -1,0 +1,234 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamMerge
+import AmalgamNN
+import ArgumentParser
+import Foundation
+
+enum MergeDataset: String, ExpressibleByArgument, CaseIterable { case fashionMNIST = "fashion-mnist", sine }
+enum AlphaPer: String, ExpressibleByArgument, CaseIterable { case step, epoch }
+
+/// `amalgam merge`: the equal-budget comparison of network merging (Pašen & Boža 2022).
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train K teachers, merge them into one network of the original width, and compare with the baselines under the same budget.",
+        discussion: """
+        Writes DIR/summary.json (per strategy: per-seed test_accuracy, seconds, train_flops), DIR/results.md \
+        (mean ± std table and merge diagnostics), DIR/chart.svg, and each seed's models under DIR/seed<S>/. \
+        `--dataset sine` runs the reference code's sine toy (MLP 1-100-1, test MSE).
+        """)
+
+    @Option(help: "Teacher architecture (the sine toy always uses its MLP 1-100-1).") var model: ModelKind = .cnn
+    @Option(help: "Dataset: fashion-mnist, or sine for the toy regression.") var dataset: MergeDataset = .fashionMNIST
+    @Option(help: "Directory holding the dataset files (default: $AMALGAM_DATA, else \(FashionMNIST.defaultDirectory)).") var dataDir: String?
+    @Option(help: "Total budget T in epochs: teachers 2T/3 together, gates T/6, fine-tuning T/6; long = T.") var budgetEpochs: Double?
+    @Option(help: "Number of teachers K (≥ 2).") var teachers = 2
+    @Option(help: "Seeds: a list and/or ranges, e.g. 0,1,2 or 0-9.") var seeds = "0"
+    @Option(help: "Merge these teacher checkpoints (safetensors of --model) instead of training teachers.") var teachersFrom: String?
+    @Option(help: "Strategies (comma-separated) among \(MergeStrategy.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var strategies = "merged,long,best_of_3,teacher,teacher_ensemble"
+    @Flag(help: "Add long_equal_compute: one model given the merge pipeline's training FLOPs.") var equalCompute = false
+    @Option(help: "Learning rate of teachers and baselines (SGD, cosine).") var lr: Float = 0.05
+    @Option(help: "Gate phase: learning rate of the weights (constant).") var gateWeightLr: Float = 0.01
+    @Option(help: "Gate phase: learning rate of the gates' log α (no weight decay).") var gateLr: Float = 0.2
+    @Option(help: "Fine-tuning learning rate (cosine).") var finetuneLr: Float = 0.01
+    @Option(help: "SGD weight decay.") var weightDecay: Float = 5e-4
+    @Option(help: "Mini-batch size.") var batchSize = 128
+    @Option(help: "Initial penalty weight α.") var alphaStart = 0.01
+    @Option(help: "Grow α every step (reaching --alpha-final at the end of the gate phase) or every epoch (by --alpha-growth).")
+    var alphaPer: AlphaPer = .step
+    @Option(help: "α at the end of the gate phase with --alpha-per step.") var alphaFinal = 5.0
+    @Option(help: "c in α ← α + c√α with --alpha-per epoch.") var alphaGrowth = 0.05
+    @Option(help: "Mean of the gates' initial log α.") var gateInit: Float = 1
+    @Flag(help: "Keep C/K channels of every teacher in each group when pruning.") var perTeacherQuota = false
+    @Flag(help: "Train without random-crop augmentation.") var noAugment = false
+    @Option(help: "Use only this many training examples (a seeded subset).") var trainLimit: Int?
+    @Option(help: "Output directory (default runs/merge-<model>-T<budget>).") var out: String?
+    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
+    @Flag(help: "Print nothing but errors.") var quiet = false
+
+    var budget: Double { budgetEpochs ?? (dataset == .sine ? 600 : 6) }
+
+    func validate() throws {
+        guard budget > 0, budget.isFinite else { throw ValidationError("--budget-epochs must be positive") }
+        guard teachers >= 2 else { throw ValidationError("--teachers must be at least 2") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        for (name, v) in [("--lr", lr), ("--gate-weight-lr", gateWeightLr), ("--gate-lr", gateLr), ("--finetune-lr", finetuneLr)] where !(v > 0 && v.isFinite) {
+            throw ValidationError("\(name) must be a positive number")
+        }
+        guard alphaStart > 0, alphaFinal > 0, alphaGrowth >= 0 else { throw ValidationError("--alpha-start and --alpha-final must be positive, --alpha-growth non-negative") }
+        _ = try parseSeeds(seeds)
+        _ = try parseStrategies()
+        if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be positive") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
+        if dataset == .sine, teachersFrom != nil { throw ValidationError("--teachers-from is not available for the sine toy") }
+    }
+
+    func parseStrategies() throws -> Set<MergeStrategy> {
+        var s = Set<MergeStrategy>()
+        for name in strategies.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            guard let st = MergeStrategy(rawValue: name) else {
+                throw ValidationError("unknown strategy '\(name)'; choose from \(MergeStrategy.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            s.insert(st)
+        }
+        if equalCompute { s.insert(.longEqualCompute) }
+        guard !s.isEmpty else { throw ValidationError("--strategies is empty") }
+        return s
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        do { try execute(console) } catch let e as AmalgamError {
+            if case .interrupted = e { throw ExitCode(130) }
+            console.error(e.description)
+            throw ExitCode.failure
+        }
+    }
+
+    func execute(_ console: Console) throws {
+        if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
+        let seedList = try parseSeeds(seeds)
+        let outDir = out ?? "runs/merge-\(dataset == .sine ? "sine" : model.rawValue)-T\(fmtNumber(budget))"
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let command = (["amalgam"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        installInterruptHandler()
+        if dataset == .sine { return try runSine(console, seedList, outDir, command) }
+
+        var train = try FashionMNIST.load(split: .train, directory: dataDir)
+        var test = try FashionMNIST.load(split: .test, directory: dataDir)
+        if let limit = trainLimit, limit < train.count {
+            var rng = RandomGenerator(seed: 0x5EED)
+            train = train.subset(Array(rng.permutation(train.count).prefix(limit)).sorted())
+        }
+        let (mean, std) = train.channelStatistics()
+        train = train.normalized(mean: mean, std: std)
+        test = test.normalized(mean: mean, std: std)
+
+        var recipe = MergeRecipe()
+        recipe.batchSize = batchSize; recipe.weightDecay = weightDecay; recipe.augment = !noAugment
+        recipe.learningRate = lr; recipe.gateWeightLearningRate = gateWeightLr; recipe.gateLearningRate = gateLr
+        recipe.fineTuneLearningRate = finetuneLr; recipe.alphaStart = alphaStart; recipe.gateInitMean = gateInit
+        recipe.alphaGrowth = alphaPer == .step ? .perStep(final: alphaFinal) : .perEpoch(growth: alphaGrowth)
+        recipe.perTeacherQuota = perTeacherQuota
+
+        var given: [Module]? = nil
+        if let teachersFrom {
+            let paths = teachersFrom.split(separator: ",").map(String.init)
+            guard paths.count >= 2 else { throw AmalgamError.invalidArgument("--teachers-from needs at least two checkpoints, got \(paths.count)") }
+            given = try paths.map { p in
+                let m = model.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: 0)
+                do { try m.load(from: p) } catch { throw AmalgamError.invalidArgument("--teachers-from \(p): \(error)") }
+                return m
+            }
+        }
+        let k = given?.count ?? teachers
+        let experiment = try MergeExperiment(kind: model, train: train, test: test, budget: MergeBudget(total: budget, teachers: k), recipe: recipe)
+        experiment.shouldStop = { interruptRequested != 0 }
+        var strategySet = try parseStrategies()
+        if given != nil { strategySet.subtract([.long, .bestOf3, .longEqualCompute]) }
+        let b = experiment.budget
+        console.line("merging \(k) × \(model.rawValue) on \(train.count) Fashion-MNIST images, budget \(fmtNumber(budget)) epochs: "
+                     + (given == nil ? "teachers \(fmtNumber(b.teacherEpochs)) each, " : "given teachers, ")
+                     + "gates \(fmtNumber(b.gateEpochs)), fine-tuning \(fmtNumber(b.fineTuneEpochs)); seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
+        var results: [MergeSeedResult] = []
+        var saveError: Error?
+        let progress = PhaseProgress(console: console)
+        experiment.callback = { event in
+            progress.handle(event)
+            if case .model(let seed, let name, let module) = event {
+                do {
+                    let dir = outDir + "/seed\(seed)"
+                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                    let file = name.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).joined(separator: "-")
+                    try module.save(to: "\(dir)/\(file).safetensors", metadata: ["model": model.rawValue, "dataset": "fashion-mnist",
+                        "normalization_mean": mean.map { "\($0)" }.joined(separator: ","), "normalization_std": std.map { "\($0)" }.joined(separator: ","),
+                        "seed": "\(seed)", "role": name])
+                } catch { saveError = error }
+            }
+        }
+        for seed in seedList {
+            results.append(try experiment.run(seed: seed, strategies: strategySet, teachers: given))
+            if let saveError { throw saveError }
+            try writeReport(MergeSummary(model: model.rawValue, dataset: "fashion-mnist", budget: experiment.budget, trainExamples: train.count,
+                                         recipe: recipe, results: results, command: command, threads: Threading.threads), outDir, console, final: seed == seedList.last)
+        }
+    }
+
+    func runSine(_ console: Console, _ seedList: [UInt64], _ outDir: String, _ command: String) throws {
+        var toy = SineToy(budget: MergeBudget(total: budget, teachers: teachers))
+        toy.batchSize = 32
+        console.line("sine toy: MLP 1-100-1, K = \(teachers), budget \(fmtNumber(budget)) epochs; seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
+        var results: [MergeSeedResult] = []
+        for seed in seedList {
+            if interruptRequested != 0 { throw AmalgamError.interrupted }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let mse = try toy.run(seed: seed)
+            let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            console.line("seed \(seed): " + MergeStrategy.allCases.compactMap { s in mse[s.rawValue].map { String(format: "%@ %.4f", s.rawValue, $0) } }.joined(separator: "  ") + String(format: "  (%.1f s)", secs))
+            results.append(MergeSeedResult(seed: seed, strategies: mse.mapValues { StrategyOutcome(testAccuracy: $0, seconds: secs, trainFLOPs: 0, epochs: 0) },
+                                           diagnostics: MergeDiagnostics()))
+            try writeReport(MergeSummary(model: "mlp-1-100-1", dataset: "sine", budget: toy.budget, metric: "test_mse", trainExamples: toy.trainPoints,
+                                         recipe: nil, results: results, command: command, threads: Threading.threads), outDir, console, final: seed == seedList.last)
+        }
+    }
+
+    func writeReport(_ summary: MergeSummary, _ outDir: String, _ console: Console, final: Bool) throws {
+        try writeAtomically(summary.json(), to: outDir + "/summary.json")
+        try writeAtomically(Data(summary.markdown().utf8), to: outDir + "/results.md")
+        try writeAtomically(Data(summary.chart().utf8), to: outDir + "/chart.svg")
+        guard final else { return }
+        console.line("")
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+        console.line(pad("strategy", 20) + pad(summary.metric + " (mean ± std)", 30) + "per seed")
+        for name in summary.orderedStrategies {
+            let s = summary.strategies[name]!
+            console.line(pad(name, 20) + pad(String(format: "%.4f ± %.4f", s.mean, s.std), 30) + s.testAccuracy.map { String(format: "%.4f", $0) }.joined(separator: " "))
+        }
+        console.line("→ \(outDir)/summary.json, results.md, chart.svg")
+    }
+}
+
+/// Renders ``MergeEvent``s: a line per phase, a progress bar on a terminal.
+final class PhaseProgress {
+    let console: Console
+    private var name = "", lastDraw: UInt64 = 0
+    init(console: Console) { self.console = console }
+    func handle(_ event: MergeEvent) {
+        guard !console.quiet else { return }
+        switch event {
+        case .phaseStart(_, let n, _, _): name = n
+        case .step(let step, let steps, let loss):
+            guard console.isTerminal else { return }
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard step == steps || now - lastDraw > 100_000_000 else { return }
+            lastDraw = now
+            let width = 30, filled = width * step / max(steps, 1)
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardError.write(Data(String(format: "\r%@ %@ %d/%d loss %.4f ", name, bar, step, steps, loss).utf8))
+        case .phaseEnd(let seed, let n, let acc, let secs):
+            if console.isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            console.line("seed \(seed)  " + n.padding(toLength: max(n.count, 22), withPad: " ", startingAt: 0) + String(format: " test accuracy %.4f  %.1fs", acc, secs))
+        case .model: break
+        }
+    }
+}
+
+/// "0,1,2", "0-9" or a mix.
+func parseSeeds(_ s: String) throws -> [UInt64] {
+    var out: [UInt64] = []
+    for part in s.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+        let ends = part.split(separator: "-", omittingEmptySubsequences: false)
+        if ends.count == 2, let a = UInt64(ends[0]), let b = UInt64(ends[1]), a <= b, b - a < 10_000 {
+            out += Array(a...b)
+        } else if let v = UInt64(part) {
+            out.append(v)
+        } else {
+            throw ValidationError("--seeds: cannot read '\(part)' (use e.g. 0,1,2 or 0-9)")
+        }
+    }
+    guard !out.isEmpty else { throw ValidationError("--seeds is empty") }
+    return out
+}
+
+func fmtNumber(_ v: Double) -> String { v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.2f", v) }

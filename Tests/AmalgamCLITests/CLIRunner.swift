@@ -1,0 +1,40 @@
+import AmalgamData
+import Foundation
+import XCTest
+
+/// Runs the built `amalgam` executable as a user would (shared by the CLI test cases).
+struct CLIRunner {
+    var binary: String {
+        // SwiftPM places test bundles next to the products on Linux.
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<3 where !FileManager.default.fileExists(atPath: dir.appendingPathComponent("amalgam").path) { dir.deleteLastPathComponent() }
+        return dir.appendingPathComponent("amalgam").path
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func requireData() throws {
+        if !FileManager.default.fileExists(atPath: FashionMNIST.locate(nil) + "/train-labels-idx1-ubyte.gz") && ProcessInfo.processInfo.environment["AMALGAM_REQUIRE_DATA"] == nil {
+            throw XCTSkip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+        }
+    }
+
+    func tempDir() -> String {
+        let d = NSTemporaryDirectory() + "amalgam-cli-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+}

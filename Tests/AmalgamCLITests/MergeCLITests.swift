@@ -1,0 +1,89 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamNN
+import Foundation
+import XCTest
+
+/// `amalgam merge` end to end on small subsets (the real experiment is in docs/results/merging.md).
+final class MergeCLITests: XCTestCase {
+    let cli = CLIRunner()
+
+    func summary(_ dir: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
+    }
+
+    func testMergeRunsEveryStrategyAndTeachersFromLoadsElsewhereTrainedTeachers() throws {
+        try cli.requireData()
+        let dir = cli.tempDir()
+        let r = try cli.run(["merge", "--model", "mlp", "--budget-epochs", "3", "--train-limit", "256", "--seeds", "0-1",
+                             "--equal-compute", "--out", dir])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let s = try summary(dir)
+        let strategies = s["strategies"] as! [String: [String: Any]]
+        XCTAssertEqual(Set(strategies.keys), ["merged", "long", "best_of_3", "teacher", "teacher_ensemble", "long_equal_compute"])
+        for (name, st) in strategies {
+            let acc = st["test_accuracy"] as! [Double]
+            XCTAssertEqual(acc.count, 2, name)
+            XCTAssertTrue(acc.allSatisfy { $0 > 0.1 && $0 <= 1 }, "\(name) \(acc)")
+            XCTAssertEqual((st["seconds"] as! [Double]).count, 2)
+        }
+        // Equal compute: the long baseline got exactly the merge pipeline's FLOPs (up to rounding to whole steps).
+        let mf = (strategies["merged"]!["train_flops"] as! [Double])[0], lf = (strategies["long_equal_compute"]!["train_flops"] as! [Double])[0]
+        XCTAssertEqual(lf / mf, 1.0, accuracy: 0.1)
+        XCTAssertGreaterThan(mf, (strategies["long"]!["train_flops"] as! [Double])[0])
+        // The wide student with gates off is the teachers' ensemble.
+        let diag = (s["diagnostics"] as! [[String: Any]])[0]["diagnostics"] as! [String: Any]
+        XCTAssertEqual(diag["wide_gates_off"] as! Double, (strategies["teacher_ensemble"]!["test_accuracy"] as! [Double])[0], accuracy: 2e-4)
+        XCTAssertTrue(r.stdout.contains("merged") && r.stdout.contains("teacher_ensemble"), r.stdout)
+        let md = try String(contentsOfFile: dir + "/results.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("| merged |") && md.contains("amalgam merge"), md)
+        XCTAssertTrue(try String(contentsOfFile: dir + "/chart.svg", encoding: .utf8).hasPrefix("<svg"))
+
+        // The merged model is a plain teacher-shaped checkpoint: `amalgam evaluate` loads it.
+        let e = try cli.run(["evaluate", "--checkpoint", dir + "/seed0/merged.safetensors", "--model", "mlp"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        XCTAssertTrue(e.stdout.contains(String(format: "%.4f", (strategies["merged"]!["test_accuracy"] as! [Double])[0])), e.stdout)
+
+        // Teachers trained elsewhere (here: this run's) are merged without retraining them.
+        let dir2 = cli.tempDir()
+        let g = try cli.run(["merge", "--model", "mlp", "--budget-epochs", "3", "--train-limit", "256",
+                             "--teachers-from", "\(dir)/seed0/teacher-0.safetensors,\(dir)/seed0/teacher-1.safetensors", "--out", dir2])
+        XCTAssertEqual(g.status, 0, g.stderr)
+        let s2 = try summary(dir2)["strategies"] as! [String: [String: Any]]
+        XCTAssertEqual(Set(s2.keys), ["merged", "teacher", "teacher_ensemble"])
+        XCTAssertEqual((s2["teacher_ensemble"]!["test_accuracy"] as! [Double])[0], (strategies["teacher_ensemble"]!["test_accuracy"] as! [Double])[0])
+        try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: dir2)
+    }
+
+    func testSineToyIsDeterministic() throws {
+        let a = cli.tempDir(), b = cli.tempDir()
+        for d in [a, b] {
+            let r = try cli.run(["merge", "--dataset", "sine", "--budget-epochs", "6", "--seeds", "3", "--out", d])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let sa = try summary(a)["strategies"] as! [String: [String: Any]], sb = try summary(b)["strategies"] as! [String: [String: Any]]
+        XCTAssertEqual(Set(sa.keys), ["merged", "long", "best_of_3", "teacher", "teacher_ensemble"])
+        for (k, v) in sa {
+            let mse = v["test_accuracy"] as! [Double]
+            XCTAssertEqual(mse, sb[k]!["test_accuracy"] as! [Double], k)
+            XCTAssertTrue(mse[0] > 0.04 && mse[0] < 2, "\(k) \(mse)")   // above the noise floor, finite
+        }
+        try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b)
+    }
+
+    func testMergeBadInputs() throws {
+        let k = try cli.run(["merge", "--teachers", "1"])
+        XCTAssertNotEqual(k.status, 0); XCTAssertTrue(k.stderr.contains("--teachers"), k.stderr)
+        let s = try cli.run(["merge", "--strategies", "merged,bogus"])
+        XCTAssertNotEqual(s.status, 0); XCTAssertTrue(s.stderr.contains("bogus") && s.stderr.contains("best_of_3"), s.stderr)
+        let seeds = try cli.run(["merge", "--seeds", "a-b"])
+        XCTAssertNotEqual(seeds.status, 0); XCTAssertTrue(seeds.stderr.contains("--seeds"), seeds.stderr)
+        let b = try cli.run(["merge", "--budget-epochs", "-1"])
+        XCTAssertNotEqual(b.status, 0); XCTAssertTrue(b.stderr.contains("--budget-epochs"), b.stderr)
+        try cli.requireData()
+        let missing = try cli.run(["merge", "--model", "mlp", "--teachers-from", "/nonexistent/a.safetensors,/nonexistent/b.safetensors", "--out", cli.tempDir()])
+        XCTAssertEqual(missing.status, 1); XCTAssertTrue(missing.stderr.contains("/nonexistent/a.safetensors"), missing.stderr)
+        let one = try cli.run(["merge", "--model", "mlp", "--teachers-from", "/nonexistent/a.safetensors", "--out", cli.tempDir()])
+        XCTAssertEqual(one.status, 1); XCTAssertTrue(one.stderr.contains("at least two"), one.stderr)
+    }
+}
