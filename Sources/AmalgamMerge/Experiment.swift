@@ -70,11 +70,11 @@ public struct StrategyOutcome: Codable, Sendable {
     /// Wall time of all the training (and merging) the strategy needed.
     public var seconds: Double
     /// Training FLOPs (``trainingFLOPs(macs:examples:)``) of all that training.
-    public var trainFLOPs: Double
+    public var trainFlops: Double
     /// Training epochs counted the paper's way (teacher-sized epochs and wide-student epochs alike).
     public var epochs: Double
-    public init(testAccuracy: Double, seconds: Double, trainFLOPs: Double, epochs: Double) {
-        self.testAccuracy = testAccuracy; self.seconds = seconds; self.trainFLOPs = trainFLOPs; self.epochs = epochs
+    public init(testAccuracy: Double, seconds: Double, trainFlops: Double, epochs: Double) {
+        self.testAccuracy = testAccuracy; self.seconds = seconds; self.trainFlops = trainFlops; self.epochs = epochs
     }
 }
 
@@ -235,12 +235,12 @@ public final class MergeExperiment {
         if strategies.contains(.teacher) {
             out[MergeStrategy.teacher.rawValue] = StrategyOutcome(
                 testAccuracy: diag.teacherAccuracies.reduce(0, +) / Double(k), seconds: teacherSeconds.reduce(0, +) / Double(k),
-                trainFLOPs: flops(teacherMACs, teacherEpochs), epochs: teacherEpochs)
+                trainFlops: flops(teacherMACs, teacherEpochs), epochs: teacherEpochs)
         }
         if strategies.contains(.teacherEnsemble) {
             out[MergeStrategy.teacherEnsemble.rawValue] = StrategyOutcome(
                 testAccuracy: try ensembleAccuracy(teachers), seconds: teacherSeconds.reduce(0, +),
-                trainFLOPs: Double(k) * flops(teacherMACs, teacherEpochs), epochs: Double(k) * teacherEpochs)
+                trainFlops: Double(k) * flops(teacherMACs, teacherEpochs), epochs: Double(k) * teacherEpochs)
         }
 
         // Merge: wide student, gates, prune, fine-tune.
@@ -283,14 +283,14 @@ public final class MergeExperiment {
             callback(.model(seed: seed, name: "merged", module: student))
             mergedFLOPs += flops(wideMACs, budget.gateEpochs) + flops(teacherMACs, budget.fineTuneEpochs)
             out[MergeStrategy.merged.rawValue] = StrategyOutcome(
-                testAccuracy: fAcc, seconds: teacherSeconds.reduce(0, +) + gSecs + fSecs, trainFLOPs: mergedFLOPs,
+                testAccuracy: fAcc, seconds: teacherSeconds.reduce(0, +) + gSecs + fSecs, trainFlops: mergedFLOPs,
                 epochs: Double(k) * teacherEpochs + budget.gateEpochs + budget.fineTuneEpochs)
         }
 
         if given == nil {
             if strategies.contains(.long) {
                 let (_, acc, secs) = try trainStandard(name: "long", seed: seed, modelSeed: base &+ 100, epochs: budget.total)
-                out[MergeStrategy.long.rawValue] = StrategyOutcome(testAccuracy: acc, seconds: secs, trainFLOPs: flops(teacherMACs, budget.total), epochs: budget.total)
+                out[MergeStrategy.long.rawValue] = StrategyOutcome(testAccuracy: acc, seconds: secs, trainFlops: flops(teacherMACs, budget.total), epochs: budget.total)
             }
             if strategies.contains(.bestOf3) {
                 // Teachers trained for T/3 are best-of-3 candidates already (K = 2).
@@ -303,12 +303,12 @@ public final class MergeExperiment {
                     accs.append(a); secs.append(s)
                 }
                 out[MergeStrategy.bestOf3.rawValue] = StrategyOutcome(testAccuracy: accs.max()!, seconds: secs.reduce(0, +),
-                                                                      trainFLOPs: 3 * flops(teacherMACs, budget.bestOfThreeEpochs), epochs: budget.total)
+                                                                      trainFlops: 3 * flops(teacherMACs, budget.bestOfThreeEpochs), epochs: budget.total)
             }
             if strategies.contains(.longEqualCompute) {
                 let epochs = mergedFLOPs / flops(teacherMACs, 1)
                 let (_, acc, secs) = try trainStandard(name: "long (equal compute)", seed: seed, modelSeed: base &+ 100, epochs: epochs)
-                out[MergeStrategy.longEqualCompute.rawValue] = StrategyOutcome(testAccuracy: acc, seconds: secs, trainFLOPs: flops(teacherMACs, epochs), epochs: epochs)
+                out[MergeStrategy.longEqualCompute.rawValue] = StrategyOutcome(testAccuracy: acc, seconds: secs, trainFlops: flops(teacherMACs, epochs), epochs: epochs)
             }
         }
         return MergeSeedResult(seed: seed, strategies: out, diagnostics: diag)

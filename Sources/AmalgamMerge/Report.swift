@@ -39,7 +39,7 @@ public struct MergeSummary: Codable, Sendable {
             let rs = results.compactMap { $0.strategies[name] }
             let acc = rs.map(\.testAccuracy)
             let (m, sd) = meanStd(acc)
-            s[name] = Strategy(testAccuracy: acc, seconds: rs.map(\.seconds), trainFlops: rs.map(\.trainFLOPs), epochs: rs.first?.epochs ?? 0, mean: m, std: sd)
+            s[name] = Strategy(testAccuracy: acc, seconds: rs.map(\.seconds), trainFlops: rs.map(\.trainFlops), epochs: rs.first?.epochs ?? 0, mean: m, std: sd)
         }
         strategies = s
     }
@@ -57,6 +57,13 @@ public struct MergeSummary: Codable, Sendable {
         var d = try e.encode(self)
         d.append(0x0A)
         return d
+    }
+
+    /// Reads a `summary.json` written by ``json()``.
+    public static func decode(_ data: Data) throws -> MergeSummary {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return try d.decode(MergeSummary.self, from: data)
     }
 
     /// `results.md`: the mean ± std table with per-seed values, FLOPs and wall time.

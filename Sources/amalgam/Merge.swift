@@ -45,6 +45,7 @@ struct Merge: ParsableCommand {
     @Option(help: "Use only this many training examples (a seeded subset).") var trainLimit: Int?
     @Option(help: "Output directory (default runs/merge-<model>-T<budget>).") var out: String?
     @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
+    @Flag(help: "Keep the seeds already in DIR/summary.json (same model, dataset, budget and K) and run only the others.") var resume = false
     @Flag(help: "Print nothing but errors.") var quiet = false
 
     var budget: Double { budgetEpochs ?? (dataset == .sine ? 600 : 6) }
@@ -131,7 +132,7 @@ struct Merge: ParsableCommand {
         console.line("merging \(k) × \(model.rawValue) on \(train.count) Fashion-MNIST images, budget \(fmtNumber(budget)) epochs: "
                      + (given == nil ? "teachers \(fmtNumber(b.teacherEpochs)) each, " : "given teachers, ")
                      + "gates \(fmtNumber(b.gateEpochs)), fine-tuning \(fmtNumber(b.fineTuneEpochs)); seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
-        var results: [MergeSeedResult] = []
+        var results = try previousResults(outDir, model: model.rawValue, dataset: "fashion-mnist", k: k, console)
         var saveError: Error?
         let progress = PhaseProgress(console: console)
         experiment.callback = { event in
@@ -147,30 +148,49 @@ struct Merge: ParsableCommand {
                 } catch { saveError = error }
             }
         }
-        for seed in seedList {
+        for seed in seedList where !results.contains(where: { $0.seed == seed }) {
             results.append(try experiment.run(seed: seed, strategies: strategySet, teachers: given))
             if let saveError { throw saveError }
             try writeReport(MergeSummary(model: model.rawValue, dataset: "fashion-mnist", budget: experiment.budget, trainExamples: train.count,
-                                         recipe: recipe, results: results, command: command, threads: Threading.threads), outDir, console, final: seed == seedList.last)
+                                         recipe: recipe, results: results, command: command, threads: Threading.threads), outDir, console, final: false)
         }
+        try writeReport(MergeSummary(model: model.rawValue, dataset: "fashion-mnist", budget: experiment.budget, trainExamples: train.count,
+                                     recipe: recipe, results: results, command: command, threads: Threading.threads), outDir, console, final: true)
+    }
+
+    /// With --resume, the per-seed results already in DIR/summary.json, if it describes the same run.
+    func previousResults(_ outDir: String, model: String, dataset: String, k: Int, _ console: Console) throws -> [MergeSeedResult] {
+        let path = outDir + "/summary.json"
+        guard resume, FileManager.default.fileExists(atPath: path) else { return [] }
+        let old: MergeSummary
+        do { old = try MergeSummary.decode(Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+            throw AmalgamError.invalidArgument("--resume: cannot read \(path): \(error)")
+        }
+        guard old.model == model, old.dataset == dataset, old.budgetEpochs == budget, old.teachers == k else {
+            throw AmalgamError.invalidArgument("--resume: \(path) is a run of \(old.model) on \(old.dataset) with budget \(fmtNumber(old.budgetEpochs)) and K = \(old.teachers), not this one")
+        }
+        console.line("resuming: seeds \(old.seeds.map(String.init).joined(separator: ",")) already done in \(path)")
+        return old.diagnostics
     }
 
     func runSine(_ console: Console, _ seedList: [UInt64], _ outDir: String, _ command: String) throws {
         var toy = SineToy(budget: MergeBudget(total: budget, teachers: teachers))
         toy.batchSize = 32
         console.line("sine toy: MLP 1-100-1, K = \(teachers), budget \(fmtNumber(budget)) epochs; seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
-        var results: [MergeSeedResult] = []
-        for seed in seedList {
+        var results = try previousResults(outDir, model: "mlp-1-100-1", dataset: "sine", k: teachers, console)
+        for seed in seedList where !results.contains(where: { $0.seed == seed }) {
             if interruptRequested != 0 { throw AmalgamError.interrupted }
             let start = DispatchTime.now().uptimeNanoseconds
             let mse = try toy.run(seed: seed)
             let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             console.line("seed \(seed): " + MergeStrategy.allCases.compactMap { s in mse[s.rawValue].map { String(format: "%@ %.4f", s.rawValue, $0) } }.joined(separator: "  ") + String(format: "  (%.1f s)", secs))
-            results.append(MergeSeedResult(seed: seed, strategies: mse.mapValues { StrategyOutcome(testAccuracy: $0, seconds: secs, trainFLOPs: 0, epochs: 0) },
+            results.append(MergeSeedResult(seed: seed, strategies: mse.mapValues { StrategyOutcome(testAccuracy: $0, seconds: secs, trainFlops: 0, epochs: 0) },
                                            diagnostics: MergeDiagnostics()))
             try writeReport(MergeSummary(model: "mlp-1-100-1", dataset: "sine", budget: toy.budget, metric: "test_mse", trainExamples: toy.trainPoints,
-                                         recipe: nil, results: results, command: command, threads: Threading.threads), outDir, console, final: seed == seedList.last)
+                                         recipe: nil, results: results, command: command, threads: Threading.threads), outDir, console, final: false)
         }
+        try writeReport(MergeSummary(model: "mlp-1-100-1", dataset: "sine", budget: toy.budget, metric: "test_mse", trainExamples: toy.trainPoints,
+                                     recipe: nil, results: results, command: command, threads: Threading.threads), outDir, console, final: true)
     }
 
     func writeReport(_ summary: MergeSummary, _ outDir: String, _ console: Console, final: Bool) throws {

@@ -68,6 +68,17 @@ final class MergeCLITests: XCTestCase {
             XCTAssertEqual(mse, sb[k]!["test_accuracy"] as! [Double], k)
             XCTAssertTrue(mse[0] > 0.04 && mse[0] < 2, "\(k) \(mse)")   // above the noise floor, finite
         }
+        // --resume keeps seed 3 and runs only seed 4; a different budget is refused.
+        let r = try cli.run(["merge", "--dataset", "sine", "--budget-epochs", "6", "--seeds", "3,4", "--resume", "--out", a])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("resuming: seeds 3"), r.stdout)
+        let resumed = try summary(a)
+        XCTAssertEqual(resumed["seeds"] as! [Int], [3, 4])
+        let merged = (resumed["strategies"] as! [String: [String: Any]])["merged"]!["test_accuracy"] as! [Double]
+        XCTAssertEqual(merged[0], (sb["merged"]!["test_accuracy"] as! [Double])[0])
+        let other = try cli.run(["merge", "--dataset", "sine", "--budget-epochs", "12", "--seeds", "3", "--resume", "--out", a])
+        XCTAssertEqual(other.status, 1)
+        XCTAssertTrue(other.stderr.contains("--resume") && other.stderr.contains("budget 6"), other.stderr)
         try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b)
     }
 
