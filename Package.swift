@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "AmalgamNN", targets: ["AmalgamNN"]),
         .library(name: "AmalgamData", targets: ["AmalgamData"]),
         .library(name: "AmalgamMerge", targets: ["AmalgamMerge"]),
+        .library(name: "AmalgamGLM", targets: ["AmalgamGLM"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     dependencies: [
@@ -26,10 +27,12 @@ let package = Package(
         .target(name: "AmalgamData", dependencies: ["AmalgamCore", "AmalgamNN", "CZlib"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Network merging (Pašen & Boža 2022): wide student, hard-concrete gates, pruning, the budget experiment.
         .target(name: "AmalgamMerge", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Sparse generalized linear models (skglm): Float64 design matrices, datafits, penalties, solvers, estimators.
+        .target(name: "AmalgamGLM", swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge",
+                "AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -41,6 +44,7 @@ let package = Package(
         .testTarget(name: "AmalgamNNTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamDataTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamMergeTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge"]),
+        .testTarget(name: "AmalgamGLMTests", dependencies: ["AmalgamGLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamData", "amalgam"]),
     ]
 )

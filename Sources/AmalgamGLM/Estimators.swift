@@ -1,0 +1,264 @@
+import Foundation
+
+/// The datafit's gradient Xᵀ F′(b) at w = 0, with the intercept b at its optimum when
+/// `fitIntercept` (found by the same intercept steps the solver takes), else b = 0. α_max of a
+/// penalty is computed from it.
+public func gradientAtZero<X: DesignMatrix, F: LipschitzDatafit>(_ X: X, _ y: [Double], datafit: F, fitIntercept: Bool) throws -> [Double] {
+    var f = datafit
+    try f.prepare(targets: y)
+    let n = X.rowCount
+    guard y.count == n else { throw GLMError.invalidData("X has \(n) rows but y has \(y.count) values") }
+    var b = 0.0
+    if fitIntercept {
+        let bound = (0..<n).reduce(0.0) { $0 + f.curvatureBound($1) }
+        for _ in 0..<10_000 {
+            let step = (0..<n).reduce(0.0) { $0 + f.derivative($1, b) } / bound
+            b -= step
+            if abs(step) <= 1e-14 * max(1, abs(b)) { break }
+        }
+    }
+    return X.transposeMultiply((0..<n).map { f.derivative($0, b) })
+}
+
+/// A model = datafit × penalty × solver (skglm's GeneralizedLinearEstimator), with
+/// scikit-learn's fitted attributes. The solver is ``AndersonCD``; its settings (tol,
+/// maxIter, fitIntercept, …) are `solver`'s.
+public final class GeneralizedLinearEstimator<F: LipschitzDatafit, P: Penalty> {
+    public var datafit: F
+    public var penalty: P
+    public var solver: AndersonCD
+    /// Start from the previous fit's coefficients.
+    public var warmStart = false
+    public private(set) var coef: [Double] = []
+    public private(set) var intercept = 0.0
+    public private(set) var stopCrit = Double.nan
+    public private(set) var nIter = 0
+    public private(set) var objective = Double.nan
+    public private(set) var converged = false
+
+    public init(datafit: F, penalty: P, solver: AndersonCD = AndersonCD()) {
+        self.datafit = datafit; self.penalty = penalty; self.solver = solver
+    }
+
+    @discardableResult
+    public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
+        let w0 = warmStart && coef.count == X.columnCount ? coef : nil
+        let s = try solver.solve(X, y, datafit: datafit, penalty: penalty, w0: w0, intercept0: w0 == nil ? 0 : intercept)
+        coef = s.coef; intercept = s.intercept; stopCrit = s.stopCrit; nIter = s.nIter; objective = s.objective; converged = s.converged
+        return self
+    }
+
+    /// Xw + b.
+    public func decisionFunction<X: DesignMatrix>(_ X: X) -> [Double] { X.multiply(coef).map { $0 + intercept } }
+}
+
+func checkAlphaArgument(_ alpha: Double) throws {
+    guard alpha >= 0, alpha.isFinite else { throw GLMError.invalidArgument("alpha must be finite and ≥ 0, got \(alpha)") }
+}
+
+/// Common settings of the scikit-learn-style estimators.
+public struct FitOptions: Sendable {
+    public var fitIntercept = true
+    public var tol = 1e-4
+    public var maxIter = 50
+    public var maxEpochs = 50_000
+    public var p0 = 10
+    public var warmStart = false
+    public init(fitIntercept: Bool = true, tol: Double = 1e-4, maxIter: Int = 50, maxEpochs: Int = 50_000, p0: Int = 10, warmStart: Bool = false) {
+        self.fitIntercept = fitIntercept; self.tol = tol; self.maxIter = maxIter; self.maxEpochs = maxEpochs; self.p0 = p0; self.warmStart = warmStart
+    }
+    var solver: AndersonCD { AndersonCD(tol: tol, maxIter: maxIter, maxEpochs: maxEpochs, p0: p0, fitIntercept: fitIntercept) }
+}
+
+/// A fitted linear model's attributes (scikit-learn names).
+public protocol LinearModel: AnyObject {
+    var coef: [Double] { get }
+    var intercept: Double { get }
+    var stopCrit: Double { get }
+    var nIter: Int { get }
+    var objective: Double { get }
+}
+
+extension GeneralizedLinearEstimator: LinearModel {}
+
+/// Lasso: min (1/2n)‖y − Xw − b‖² + α‖w‖₁ (scikit-learn's `Lasso`; solved by ``AndersonCD``).
+public final class Lasso: LinearModel {
+    public var alpha: Double
+    public var positive: Bool
+    public var options: FitOptions
+    let model: GeneralizedLinearEstimator<Quadratic, L1>
+    public init(alpha: Double = 1, positive: Bool = false, options: FitOptions = FitOptions()) {
+        self.alpha = alpha; self.positive = positive; self.options = options
+        model = GeneralizedLinearEstimator(datafit: Quadratic(), penalty: L1(alpha: alpha, positive: positive))
+    }
+    @discardableResult public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
+        try checkAlphaArgument(alpha)
+        model.penalty = L1(alpha: alpha, positive: positive); model.solver = options.solver; model.warmStart = options.warmStart
+        try model.fit(X, y)
+        return self
+    }
+    public func predict<X: DesignMatrix>(_ X: X) -> [Double] { model.decisionFunction(X) }
+    public var coef: [Double] { model.coef }
+    public var intercept: Double { model.intercept }
+    public var stopCrit: Double { model.stopCrit }
+    public var nIter: Int { model.nIter }
+    public var objective: Double { model.objective }
+    /// α_max = ‖Xᵀ(y − ȳ)‖∞ / n (w = 0 is optimal for α ≥ α_max).
+    public static func alphaMax<X: DesignMatrix>(_ X: X, _ y: [Double], fitIntercept: Bool = true) throws -> Double {
+        try L1(alpha: 0).alphaMax(gradientAtZero: gradientAtZero(X, y, datafit: Quadratic(), fitIntercept: fitIntercept)) ?? 0
+    }
+}
+
+/// Weighted Lasso: min (1/2n)‖y − Xw − b‖² + α Σ c_j|w_j| (c_j = 0 leaves feature j free).
+public final class WeightedLasso: LinearModel {
+    public var alpha: Double
+    public var weights: [Double]
+    public var options: FitOptions
+    let model: GeneralizedLinearEstimator<Quadratic, WeightedL1>
+    public init(alpha: Double = 1, weights: [Double], options: FitOptions = FitOptions()) {
+        self.alpha = alpha; self.weights = weights; self.options = options
+        model = GeneralizedLinearEstimator(datafit: Quadratic(), penalty: WeightedL1(alpha: alpha, weights: weights))
+    }
+    @discardableResult public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
+        try checkAlphaArgument(alpha)
+        guard weights.count == X.columnCount else { throw GLMError.invalidData("\(weights.count) penalty weights for \(X.columnCount) features") }
+        if let bad = weights.firstIndex(where: { !($0 >= 0 && $0.isFinite) }) { throw GLMError.invalidArgument("penalty weight \(bad) is \(weights[bad]); weights must be ≥ 0") }
+        model.penalty = WeightedL1(alpha: alpha, weights: weights); model.solver = options.solver; model.warmStart = options.warmStart
+        try model.fit(X, y)
+        return self
+    }
+    public func predict<X: DesignMatrix>(_ X: X) -> [Double] { model.decisionFunction(X) }
+    public var coef: [Double] { model.coef }
+    public var intercept: Double { model.intercept }
+    public var stopCrit: Double { model.stopCrit }
+    public var nIter: Int { model.nIter }
+    public var objective: Double { model.objective }
+}
+
+/// Elastic net: min (1/2n)‖y − Xw − b‖² + αρ‖w‖₁ + α(1 − ρ)/2 ‖w‖² (scikit-learn's
+/// `ElasticNet` with `l1_ratio` ρ).
+public final class ElasticNet: LinearModel {
+    public var alpha: Double
+    public var l1Ratio: Double
+    public var positive: Bool
+    public var options: FitOptions
+    let model: GeneralizedLinearEstimator<Quadratic, L1L2>
+    public init(alpha: Double = 1, l1Ratio: Double = 0.5, positive: Bool = false, options: FitOptions = FitOptions()) {
+        self.alpha = alpha; self.l1Ratio = l1Ratio; self.positive = positive; self.options = options
+        model = GeneralizedLinearEstimator(datafit: Quadratic(), penalty: L1L2(alpha: alpha, l1Ratio: l1Ratio, positive: positive))
+    }
+    @discardableResult public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
+        try checkAlphaArgument(alpha)
+        guard l1Ratio >= 0, l1Ratio <= 1 else { throw GLMError.invalidArgument("l1Ratio must be in [0, 1], got \(l1Ratio)") }
+        model.penalty = L1L2(alpha: alpha, l1Ratio: l1Ratio, positive: positive); model.solver = options.solver; model.warmStart = options.warmStart
+        try model.fit(X, y)
+        return self
+    }
+    public func predict<X: DesignMatrix>(_ X: X) -> [Double] { model.decisionFunction(X) }
+    public var coef: [Double] { model.coef }
+    public var intercept: Double { model.intercept }
+    public var stopCrit: Double { model.stopCrit }
+    public var nIter: Int { model.nIter }
+    public var objective: Double { model.objective }
+}
+
+/// Least squares with the minimax concave penalty (skglm's `MCPRegression`, γ = 3 by default).
+public final class MCPRegression: LinearModel {
+    public var alpha: Double
+    public var gamma: Double
+    public var positive: Bool
+    public var options: FitOptions
+    let model: GeneralizedLinearEstimator<Quadratic, MCP>
+    public init(alpha: Double = 1, gamma: Double = 3, positive: Bool = false, options: FitOptions = FitOptions()) {
+        self.alpha = alpha; self.gamma = gamma; self.positive = positive; self.options = options
+        model = GeneralizedLinearEstimator(datafit: Quadratic(), penalty: MCP(alpha: alpha, gamma: gamma, positive: positive))
+    }
+    @discardableResult public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
+        try checkAlphaArgument(alpha)
+        guard gamma > 1 else { throw GLMError.invalidArgument("MCP gamma must be > 1, got \(gamma)") }
+        model.penalty = MCP(alpha: alpha, gamma: gamma, positive: positive); model.solver = options.solver; model.warmStart = options.warmStart
+        try model.fit(X, y)
+        return self
+    }
+    public func predict<X: DesignMatrix>(_ X: X) -> [Double] { model.decisionFunction(X) }
+    public var coef: [Double] { model.coef }
+    public var intercept: Double { model.intercept }
+    public var stopCrit: Double { model.stopCrit }
+    public var nIter: Int { model.nIter }
+    public var objective: Double { model.objective }
+}
+
+/// L1-regularised logistic regression: min (1/n) Σ log(1 + exp(−y_i(x_iᵀw + b))) + α‖w‖₁
+/// (skglm's `SparseLogisticRegression`; scikit-learn's `LogisticRegression(l1_ratio=1, C=1/(nα))`).
+/// Labels: any two distinct values; the larger is the positive class. Solved by ``AndersonCD``
+/// (skglm uses prox-Newton here; both reach the same optimum).
+public final class SparseLogisticRegression: LinearModel {
+    public var alpha: Double
+    public var l1Ratio: Double
+    public var options: FitOptions
+    /// The two class labels, negative first.
+    public private(set) var classes: [Double] = []
+    let model: GeneralizedLinearEstimator<Logistic, L1L2>
+    public init(alpha: Double = 1, l1Ratio: Double = 1, options: FitOptions = FitOptions()) {
+        self.alpha = alpha; self.l1Ratio = l1Ratio; self.options = options
+        model = GeneralizedLinearEstimator(datafit: Logistic(), penalty: L1L2(alpha: alpha, l1Ratio: l1Ratio))
+    }
+    /// Maps labels to ±1.
+    public static func signedLabels(_ y: [Double]) throws -> (labels: [Double], classes: [Double]) {
+        let classes = Array(Set(y)).sorted()
+        guard classes.count == 2 else { throw GLMError.invalidData("binary classification needs exactly two classes, got \(classes.count)") }
+        return (y.map { $0 == classes[1] ? 1 : -1 }, classes)
+    }
+    @discardableResult public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
+        try checkAlphaArgument(alpha)
+        guard l1Ratio >= 0, l1Ratio <= 1 else { throw GLMError.invalidArgument("l1Ratio must be in [0, 1], got \(l1Ratio)") }
+        let (labels, cls) = try Self.signedLabels(y)
+        classes = cls
+        model.penalty = L1L2(alpha: alpha, l1Ratio: l1Ratio); model.solver = options.solver; model.warmStart = options.warmStart
+        try model.fit(X, labels)
+        return self
+    }
+    public func decisionFunction<X: DesignMatrix>(_ X: X) -> [Double] { model.decisionFunction(X) }
+    /// P(class = classes[1]).
+    public func predictProbability<X: DesignMatrix>(_ X: X) -> [Double] { decisionFunction(X).map { sigmoid($0) } }
+    public func predict<X: DesignMatrix>(_ X: X) -> [Double] { decisionFunction(X).map { $0 > 0 ? classes[1] : classes[0] } }
+    public var coef: [Double] { model.coef }
+    public var intercept: Double { model.intercept }
+    public var stopCrit: Double { model.stopCrit }
+    public var nIter: Int { model.nIter }
+    public var objective: Double { model.objective }
+}
+
+/// A regularisation path: fits at decreasing α, each warm-started from the previous one.
+public struct GLMPath: Sendable {
+    public var alphas: [Double]
+    public var coefs: [[Double]]
+    public var intercepts: [Double]
+    public var stopCrits: [Double]
+    public var epochs: [Int]
+}
+
+/// The path of `datafit` + `penalty(α)` over `alphas` (default: `count` values log-spaced from
+/// α_max down to `eps`·α_max, scikit-learn's grid), with warm starts.
+public func regularizationPath<X: DesignMatrix, F: LipschitzDatafit, P: Penalty>(
+    _ X: X, _ y: [Double], datafit: F, penalty: (Double) -> P, alphas given: [Double]? = nil, count: Int = 100, eps: Double = 1e-3,
+    solver: AndersonCD = AndersonCD()
+) throws -> GLMPath {
+    var alphas = given ?? []
+    if given == nil {
+        let g = try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept)
+        guard let amax = penalty(1).alphaMax(gradientAtZero: g) else { throw GLMError.invalidArgument("this penalty has no α_max; give the alphas") }
+        alphas = (0..<count).map { amax * Foundation.pow(eps, Double($0) / Double(max(count - 1, 1))) }
+    }
+    for a in alphas { try checkAlphaArgument(a) }
+    var path = GLMPath(alphas: alphas, coefs: [], intercepts: [], stopCrits: [], epochs: [])
+    var w: [Double]? = nil, b = 0.0
+    var s = solver
+    for a in alphas {
+        let sol = try s.solve(X, y, datafit: datafit, penalty: penalty(a), w0: w, intercept0: b)
+        path.coefs.append(sol.coef); path.intercepts.append(sol.intercept); path.stopCrits.append(sol.stopCrit); path.epochs.append(sol.epochs)
+        w = sol.coef; b = sol.intercept
+        s.p0 = max(solver.p0, sol.coef.filter { $0 != 0 }.count)
+    }
+    return path
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// Readers for the tables sparse linear models are fitted on.
+public enum GLMTable {
+    /// A CSV file of numbers (optional header row) → dense X and the target column
+    /// (`targetColumn`, negative counts from the end; default the last column).
+    public static func readCSV(_ path: String, targetColumn: Int = -1, header: Bool? = nil) throws -> (X: DenseMatrix, y: [Double], columns: [String]) {
+        let text = try readText(path)
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
+        while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
+        guard !lines.isEmpty else { throw GLMError.parse(file: path, line: 1, message: "the file is empty") }
+        let first = splitCSV(lines[0])
+        let hasHeader = header ?? first.contains { Double($0) == nil }
+        let names = hasHeader ? first : (0..<first.count).map { "x\($0)" }
+        let width = first.count
+        let t = targetColumn < 0 ? width + targetColumn : targetColumn
+        guard t >= 0, t < width else { throw GLMError.invalidArgument("target column \(targetColumn) is outside the \(width) columns of \(path)") }
+        var rows: [[Double]] = [], y: [Double] = []
+        for (k, line) in lines.enumerated().dropFirst(hasHeader ? 1 : 0) {
+            let fields = splitCSV(line)
+            guard fields.count == width else {
+                throw GLMError.parse(file: path, line: k + 1, message: "\(fields.count) fields, expected \(width)")
+            }
+            var row: [Double] = []
+            for (c, f) in fields.enumerated() {
+                guard let v = Double(f) else { throw GLMError.parse(file: path, line: k + 1, message: "column \(c + 1) ('\(f)') is not a number") }
+                guard v.isFinite else { throw GLMError.parse(file: path, line: k + 1, message: "column \(c + 1) is \(f); NaN and infinite values are not allowed") }
+                if c == t { y.append(v) } else { row.append(v) }
+            }
+            rows.append(row)
+        }
+        guard !rows.isEmpty else { throw GLMError.parse(file: path, line: 1, message: "no data rows") }
+        var cols = names; cols.remove(at: t)
+        return (try DenseMatrix(rows: rows), y, cols)
+    }
+
+    /// A LIBSVM/svmlight file (`label index:value …`, indices from 1, increasing) → sparse X
+    /// (CSC) and the labels. `features` fixes the column count (default: the largest index).
+    public static func readLIBSVM(_ path: String, features: Int? = nil) throws -> (X: SparseMatrix, y: [Double]) {
+        let text = try readText(path)
+        var triplets: [(row: Int, column: Int, value: Double)] = [], y: [Double] = []
+        var maxIndex = 0
+        for (k, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            var line = Substring(raw)
+            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard let labelText = parts.first else { continue }
+            guard let label = Double(labelText), label.isFinite else {
+                throw GLMError.parse(file: path, line: k + 1, message: "the label '\(labelText)' is not a finite number")
+            }
+            let row = y.count
+            y.append(label)
+            var previous = 0
+            for item in parts.dropFirst() {
+                let kv = item.split(separator: ":", omittingEmptySubsequences: false)
+                guard kv.count == 2, let idx = Int(kv[0]), let v = Double(kv[1]) else {
+                    throw GLMError.parse(file: path, line: k + 1, message: "'\(item)' is not index:value")
+                }
+                guard idx >= 1 else { throw GLMError.parse(file: path, line: k + 1, message: "feature index \(idx) (indices start at 1)") }
+                guard idx > previous else { throw GLMError.parse(file: path, line: k + 1, message: "feature indices must increase (\(idx) after \(previous))") }
+                guard v.isFinite else { throw GLMError.parse(file: path, line: k + 1, message: "feature \(idx) is \(kv[1]); NaN and infinite values are not allowed") }
+                previous = idx
+                maxIndex = max(maxIndex, idx)
+                if v != 0 { triplets.append((row, idx - 1, v)) }
+            }
+        }
+        guard !y.isEmpty else { throw GLMError.parse(file: path, line: 1, message: "the file holds no samples") }
+        let p = features ?? maxIndex
+        guard p >= maxIndex else { throw GLMError.invalidArgument("\(path) uses feature \(maxIndex) but --features is \(p)") }
+        return (try SparseMatrix(rows: y.count, columns: p, triplets: triplets), y)
+    }
+
+    static func readText(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw GLMError.invalidArgument("cannot read \(path) (missing or unreadable)")
+        }
+        guard let s = String(data: data, encoding: .utf8) else { throw GLMError.parse(file: path, line: 1, message: "not UTF-8 text") }
+        return s
+    }
+
+    static func splitCSV(_ line: String) -> [String] {
+        line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+    }
+}
