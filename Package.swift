@@ -38,7 +38,7 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // The Amalgam side of the side-by-side benchmark against PyTorch (scripts/bench/run.py).
         .executableTarget(
-            name: "amalgam-bench", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "COpenBLAS"],
+            name: "amalgam-bench", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamGLM", "COpenBLAS"],
             path: "Benchmarks/AmalgamBench", swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
         .testTarget(name: "AmalgamNNTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),

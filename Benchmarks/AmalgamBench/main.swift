@@ -7,6 +7,7 @@
 // inputs of the real shapes; `cnn-epoch` reports the wall time of one Fashion-MNIST epoch.
 import AmalgamCore
 import AmalgamData
+import AmalgamGLM
 import AmalgamNN
 import COpenBLAS
 import Foundation
@@ -108,6 +109,43 @@ case "bert-layer":
         opt.update(layer, gradients: grads)
     }
     unit = "steps/s"
+case "glm":
+    // amalgam-bench glm --data FILE (.csv or .svm) --estimator lasso|enet|mcp|logreg --alpha-ratio R [--tol T] [--repeat N]
+    // Prints the first call's and the median warm call's seconds, the reached violation and the support size.
+    func text(_ name: String) -> String? { args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
+    guard let path = text("--data"), let est = text("--estimator") else {
+        FileHandle.standardError.write(Data("glm needs --data FILE --estimator lasso|enet|mcp|logreg\n".utf8)); exit(2)
+    }
+    let ratio = option("--alpha-ratio", 0.1), tol = option("--tol", 1e-6), repeats = Int(option("--repeat", 5))
+    func bench<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> (first: Double, median: Double, stop: Double, nnz: Int, objective: Double) {
+        let solver = AndersonCD(tol: tol, maxIter: 1000)
+        // α_max is computed once, outside the timed fits (as the Python side does).
+        let amax = try Lasso.alphaMax(X, y)
+        let labels = est == "logreg" ? try SparseLogisticRegression.signedLabels(y).labels : y
+        let amaxLog = est == "logreg" ? L1(alpha: 0).alphaMax(gradientAtZero: try gradientAtZero(X, labels, datafit: Logistic(), fitIntercept: true))! : 0
+        func once() throws -> (Double, GLMSolution) {
+            let start = now()
+            let sol: GLMSolution
+            switch est {
+            case "lasso": sol = try solver.solve(X, y, datafit: Quadratic(), penalty: L1(alpha: amax * ratio))
+            case "enet": sol = try solver.solve(X, y, datafit: Quadratic(), penalty: L1L2(alpha: amax / 0.5 * ratio, l1Ratio: 0.5))
+            case "mcp": sol = try solver.solve(X, y, datafit: Quadratic(), penalty: MCP(alpha: amax * ratio, gamma: 3))
+            case "logreg": sol = try solver.solve(X, labels, datafit: Logistic(), penalty: L1(alpha: amaxLog * ratio))
+            default: FileHandle.standardError.write(Data("unknown estimator \(est)\n".utf8)); exit(2)
+            }
+            return (now() - start, sol)
+        }
+        let (first, sol) = try once()
+        var times: [Double] = []
+        for _ in 0..<repeats { times.append(try once().0) }
+        times.sort()
+        return (first, times[times.count / 2], sol.stopCrit, sol.coef.filter { $0 != 0 }.count, sol.objective)
+    }
+    let r: (first: Double, median: Double, stop: Double, nnz: Int, objective: Double)
+    if path.hasSuffix(".svm") { let t = try GLMTable.readLIBSVM(path); r = try bench(t.X, t.y) } else { let t = try GLMTable.readCSV(path); r = try bench(t.X, t.y) }
+    print(String(format: "{\"side\": \"amalgam\", \"workload\": \"glm\", \"estimator\": \"%@\", \"alpha_ratio\": %g, \"first_seconds\": %.6g, \"seconds\": %.6g, \"stop_crit\": %.3g, \"nnz\": %d, \"objective\": %.12g}",
+                 est, ratio, r.first, r.median, r.stop, r.nnz, r.objective))
+    exit(0)
 default:
     FileHandle.standardError.write(Data("unknown workload \(workload)\n".utf8))
     exit(2)

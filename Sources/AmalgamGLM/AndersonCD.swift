@@ -2,6 +2,10 @@ import Foundation
 
 /// What a solver returns.
 public struct GLMSolution: Sendable {
+    @inlinable public init(coef: [Double], intercept: Double, objective: Double, stopCrit: Double, nIter: Int, epochs: Int, converged: Bool) {
+        self.coef = coef; self.intercept = intercept; self.objective = objective; self.stopCrit = stopCrit
+        self.nIter = nIter; self.epochs = epochs; self.converged = converged
+    }
     public var coef: [Double]
     public var intercept: Double
     /// F(Xw + b) + g(w) at the solution.
@@ -56,6 +60,8 @@ public struct AndersonCD: Sendable {
     }
 
     /// Solves min_{w, b} F(Xw + b) + g(w) from `w0` (default 0) and `intercept0` (default 0).
+    /// Inlinable, so that it is compiled for the caller's concrete matrix, datafit and penalty.
+    @inlinable
     public func solve<X: DesignMatrix, F: LipschitzDatafit, P: Penalty>(
         _ X: X, _ y: [Double], datafit: F, penalty: P, w0: [Double]? = nil, intercept0: Double = 0
     ) throws -> GLMSolution {
@@ -66,24 +72,31 @@ public struct AndersonCD: Sendable {
         guard tol >= 0, maxIter >= 1, maxEpochs >= 1, p0 >= 1 else {
             throw GLMError.invalidArgument("tol must be ≥ 0 and maxIter, maxEpochs, p0 ≥ 1")
         }
-        var F = datafit
-        try F.prepare(targets: y)
-        var w = w0 ?? [Double](repeating: 0, count: p)
-        guard w.count == p else { throw GLMError.invalidData("warm start has \(w.count) coefficients for \(p) features") }
+        var prepared = datafit
+        try prepared.prepare(targets: y)
+        let F = prepared
+        let start = w0 ?? [Double](repeating: 0, count: p)
+        guard start.count == p else { throw GLMError.invalidData("warm start has \(start.count) coefficients for \(p) features") }
         var b = fitIntercept ? intercept0 : 0
         let strategy = penalty.needsFixpointScore ? .fixpoint : score
+        let fitIntercept = self.fitIntercept
 
         let zp = UnsafeMutablePointer<Double>.allocate(capacity: n), gp = UnsafeMutablePointer<Double>.allocate(capacity: n)
-        let dp = UnsafeMutablePointer<Double>.allocate(capacity: n)
-        defer { zp.deallocate(); gp.deallocate(); dp.deallocate() }
-        let z0 = X.multiply(w)
+        let dp = UnsafeMutablePointer<Double>.allocate(capacity: n), w = UnsafeMutablePointer<Double>.allocate(capacity: max(p, 1))
+        defer { zp.deallocate(); gp.deallocate(); dp.deallocate(); w.deallocate() }
+        for j in 0..<p { w[j] = start[j] }
+        let z0 = X.multiply(start)
         for i in 0..<n { zp[i] = z0[i] + b; gp[i] = F.derivative(i, zp[i]); dp[i] = F.curvatureBound(i) }
         var sumBound = 0.0
         for i in 0..<n { sumBound += dp[i] }
-        let lipschitz = (0..<p).map { X.columnWeightedSquaredNorm($0, dp) }
+        let lipschitzArray = (0..<p).map { X.columnWeightedSquaredNorm($0, dp) }
         let unpenalised = (0..<p).filter { !penalty.isPenalized($0) }.count
+        let lipschitz = UnsafeMutablePointer<Double>.allocate(capacity: max(p, 1))
+        defer { lipschitz.deallocate() }
+        for j in 0..<p { lipschitz[j] = lipschitzArray[j] }
+        func coefficients() -> [Double] { Array(UnsafeBufferPointer(start: w, count: p)) }
 
-        func objective() -> Double { F.value(UnsafeBufferPointer(start: zp, count: n)) + penalty.value(w) }
+        func objective() -> Double { F.value(UnsafeBufferPointer(start: zp, count: n)) + penalty.value(coefficients()) }
         func refreshDerivatives() { for i in 0..<n { gp[i] = F.derivative(i, zp[i]) } }
         func interceptStep() -> Double {
             guard fitIntercept, sumBound > 0 else { return 0 }
@@ -159,7 +172,7 @@ public struct AndersonCD: Sendable {
                     if iterates.count == k + 1 {
                         if let c = andersonWeights(iterates) {
                             let current = objective()
-                            let savedW = w, savedB = b, savedZ = Array(UnsafeBufferPointer(start: zp, count: n))
+                            let savedW = coefficients(), savedB = b, savedZ = Array(UnsafeBufferPointer(start: zp, count: n))
                             var xa = [Double](repeating: 0, count: m), za = [Double](repeating: 0, count: n)
                             for q in 0..<k {
                                 let cq = c[q]
@@ -172,7 +185,8 @@ public struct AndersonCD: Sendable {
                             if objective() < current {
                                 refreshDerivatives()
                             } else {
-                                w = savedW; b = savedB
+                                for j in 0..<p { w[j] = savedW[j] }
+                                b = savedB
                                 for i in 0..<n { zp[i] = savedZ[i] }
                             }
                         }
@@ -193,19 +207,19 @@ public struct AndersonCD: Sendable {
             stopCrit = worst
             converged = stopCrit <= tol
         }
-        return GLMSolution(coef: w, intercept: b, objective: objective(), stopCrit: stopCrit, nIter: nIter, epochs: totalEpochs, converged: converged)
+        return GLMSolution(coef: coefficients(), intercept: b, objective: objective(), stopCrit: stopCrit, nIter: nIter, epochs: totalEpochs, converged: converged)
     }
 }
 
 /// Indices of the `k` largest values (ties by lower index).
-func topIndices(_ values: [Double], _ k: Int) -> [Int] {
+@usableFromInline func topIndices(_ values: [Double], _ k: Int) -> [Int] {
     if k >= values.count { return Array(values.indices) }
     return Array(values.indices.sorted { values[$0] != values[$1] ? values[$0] > values[$1] : $0 < $1 }.prefix(k))
 }
 
 /// Anderson extrapolation weights c (Σc = 1) from K + 1 iterates: U = successive differences,
 /// solve (UᵀU) z = 1, c = z / Σz; nil when the system is singular.
-func andersonWeights(_ x: [[Double]]) -> [Double]? {
+@usableFromInline func andersonWeights(_ x: [[Double]]) -> [Double]? {
     let k = x.count - 1, m = x[0].count
     var u = [[Double]](repeating: [Double](repeating: 0, count: m), count: k)
     for q in 0..<k { for a in 0..<m { u[q][a] = x[q + 1][a] - x[q][a] } }

@@ -24,20 +24,20 @@ public protocol LipschitzDatafit: Datafit {
 /// Least squares: F = ‖y − z‖² / (2n).
 public struct Quadratic: LipschitzDatafit, Sendable {
     public private(set) var y: [Double] = []
-    var invN = 1.0
+    @usableFromInline var invN = 1.0
     public init() {}
     public mutating func prepare(targets y: [Double]) throws {
         try checkTargets(y)
         self.y = y; invN = 1 / Double(y.count)
     }
-    public func value(_ z: UnsafeBufferPointer<Double>) -> Double {
+    @inlinable public func value(_ z: UnsafeBufferPointer<Double>) -> Double {
         var s = 0.0
         for i in 0..<y.count { let r = y[i] - z[i]; s += r * r }
         return s * invN / 2
     }
-    @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { (z - y[i]) * invN }
-    @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { invN }
-    @inline(__always) public func curvatureBound(_ i: Int) -> Double { invN }
+    @inlinable @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { (z - y[i]) * invN }
+    @inlinable @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { invN }
+    @inlinable @inline(__always) public func curvatureBound(_ i: Int) -> Double { invN }
 }
 
 /// Weighted least squares: F = Σ_i s_i (y_i − z_i)² / (2n) with non-negative sample weights s
@@ -45,7 +45,7 @@ public struct Quadratic: LipschitzDatafit, Sendable {
 public struct WeightedQuadratic: LipschitzDatafit, Sendable {
     public let sampleWeights: [Double]
     public private(set) var y: [Double] = []
-    var invN = 1.0
+    @usableFromInline var invN = 1.0
     public init(sampleWeights: [Double]) { self.sampleWeights = sampleWeights }
     public mutating func prepare(targets y: [Double]) throws {
         try checkTargets(y)
@@ -55,20 +55,20 @@ public struct WeightedQuadratic: LipschitzDatafit, Sendable {
         }
         self.y = y; invN = 1 / Double(y.count)
     }
-    public func value(_ z: UnsafeBufferPointer<Double>) -> Double {
+    @inlinable public func value(_ z: UnsafeBufferPointer<Double>) -> Double {
         var s = 0.0
         for i in 0..<y.count { let r = y[i] - z[i]; s += sampleWeights[i] * r * r }
         return s * invN / 2
     }
-    @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { sampleWeights[i] * (z - y[i]) * invN }
-    @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { sampleWeights[i] * invN }
-    @inline(__always) public func curvatureBound(_ i: Int) -> Double { sampleWeights[i] * invN }
+    @inlinable @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { sampleWeights[i] * (z - y[i]) * invN }
+    @inlinable @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { sampleWeights[i] * invN }
+    @inlinable @inline(__always) public func curvatureBound(_ i: Int) -> Double { sampleWeights[i] * invN }
 }
 
 /// Logistic loss: F = (1/n) Σ log(1 + exp(−y_i z_i)), labels y_i ∈ {−1, +1}.
 public struct Logistic: LipschitzDatafit, Sendable {
     public private(set) var y: [Double] = []
-    var invN = 1.0
+    @usableFromInline var invN = 1.0
     public init() {}
     public mutating func prepare(targets y: [Double]) throws {
         try checkTargets(y)
@@ -77,56 +77,56 @@ public struct Logistic: LipschitzDatafit, Sendable {
         }
         self.y = y; invN = 1 / Double(y.count)
     }
-    public func value(_ z: UnsafeBufferPointer<Double>) -> Double {
+    @inlinable public func value(_ z: UnsafeBufferPointer<Double>) -> Double {
         var s = 0.0
         for i in 0..<y.count { s += softplus(-y[i] * z[i]) }
         return s * invN
     }
     /// −y σ(−y z) / n.
-    @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { -y[i] * sigmoid(-y[i] * z) * invN }
-    @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { let s = sigmoid(z); return s * (1 - s) * invN }
-    @inline(__always) public func curvatureBound(_ i: Int) -> Double { invN / 4 }
+    @inlinable @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { -y[i] * sigmoid(-y[i] * z) * invN }
+    @inlinable @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { let s = sigmoid(z); return s * (1 - s) * invN }
+    @inlinable @inline(__always) public func curvatureBound(_ i: Int) -> Double { invN / 4 }
 }
 
 /// Huber loss: F = (1/n) Σ h_δ(y_i − z_i), h_δ(r) = r²/2 for |r| ≤ δ, δ|r| − δ²/2 beyond.
 public struct Huber: LipschitzDatafit, Sendable {
     public let delta: Double
     public private(set) var y: [Double] = []
-    var invN = 1.0
+    @usableFromInline var invN = 1.0
     public init(delta: Double) { self.delta = delta }
     public mutating func prepare(targets y: [Double]) throws {
         try checkTargets(y)
         guard delta > 0, delta.isFinite else { throw GLMError.invalidArgument("Huber delta must be positive, got \(delta)") }
         self.y = y; invN = 1 / Double(y.count)
     }
-    public func value(_ z: UnsafeBufferPointer<Double>) -> Double {
+    @inlinable public func value(_ z: UnsafeBufferPointer<Double>) -> Double {
         var s = 0.0
         for i in 0..<y.count { let r = abs(y[i] - z[i]); s += r <= delta ? r * r / 2 : delta * r - delta * delta / 2 }
         return s * invN
     }
-    @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { min(max(z - y[i], -delta), delta) * invN }
-    @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { abs(z - y[i]) <= delta ? invN : 0 }
-    @inline(__always) public func curvatureBound(_ i: Int) -> Double { invN }
+    @inlinable @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { min(max(z - y[i], -delta), delta) * invN }
+    @inlinable @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { abs(z - y[i]) <= delta ? invN : 0 }
+    @inlinable @inline(__always) public func curvatureBound(_ i: Int) -> Double { invN }
 }
 
 /// Poisson regression with log link: F = (1/n) Σ exp(z_i) − y_i z_i, counts y_i ≥ 0. Its
 /// curvature is unbounded, so it needs a Newton-type solver.
 public struct Poisson: Datafit, Sendable {
     public private(set) var y: [Double] = []
-    var invN = 1.0
+    @usableFromInline var invN = 1.0
     public init() {}
     public mutating func prepare(targets y: [Double]) throws {
         try checkTargets(y)
         if let bad = y.firstIndex(where: { $0 < 0 }) { throw GLMError.invalidData("Poisson targets must be ≥ 0; sample \(bad) has \(y[bad])") }
         self.y = y; invN = 1 / Double(y.count)
     }
-    public func value(_ z: UnsafeBufferPointer<Double>) -> Double {
+    @inlinable public func value(_ z: UnsafeBufferPointer<Double>) -> Double {
         var s = 0.0
         for i in 0..<y.count { s += Foundation.exp(z[i]) - y[i] * z[i] }
         return s * invN
     }
-    @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { (Foundation.exp(z) - y[i]) * invN }
-    @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { Foundation.exp(z) * invN }
+    @inlinable @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { (Foundation.exp(z) - y[i]) * invN }
+    @inlinable @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { Foundation.exp(z) * invN }
 }
 
 func checkTargets(_ y: [Double]) throws {
@@ -135,9 +135,9 @@ func checkTargets(_ y: [Double]) throws {
 }
 
 /// log(1 + eˣ) without overflow.
-@inline(__always) func softplus(_ x: Double) -> Double { x > 0 ? x + Foundation.log1p(Foundation.exp(-x)) : Foundation.log1p(Foundation.exp(x)) }
+@inlinable @inline(__always) func softplus(_ x: Double) -> Double { x > 0 ? x + Foundation.log1p(Foundation.exp(-x)) : Foundation.log1p(Foundation.exp(x)) }
 /// 1/(1 + e⁻ˣ) without overflow.
-@inline(__always) func sigmoid(_ x: Double) -> Double {
+@inlinable @inline(__always) func sigmoid(_ x: Double) -> Double {
     if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
     let e = Foundation.exp(x)
     return e / (1 + e)

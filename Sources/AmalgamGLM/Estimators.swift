@@ -10,11 +10,18 @@ public func gradientAtZero<X: DesignMatrix, F: LipschitzDatafit>(_ X: X, _ y: [D
     guard y.count == n else { throw GLMError.invalidData("X has \(n) rows but y has \(y.count) values") }
     var b = 0.0
     if fitIntercept {
-        let bound = (0..<n).reduce(0.0) { $0 + f.curvatureBound($1) }
-        for _ in 0..<10_000 {
-            let step = (0..<n).reduce(0.0) { $0 + f.derivative($1, b) } / bound
+        // Steps Σ F′(b) / Σ bound decrease geometrically (exact in one step for least squares);
+        // stop once they stop shrinking or reach rounding level.
+        var bound = 0.0
+        for i in 0..<n { bound += f.curvatureBound(i) }
+        var previous = Double.infinity
+        for _ in 0..<1_000 {
+            var s = 0.0
+            for i in 0..<n { s += f.derivative(i, b) }
+            let step = s / bound
             b -= step
-            if abs(step) <= 1e-14 * max(1, abs(b)) { break }
+            if abs(step) <= 1e-15 * max(1, abs(b)) || abs(step) >= previous { break }
+            previous = abs(step)
         }
     }
     return X.transposeMultiply((0..<n).map { f.derivative($0, b) })

@@ -28,8 +28,8 @@ extension Penalty {
     public var needsFixpointScore: Bool { false }
 }
 
-@inline(__always) func softThreshold(_ v: Double, _ t: Double) -> Double { v > t ? v - t : (v < -t ? v + t : 0) }
-@inline(__always) func signum(_ x: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+@inlinable @inline(__always) func softThreshold(_ v: Double, _ t: Double) -> Double { v > t ? v - t : (v < -t ? v + t : 0) }
+@inlinable @inline(__always) func signum(_ x: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : 0) }
 
 func checkAlpha(_ alpha: Double, _ name: String) {
     precondition(alpha >= 0 && alpha.isFinite, "\(name): alpha must be finite and ≥ 0, got \(alpha)")
@@ -40,11 +40,11 @@ public struct L1: Penalty, Sendable {
     public var alpha: Double
     public var positive: Bool
     public init(alpha: Double, positive: Bool = false) { self.alpha = alpha; self.positive = positive }
-    public func value(_ w: [Double]) -> Double { positive && w.contains { $0 < 0 } ? .infinity : alpha * w.reduce(0) { $0 + abs($1) } }
-    @inline(__always) public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
+    @inlinable public func value(_ w: [Double]) -> Double { positive && w.contains { $0 < 0 } ? .infinity : alpha * w.reduce(0) { $0 + abs($1) } }
+    @inlinable @inline(__always) public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
         positive ? max(v - alpha * s, 0) : softThreshold(v, alpha * s)
     }
-    @inline(__always) public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double {
+    @inlinable @inline(__always) public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double {
         if w == 0 { return positive ? max(0, -g - alpha) : max(0, abs(g) - alpha) }
         return abs(g + alpha * signum(w))
     }
@@ -57,15 +57,15 @@ public struct L1L2: Penalty, Sendable {
     public var l1Ratio: Double
     public var positive: Bool
     public init(alpha: Double, l1Ratio: Double = 0.5, positive: Bool = false) { self.alpha = alpha; self.l1Ratio = l1Ratio; self.positive = positive }
-    public func value(_ w: [Double]) -> Double {
+    @inlinable public func value(_ w: [Double]) -> Double {
         if positive && w.contains(where: { $0 < 0 }) { return .infinity }
         return w.reduce(0) { $0 + alpha * l1Ratio * abs($1) + alpha * (1 - l1Ratio) / 2 * $1 * $1 }
     }
-    @inline(__always) public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
+    @inlinable @inline(__always) public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
         let t = positive ? max(v - alpha * l1Ratio * s, 0) : softThreshold(v, alpha * l1Ratio * s)
         return t / (1 + s * alpha * (1 - l1Ratio))
     }
-    @inline(__always) public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double {
+    @inlinable @inline(__always) public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double {
         let a1 = alpha * l1Ratio
         if w == 0 { return positive ? max(0, -g - a1) : max(0, abs(g) - a1) }
         return abs(g + a1 * signum(w) + alpha * (1 - l1Ratio) * w)
@@ -82,13 +82,13 @@ public struct WeightedL1: Penalty, Sendable {
     public var weights: [Double]
     public var positive: Bool
     public init(alpha: Double, weights: [Double], positive: Bool = false) { self.alpha = alpha; self.weights = weights; self.positive = positive }
-    public func value(_ w: [Double]) -> Double {
+    @inlinable public func value(_ w: [Double]) -> Double {
         positive && w.contains { $0 < 0 } ? .infinity : alpha * zip(w, weights).reduce(0) { $0 + abs($1.0) * $1.1 }
     }
-    @inline(__always) public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
+    @inlinable @inline(__always) public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
         positive ? max(v - alpha * weights[j] * s, 0) : softThreshold(v, alpha * weights[j] * s)
     }
-    @inline(__always) public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double {
+    @inlinable @inline(__always) public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double {
         let a = alpha * weights[j]
         if w == 0 { return positive ? max(0, -g - a) : max(0, abs(g) - a) }
         return abs(g + a * signum(w))
@@ -111,12 +111,12 @@ public struct MCP: Penalty, Sendable {
     public var gamma: Double
     public var positive: Bool
     public init(alpha: Double, gamma: Double = 3, positive: Bool = false) { self.alpha = alpha; self.gamma = gamma; self.positive = positive }
-    @inline(__always) func g(_ x: Double) -> Double {
+    @inlinable @inline(__always) func g(_ x: Double) -> Double {
         let a = abs(x)
         return a <= alpha * gamma ? alpha * a - x * x / (2 * gamma) : gamma * alpha * alpha / 2
     }
-    public func value(_ w: [Double]) -> Double { positive && w.contains { $0 < 0 } ? .infinity : w.reduce(0) { $0 + g($1) } }
-    public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
+    @inlinable public func value(_ w: [Double]) -> Double { positive && w.contains { $0 < 0 } ? .infinity : w.reduce(0) { $0 + g($1) } }
+    @inlinable public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
         if positive && v <= 0 { return 0 }
         let a = abs(v), sg = signum(v)
         if s < gamma {
@@ -131,7 +131,7 @@ public struct MCP: Penalty, Sendable {
         }
         return best
     }
-    public func subdifferentialDistance(_ w: Double, gradient gr: Double, _ j: Int) -> Double {
+    @inlinable public func subdifferentialDistance(_ w: Double, gradient gr: Double, _ j: Int) -> Double {
         if w == 0 { return positive ? max(0, -gr - alpha) : max(0, abs(gr) - alpha) }
         if abs(w) < alpha * gamma { return abs(gr + alpha * signum(w) - w / gamma) }
         return abs(gr)
@@ -146,14 +146,14 @@ public struct SCAD: Penalty, Sendable {
     public var alpha: Double
     public var gamma: Double
     public init(alpha: Double, gamma: Double = 3.7) { self.alpha = alpha; self.gamma = gamma }
-    @inline(__always) func g(_ x: Double) -> Double {
+    @inlinable @inline(__always) func g(_ x: Double) -> Double {
         let a = abs(x)
         if a <= alpha { return alpha * a }
         if a <= gamma * alpha { return (2 * gamma * alpha * a - a * a - alpha * alpha) / (2 * (gamma - 1)) }
         return alpha * alpha * (gamma + 1) / 2
     }
-    public func value(_ w: [Double]) -> Double { w.reduce(0) { $0 + g($1) } }
-    public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
+    @inlinable public func value(_ w: [Double]) -> Double { w.reduce(0) { $0 + g($1) } }
+    @inlinable public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
         let a = abs(v), sg = signum(v)
         var cands: [Double] = [0, min(max(a - alpha * s, 0), alpha), alpha, gamma * alpha]
         let denom = 1 / s - 1 / (gamma - 1)
@@ -166,7 +166,7 @@ public struct SCAD: Penalty, Sendable {
         }
         return sg * best
     }
-    public func subdifferentialDistance(_ w: Double, gradient gr: Double, _ j: Int) -> Double {
+    @inlinable public func subdifferentialDistance(_ w: Double, gradient gr: Double, _ j: Int) -> Double {
         let a = abs(w)
         if w == 0 { return max(0, abs(gr) - alpha) }
         if a <= alpha { return abs(gr + alpha * signum(w)) }
@@ -186,8 +186,8 @@ public struct Lq: Penalty, Sendable {
     public static func half(alpha: Double) -> Lq { Lq(alpha: alpha, q: 0.5) }
     public static func twoThirds(alpha: Double) -> Lq { Lq(alpha: alpha, q: 2.0 / 3.0) }
     init(alpha: Double, q: Double) { self.alpha = alpha; self.q = q }
-    public func value(_ w: [Double]) -> Double { alpha * w.reduce(0) { $0 + Foundation.pow(abs($1), q) } }
-    public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
+    @inlinable public func value(_ w: [Double]) -> Double { alpha * w.reduce(0) { $0 + Foundation.pow(abs($1), q) } }
+    @inlinable public func prox(_ v: Double, step s: Double, _ j: Int) -> Double {
         let a = abs(v)
         guard a > 0, alpha > 0 else { return v }
         // h(x) = (x − a)/s + αq x^(q−1), convex on (0, ∞), minimal at x*.
@@ -200,7 +200,7 @@ public struct Lq: Penalty, Sendable {
         let f = (x - a) * (x - a) / (2 * s) + alpha * Foundation.pow(x, q)
         return f < a * a / (2 * s) ? signum(v) * x : 0
     }
-    public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double {
+    @inlinable public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double {
         w == 0 ? 0 : abs(g + alpha * q * Foundation.pow(abs(w), q - 1) * signum(w))
     }
     public var needsFixpointScore: Bool { true }
@@ -210,9 +210,9 @@ public struct Lq: Penalty, Sendable {
 public struct IndicatorBox: Penalty, Sendable {
     public var upper: Double
     public init(upper: Double) { self.upper = upper }
-    public func value(_ w: [Double]) -> Double { w.allSatisfy { $0 >= 0 && $0 <= upper } ? 0 : .infinity }
-    public func prox(_ v: Double, step s: Double, _ j: Int) -> Double { min(max(v, 0), upper) }
-    public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double {
+    @inlinable public func value(_ w: [Double]) -> Double { w.allSatisfy { $0 >= 0 && $0 <= upper } ? 0 : .infinity }
+    @inlinable public func prox(_ v: Double, step s: Double, _ j: Int) -> Double { min(max(v, 0), upper) }
+    @inlinable public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double {
         if w <= 0 { return max(0, -g) }
         if w >= upper { return max(0, g) }
         return abs(g)
@@ -223,7 +223,7 @@ public struct IndicatorBox: Penalty, Sendable {
 /// The constraint w ≥ 0 (non-negative least squares and the like).
 public struct PositiveConstraint: Penalty, Sendable {
     public init() {}
-    public func value(_ w: [Double]) -> Double { w.allSatisfy { $0 >= 0 } ? 0 : .infinity }
-    public func prox(_ v: Double, step s: Double, _ j: Int) -> Double { max(v, 0) }
-    public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double { w == 0 ? max(0, -g) : abs(g) }
+    @inlinable public func value(_ w: [Double]) -> Double { w.allSatisfy { $0 >= 0 } ? 0 : .infinity }
+    @inlinable public func prox(_ v: Double, step s: Double, _ j: Int) -> Double { max(v, 0) }
+    @inlinable public func subdifferentialDistance(_ w: Double, gradient g: Double, _ j: Int) -> Double { w == 0 ? max(0, -g) : abs(g) }
 }
