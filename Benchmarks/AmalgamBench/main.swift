@@ -130,7 +130,7 @@ case "glm":
             case "lasso": sol = try solver.solve(X, y, datafit: Quadratic(), penalty: L1(alpha: amax * ratio))
             case "enet": sol = try solver.solve(X, y, datafit: Quadratic(), penalty: L1L2(alpha: amax / 0.5 * ratio, l1Ratio: 0.5))
             case "mcp": sol = try solver.solve(X, y, datafit: Quadratic(), penalty: MCP(alpha: amax * ratio, gamma: 3))
-            case "logreg": sol = try solver.solve(X, labels, datafit: Logistic(), penalty: L1(alpha: amaxLog * ratio))
+            case "logreg": sol = try ProxNewton(tol: tol, maxIter: 1000).solve(X, labels, datafit: Logistic(), penalty: L1(alpha: amaxLog * ratio))
             default: FileHandle.standardError.write(Data("unknown estimator \(est)\n".utf8)); exit(2)
             }
             return (now() - start, sol)
@@ -142,7 +142,7 @@ case "glm":
         return (first, times[times.count / 2], sol.stopCrit, sol.coef.filter { $0 != 0 }.count, sol.objective)
     }
     let r: (first: Double, median: Double, stop: Double, nnz: Int, objective: Double)
-    if path.hasSuffix(".svm") { let t = try GLMTable.readLIBSVM(path); r = try bench(t.X, t.y) } else { let t = try GLMTable.readCSV(path); r = try bench(t.X, t.y) }
+    if path.hasSuffix(".svm") || path.hasSuffix(".libsvm") { let t = try GLMTable.readLIBSVM(path); r = try bench(t.X, t.y) } else { let t = try GLMTable.readCSV(path); r = try bench(t.X, t.y) }
     print(String(format: "{\"side\": \"amalgam\", \"workload\": \"glm\", \"estimator\": \"%@\", \"alpha_ratio\": %g, \"first_seconds\": %.6g, \"seconds\": %.6g, \"stop_crit\": %.3g, \"nnz\": %d, \"objective\": %.12g}",
                  est, ratio, r.first, r.median, r.stop, r.nnz, r.objective))
     exit(0)

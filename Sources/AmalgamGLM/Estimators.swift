@@ -197,18 +197,23 @@ public final class MCPRegression: LinearModel {
 
 /// L1-regularised logistic regression: min (1/n) Σ log(1 + exp(−y_i(x_iᵀw + b))) + α‖w‖₁
 /// (skglm's `SparseLogisticRegression`; scikit-learn's `LogisticRegression(l1_ratio=1, C=1/(nα))`).
-/// Labels: any two distinct values; the larger is the positive class. Solved by ``AndersonCD``
-/// (skglm uses prox-Newton here; both reach the same optimum).
+/// Labels: any two distinct values; the larger is the positive class. Solved by ``ProxNewton``
+/// (as in skglm; `maxIter` counts its outer rounds), finished by ``AndersonCD`` when the
+/// Newton line search stalls before `tol` (it can, at rounding level, for tol ≲ 1e-10).
 public final class SparseLogisticRegression: LinearModel {
     public var alpha: Double
     public var l1Ratio: Double
     public var options: FitOptions
     /// The two class labels, negative first.
     public private(set) var classes: [Double] = []
-    let model: GeneralizedLinearEstimator<Logistic, L1L2>
-    public init(alpha: Double = 1, l1Ratio: Double = 1, options: FitOptions = FitOptions()) {
+    public private(set) var coef: [Double] = []
+    public private(set) var intercept = 0.0
+    public private(set) var stopCrit = Double.nan
+    public private(set) var nIter = 0
+    public private(set) var objective = Double.nan
+    public private(set) var converged = false
+    public init(alpha: Double = 1, l1Ratio: Double = 1, options: FitOptions = FitOptions(maxIter: 20)) {
         self.alpha = alpha; self.l1Ratio = l1Ratio; self.options = options
-        model = GeneralizedLinearEstimator(datafit: Logistic(), penalty: L1L2(alpha: alpha, l1Ratio: l1Ratio))
     }
     /// Maps labels to ±1.
     public static func signedLabels(_ y: [Double]) throws -> (labels: [Double], classes: [Double]) {
@@ -221,19 +226,25 @@ public final class SparseLogisticRegression: LinearModel {
         guard l1Ratio >= 0, l1Ratio <= 1 else { throw GLMError.invalidArgument("l1Ratio must be in [0, 1], got \(l1Ratio)") }
         let (labels, cls) = try Self.signedLabels(y)
         classes = cls
-        model.penalty = L1L2(alpha: alpha, l1Ratio: l1Ratio); model.solver = options.solver; model.warmStart = options.warmStart
-        try model.fit(X, labels)
+        var solver = ProxNewton(tol: options.tol, maxIter: options.maxIter, fitIntercept: options.fitIntercept, p0: options.p0)
+        solver.maxNewtonSteps = max(1, options.maxEpochs)
+        let warm = options.warmStart && coef.count == X.columnCount
+        var s = try solver.solve(X, labels, datafit: Logistic(), penalty: L1L2(alpha: alpha, l1Ratio: l1Ratio),
+                                 w0: warm ? coef : nil, intercept0: warm ? intercept : 0)
+        if !s.converged {
+            // Prox-Newton's line search can stall at rounding level (seen near 1e-10 on
+            // breast_cancer); coordinate descent from its answer finishes the job.
+            let rest = try options.solver.solve(X, labels, datafit: Logistic(), penalty: L1L2(alpha: alpha, l1Ratio: l1Ratio), w0: s.coef, intercept0: s.intercept)
+            s = GLMSolution(coef: rest.coef, intercept: rest.intercept, objective: rest.objective, stopCrit: rest.stopCrit,
+                            nIter: s.nIter + rest.nIter, epochs: s.epochs + rest.epochs, converged: rest.converged)
+        }
+        coef = s.coef; intercept = s.intercept; stopCrit = s.stopCrit; nIter = s.nIter; objective = s.objective; converged = s.converged
         return self
     }
-    public func decisionFunction<X: DesignMatrix>(_ X: X) -> [Double] { model.decisionFunction(X) }
+    public func decisionFunction<X: DesignMatrix>(_ X: X) -> [Double] { X.multiply(coef).map { $0 + intercept } }
     /// P(class = classes[1]).
     public func predictProbability<X: DesignMatrix>(_ X: X) -> [Double] { decisionFunction(X).map { sigmoid($0) } }
     public func predict<X: DesignMatrix>(_ X: X) -> [Double] { decisionFunction(X).map { $0 > 0 ? classes[1] : classes[0] } }
-    public var coef: [Double] { model.coef }
-    public var intercept: Double { model.intercept }
-    public var stopCrit: Double { model.stopCrit }
-    public var nIter: Int { model.nIter }
-    public var objective: Double { model.objective }
 }
 
 /// A regularisation path: fits at decreasing α, each warm-started from the previous one.

@@ -251,6 +251,24 @@ final class SolverTests: XCTestCase {
         XCTAssertLessThan(zip(last.coef, path.coefs.last!).map { abs($0 - $1) }.max()!, 1e-6)
     }
 
+    func testProxNewtonReachesTheGoldenLogisticSolutionAndSolvesPoisson() throws {
+        for c in try golden() where c.estimator == "logistic_l1" {
+            let (X, y) = try table(c.table)
+            let (labels, _) = try SparseLogisticRegression.signedLabels(y)
+            let s = try ProxNewton(tol: 1e-8, maxIter: 100, fitIntercept: c.fitIntercept).solve(X, labels, datafit: Logistic(), penalty: L1(alpha: c.alpha))
+            XCTAssertTrue(s.converged, "\(c.table)")
+            XCTAssertLessThan(zip(s.coef, c.coef).map { abs($0 - $1) }.max()!, 1e-5, "\(c.table)")
+        }
+        // Poisson has no global curvature bound, so only prox-Newton applies: counts made from
+        // Prostate's lpsa (3·lpsa rounded), its standardised features.
+        let (X, y) = try table("prostate")
+        let counts = y.map { ($0 * 3).rounded().magnitude }
+        let s = try ProxNewton(tol: 1e-9, maxIter: 100).solve(X, counts, datafit: Poisson(), penalty: L1(alpha: 0.01))
+        XCTAssertTrue(s.converged)
+        XCTAssertLessThanOrEqual(s.stopCrit, 1e-9)
+        XCTAssertGreaterThan(s.coef.filter { $0 != 0 }.count, 0)
+    }
+
     func testBadInputGivesClearErrors() throws {
         let X = try DenseMatrix(rows: [[1, 2], [3, 4], [5, 6]])
         XCTAssertThrowsError(try Lasso(alpha: -1).fit(X, [1, 2, 3])) { XCTAssertTrue("\($0)".contains("alpha")) }
