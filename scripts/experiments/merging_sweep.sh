@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The experiments of docs/results/merging.md (issue 9). Every run resumes: seeds already in a
+# run's summary.json are kept, so the sweep can be interrupted and restarted. On 2 cores the
+# small CNN takes about 2 minutes per teacher epoch and about 4× that per wide-student epoch;
+# a seed at budget T costs roughly 2.6·T teacher-epochs without --equal-compute, 4·T with it.
+#   scripts/experiments/merging_sweep.sh [OUT_DIR]        (default runs/merging)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${1:-runs/merging}
+swift build -c release --product amalgam
+A=.build/release/amalgam
+$A merge --dataset sine --seeds 0-9 --out "$OUT/sine-T600" --resume
+$A merge --model cnn --budget-epochs 6 --seeds 0,1,2 --equal-compute --out "$OUT/cnn-T6" --resume
+$A merge --model cnn --budget-epochs 12 --seeds 0,1,2 --equal-compute --out "$OUT/cnn-T12" --resume
+$A merge --model cnn --budget-epochs 24 --seeds 0 --equal-compute --out "$OUT/cnn-T24" --resume
+$A merge --model cnn --budget-epochs 48 --seeds 0 --equal-compute --out "$OUT/cnn-T48" --resume
+$A merge --model resnet20 --budget-epochs 12 --seeds 0,1 --out "$OUT/resnet20-T12" --resume
+python3 scripts/experiments/merging_report.py "$OUT"/*/summary.json
