@@ -280,3 +280,77 @@ public func regularizationPath<X: DesignMatrix, F: LipschitzDatafit, P: Penalty>
     }
     return path
 }
+
+/// A design matrix restricted to some rows (for cross-validation folds), materialised.
+extension DenseMatrix {
+    /// The rows `rows` of this matrix, in that order.
+    public func selectingRows(_ rows: [Int]) -> DenseMatrix {
+        var v = [Double](repeating: 0, count: rows.count * columnCount)
+        for j in 0..<columnCount { for (a, i) in rows.enumerated() { v[j * rows.count + a] = values[j * rowCount + i] } }
+        return try! DenseMatrix(rows: rows.count, columns: columnCount, columnMajor: v)
+    }
+}
+
+extension SparseMatrix {
+    /// The rows `rows` of this matrix, in that order.
+    public func selectingRows(_ rows: [Int]) -> SparseMatrix {
+        var position = [Int](repeating: -1, count: rowCount)
+        for (a, i) in rows.enumerated() { position[i] = a }
+        var values: [Double] = [], idx: [Int32] = [], starts = [0]
+        for j in 0..<columnCount {
+            var col: [(Int32, Double)] = []
+            forEachInColumn(j) { i, x in if position[i] >= 0 { col.append((Int32(position[i]), x)) } }
+            col.sort { $0.0 < $1.0 }
+            for (r, x) in col { idx.append(r); values.append(x) }
+            starts.append(values.count)
+        }
+        return try! SparseMatrix(rows: rows.count, columns: columnCount, values: values, rowIndices: idx, columnStarts: starts)
+    }
+}
+
+/// The result of cross-validating α over a path (scikit-learn's LassoCV attributes).
+public struct CrossValidation: Sendable {
+    public var alphas: [Double]
+    /// Mean held-out loss per α (rows) — squared error for least squares, the datafit otherwise.
+    public var meanLoss: [Double]
+    /// Held-out loss per α and fold.
+    public var foldLoss: [[Double]]
+    /// The α with the smallest mean held-out loss.
+    public var bestAlpha: Double
+}
+
+/// K-fold cross-validation of α along a warm-started path on each training fold (LassoCV-style:
+/// folds are consecutive blocks of rows split as scikit-learn's KFold without shuffling; the loss
+/// is the datafit's value on the held-out rows, half the MSE for least squares; the α grid is
+/// computed on all rows, as LassoCV does).
+public func crossValidateAlpha<F: LipschitzDatafit, P: Penalty>(
+    _ X: DenseMatrix, _ y: [Double], datafit: F, penalty: (Double) -> P, folds: Int = 5, count: Int = 100, eps: Double = 1e-3,
+    solver: AndersonCD = AndersonCD()
+) throws -> CrossValidation {
+    let n = X.rowCount
+    guard folds >= 2, folds <= n else { throw GLMError.invalidArgument("folds must be in 2...\(n), got \(folds)") }
+    guard y.count == n else { throw GLMError.invalidData("X has \(n) rows but y has \(y.count) values") }
+    let g = try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept)
+    guard let amax = penalty(1).alphaMax(gradientAtZero: g) else { throw GLMError.invalidArgument("this penalty has no α_max") }
+    let alphas = (0..<count).map { amax * Foundation.pow(eps, Double($0) / Double(max(count - 1, 1))) }
+    var foldLoss = [[Double]](repeating: [], count: alphas.count)
+    // scikit-learn's KFold: the first n mod K folds hold one extra row.
+    var bounds = [0]
+    for k in 0..<folds { bounds.append(bounds[k] + n / folds + (k < n % folds ? 1 : 0)) }
+    for k in 0..<folds {
+        let lo = bounds[k], hi = bounds[k + 1]
+        let test = Array(lo..<hi), train = Array(0..<lo) + Array(hi..<n)
+        let path = try regularizationPath(X.selectingRows(train), train.map { y[$0] }, datafit: datafit, penalty: penalty,
+                                          alphas: alphas, solver: solver)
+        var heldOut = datafit
+        try heldOut.prepare(targets: test.map { y[$0] })
+        let Xt = X.selectingRows(test)
+        for a in alphas.indices {
+            let z = Xt.multiply(path.coefs[a]).map { $0 + path.intercepts[a] }
+            foldLoss[a].append(z.withUnsafeBufferPointer { heldOut.value($0) })
+        }
+    }
+    let mean = foldLoss.map { $0.reduce(0, +) / Double($0.count) }
+    let best = mean.indices.min { mean[$0] < mean[$1] }!
+    return CrossValidation(alphas: alphas, meanLoss: mean, foldLoss: foldLoss, bestAlpha: alphas[best])
+}

@@ -269,6 +269,19 @@ final class SolverTests: XCTestCase {
         XCTAssertGreaterThan(s.coef.filter { $0 != 0 }.count, 0)
     }
 
+    /// LassoCV on diabetes against scikit-learn 1.9.1 (`lasso_cv_golden()` in
+    /// scripts/reference/make_glm_golden.py): α = 0.003753767152691846, the 92nd of 100 values,
+    /// mean held-out MSE 2991.8073755408427.
+    func testCrossValidatedAlphaMatchesLassoCV() throws {
+        let (X, y) = try table("diabetes")
+        let cv = try crossValidateAlpha(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }, folds: 5, count: 100,
+                                        solver: AndersonCD(tol: 1e-10, maxIter: 1000))
+        XCTAssertEqual(cv.bestAlpha, 0.003753767152691846, accuracy: 1e-12)
+        XCTAssertEqual(cv.alphas.firstIndex(of: cv.bestAlpha), 91)
+        XCTAssertEqual(2 * cv.meanLoss[91], 2991.8073755408427, accuracy: 1e-4)
+        XCTAssertThrowsError(try crossValidateAlpha(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }, folds: 1))
+    }
+
     func testBadInputGivesClearErrors() throws {
         let X = try DenseMatrix(rows: [[1, 2], [3, 4], [5, 6]])
         XCTAssertThrowsError(try Lasso(alpha: -1).fit(X, [1, 2, 3])) { XCTAssertTrue("\($0)".contains("alpha")) }

@@ -126,3 +126,13 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+def lasso_cv_golden():
+    """LassoCV on diabetes (5 consecutive folds, 100 alphas, eps 1e-3): the chosen α.
+
+    Printed, not written: tests/AmalgamGLMTests compares with the value below."""
+    from sklearn.linear_model import LassoCV
+    d = load_diabetes()
+    m = LassoCV(cv=5, alphas=100, eps=1e-3, tol=1e-12, max_iter=1_000_000).fit(d.data, d.target)
+    print("LassoCV diabetes alpha_", repr(m.alpha_))
