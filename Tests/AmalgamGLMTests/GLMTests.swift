@@ -282,6 +282,32 @@ final class SolverTests: XCTestCase {
         XCTAssertThrowsError(try crossValidateAlpha(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }, folds: 1))
     }
 
+    /// GroupLasso against skglm 0.5 (`group_lasso_golden()` in make_glm_golden.py).
+    func testGroupLassoMatchesSkglm() throws {
+        let (X, y) = try table("diabetes")
+        let groups = [[0, 1], [2, 3, 4], [5, 6, 7], [8, 9]]
+        let expected = [-2.5534303120433597, -116.36880606502459, 502.03546410094134, 285.0455417151172, -109.76900818963817,
+                        -21.638702544485028, -120.10898967831734, 84.08264534541638, 443.19168147712924, 90.32758515351159]
+        for sparse in [false, true] {
+            let m = GroupLasso(alpha: 0.17690113034551785, groups: groups, options: FitOptions(tol: 1e-12, maxIter: 10_000))
+            if sparse { try m.fit(SparseMatrix(X), y) } else { try m.fit(X, y) }
+            XCTAssertLessThanOrEqual(m.stopCrit, 1e-12)
+            XCTAssertLessThan(zip(m.coef, expected).map { abs($0 - $1) }.max()!, 1e-6, "sparse \(sparse)")
+            XCTAssertEqual(m.intercept, 152.13348416290492, accuracy: 1e-6)
+        }
+        // α_max: above it every group is zero.
+        let sqrtWeights = groups.map { Double($0.count).squareRoot() }
+        let pen = try WeightedGroupL2(alpha: 1, groups: groups, weights: sqrtWeights)
+        let amax = pen.alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: Quadratic(), fitIntercept: true))
+        XCTAssertEqual(amax / 10, 0.17690113034551785, accuracy: 1e-12)
+        XCTAssertTrue(try GroupLasso(alpha: amax * 1.0001, groups: groups, weights: sqrtWeights, options: FitOptions(tol: 1e-10)).fit(X, y).coef.allSatisfy { $0 == 0 })
+        XCTAssertTrue(try GroupLasso(alpha: amax * 0.99, groups: groups, weights: sqrtWeights, options: FitOptions(tol: 1e-10)).fit(X, y).coef.contains { $0 != 0 })
+        XCTAssertThrowsError(try WeightedGroupL2(alpha: 1, groups: [[0, 1], [1, 2]])) { XCTAssertTrue("\($0)".contains("two groups")) }
+        // Block soft-thresholding equals its definition.
+        let prox = try WeightedGroupL2(alpha: 2, groups: [[0, 1]], weights: [1]).prox([3, 4], step: 0.5, group: 0)
+        XCTAssertEqual(prox[0], 3 * (1 - 1.0 / 5), accuracy: 1e-15); XCTAssertEqual(prox[1], 4 * (1 - 1.0 / 5), accuracy: 1e-15)
+    }
+
     func testBadInputGivesClearErrors() throws {
         let X = try DenseMatrix(rows: [[1, 2], [3, 4], [5, 6]])
         XCTAssertThrowsError(try Lasso(alpha: -1).fit(X, [1, 2, 3])) { XCTAssertTrue("\($0)".contains("alpha")) }

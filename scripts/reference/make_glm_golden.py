@@ -136,3 +136,15 @@ def lasso_cv_golden():
     d = load_diabetes()
     m = LassoCV(cv=5, alphas=100, eps=1e-3, tol=1e-12, max_iter=1_000_000).fit(d.data, d.target)
     print("LassoCV diabetes alpha_", repr(m.alpha_))
+
+
+def group_lasso_golden():
+    """skglm GroupLasso on diabetes, groups [[0,1],[2,3,4],[5,6,7],[8,9]], default weights (1),
+    α = 0.17690113034551785 (a tenth of α_max for weights √|g|), tol 1e-12 (printed; the test
+    holds the values)."""
+    from skglm import GroupLasso
+    d = load_diabetes(); X, y = d.data, d.target
+    groups = [[0, 1], [2, 3, 4], [5, 6, 7], [8, 9]]
+    amax = max(np.linalg.norm(X[:, g].T @ (y - y.mean())) / len(y) / np.sqrt(len(g)) for g in groups)
+    m = GroupLasso(groups=groups, alpha=amax / 10, tol=1e-12, max_iter=10000).fit(X, y)
+    print(repr(amax / 10), m.coef_.tolist(), float(m.intercept_))
