@@ -308,6 +308,28 @@ final class SolverTests: XCTestCase {
         XCTAssertEqual(prox[0], 3 * (1 - 1.0 / 5), accuracy: 1e-15); XCTAssertEqual(prox[1], 4 * (1 - 1.0 / 5), accuracy: 1e-15)
     }
 
+    /// SLOPE by FISTA against skglm 0.5 (`slope_golden()` in make_glm_golden.py); SLOPE's
+    /// signature, equal magnitudes for correlated features, shows in the expected values.
+    func testSlopeMatchesSkglm() throws {
+        let (X, y0) = try table("diabetes")
+        let mean = y0.reduce(0, +) / Double(y0.count)
+        let y = y0.map { $0 - mean }
+        let lambdas = [0.21480435755294985, 0.19332392179765487, 0.17184348604235988, 0.1503630502870649, 0.1288826145317699,
+                       0.10740217877647493, 0.08592174302117993, 0.06444130726588494, 0.042960871510589964, 0.021480435755294985]
+        let expected = [0.12716630873648826, -134.95587256094427, 477.84962233317094, 256.18663398063194, -44.812543363244885,
+                        -44.812543363244885, -165.5586161924818, 70.79524199558537, 431.6273974697395, 70.79524199558537]
+        let s = try FISTA(tol: 1e-10, maxIter: 500_000, fitIntercept: false).solve(X, y, datafit: Quadratic(), penalty: SLOPE(lambdas: lambdas))
+        XCTAssertTrue(s.converged)
+        XCTAssertLessThan(zip(s.coef, expected).map { abs($0 - $1) }.max()!, 1e-5)
+        XCTAssertEqual(s.objective, 1759.9019436555081, accuracy: 1e-8 * 1759.9)
+        // The prox equals its definition on a small case: v = (3, −1, 2), λ = (2, 1, 0.5), s = 1
+        // → sorted |v| − λ = (1, 1, 0.5), already non-increasing → (1, −0.5, 1).
+        XCTAssertEqual(try SLOPE(lambdas: [2, 1, 0.5]).prox([3, -1, 2], step: 1), [1, -0.5, 1])
+        // Pooling: |v| − λ = (0.5, 1.5) violates the order → both become their mean, 1.
+        XCTAssertEqual(try SLOPE(lambdas: [2, 0.5]).prox([2.5, -2], step: 1), [1, -1])
+        XCTAssertThrowsError(try SLOPE(lambdas: [1, 2]))
+    }
+
     func testBadInputGivesClearErrors() throws {
         let X = try DenseMatrix(rows: [[1, 2], [3, 4], [5, 6]])
         XCTAssertThrowsError(try Lasso(alpha: -1).fit(X, [1, 2, 3])) { XCTAssertTrue("\($0)".contains("alpha")) }

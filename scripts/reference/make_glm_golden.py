@@ -148,3 +148,16 @@ def group_lasso_golden():
     amax = max(np.linalg.norm(X[:, g].T @ (y - y.mean())) / len(y) / np.sqrt(len(g)) for g in groups)
     m = GroupLasso(groups=groups, alpha=amax / 10, tol=1e-12, max_iter=10000).fit(X, y)
     print(repr(amax / 10), m.coef_.tolist(), float(m.intercept_))
+
+
+def slope_golden():
+    """skglm SLOPE with FISTA (fixpoint, tol 1e-12, no intercept) on diabetes with y centred,
+    λ = (α_max/10)·linspace(1, 0.1, 10) (printed; the test holds the values)."""
+    from skglm import GeneralizedLinearEstimator
+    from skglm.datafits import Quadratic
+    from skglm.penalties import SLOPE
+    from skglm.solvers import FISTA
+    d = load_diabetes(); X, y = d.data, d.target - d.target.mean()
+    lam = np.abs(X.T @ y).max() / len(y) / 10 * np.linspace(1, 0.1, 10)
+    m = GeneralizedLinearEstimator(Quadratic(), SLOPE(alphas=lam), FISTA(max_iter=500000, tol=1e-12, opt_strategy="fixpoint")).fit(X, y)
+    print(lam.tolist(), m.coef_.tolist())
