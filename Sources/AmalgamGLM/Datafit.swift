@@ -142,3 +142,23 @@ func checkTargets(_ y: [Double]) throws {
     let e = Foundation.exp(x)
     return e / (1 + e)
 }
+
+/// Gamma deviance with log link: F = (1/n) Σ z_i + y_i e^{−z_i} − 1 − log y_i, targets y_i > 0.
+/// Its curvature y e^{−z} is unbounded, so it needs ``ProxNewton``.
+public struct Gamma: Datafit, Sendable {
+    public private(set) var y: [Double] = []
+    @usableFromInline var invN = 1.0
+    public init() {}
+    public mutating func prepare(targets y: [Double]) throws {
+        try checkTargets(y)
+        if let bad = y.firstIndex(where: { $0 <= 0 }) { throw GLMError.invalidData("Gamma targets must be > 0; sample \(bad) has \(y[bad])") }
+        self.y = y; invN = 1 / Double(y.count)
+    }
+    @inlinable public func value(_ z: UnsafeBufferPointer<Double>) -> Double {
+        var s = 0.0
+        for i in 0..<y.count { s += z[i] + y[i] * Foundation.exp(-z[i]) - 1 - Foundation.log(y[i]) }
+        return s * invN
+    }
+    @inlinable @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { (1 - y[i] * Foundation.exp(-z)) * invN }
+    @inlinable @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { y[i] * Foundation.exp(-z) * invN }
+}

@@ -82,6 +82,7 @@ final class PenaltyAndDatafitTests: XCTestCase {
         try check(Logistic(), y, bound: { $0.curvatureBound($1) })
         try check(Huber(delta: 1), counts.map { $0 / 3 }, bound: { $0.curvatureBound($1) })
         try check(Poisson(), counts, bound: nil)
+        try check(Gamma(), counts.map { $0 + 0.5 }, bound: nil)
     }
 
     func testLipschitzConstantsBoundCoordinateCurvature() throws {
@@ -267,6 +268,10 @@ final class SolverTests: XCTestCase {
         XCTAssertTrue(s.converged)
         XCTAssertLessThanOrEqual(s.stopCrit, 1e-9)
         XCTAssertGreaterThan(s.coef.filter { $0 != 0 }.count, 0)
+        // Gamma regression on exp(lpsa) (positive), same features.
+        let gs = try ProxNewton(tol: 1e-9, maxIter: 100).solve(X, y.map { Foundation.exp($0) }, datafit: Gamma(), penalty: L1(alpha: 0.01))
+        XCTAssertTrue(gs.converged)
+        XCTAssertThrowsError(try ProxNewton().solve(X, y, datafit: Gamma(), penalty: L1(alpha: 0.01))) { XCTAssertTrue("\($0)".contains("> 0")) }
     }
 
     /// LassoCV on diabetes against scikit-learn 1.9.1 (`lasso_cv_golden()` in
