@@ -335,6 +335,36 @@ final class SolverTests: XCTestCase {
         XCTAssertThrowsError(try SLOPE(lambdas: [1, 2]))
     }
 
+    /// LinearSVC (hinge, dual, no intercept). Certificate: the duality gap P(w) − D(a) of our
+    /// answer (P(w) = ½‖w‖² + C Σ hinge, D(a) = Σa − ½‖Σ a_i y_i x_i‖²) is ≤ 1e-9, so w is within
+    /// √(2·gap) of the unique optimum; and its primal objective is no worse than scikit-learn
+    /// 1.9.1's liblinear (`LinearSVC(loss="hinge", dual=True, fit_intercept=False, C=0.5,
+    /// tol=1e-12)`, the values below; liblinear stops on its iteration cap there).
+    func testLinearSVCReachesTheOptimumAndBeatsLiblinear() throws {
+        let liblinear = [-0.0031288854265768056, 0.41135512304546284, 0.726753986437049, 0.40392992709171793, -0.008602664110043234,
+                         -0.26169623863837443, 0.20360179465012246, -0.6698197585953021, 0.20161309717510628, -0.0426114147291209,
+                         0.285585963193171, 0.8552983688456972, 0.5680472372579202]
+        let (X, y) = try table("heart_scale")
+        let c = 0.5
+        for sparse in [false, true] {
+            let m = sparse ? try LinearSVC(C: c, tol: 1e-10).fit(SparseMatrix(X), y) : try LinearSVC(C: c, tol: 1e-10).fit(X, y)
+            let (labels, _) = try SparseLogisticRegression.signedLabels(y)
+            func primal(_ w: [Double]) -> Double {
+                let z = X.multiply(w)
+                return 0.5 * w.reduce(0) { $0 + $1 * $1 } + c * zip(z, labels).reduce(0) { $0 + max(0, 1 - $1.0 * $1.1) }
+            }
+            let dual = m.dualCoef.reduce(0, +) - 0.5 * m.coef.reduce(0) { $0 + $1 * $1 }
+            XCTAssertTrue(m.dualCoef.allSatisfy { $0 >= 0 && $0 <= c })
+            XCTAssertLessThanOrEqual(primal(m.coef) - dual, 1e-9)
+            XCTAssertGreaterThanOrEqual(primal(m.coef) - dual, -1e-12)
+            XCTAssertLessThanOrEqual(primal(m.coef), primal(liblinear))
+            XCTAssertLessThanOrEqual(m.stopCrit, 1e-10)
+            let accuracy = Double(zip(m.predict(X), y).filter { $0 == $1 }.count) / Double(y.count)
+            XCTAssertGreaterThan(accuracy, 0.8)
+        }
+        XCTAssertThrowsError(try LinearSVC(C: 0).fit(try DenseMatrix(rows: [[1], [2]]), [1, -1]))
+    }
+
     func testBadInputGivesClearErrors() throws {
         let X = try DenseMatrix(rows: [[1, 2], [3, 4], [5, 6]])
         XCTAssertThrowsError(try Lasso(alpha: -1).fit(X, [1, 2, 3])) { XCTAssertTrue("\($0)".contains("alpha")) }
