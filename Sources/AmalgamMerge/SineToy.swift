@@ -64,53 +64,73 @@ public struct SineToy {
         }
     }
 
-    /// One seed: test MSE of every strategy (`merged`, `long`, `best_of_3` (best on the test
-    /// set, optimistic), `teacher` (mean of the teachers), `teacher_ensemble`).
-    public func run(seed: UInt64) throws -> [String: Double] {
+    /// One seed: every strategy's outcome, with the test MSE in `testAccuracy` (`merged`,
+    /// `long`, `best_of_3` (best on the test set, optimistic), `teacher` (mean of the teachers),
+    /// `teacher_ensemble`), wall time, epochs and training FLOPs (``trainingFLOPs(macs:examples:)``).
+    public func run(seed: UInt64) throws -> [String: StrategyOutcome] {
         let base = seed &* 1000
         let train = Self.sample(trainPoints, seed: base &+ 1), test = Self.sample(10_000, seed: base &+ 2)
         let k = budget.teachers
-        func standard(_ modelSeed: UInt64, epochs: Int) throws -> MLP {
+        let macs = try forwardMACs(Self.model(seed: 0), inputShape: [1])
+        let wideMACs = try forwardMACs(Self.model(seed: 0, width: k), inputShape: [1])
+        func flops(_ m: Double, _ epochs: Int) -> Double { trainingFLOPs(macs: m, examples: Double(epochs * trainPoints)) }
+        func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+        func standard(_ modelSeed: UInt64, epochs: Int) throws -> (MLP, Double) {
+            let start = clock()
             let m = Self.model(seed: modelSeed)
             let milestone = epochs * 5 / 6
             try Self.fit(m, train, epochs: epochs, batchSize: batchSize, optimizer: SGD(learningRate: 0.01, momentum: 0.9),
                          lrAt: { $0 < milestone ? 0.01 : 0.001 })
-            return m
+            return (m, clock() - start)
         }
         let teacherEpochs = Int(budget.teacherEpochs.rounded())
-        let teachers = try (0..<k).map { try standard(base &+ 10 &+ UInt64($0), epochs: teacherEpochs) }
-        var result: [String: Double] = [:]
+        let trained = try (0..<k).map { try standard(base &+ 10 &+ UInt64($0), epochs: teacherEpochs) }
+        let teachers = trained.map(\.0), teacherSeconds = trained.map(\.1)
+        var result: [String: StrategyOutcome] = [:]
         let teacherMSE = try teachers.map { try Self.mse($0, test) }
-        result[MergeStrategy.teacher.rawValue] = teacherMSE.reduce(0, +) / Double(k)
+        result[MergeStrategy.teacher.rawValue] = StrategyOutcome(testAccuracy: teacherMSE.reduce(0, +) / Double(k), seconds: teacherSeconds.reduce(0, +) / Double(k),
+                                                                 trainFlops: flops(macs, teacherEpochs), epochs: Double(teacherEpochs))
         for t in teachers { t.eval() }
-        result[MergeStrategy.teacherEnsemble.rawValue] = Double(try withoutGradients {
+        let ensemble = Double(try withoutGradients {
             (try teachers.map { try $0(test.x) }.reduce(Tensor.zeros(test.y.shape), +) * (1 / Float(k)) - test.y).squared().mean()
         }.item)
         for t in teachers { t.train() }
+        result[MergeStrategy.teacherEnsemble.rawValue] = StrategyOutcome(testAccuracy: ensemble, seconds: teacherSeconds.reduce(0, +),
+                                                                         trainFlops: Double(k) * flops(macs, teacherEpochs), epochs: Double(k * teacherEpochs))
 
         // Merge.
+        let start = clock()
         let merged = try MergedNetwork(teachers: teachers, wide: Self.model(seed: base &+ 50, width: k), seed: base &+ 51)
         let opt = SGD(learningRate: 0.01, momentum: 0.9)
         opt.groups = [ParameterGroup(learningRate: 0.1) { $0.hasPrefix("gates.") }]
         var alpha = 0.01
-        try Self.fit(merged, train, epochs: Int(budget.gateEpochs.rounded()), batchSize: batchSize, optimizer: opt, lrAt: { _ in 0.01 },
+        let gateEpochs = Int(budget.gateEpochs.rounded())
+        try Self.fit(merged, train, epochs: gateEpochs, batchSize: batchSize, optimizer: opt, lrAt: { _ in 0.01 },
                      extra: { m in (m as! MergedNetwork).densityPenalty() * Float(alpha) },
                      beforeEpoch: { _ in alpha += 0.05 * alpha.squareRoot() })
         let student = try merged.prune(into: Self.model(seed: base &+ 52))
         let ftEpochs = Int(budget.fineTuneEpochs.rounded())
         try Self.fit(student, train, epochs: ftEpochs, batchSize: batchSize, optimizer: SGD(learningRate: 0.01, momentum: 0.9),
                      lrAt: { $0 < ftEpochs * 2 / 3 ? 0.01 : 0.001 })
-        result[MergeStrategy.merged.rawValue] = try Self.mse(student, test)
+        result[MergeStrategy.merged.rawValue] = StrategyOutcome(
+            testAccuracy: try Self.mse(student, test), seconds: teacherSeconds.reduce(0, +) + clock() - start,
+            trainFlops: Double(k) * flops(macs, teacherEpochs) + flops(wideMACs, gateEpochs) + flops(macs, ftEpochs),
+            epochs: Double(k * teacherEpochs + gateEpochs + ftEpochs))
 
         // Baselines.
-        result[MergeStrategy.long.rawValue] = try Self.mse(try standard(base &+ 100, epochs: Int(budget.total.rounded())), test)
+        let longEpochs = Int(budget.total.rounded())
+        let (longModel, longSeconds) = try standard(base &+ 100, epochs: longEpochs)
+        result[MergeStrategy.long.rawValue] = StrategyOutcome(testAccuracy: try Self.mse(longModel, test), seconds: longSeconds,
+                                                              trainFlops: flops(macs, longEpochs), epochs: Double(longEpochs))
         let b3 = Int(budget.bestOfThreeEpochs.rounded())
         let reused = teacherEpochs == b3 ? min(k, 3) : 0
         var best = teacherMSE.prefix(reused).min() ?? .infinity
+        var b3Seconds = teacherSeconds.prefix(reused).reduce(0, +)
         for i in reused..<3 {
-            best = min(best, try Self.mse(try standard(base &+ 200 &+ UInt64(i), epochs: b3), test))
+            let (m, secs) = try standard(base &+ 200 &+ UInt64(i), epochs: b3)
+            best = min(best, try Self.mse(m, test)); b3Seconds += secs
         }
-        result[MergeStrategy.bestOf3.rawValue] = best
+        result[MergeStrategy.bestOf3.rawValue] = StrategyOutcome(testAccuracy: best, seconds: b3Seconds, trainFlops: 3 * flops(macs, b3), epochs: Double(3 * b3))
         return result
     }
 }

@@ -181,11 +181,10 @@ struct Merge: ParsableCommand {
         for seed in seedList where !results.contains(where: { $0.seed == seed }) {
             if interruptRequested != 0 { throw AmalgamError.interrupted }
             let start = DispatchTime.now().uptimeNanoseconds
-            let mse = try toy.run(seed: seed)
+            let outcomes = try toy.run(seed: seed)
             let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            console.line("seed \(seed): " + MergeStrategy.allCases.compactMap { s in mse[s.rawValue].map { String(format: "%@ %.4f", s.rawValue, $0) } }.joined(separator: "  ") + String(format: "  (%.1f s)", secs))
-            results.append(MergeSeedResult(seed: seed, strategies: mse.mapValues { StrategyOutcome(testAccuracy: $0, seconds: secs, trainFlops: 0, epochs: 0) },
-                                           diagnostics: MergeDiagnostics()))
+            console.line("seed \(seed): " + MergeStrategy.allCases.compactMap { s in outcomes[s.rawValue].map { String(format: "%@ %.4f", s.rawValue, $0.testAccuracy) } }.joined(separator: "  ") + String(format: "  (%.1f s)", secs))
+            results.append(MergeSeedResult(seed: seed, strategies: outcomes, diagnostics: MergeDiagnostics()))
             try writeReport(MergeSummary(model: "mlp-1-100-1", dataset: "sine", budget: toy.budget, metric: "test_mse", trainExamples: toy.trainPoints,
                                          recipe: nil, results: results, command: command, threads: Threading.threads), outDir, console, final: false)
         }

@@ -63,6 +63,10 @@ final class MergeCLITests: XCTestCase {
         }
         let sa = try summary(a)["strategies"] as! [String: [String: Any]], sb = try summary(b)["strategies"] as! [String: [String: Any]]
         XCTAssertEqual(Set(sa.keys), ["merged", "long", "best_of_3", "teacher", "teacher_ensemble"])
+        // Budget 6: teachers 2 epochs each, gates 1, fine-tuning 1; long 6.
+        XCTAssertEqual(sa["merged"]!["epochs"] as! Double, 6)
+        XCTAssertEqual(sa["long"]!["epochs"] as! Double, 6)
+        XCTAssertGreaterThan((sa["merged"]!["train_flops"] as! [Double])[0], (sa["long"]!["train_flops"] as! [Double])[0])
         for (k, v) in sa {
             let mse = v["test_accuracy"] as! [Double]
             XCTAssertEqual(mse, sb[k]!["test_accuracy"] as! [Double], k)
