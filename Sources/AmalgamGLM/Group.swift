@@ -1,8 +1,19 @@
 import Foundation
 
+/// A penalty over disjoint groups of features, what ``GroupBCD`` needs: the value, the prox of
+/// one group, the distance of −∇_g F to the group's subdifferential, and whether a group is
+/// penalised.
+public protocol GroupPenalty {
+    var groups: [[Int]] { get }
+    func value(_ w: [Double]) -> Double
+    func prox(_ v: [Double], step s: Double, group g: Int) -> [Double]
+    func subdifferentialDistance(_ w: [Double], gradient: [Double], group g: Int) -> Double
+    func isPenalized(group g: Int) -> Bool
+}
+
 /// The weighted group-lasso penalty α Σ_g c_g ‖w_g‖₂ over disjoint groups of features
 /// (skglm's WeightedGroupL2; c_g = 0 leaves a group unpenalised).
-public struct WeightedGroupL2: Sendable {
+public struct WeightedGroupL2: GroupPenalty, Sendable {
     public var alpha: Double
     public var groups: [[Int]]
     public var weights: [Double]
@@ -41,6 +52,8 @@ public struct WeightedGroupL2: Sendable {
         return norm(zip(gradient, w).map { $0 + a * $1 / nw })
     }
 
+    public func isPenalized(group g: Int) -> Bool { weights[g] != 0 }
+
     /// max_g ‖∇_g F(0)‖ / c_g.
     public func alphaMax(gradientAtZero grad: [Double]) -> Double {
         var m = 0.0
@@ -68,7 +81,7 @@ public struct GroupBCD: Sendable {
     }
 
     @inlinable
-    public func solve<X: DesignMatrix, F: LipschitzDatafit>(_ X: X, _ y: [Double], datafit: F, penalty: WeightedGroupL2) throws -> GLMSolution {
+    public func solve<X: DesignMatrix, F: LipschitzDatafit, P: GroupPenalty>(_ X: X, _ y: [Double], datafit: F, penalty: P) throws -> GLMSolution {
         let n = X.rowCount, p = X.columnCount
         guard y.count == n else { throw GLMError.invalidData("X has \(n) rows but y has \(y.count) values") }
         guard X.isFinite else { throw GLMError.invalidData("X contains NaN or infinite values") }
@@ -113,7 +126,7 @@ public struct GroupBCD: Sendable {
             let support = groups.indices.filter { k in groups[k].contains { w[$0] != 0 } }
             let size = max(min(p0, groups.count), min(2 * support.count, groups.count))
             for k in support { scores[k] = .infinity }
-            for k in groups.indices where penalty.weights[k] == 0 { scores[k] = .infinity }
+            for k in groups.indices where !penalty.isPenalized(group: k) { scores[k] = .infinity }
             let ws = topIndices(scores, size).sorted()
             let wsFeatures = ws.flatMap { groups[$0] }
             var iterates: [[Double]] = [], zs: [[Double]] = []
@@ -188,4 +201,54 @@ public final class GroupLasso: LinearModel {
         return self
     }
     public func predict<X: DesignMatrix>(_ X: X) -> [Double] { X.multiply(coef).map { $0 + intercept } }
+}
+
+
+/// The sparse-group lasso α(τ Σ_j |w_j| + (1 − τ) Σ_g c_g ‖w_g‖₂) (Simon et al. 2013; skglm's
+/// WeightedL1GroupL2 with equal feature weights): sparsity between and within groups.
+public struct SparseGroupL1L2: GroupPenalty, Sendable {
+    public var groupPart: WeightedGroupL2
+    /// τ, the L1 share.
+    public var l1Ratio: Double
+    public var alpha: Double { groupPart.alpha }
+    public var groups: [[Int]] { groupPart.groups }
+
+    public init(alpha: Double, l1Ratio: Double, groups: [[Int]], weights: [Double]? = nil) throws {
+        guard l1Ratio >= 0, l1Ratio <= 1 else { throw GLMError.invalidArgument("l1Ratio must be in [0, 1], got \(l1Ratio)") }
+        groupPart = try WeightedGroupL2(alpha: alpha, groups: groups, weights: weights)
+        self.l1Ratio = l1Ratio
+    }
+
+    public func value(_ w: [Double]) -> Double {
+        let inGroups = groups.flatMap { $0 }
+        return alpha * l1Ratio * inGroups.reduce(0) { $0 + abs(w[$1]) } + (1 - l1Ratio) * groupPart.value(w)
+    }
+
+    /// Soft-threshold each coordinate by sατ, then shrink the group by sα(1 − τ)c_g (the exact
+    /// prox of the sum, as the L1 part's prox commutes with the group shrinkage).
+    public func prox(_ v: [Double], step s: Double, group g: Int) -> [Double] {
+        let t = s * alpha * l1Ratio
+        let st = v.map { $0 > t ? $0 - t : ($0 < -t ? $0 + t : 0) }
+        let nv = norm(st), u = s * alpha * (1 - l1Ratio) * groupPart.weights[g]
+        guard nv > u else { return [Double](repeating: 0, count: v.count) }
+        return st.map { $0 * (1 - u / nv) }
+    }
+
+    public func subdifferentialDistance(_ w: [Double], gradient: [Double], group g: Int) -> Double {
+        let a1 = alpha * l1Ratio, a2 = alpha * (1 - l1Ratio) * groupPart.weights[g]
+        let nw = norm(w)
+        if nw == 0 {
+            // ∂ at 0: a1·[−1, 1]^|g| + a2·ball; distance of −∇ = ‖(|∇| − a1)₊‖ − a2, floored at 0.
+            let r = gradient.map { max(abs($0) - a1, 0) }
+            return max(0, norm(r) - a2)
+        }
+        var sq = 0.0
+        for (wj, gj) in zip(w, gradient) {
+            let groupTerm = a2 * wj / nw
+            if wj != 0 { let d = gj + a1 * (wj > 0 ? 1 : -1) + groupTerm; sq += d * d } else { let d = max(abs(gj + groupTerm) - a1, 0); sq += d * d }
+        }
+        return sq.squareRoot()
+    }
+
+    public func isPenalized(group g: Int) -> Bool { l1Ratio > 0 || groupPart.weights[g] != 0 }
 }

@@ -365,6 +365,24 @@ final class SolverTests: XCTestCase {
         XCTAssertThrowsError(try LinearSVC(C: 0).fit(try DenseMatrix(rows: [[1], [2]]), [1, -1]))
     }
 
+    /// The sparse-group lasso against skglm's WeightedL1GroupL2 (α = 0.3 on both parts, which is
+    /// our α = 0.6 with l1Ratio 0.5; `sparse_group_golden()` in make_glm_golden.py).
+    func testSparseGroupLassoMatchesSkglm() throws {
+        let (X, y0) = try table("diabetes")
+        let mean = y0.reduce(0, +) / Double(y0.count)
+        let y = y0.map { $0 - mean }
+        let groups = [[0, 1], [2, 3, 4], [5, 6, 7], [8, 9]]
+        let expected = [0.0, 0.0, 428.8802285221965, 194.8691875945461, 0, 0, -36.08277789744987, 19.388152313876958, 334.5302877739281, 50.600905662171655]
+        let pen = try SparseGroupL1L2(alpha: 0.6, l1Ratio: 0.5, groups: groups)
+        let s = try GroupBCD(tol: 1e-12, maxIter: 10_000, fitIntercept: false).solve(X, y, datafit: Quadratic(), penalty: pen)
+        XCTAssertTrue(s.converged)
+        XCTAssertLessThan(zip(s.coef, expected).map { abs($0 - $1) }.max()!, 1e-6)
+        XCTAssertEqual(s.objective, 2210.4578905091507, accuracy: 1e-8 * 2210)
+        // Within-group sparsity (features 4 and 5 are zero inside non-zero groups), which the
+        // plain group lasso cannot give.
+        XCTAssertEqual(s.coef[4], 0); XCTAssertNotEqual(s.coef[6], 0)
+    }
+
     func testBadInputGivesClearErrors() throws {
         let X = try DenseMatrix(rows: [[1, 2], [3, 4], [5, 6]])
         XCTAssertThrowsError(try Lasso(alpha: -1).fit(X, [1, 2, 3])) { XCTAssertTrue("\($0)".contains("alpha")) }

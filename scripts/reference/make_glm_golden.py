@@ -161,3 +161,19 @@ def slope_golden():
     lam = np.abs(X.T @ y).max() / len(y) / 10 * np.linspace(1, 0.1, 10)
     m = GeneralizedLinearEstimator(Quadratic(), SLOPE(alphas=lam), FISTA(max_iter=500000, tol=1e-12, opt_strategy="fixpoint")).fit(X, y)
     print(lam.tolist(), m.coef_.tolist())
+
+
+def sparse_group_golden():
+    """skglm WeightedL1GroupL2 (α = 0.3, unit weights) with GroupBCD (fixpoint, tol 1e-12, no
+    intercept) on diabetes with y centred (printed; the test holds the values)."""
+    from skglm import GeneralizedLinearEstimator
+    from skglm.datafits import QuadraticGroup
+    from skglm.penalties import WeightedL1GroupL2
+    from skglm.solvers import GroupBCD
+    from skglm.utils.data import grp_converter
+    d = load_diabetes(); X, y = d.data, d.target - d.target.mean()
+    groups = [[0, 1], [2, 3, 4], [5, 6, 7], [8, 9]]
+    idx, ptr = grp_converter(groups, X.shape[1])
+    pen = WeightedL1GroupL2(alpha=0.3, weights_groups=np.ones(4), weights_features=np.ones(10), grp_ptr=ptr, grp_indices=idx)
+    m = GeneralizedLinearEstimator(QuadraticGroup(ptr, idx), pen, GroupBCD(tol=1e-12, max_iter=10000, fit_intercept=False, ws_strategy="fixpoint")).fit(X, y)
+    print(m.coef_.tolist())
