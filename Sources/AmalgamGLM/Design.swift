@@ -29,6 +29,8 @@ public protocol DesignMatrix {
     func forEachInColumn(_ j: Int, _ body: (Int, Double) -> Void)
     /// Every entry finite?
     var isFinite: Bool { get }
+    /// The rows `rows`, in that order (cross-validation folds).
+    func selectingRows(_ rows: [Int]) -> Self
 }
 
 extension DesignMatrix {

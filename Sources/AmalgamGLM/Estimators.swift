@@ -323,8 +323,8 @@ public struct CrossValidation: Sendable {
 /// folds are consecutive blocks of rows split as scikit-learn's KFold without shuffling; the loss
 /// is the datafit's value on the held-out rows, half the MSE for least squares; the α grid is
 /// computed on all rows, as LassoCV does).
-public func crossValidateAlpha<F: LipschitzDatafit, P: Penalty>(
-    _ X: DenseMatrix, _ y: [Double], datafit: F, penalty: (Double) -> P, folds: Int = 5, count: Int = 100, eps: Double = 1e-3,
+public func crossValidateAlpha<X: DesignMatrix, F: LipschitzDatafit, P: Penalty>(
+    _ X: X, _ y: [Double], datafit: F, penalty: (Double) -> P, folds: Int = 5, count: Int = 100, eps: Double = 1e-3,
     solver: AndersonCD = AndersonCD()
 ) throws -> CrossValidation {
     let n = X.rowCount

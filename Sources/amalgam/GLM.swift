@@ -91,16 +91,19 @@ enum AnyDesign {
 /// The operations the CLI needs, type-erased over datafit and penalty.
 struct GLMAction {
     let alphaMax: (Bool) throws -> Double?
+    let crossValidate: (Int, Int, Double, AndersonCD) throws -> CrossValidation
     let fit: (Double, AndersonCD) throws -> GLMSolution
     let path: ([Double]?, Int, Double, AndersonCD) throws -> GLMPath
     init<F: LipschitzDatafit, P: Penalty>(design: AnyDesign, f: F, y: [Double], penalty: @escaping (Double) -> P) {
         switch design {
         case .dense(let X):
             alphaMax = { fi in penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: f, fitIntercept: fi)) }
+            crossValidate = { k, n, eps, s in try crossValidateAlpha(X, y, datafit: f, penalty: penalty, folds: k, count: n, eps: eps, solver: s) }
             fit = { a, s in try s.solve(X, y, datafit: f, penalty: penalty(a)) }
             path = { al, n, eps, s in try regularizationPath(X, y, datafit: f, penalty: penalty, alphas: al, count: n, eps: eps, solver: s) }
         case .sparse(let X):
             alphaMax = { fi in penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: f, fitIntercept: fi)) }
+            crossValidate = { k, n, eps, s in try crossValidateAlpha(X, y, datafit: f, penalty: penalty, folds: k, count: n, eps: eps, solver: s) }
             fit = { a, s in try s.solve(X, y, datafit: f, penalty: penalty(a)) }
             path = { al, n, eps, s in try regularizationPath(X, y, datafit: f, penalty: penalty, alphas: al, count: n, eps: eps, solver: s) }
         }
@@ -124,9 +127,13 @@ struct GLMFit: ParsableCommand {
     @OptionGroup var options: GLMOptions
     @Option(help: "Regularisation strength α.") var alpha: Double?
     @Option(help: "α as a fraction of α_max (instead of --alpha).") var alphaRatio: Double?
+    @Option(help: "Choose α by K-fold cross-validation over 100 values from α_max to α_max/1000 (instead of --alpha).") var cv: Int?
 
     func validate() throws {
-        guard (alpha == nil) != (alphaRatio == nil) else { throw ValidationError("give exactly one of --alpha and --alpha-ratio") }
+        guard [alpha != nil, alphaRatio != nil, cv != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --alpha, --alpha-ratio and --cv")
+        }
+        if let cv, cv < 2 { throw ValidationError("--cv needs at least 2 folds") }
         if let alpha, !(alpha >= 0 && alpha.isFinite) { throw ValidationError("--alpha must be ≥ 0, got \(alpha)") }
         if let alphaRatio, !(alphaRatio > 0 && alphaRatio.isFinite) { throw ValidationError("--alpha-ratio must be positive") }
     }
@@ -137,7 +144,11 @@ struct GLMFit: ParsableCommand {
             let result: [String: Any] = try options.dispatch(y, DispatchRun(design: X) { act in
                 let amax = try act.alphaMax(!options.noIntercept)
                 let a: Double
-                if let alpha { a = alpha } else {
+                var cvResult: CrossValidation? = nil
+                if let cv {
+                    cvResult = try act.crossValidate(cv, 100, 1e-3, options.solver)
+                    a = cvResult!.bestAlpha
+                } else if let alpha { a = alpha } else {
                     guard let amax else { throw GLMError.invalidArgument("--alpha-ratio: this penalty has no α_max; give --alpha") }
                     a = amax * alphaRatio!
                 }
@@ -149,6 +160,7 @@ struct GLMFit: ParsableCommand {
                                         "n_nonzero": s.coef.filter { $0 != 0 }.count, "n_samples": X.shape.0, "n_features": X.shape.1,
                                         "datafit": options.datafit.rawValue, "penalty": options.penalty.rawValue]
                 if let amax { r["alpha_max"] = amax }
+                if let cvResult { r["cv_alphas"] = cvResult.alphas; r["cv_mean_loss"] = cvResult.meanLoss; r["cv_folds"] = cv! }
                 return r
             })
             try writeOutput(result, to: options.out)

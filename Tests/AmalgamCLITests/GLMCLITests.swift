@@ -23,6 +23,12 @@ final class GLMCLITests: XCTestCase {
         XCTAssertEqual(l.status, 0, l.stderr)
         XCTAssertEqual(try json(l.stdout)["intercept"] as! Double, 0)
 
+        let cv = try cli.run(["glm", "fit", "--data", fixtures + "/diabetes.csv", "--cv", "5", "--tol", "1e-10", "--max-iter", "1000"])
+        XCTAssertEqual(cv.status, 0, cv.stderr)
+        XCTAssertEqual(try json(cv.stdout)["alpha"] as! Double, 0.003753767152691846, accuracy: 1e-12)   // scikit-learn's LassoCV
+        let both = try cli.run(["glm", "fit", "--data", fixtures + "/diabetes.csv", "--cv", "5", "--alpha", "1"])
+        XCTAssertNotEqual(both.status, 0); XCTAssertTrue(both.stderr.contains("exactly one"), both.stderr)
+
         let p = try cli.run(["glm", "path", "--data", fixtures + "/prostate.csv", "--penalty", "mcp", "--n-alphas", "4"])
         XCTAssertEqual(p.status, 0, p.stderr)
         let path = try json(p.stdout)
