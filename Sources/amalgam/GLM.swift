@@ -3,7 +3,10 @@ import ArgumentParser
 import Foundation
 
 enum GLMDatafitName: String, ExpressibleByArgument, CaseIterable { case quadratic, logistic, huber }
-enum GLMPenaltyName: String, ExpressibleByArgument, CaseIterable { case l1, elasticNet = "elastic-net", mcp, scad, l05, l23 }
+enum GLMPenaltyName: String, ExpressibleByArgument, CaseIterable {
+    case l1, elasticNet = "elastic-net", mcp, scad, l05, l23, groupLasso = "group-lasso", sparseGroup = "sparse-group"
+    var isGroup: Bool { self == .groupLasso || self == .sparseGroup }
+}
 enum GLMFormat: String, ExpressibleByArgument, CaseIterable { case csv, libsvm }
 
 /// `amalgam glm`: sparse generalized linear models (skglm's datafit × penalty design).
@@ -23,6 +26,7 @@ struct GLMOptions: ParsableArguments {
     @Option(help: "Elastic net: the L1 share ρ of αρ‖w‖₁ + α(1−ρ)/2‖w‖².") var l1Ratio = 0.5
     @Option(help: "MCP (default 3) or SCAD (default 3.7) γ.") var gamma: Double?
     @Option(help: "Huber δ.") var delta = 1.0
+    @Option(help: "group-lasso, sparse-group: the groups as 0-based feature lists separated by ';', e.g. '0,1;2,3,4'.") var groups: String?
     @Option(help: "Stopping tolerance on the optimality violation.") var tol = 1e-4
     @Option(help: "Outer iterations (working-set rounds).") var maxIter = 50
     @Flag(help: "Fit without an intercept.") var noIntercept = false
@@ -69,6 +73,54 @@ struct GLMOptions: ParsableArguments {
         case .scad: return try body(f, y) { SCAD(alpha: $0, gamma: gamma ?? 3.7) }
         case .l05: return try body(f, y) { Lq.half(alpha: $0) }
         case .l23: return try body(f, y) { Lq.twoThirds(alpha: $0) }
+        case .groupLasso, .sparseGroup:
+            throw GLMError.invalidArgument("--penalty \(penalty.rawValue) is available in `amalgam glm fit` with --alpha or --alpha-ratio only")
+        }
+    }
+
+    /// The parsed --groups.
+    func parsedGroups(features p: Int) throws -> [[Int]] {
+        guard let groups else { throw GLMError.invalidArgument("--penalty \(penalty.rawValue) needs --groups, e.g. '0,1;2,3,4'") }
+        return try groups.split(separator: ";").map { part in
+            try part.split(separator: ",").map { item in
+                guard let j = Int(item.trimmingCharacters(in: .whitespaces)), j >= 0, j < p else {
+                    throw GLMError.invalidArgument("--groups: '\(item)' is not a feature index in 0..<\(p)")
+                }
+                return j
+            }
+        }
+    }
+
+    /// Fits a group penalty with GroupBCD; returns the solution, α and α_max (group lasso only).
+    func fitGroup(_ X: AnyDesign, _ y: [Double], alpha: Double?, alphaRatio: Double?) throws -> (GLMSolution, Double, Double?) {
+        switch datafit {
+        case .quadratic: return try fitGroup(Quadratic(), X, y, alpha: alpha, alphaRatio: alphaRatio)
+        case .logistic: return try fitGroup(Logistic(), X, try signed(y), alpha: alpha, alphaRatio: alphaRatio)
+        case .huber: return try fitGroup(Huber(delta: delta), X, y, alpha: alpha, alphaRatio: alphaRatio)
+        }
+    }
+
+    func fitGroup<F: LipschitzDatafit>(_ f: F, _ X: AnyDesign, _ y: [Double], alpha: Double?, alphaRatio: Double?) throws -> (GLMSolution, Double, Double?) {
+        let solver = GroupBCD(tol: tol, maxIter: max(maxIter, 1_000), fitIntercept: !noIntercept)
+        func run<M: DesignMatrix>(_ X: M) throws -> (GLMSolution, Double, Double?) {
+            let groupList = try parsedGroups(features: X.columnCount)
+            var amax: Double? = nil
+            if penalty == .groupLasso {
+                amax = try WeightedGroupL2(alpha: 1, groups: groupList).alphaMax(gradientAtZero: gradientAtZero(X, y, datafit: f, fitIntercept: !noIntercept))
+            }
+            let a: Double
+            if let alpha { a = alpha } else {
+                guard let amax, let alphaRatio else { throw GLMError.invalidArgument("--penalty sparse-group has no α_max here; give --alpha") }
+                a = amax * alphaRatio
+            }
+            let sol = penalty == .groupLasso
+                ? try solver.solve(X, y, datafit: f, penalty: WeightedGroupL2(alpha: a, groups: groupList))
+                : try solver.solve(X, y, datafit: f, penalty: SparseGroupL1L2(alpha: a, l1Ratio: l1Ratio, groups: groupList))
+            return (sol, a, amax)
+        }
+        switch X {
+        case .dense(let m): return try run(m)
+        case .sparse(let m): return try run(m)
         }
     }
 }
@@ -141,6 +193,19 @@ struct GLMFit: ParsableCommand {
     func run() throws {
         try runGLM {
             let (X, y) = try options.load()
+            if options.penalty.isGroup {
+                guard cv == nil else { throw GLMError.invalidArgument("--cv is not available for group penalties yet; give --alpha or --alpha-ratio") }
+                let start = DispatchTime.now().uptimeNanoseconds
+                let (s, a, amax) = try options.fitGroup(X, y, alpha: alpha, alphaRatio: alphaRatio)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                var r: [String: Any] = ["coef": s.coef, "intercept": s.intercept, "objective": s.objective, "stop_crit": s.stopCrit,
+                                        "n_iter": s.nIter, "epochs": s.epochs, "converged": s.converged, "seconds": seconds, "alpha": a,
+                                        "n_nonzero": s.coef.filter { $0 != 0 }.count, "n_samples": X.shape.0, "n_features": X.shape.1,
+                                        "datafit": options.datafit.rawValue, "penalty": options.penalty.rawValue]
+                if let amax { r["alpha_max"] = amax }
+                try writeOutput(r, to: options.out)
+                return
+            }
             let result: [String: Any] = try options.dispatch(y, DispatchRun(design: X) { act in
                 let amax = try act.alphaMax(!options.noIntercept)
                 let a: Double

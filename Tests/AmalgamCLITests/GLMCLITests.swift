@@ -29,6 +29,16 @@ final class GLMCLITests: XCTestCase {
         let both = try cli.run(["glm", "fit", "--data", fixtures + "/diabetes.csv", "--cv", "5", "--alpha", "1"])
         XCTAssertNotEqual(both.status, 0); XCTAssertTrue(both.stderr.contains("exactly one"), both.stderr)
 
+        // The group lasso (skglm's GroupLasso value, see SolverTests.testGroupLassoMatchesSkglm).
+        let g = try cli.run(["glm", "fit", "--data", fixtures + "/diabetes.csv", "--penalty", "group-lasso", "--groups", "0,1;2,3,4;5,6,7;8,9",
+                             "--alpha", "0.17690113034551785", "--tol", "1e-12"])
+        XCTAssertEqual(g.status, 0, g.stderr)
+        XCTAssertEqual((try json(g.stdout)["coef"] as! [Double])[2], 502.03546410094134, accuracy: 1e-6)
+        let ng = try cli.run(["glm", "fit", "--data", fixtures + "/diabetes.csv", "--penalty", "group-lasso", "--alpha", "1"])
+        XCTAssertEqual(ng.status, 1); XCTAssertTrue(ng.stderr.contains("--groups"), ng.stderr)
+        let bg = try cli.run(["glm", "fit", "--data", fixtures + "/diabetes.csv", "--penalty", "sparse-group", "--groups", "0,1;2,99", "--alpha", "1"])
+        XCTAssertEqual(bg.status, 1); XCTAssertTrue(bg.stderr.contains("'99'"), bg.stderr)
+
         let p = try cli.run(["glm", "path", "--data", fixtures + "/prostate.csv", "--penalty", "mcp", "--n-alphas", "4"])
         XCTAssertEqual(p.status, 0, p.stderr)
         let path = try json(p.stdout)
