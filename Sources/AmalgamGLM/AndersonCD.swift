@@ -66,9 +66,7 @@ public struct AndersonCD: Sendable {
         _ X: X, _ y: [Double], datafit: F, penalty: P, w0: [Double]? = nil, intercept0: Double = 0
     ) throws -> GLMSolution {
         let n = X.rowCount, p = X.columnCount
-        guard y.count == n else { throw GLMError.invalidData("X has \(n) rows but y has \(y.count) values") }
-        guard n > 0 else { throw GLMError.invalidData("no samples") }
-        guard X.isFinite else { throw GLMError.invalidData("X contains NaN or infinite values") }
+        try checkProblem(X, y)
         guard tol >= 0, maxIter >= 1, maxEpochs >= 1, p0 >= 1 else {
             throw GLMError.invalidArgument("tol must be ≥ 0 and maxIter, maxEpochs, p0 ≥ 1")
         }

@@ -208,3 +208,10 @@ public struct SparseMatrix: DesignMatrix, Sendable {
     public var isFinite: Bool { values.allSatisfy { $0.isFinite } }
 }
 
+
+/// The checks every solver makes on (X, y): matching lengths, at least one sample, finite X.
+@inlinable func checkProblem<X: DesignMatrix>(_ X: X, _ y: [Double]) throws {
+    guard y.count == X.rowCount else { throw GLMError.invalidData("X has \(X.rowCount) rows but y has \(y.count) values") }
+    guard X.rowCount > 0 else { throw GLMError.invalidData("no samples") }
+    guard X.isFinite else { throw GLMError.invalidData("X contains NaN or infinite values") }
+}

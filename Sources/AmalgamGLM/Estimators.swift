@@ -88,28 +88,43 @@ public protocol LinearModel: AnyObject {
 
 extension GeneralizedLinearEstimator: LinearModel {}
 
-/// Lasso: min (1/2n)‖y − Xw − b‖² + α‖w‖₁ (scikit-learn's `Lasso`; solved by ``AndersonCD``).
-public final class Lasso: LinearModel {
-    public var alpha: Double
-    public var positive: Bool
+/// The least-squares estimators' shared part (Lasso, WeightedLasso, ElasticNet, MCPRegression):
+/// a ``GeneralizedLinearEstimator`` with the Quadratic datafit and penalty `P`, its fitted
+/// attributes and `predict`.
+public class QuadraticEstimator<P: Penalty>: LinearModel {
     public var options: FitOptions
-    let model: GeneralizedLinearEstimator<Quadratic, L1>
-    public init(alpha: Double = 1, positive: Bool = false, options: FitOptions = FitOptions()) {
-        self.alpha = alpha; self.positive = positive; self.options = options
-        model = GeneralizedLinearEstimator(datafit: Quadratic(), penalty: L1(alpha: alpha, positive: positive))
+    let model: GeneralizedLinearEstimator<Quadratic, P>
+    init(penalty: P, options: FitOptions) {
+        self.options = options
+        model = GeneralizedLinearEstimator(datafit: Quadratic(), penalty: penalty)
     }
-    @discardableResult public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
-        try checkAlphaArgument(alpha)
-        model.penalty = L1(alpha: alpha, positive: positive); model.solver = options.solver; model.warmStart = options.warmStart
+    /// Fits with `penalty` under the current options.
+    func fit<X: DesignMatrix>(_ X: X, _ y: [Double], penalty: P) throws {
+        model.penalty = penalty; model.solver = options.solver; model.warmStart = options.warmStart
         try model.fit(X, y)
-        return self
     }
+    /// Xw + b.
     public func predict<X: DesignMatrix>(_ X: X) -> [Double] { model.decisionFunction(X) }
     public var coef: [Double] { model.coef }
     public var intercept: Double { model.intercept }
     public var stopCrit: Double { model.stopCrit }
     public var nIter: Int { model.nIter }
     public var objective: Double { model.objective }
+}
+
+/// Lasso: min (1/2n)‖y − Xw − b‖² + α‖w‖₁ (scikit-learn's `Lasso`; solved by ``AndersonCD``).
+public final class Lasso: QuadraticEstimator<L1> {
+    public var alpha: Double
+    public var positive: Bool
+    public init(alpha: Double = 1, positive: Bool = false, options: FitOptions = FitOptions()) {
+        self.alpha = alpha; self.positive = positive
+        super.init(penalty: L1(alpha: alpha, positive: positive), options: options)
+    }
+    @discardableResult public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
+        try checkAlphaArgument(alpha)
+        try fit(X, y, penalty: L1(alpha: alpha, positive: positive))
+        return self
+    }
     /// α_max = ‖Xᵀ(y − ȳ)‖∞ / n (w = 0 is optimal for α ≥ α_max).
     public static func alphaMax<X: DesignMatrix>(_ X: X, _ y: [Double], fitIntercept: Bool = true) throws -> Double {
         try L1(alpha: 0).alphaMax(gradientAtZero: gradientAtZero(X, y, datafit: Quadratic(), fitIntercept: fitIntercept)) ?? 0
@@ -117,82 +132,55 @@ public final class Lasso: LinearModel {
 }
 
 /// Weighted Lasso: min (1/2n)‖y − Xw − b‖² + α Σ c_j|w_j| (c_j = 0 leaves feature j free).
-public final class WeightedLasso: LinearModel {
+public final class WeightedLasso: QuadraticEstimator<WeightedL1> {
     public var alpha: Double
     public var weights: [Double]
-    public var options: FitOptions
-    let model: GeneralizedLinearEstimator<Quadratic, WeightedL1>
     public init(alpha: Double = 1, weights: [Double], options: FitOptions = FitOptions()) {
-        self.alpha = alpha; self.weights = weights; self.options = options
-        model = GeneralizedLinearEstimator(datafit: Quadratic(), penalty: WeightedL1(alpha: alpha, weights: weights))
+        self.alpha = alpha; self.weights = weights
+        super.init(penalty: WeightedL1(alpha: alpha, weights: weights), options: options)
     }
     @discardableResult public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
         try checkAlphaArgument(alpha)
         guard weights.count == X.columnCount else { throw GLMError.invalidData("\(weights.count) penalty weights for \(X.columnCount) features") }
         if let bad = weights.firstIndex(where: { !($0 >= 0 && $0.isFinite) }) { throw GLMError.invalidArgument("penalty weight \(bad) is \(weights[bad]); weights must be ≥ 0") }
-        model.penalty = WeightedL1(alpha: alpha, weights: weights); model.solver = options.solver; model.warmStart = options.warmStart
-        try model.fit(X, y)
+        try fit(X, y, penalty: WeightedL1(alpha: alpha, weights: weights))
         return self
     }
-    public func predict<X: DesignMatrix>(_ X: X) -> [Double] { model.decisionFunction(X) }
-    public var coef: [Double] { model.coef }
-    public var intercept: Double { model.intercept }
-    public var stopCrit: Double { model.stopCrit }
-    public var nIter: Int { model.nIter }
-    public var objective: Double { model.objective }
 }
 
 /// Elastic net: min (1/2n)‖y − Xw − b‖² + αρ‖w‖₁ + α(1 − ρ)/2 ‖w‖² (scikit-learn's
 /// `ElasticNet` with `l1_ratio` ρ).
-public final class ElasticNet: LinearModel {
+public final class ElasticNet: QuadraticEstimator<L1L2> {
     public var alpha: Double
     public var l1Ratio: Double
     public var positive: Bool
-    public var options: FitOptions
-    let model: GeneralizedLinearEstimator<Quadratic, L1L2>
     public init(alpha: Double = 1, l1Ratio: Double = 0.5, positive: Bool = false, options: FitOptions = FitOptions()) {
-        self.alpha = alpha; self.l1Ratio = l1Ratio; self.positive = positive; self.options = options
-        model = GeneralizedLinearEstimator(datafit: Quadratic(), penalty: L1L2(alpha: alpha, l1Ratio: l1Ratio, positive: positive))
+        self.alpha = alpha; self.l1Ratio = l1Ratio; self.positive = positive
+        super.init(penalty: L1L2(alpha: alpha, l1Ratio: l1Ratio, positive: positive), options: options)
     }
     @discardableResult public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
         try checkAlphaArgument(alpha)
         guard l1Ratio >= 0, l1Ratio <= 1 else { throw GLMError.invalidArgument("l1Ratio must be in [0, 1], got \(l1Ratio)") }
-        model.penalty = L1L2(alpha: alpha, l1Ratio: l1Ratio, positive: positive); model.solver = options.solver; model.warmStart = options.warmStart
-        try model.fit(X, y)
+        try fit(X, y, penalty: L1L2(alpha: alpha, l1Ratio: l1Ratio, positive: positive))
         return self
     }
-    public func predict<X: DesignMatrix>(_ X: X) -> [Double] { model.decisionFunction(X) }
-    public var coef: [Double] { model.coef }
-    public var intercept: Double { model.intercept }
-    public var stopCrit: Double { model.stopCrit }
-    public var nIter: Int { model.nIter }
-    public var objective: Double { model.objective }
 }
 
 /// Least squares with the minimax concave penalty (skglm's `MCPRegression`, γ = 3 by default).
-public final class MCPRegression: LinearModel {
+public final class MCPRegression: QuadraticEstimator<MCP> {
     public var alpha: Double
     public var gamma: Double
     public var positive: Bool
-    public var options: FitOptions
-    let model: GeneralizedLinearEstimator<Quadratic, MCP>
     public init(alpha: Double = 1, gamma: Double = 3, positive: Bool = false, options: FitOptions = FitOptions()) {
-        self.alpha = alpha; self.gamma = gamma; self.positive = positive; self.options = options
-        model = GeneralizedLinearEstimator(datafit: Quadratic(), penalty: MCP(alpha: alpha, gamma: gamma, positive: positive))
+        self.alpha = alpha; self.gamma = gamma; self.positive = positive
+        super.init(penalty: MCP(alpha: alpha, gamma: gamma, positive: positive), options: options)
     }
     @discardableResult public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
         try checkAlphaArgument(alpha)
         guard gamma > 1 else { throw GLMError.invalidArgument("MCP gamma must be > 1, got \(gamma)") }
-        model.penalty = MCP(alpha: alpha, gamma: gamma, positive: positive); model.solver = options.solver; model.warmStart = options.warmStart
-        try model.fit(X, y)
+        try fit(X, y, penalty: MCP(alpha: alpha, gamma: gamma, positive: positive))
         return self
     }
-    public func predict<X: DesignMatrix>(_ X: X) -> [Double] { model.decisionFunction(X) }
-    public var coef: [Double] { model.coef }
-    public var intercept: Double { model.intercept }
-    public var stopCrit: Double { model.stopCrit }
-    public var nIter: Int { model.nIter }
-    public var objective: Double { model.objective }
 }
 
 /// L1-regularised logistic regression: min (1/n) Σ log(1 + exp(−y_i(x_iᵀw + b))) + α‖w‖₁

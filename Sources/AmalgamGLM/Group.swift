@@ -83,8 +83,7 @@ public struct GroupBCD: Sendable {
     @inlinable
     public func solve<X: DesignMatrix, F: LipschitzDatafit, P: GroupPenalty>(_ X: X, _ y: [Double], datafit: F, penalty: P) throws -> GLMSolution {
         let n = X.rowCount, p = X.columnCount
-        guard y.count == n else { throw GLMError.invalidData("X has \(n) rows but y has \(y.count) values") }
-        guard X.isFinite else { throw GLMError.invalidData("X contains NaN or infinite values") }
+        try checkProblem(X, y)
         for g in penalty.groups { for j in g where j < 0 || j >= p { throw GLMError.invalidArgument("group feature \(j) is outside 0..<\(p)") } }
         var prepared = datafit
         try prepared.prepare(targets: y)

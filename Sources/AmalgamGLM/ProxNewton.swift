@@ -28,8 +28,7 @@ public struct ProxNewton: Sendable {
         _ X: X, _ y: [Double], datafit: F, penalty: P, w0: [Double]? = nil, intercept0: Double = 0
     ) throws -> GLMSolution {
         let n = X.rowCount, p = X.columnCount
-        guard y.count == n else { throw GLMError.invalidData("X has \(n) rows but y has \(y.count) values") }
-        guard X.isFinite else { throw GLMError.invalidData("X contains NaN or infinite values") }
+        try checkProblem(X, y)
         guard tol >= 0, maxIter >= 1, maxNewtonSteps >= 1, maxCDPasses >= 1 else { throw GLMError.invalidArgument("tol must be ≥ 0 and the iteration limits ≥ 1") }
         guard !penalty.needsFixpointScore else { throw GLMError.invalidArgument("ProxNewton needs a penalty with a bounded subdifferential; use AndersonCD with the fixpoint score") }
         var prepared = datafit

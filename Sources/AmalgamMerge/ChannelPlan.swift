@@ -70,29 +70,26 @@ public struct ChannelPlan: Sendable {
         for (i, (path, m)) in leaves.enumerated() {
             let p = path + "."
             switch m {
-            case let l as Linear:
-                let input = try inputAxis(l.inFeatures, path)
-                if i == classifierIndex {
-                    entries[p + "weight"] = Entry(input: input)
-                    if l.bias != nil { entries[p + "bias"] = Entry() }
+            case is Linear, is Conv2d:
+                // (input width, output width, has a bias) of the layer.
+                let (inWidth, outWidth, hasBias): (Int, Int, Bool)
+                if let l = m as? Linear {
+                    (inWidth, outWidth, hasBias) = (l.inFeatures, l.outFeatures, l.bias != nil)
                 } else {
-                    groups.append(Group(name: path, width: l.outFeatures, gatePoints: [path]))
-                    current = groups.count - 1
-                    entries[p + "weight"] = Entry(out: Axis(group: current!), input: input)
-                    if l.bias != nil { entries[p + "bias"] = Entry(out: Axis(group: current!)) }
+                    let c = m as! Conv2d
+                    guard c.groups == 1 else { throw AmalgamError.invalidArgument("\(path): grouped convolutions cannot be merged") }
+                    (inWidth, outWidth, hasBias) = (c.inChannels, c.outChannels, c.bias != nil)
                 }
-            case let c as Conv2d:
-                guard c.groups == 1 else { throw AmalgamError.invalidArgument("\(path): grouped convolutions cannot be merged") }
-                let input = try inputAxis(c.inChannels, path)
-                if let input, input.repeats != 1 { throw AmalgamError.shape("\(path): a convolution must see whole channels") }
+                let input = try inputAxis(inWidth, path)
+                if m is Conv2d, let input, input.repeats != 1 { throw AmalgamError.shape("\(path): a convolution must see whole channels") }
                 if i == classifierIndex {
                     entries[p + "weight"] = Entry(input: input)
-                    if c.bias != nil { entries[p + "bias"] = Entry() }
+                    if hasBias { entries[p + "bias"] = Entry() }
                 } else {
-                    groups.append(Group(name: path, width: c.outChannels, gatePoints: [path]))
+                    groups.append(Group(name: path, width: outWidth, gatePoints: [path]))
                     current = groups.count - 1
                     entries[p + "weight"] = Entry(out: Axis(group: current!), input: input)
-                    if c.bias != nil { entries[p + "bias"] = Entry(out: Axis(group: current!)) }
+                    if hasBias { entries[p + "bias"] = Entry(out: Axis(group: current!)) }
                 }
             case let bn as BatchNorm:
                 guard let c = current, groups[c].width == bn.features else {

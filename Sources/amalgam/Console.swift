@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamNN
+import ArgumentParser
 import Foundation
 
 /// Terminal output for long runs: a progress bar on a terminal, plain lines otherwise.
@@ -44,4 +45,14 @@ nonisolated(unsafe) var interruptRequested: Int32 = 0
 
 func installInterruptHandler() {
     signal(SIGINT) { _ in interruptRequested = 1 }
+}
+
+/// Runs a command body: AmalgamError becomes a one-line message and exit status 1; an
+/// interruption exits with 130.
+func runReportingErrors(_ console: Console, _ body: () throws -> Void) throws {
+    do { try body() } catch let e as AmalgamError {
+        if case .interrupted = e { throw ExitCode(130) }
+        console.error(e.description)
+        throw ExitCode.failure
+    }
 }

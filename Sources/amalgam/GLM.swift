@@ -190,6 +190,16 @@ struct GLMFit: ParsableCommand {
         if let alphaRatio, !(alphaRatio > 0 && alphaRatio.isFinite) { throw ValidationError("--alpha-ratio must be positive") }
     }
 
+    /// The JSON `glm fit` writes for a solution.
+    func solutionJSON(_ s: GLMSolution, alpha a: Double, alphaMax amax: Double?, seconds: Double, shape: (Int, Int)) -> [String: Any] {
+        var r: [String: Any] = ["coef": s.coef, "intercept": s.intercept, "objective": s.objective, "stop_crit": s.stopCrit,
+                                "n_iter": s.nIter, "epochs": s.epochs, "converged": s.converged, "seconds": seconds, "alpha": a,
+                                "n_nonzero": s.coef.filter { $0 != 0 }.count, "n_samples": shape.0, "n_features": shape.1,
+                                "datafit": options.datafit.rawValue, "penalty": options.penalty.rawValue]
+        if let amax { r["alpha_max"] = amax }
+        return r
+    }
+
     func run() throws {
         try runGLM {
             let (X, y) = try options.load()
@@ -198,12 +208,7 @@ struct GLMFit: ParsableCommand {
                 let start = DispatchTime.now().uptimeNanoseconds
                 let (s, a, amax) = try options.fitGroup(X, y, alpha: alpha, alphaRatio: alphaRatio)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                var r: [String: Any] = ["coef": s.coef, "intercept": s.intercept, "objective": s.objective, "stop_crit": s.stopCrit,
-                                        "n_iter": s.nIter, "epochs": s.epochs, "converged": s.converged, "seconds": seconds, "alpha": a,
-                                        "n_nonzero": s.coef.filter { $0 != 0 }.count, "n_samples": X.shape.0, "n_features": X.shape.1,
-                                        "datafit": options.datafit.rawValue, "penalty": options.penalty.rawValue]
-                if let amax { r["alpha_max"] = amax }
-                try writeOutput(r, to: options.out)
+                try writeOutput(solutionJSON(s, alpha: a, alphaMax: amax, seconds: seconds, shape: X.shape), to: options.out)
                 return
             }
             let result: [String: Any] = try options.dispatch(y, DispatchRun(design: X) { act in
@@ -220,11 +225,7 @@ struct GLMFit: ParsableCommand {
                 let start = DispatchTime.now().uptimeNanoseconds
                 let s = try act.fit(a, options.solver)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                var r: [String: Any] = ["coef": s.coef, "intercept": s.intercept, "objective": s.objective, "stop_crit": s.stopCrit,
-                                        "n_iter": s.nIter, "epochs": s.epochs, "converged": s.converged, "seconds": seconds, "alpha": a,
-                                        "n_nonzero": s.coef.filter { $0 != 0 }.count, "n_samples": X.shape.0, "n_features": X.shape.1,
-                                        "datafit": options.datafit.rawValue, "penalty": options.penalty.rawValue]
-                if let amax { r["alpha_max"] = amax }
+                var r = solutionJSON(s, alpha: a, alphaMax: amax, seconds: seconds, shape: X.shape)
                 if let cvResult { r["cv_alphas"] = cvResult.alphas; r["cv_mean_loss"] = cvResult.meanLoss; r["cv_folds"] = cv! }
                 return r
             })

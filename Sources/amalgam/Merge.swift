@@ -80,11 +80,7 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         let console = Console(quiet: quiet)
-        do { try execute(console) } catch let e as AmalgamError {
-            if case .interrupted = e { throw ExitCode(130) }
-            console.error(e.description)
-            throw ExitCode.failure
-        }
+        try runReportingErrors(console) { try execute(console) }
     }
 
     func execute(_ console: Console) throws {
