@@ -69,12 +69,12 @@ public struct MergeSummary: Codable, Sendable {
     /// `results.md`: the mean ± std table with per-seed values, FLOPs and wall time.
     public func markdown() -> String {
         let higherBetter = metric == "test_accuracy"
-        var s = "# Network merging: \(model) on \(dataset), budget \(fmt(budgetEpochs)) epochs, K = \(teachers)\n\n"
+        var s = "# Network merging: \(model) on \(dataset), budget \(formatEpochs(budgetEpochs)) epochs, K = \(teachers)\n\n"
         s += "Command: `\(command)` (\(threads) threads). Seeds: \(seeds.map(String.init).joined(separator: ", ")); \(trainExamples) training examples.\n\n"
         s += "| strategy | \(metric) mean ± std | per seed | epochs | training FLOPs | wall time (s, mean) |\n|---|---|---|---|---|---|\n"
         for name in orderedStrategies {
             let st = strategies[name]!
-            s += "| \(name) | \(String(format: "%.4f ± %.4f", st.mean, st.std)) | \(st.testAccuracy.map { String(format: "%.4f", $0) }.joined(separator: ", ")) | \(fmt(st.epochs)) | "
+            s += "| \(name) | \(String(format: "%.4f ± %.4f", st.mean, st.std)) | \(st.testAccuracy.map { String(format: "%.4f", $0) }.joined(separator: ", ")) | \(formatEpochs(st.epochs)) | "
             s += String(format: "%.3g", st.trainFlops.reduce(0, +) / Double(max(st.trainFlops.count, 1)))
             s += String(format: " | %.1f |\n", st.seconds.reduce(0, +) / Double(max(st.seconds.count, 1)))
         }
@@ -98,7 +98,7 @@ public struct MergeSummary: Codable, Sendable {
 
     /// The chart of the strategies (mean ± std over seeds).
     public func chart() -> String {
-        SVGChart.bars(title: "\(model) on \(dataset), budget \(fmt(budgetEpochs)) epochs, K = \(teachers), \(seeds.count) seed(s)",
+        SVGChart.bars(title: "\(model) on \(dataset), budget \(formatEpochs(budgetEpochs)) epochs, K = \(teachers), \(seeds.count) seed(s)",
                       yLabel: metric, bars: orderedStrategies.map { ($0, strategies[$0]!.mean, strategies[$0]!.std) })
     }
 }
@@ -111,4 +111,5 @@ public func meanStd(_ xs: [Double]) -> (mean: Double, std: Double) {
     return (m, (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1)).squareRoot())
 }
 
-func fmt(_ v: Double) -> String { v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.2f", v) }
+/// An epoch count as reports print it: whole numbers without decimals, others with two.
+public func formatEpochs(_ v: Double) -> String { v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.2f", v) }

@@ -54,15 +54,9 @@ struct GLMOptions: ParsableArguments {
     func dispatch<R>(_ y: [Double], _ body: DispatchRun<R>) throws -> R {
         switch datafit {
         case .quadratic: return try withPenalty(Quadratic(), y, body)
-        case .logistic: return try withPenalty(Logistic(), try signed(y), body)
+        case .logistic: return try withPenalty(Logistic(), try SparseLogisticRegression.signedLabels(y).labels, body)
         case .huber: return try withPenalty(Huber(delta: delta), y, body)
         }
-    }
-
-    func signed(_ y: [Double]) throws -> [Double] {
-        let classes = Array(Set(y)).sorted()
-        guard classes.count == 2 else { throw GLMError.invalidData("logistic needs exactly two classes in the target, found \(classes.count)") }
-        return y.map { $0 == classes[1] ? 1 : -1 }
     }
 
     func withPenalty<F: LipschitzDatafit, R>(_ f: F, _ y: [Double], _ body: DispatchRun<R>) throws -> R {
@@ -95,7 +89,7 @@ struct GLMOptions: ParsableArguments {
     func fitGroup(_ X: AnyDesign, _ y: [Double], alpha: Double?, alphaRatio: Double?) throws -> (GLMSolution, Double, Double?) {
         switch datafit {
         case .quadratic: return try fitGroup(Quadratic(), X, y, alpha: alpha, alphaRatio: alphaRatio)
-        case .logistic: return try fitGroup(Logistic(), X, try signed(y), alpha: alpha, alphaRatio: alphaRatio)
+        case .logistic: return try fitGroup(Logistic(), X, try SparseLogisticRegression.signedLabels(y).labels, alpha: alpha, alphaRatio: alphaRatio)
         case .huber: return try fitGroup(Huber(delta: delta), X, y, alpha: alpha, alphaRatio: alphaRatio)
         }
     }

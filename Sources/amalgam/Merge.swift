@@ -86,7 +86,7 @@ struct Merge: ParsableCommand {
     func execute(_ console: Console) throws {
         if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
         let seedList = try parseSeeds(seeds)
-        let outDir = out ?? "runs/merge-\(dataset == .sine ? "sine" : model.rawValue)-T\(fmtNumber(budget))"
+        let outDir = out ?? "runs/merge-\(dataset == .sine ? "sine" : model.rawValue)-T\(formatEpochs(budget))"
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         let command = (["amalgam"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         installInterruptHandler()
@@ -125,9 +125,9 @@ struct Merge: ParsableCommand {
         var strategySet = try parseStrategies()
         if given != nil { strategySet.subtract([.long, .bestOf3, .longEqualCompute]) }
         let b = experiment.budget
-        console.line("merging \(k) × \(model.rawValue) on \(train.count) Fashion-MNIST images, budget \(fmtNumber(budget)) epochs: "
-                     + (given == nil ? "teachers \(fmtNumber(b.teacherEpochs)) each, " : "given teachers, ")
-                     + "gates \(fmtNumber(b.gateEpochs)), fine-tuning \(fmtNumber(b.fineTuneEpochs)); seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
+        console.line("merging \(k) × \(model.rawValue) on \(train.count) Fashion-MNIST images, budget \(formatEpochs(budget)) epochs: "
+                     + (given == nil ? "teachers \(formatEpochs(b.teacherEpochs)) each, " : "given teachers, ")
+                     + "gates \(formatEpochs(b.gateEpochs)), fine-tuning \(formatEpochs(b.fineTuneEpochs)); seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
         var results = try previousResults(outDir, model: model.rawValue, dataset: "fashion-mnist", k: k, console)
         var saveError: Error?
         let progress = PhaseProgress(console: console)
@@ -163,7 +163,7 @@ struct Merge: ParsableCommand {
             throw AmalgamError.invalidArgument("--resume: cannot read \(path): \(error)")
         }
         guard old.model == model, old.dataset == dataset, old.budgetEpochs == budget, old.teachers == k else {
-            throw AmalgamError.invalidArgument("--resume: \(path) is a run of \(old.model) on \(old.dataset) with budget \(fmtNumber(old.budgetEpochs)) and K = \(old.teachers), not this one")
+            throw AmalgamError.invalidArgument("--resume: \(path) is a run of \(old.model) on \(old.dataset) with budget \(formatEpochs(old.budgetEpochs)) and K = \(old.teachers), not this one")
         }
         console.line("resuming: seeds \(old.seeds.map(String.init).joined(separator: ",")) already done in \(path)")
         return old.diagnostics
@@ -172,7 +172,7 @@ struct Merge: ParsableCommand {
     func runSine(_ console: Console, _ seedList: [UInt64], _ outDir: String, _ command: String) throws {
         var toy = SineToy(budget: MergeBudget(total: budget, teachers: teachers))
         toy.batchSize = 32
-        console.line("sine toy: MLP 1-100-1, K = \(teachers), budget \(fmtNumber(budget)) epochs; seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
+        console.line("sine toy: MLP 1-100-1, K = \(teachers), budget \(formatEpochs(budget)) epochs; seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
         var results = try previousResults(outDir, model: "mlp-1-100-1", dataset: "sine", k: teachers, console)
         for seed in seedList where !results.contains(where: { $0.seed == seed }) {
             if interruptRequested != 0 { throw AmalgamError.interrupted }
@@ -246,4 +246,3 @@ func parseSeeds(_ s: String) throws -> [UInt64] {
     return out
 }
 
-func fmtNumber(_ v: Double) -> String { v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.2f", v) }
