@@ -1,17 +1,43 @@
 import Foundation
 
-/// A smooth datafit F(Xw + b) = Σ_i ℓ_i(z_i) with z = Xw + b, written per sample so that the
-/// solvers can keep z and F'(z) up to date incrementally (skglm's datafits, Bertrand et al.
-/// 2022). The 1/n normalisation is inside ℓ_i, so α matches scikit-learn's.
-public protocol Datafit {
-    /// Checks and stores the targets (and anything per-sample).
+/// What Newton-type solvers (``ProxNewton``) need of a smooth datafit F(z), z = Xw (+ b): its
+/// value, its gradient ∇F(z) ∈ ℝⁿ and a diagonal majorant D(z) ⪰ ∇²F(z) of its Hessian (the exact
+/// diagonal for per-sample datafits). F need not be a sum over samples: ``Cox``'s partial
+/// likelihood couples every sample through the risk sets.
+public protocol SmoothDatafit {
+    /// Checks and stores the targets (and anything derived from them).
     mutating func prepare(targets y: [Double]) throws
     /// F(z).
     func value(_ z: UnsafeBufferPointer<Double>) -> Double
+    /// g ← ∇F(z).
+    func gradient(_ z: UnsafeBufferPointer<Double>, into g: UnsafeMutableBufferPointer<Double>)
+    /// h ← a diagonal majorant of ∇²F(z) (h_i ≥ 0).
+    func hessianDiagonal(_ z: UnsafeBufferPointer<Double>, into h: UnsafeMutableBufferPointer<Double>)
+    /// False when F(z + c) = F(z) for every constant c (Cox), so an intercept is meaningless.
+    var admitsIntercept: Bool { get }
+}
+
+extension SmoothDatafit {
+    public var admitsIntercept: Bool { true }
+}
+
+/// A smooth datafit F(Xw + b) = Σ_i ℓ_i(z_i) with z = Xw + b, written per sample so that the
+/// solvers can keep z and F'(z) up to date incrementally (skglm's datafits, Bertrand et al.
+/// 2022). The 1/n normalisation is inside ℓ_i, so α matches scikit-learn's.
+public protocol Datafit: SmoothDatafit {
     /// ℓ_i′(z).
     func derivative(_ i: Int, _ z: Double) -> Double
     /// ℓ_i″(z).
     func secondDerivative(_ i: Int, _ z: Double) -> Double
+}
+
+extension Datafit {
+    @inlinable public func gradient(_ z: UnsafeBufferPointer<Double>, into g: UnsafeMutableBufferPointer<Double>) {
+        for i in 0..<z.count { g[i] = derivative(i, z[i]) }
+    }
+    @inlinable public func hessianDiagonal(_ z: UnsafeBufferPointer<Double>, into h: UnsafeMutableBufferPointer<Double>) {
+        for i in 0..<z.count { h[i] = secondDerivative(i, z[i]) }
+    }
 }
 
 /// A datafit whose per-sample curvature is bounded: ℓ_i″ ≤ `curvatureBound(i)` everywhere, so

@@ -118,6 +118,14 @@ public struct DenseMatrix: DesignMatrix, Sendable {
     }
 
     public var isFinite: Bool { values.allSatisfy { $0.isFinite } }
+    /// The matrix without column `j`, and that column (e.g. a second target column of a table).
+    public func removingColumn(_ j: Int) -> (matrix: DenseMatrix, column: [Double]) {
+        precondition(j >= 0 && j < columnCount, "column \(j) out of range 0..<\(columnCount)")
+        var rest = values
+        rest.removeSubrange(j * rowCount..<(j + 1) * rowCount)
+        let m = try! DenseMatrix(rows: rowCount, columns: columnCount - 1, columnMajor: rest)
+        return (m, Array(values[j * rowCount..<(j + 1) * rowCount]))
+    }
 }
 
 /// A sparse n × p matrix in compressed sparse column form (scipy's CSC): the entries of column

@@ -1,7 +1,9 @@
 import Foundation
 
 /// Working-set proximal Newton (skglm's ProxNewton, after Lee, Sun & Saunders 2014), for
-/// datafits with a second derivative (Logistic, Poisson, …) and any separable penalty.
+/// smooth datafits (Logistic, Poisson, Gamma, ``Cox``, …) and any separable penalty. The
+/// quadratic model uses the datafit's diagonal Hessian majorant (the exact diagonal for
+/// per-sample datafits; skglm's bound for Cox).
 ///
 /// Each outer round ranks features by the `subdiff` score and stops at `tol` as ``AndersonCD``
 /// does. On the working set, each Newton step minimises the quadratic model
@@ -24,7 +26,7 @@ public struct ProxNewton: Sendable {
     }
 
     @inlinable
-    public func solve<X: DesignMatrix, F: Datafit, P: Penalty>(
+    public func solve<X: DesignMatrix, F: SmoothDatafit, P: Penalty>(
         _ X: X, _ y: [Double], datafit: F, penalty: P, w0: [Double]? = nil, intercept0: Double = 0
     ) throws -> GLMSolution {
         let n = X.rowCount, p = X.columnCount
@@ -36,24 +38,32 @@ public struct ProxNewton: Sendable {
         let F = prepared
         let start = w0 ?? [Double](repeating: 0, count: p)
         guard start.count == p else { throw GLMError.invalidData("warm start has \(start.count) coefficients for \(p) features") }
+        guard !fitIntercept || datafit.admitsIntercept else { throw GLMError.invalidArgument("this datafit is invariant to a constant shift of Xw (Cox); fit it without an intercept") }
         let fitIntercept = self.fitIntercept
         var b = fitIntercept ? intercept0 : 0
 
         let z = UnsafeMutablePointer<Double>.allocate(capacity: n), g = UnsafeMutablePointer<Double>.allocate(capacity: n)
         let h = UnsafeMutablePointer<Double>.allocate(capacity: n), xd = UnsafeMutablePointer<Double>.allocate(capacity: n)
         let zt = UnsafeMutablePointer<Double>.allocate(capacity: n), r = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        let gt = UnsafeMutablePointer<Double>.allocate(capacity: n)
         let w = UnsafeMutablePointer<Double>.allocate(capacity: max(p, 1)), d = UnsafeMutablePointer<Double>.allocate(capacity: max(p, 1))
-        defer { z.deallocate(); g.deallocate(); h.deallocate(); xd.deallocate(); zt.deallocate(); r.deallocate(); w.deallocate(); d.deallocate() }
+        defer { z.deallocate(); g.deallocate(); h.deallocate(); xd.deallocate(); zt.deallocate(); r.deallocate(); gt.deallocate(); w.deallocate(); d.deallocate() }
         for j in 0..<p { w[j] = start[j]; d[j] = 0 }
         let z0 = X.multiply(start)
-        for i in 0..<n { z[i] = z0[i] + b; g[i] = F.derivative(i, z[i]) }
+        let zb = UnsafeBufferPointer(start: z, count: n), ztb = UnsafeBufferPointer(start: zt, count: n)
+        let gb = UnsafeMutableBufferPointer(start: g, count: n), gtb = UnsafeMutableBufferPointer(start: gt, count: n)
+        let hb = UnsafeMutableBufferPointer(start: h, count: n)
+        for i in 0..<n { z[i] = z0[i] + b }
+        F.gradient(zb, into: gb)
         let unpenalised = (0..<p).filter { !penalty.isPenalized($0) }.count
         func coefficients() -> [Double] { Array(UnsafeBufferPointer(start: w, count: p)) }
         func penaltyOf(_ v: UnsafeMutablePointer<Double>) -> Double { penalty.value(Array(UnsafeBufferPointer(start: v, count: p))) }
         func interceptViolation() -> Double {
             guard fitIntercept else { return 0 }
+            // h is scratch here: every Newton step recomputes it first.
+            F.hessianDiagonal(zb, into: hb)
             var s = 0.0, c = 0.0
-            for i in 0..<n { s += g[i]; c += F.secondDerivative(i, z[i]) }
+            for i in 0..<n { s += g[i]; c += h[i] }
             return c > 0 ? abs(s) / c : abs(s)
         }
 
@@ -78,12 +88,19 @@ public struct ProxNewton: Sendable {
             // CD passes per Newton step; raised when a direction fails the line search (an
             // inexact direction near the optimum of a correlated design).
             var passes = maxCDPasses, failures = 0
+            func workingSetScore() -> Double {
+                var v = interceptViolation()
+                for j in ws { v = max(v, penalty.subdifferentialDistance(w[j], gradient: X.columnDot(j, g), j)) }
+                return v
+            }
+            var currentScore = workingSetScore()
 
             for _ in 0..<maxNewtonSteps {
                 newtonSteps += 1
                 // Quadratic model at z: curvature h, coordinate curvatures L_j = Σ h_i X_ij².
                 var hsum = 0.0
-                for i in 0..<n { h[i] = F.secondDerivative(i, z[i]); hsum += h[i]; xd[i] = 0 }
+                F.hessianDiagonal(zb, into: hb)
+                for i in 0..<n { hsum += h[i]; xd[i] = 0 }
                 let lip = ws.map { X.columnWeightedSquaredNorm($0, h) }
                 for j in ws { d[j] = 0 }
                 var db = 0.0
@@ -117,35 +134,53 @@ public struct ProxNewton: Sendable {
                 // Backtracking line search (skglm's rule): accept step s when the penalty's change
                 // plus s · ∇F(z + s·Xδ)ᵀXδ is ≤ 0, i.e. the objective still decreases along δ at the
                 // new point. It uses gradients, not objective differences, so it stays reliable at
-                // rounding level near the optimum.
+                // rounding level near the optimum. The penalty is evaluated on the whole coefficient
+                // vector (per-feature penalties such as WeightedL1 index it by feature).
                 for j in ws { d[j] += w[j] }   // d now holds the Newton point w + δ on ws
                 let saved = ws.map { w[$0] }
-                let oldPenalty = penalty.value(saved)
+                var trial = coefficients()
+                let oldPenalty = penalty.value(trial)
                 var step = 1.0, accepted = false
                 for _ in 0..<20 {
-                    var trial = [Double](repeating: 0, count: ws.count)
-                    for (a, j) in ws.enumerated() { trial[a] = saved[a] + step * (d[j] - saved[a]) }
+                    for (a, j) in ws.enumerated() { trial[j] = saved[a] + step * (d[j] - saved[a]) }
                     var slope = 0.0
-                    for i in 0..<n { zt[i] = z[i] + step * xd[i]; slope += F.derivative(i, zt[i]) * xd[i] }
+                    for i in 0..<n { zt[i] = z[i] + step * xd[i] }
+                    F.gradient(ztb, into: gtb)
+                    for i in 0..<n { slope += gt[i] * xd[i] }
                     if penalty.value(trial) - oldPenalty + step * slope <= 0 {
-                        for (a, j) in ws.enumerated() { w[j] = trial[a] }
                         accepted = true
                         break
                     }
                     step /= 2
                 }
                 if !accepted {
-                    for (a, j) in ws.enumerated() { w[j] = saved[a] }
+                    // At rounding level the test above cannot be decided (the objective changes by
+                    // ~ violation × step, far below the rounding of the penalty's value). There the
+                    // full Newton step is taken when it lowers the working set's optimality violation.
+                    step = 1
+                    for i in 0..<n { zt[i] = z[i] + xd[i] }
+                    F.gradient(ztb, into: gtb)
+                    var v = 0.0
+                    if fitIntercept {
+                        F.hessianDiagonal(ztb, into: hb)
+                        var s = 0.0, c = 0.0
+                        for i in 0..<n { s += gt[i]; c += h[i] }
+                        v = c > 0 ? abs(s) / c : abs(s)
+                    }
+                    for j in ws { v = max(v, penalty.subdifferentialDistance(d[j], gradient: X.columnDot(j, gt), j)) }
+                    accepted = v < currentScore
+                }
+                if !accepted {
                     failures += 1
                     if failures > 1 { break }
                     passes = min(passes * 4, 1_000)
                     continue
                 }
+                for (a, j) in ws.enumerated() { w[j] = saved[a] + step * (d[j] - saved[a]) }
                 b += step * db
-                for i in 0..<n { z[i] = zt[i]; g[i] = F.derivative(i, z[i]) }
-                var inner = interceptViolation()
-                for j in ws { inner = max(inner, penalty.subdifferentialDistance(w[j], gradient: X.columnDot(j, g), j)) }
-                if inner <= (ws.count == p ? tol : tolIn) { break }
+                for i in 0..<n { z[i] = zt[i]; g[i] = gt[i] }
+                currentScore = workingSetScore()
+                if currentScore <= (ws.count == p ? tol : tolIn) { break }
             }
         }
         if !converged {
@@ -154,7 +189,7 @@ public struct ProxNewton: Sendable {
             stopCrit = worst
             converged = stopCrit <= tol
         }
-        let objective = F.value(UnsafeBufferPointer(start: z, count: n)) + penaltyOf(w)
+        let objective = F.value(zb) + penaltyOf(w)
         return GLMSolution(coef: coefficients(), intercept: b, objective: objective, stopCrit: stopCrit, nIter: nIter, epochs: newtonSteps, converged: converged)
     }
 }

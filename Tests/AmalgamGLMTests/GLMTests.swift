@@ -47,6 +47,9 @@ final class PenaltyAndDatafitTests: XCTestCase {
         checkProx(Lq.twoThirds(alpha: 0.6), "L2/3")
         checkProx(IndicatorBox(upper: 1.5), "IndicatorBox")
         checkProx(PositiveConstraint(), "PositiveConstraint")
+        checkProx(LogSum(alpha: 0.8, eps: 0.5), "LogSum")                   // steps where the root is not the minimum
+        checkProx(LogSum(alpha: 0.3, eps: 2), "LogSum ε=2")
+        checkProx(L2(alpha: 0.9), "L2")
     }
 
     func testPenaltyValuesAreContinuousAtBreakpoints() {
@@ -214,6 +217,43 @@ final class SolverTests: XCTestCase {
             XCTAssertTrue(sol.converged)
             if let r = reference { XCTAssertLessThan(zip(sol.coef, r).map { abs($0 - $1) }.max()!, 1e-8, "ws \(ws) acc \(acc)") } else { reference = sol.coef }
         }
+    }
+
+    func testLogSumMatchesSkglmAndL2MatchesTheRidgeClosedForm() throws {
+        let (X, y) = try table("prostate")
+        let n = Double(y.count), p = X.columnCount
+        // skglm 0.5: GeneralizedLinearEstimator(Quadratic(), LogSumPenalty(alpha=α, eps=1),
+        // AndersonCD(tol=1e-12, max_iter=1000)) with α = α_max(L1)/10 (script in make_glm_golden.py).
+        let alpha = 0.08434274356574895
+        let skglmCoef = [0.6344002271837519, 0.1613812301264949, 0.0, 0.05709607070872624, 0.2207377266488023, 0.0, 0.0, 0.012887882369605141]
+        let s = try AndersonCD(tol: 1e-12, maxIter: 1000).solve(X, y, datafit: Quadratic(), penalty: LogSum(alpha: alpha, eps: 1))
+        XCTAssertTrue(s.converged)
+        for (a, b) in zip(s.coef, skglmCoef) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        XCTAssertEqual(s.intercept, 2.4783868788058676, accuracy: 1e-6)
+        let g0 = try gradientAtZero(X, y, datafit: Quadratic(), fitIntercept: true)
+        // w = 0 is stationary (score 0) exactly when α ≥ ε‖∇F(0)‖∞.
+        let stationary = 0.5 * g0.reduce(0) { max($0, abs($1)) }
+        for (factor, zero) in [(1.0001, true), (0.99, false)] {
+            let pen = LogSum(alpha: stationary * factor, eps: 0.5)
+            XCTAssertEqual((0..<p).allSatisfy { pen.subdifferentialDistance(0, gradient: g0[$0], $0) == 0 }, zero)
+        }
+        XCTAssertNil(LogSum(alpha: 1).alphaMax(gradientAtZero: g0))
+        // Ridge: (XcᵀXc/n + αI) w = Xcᵀ(y − ȳ)/n with centred columns Xc; solved here by Gaussian elimination.
+        let ridge = 0.3
+        let means = (0..<p).map { j in (0..<y.count).reduce(0) { $0 + X[$1, j] } / n }, ym = y.reduce(0, +) / n
+        var A = [[Double]](repeating: [Double](repeating: 0, count: p + 1), count: p)
+        for j in 0..<p {
+            for k in 0..<p { A[j][k] = (0..<y.count).reduce(0) { $0 + (X[$1, j] - means[j]) * (X[$1, k] - means[k]) } / n + (j == k ? ridge : 0) }
+            A[j][p] = (0..<y.count).reduce(0) { $0 + (X[$1, j] - means[j]) * (y[$1] - ym) } / n
+        }
+        for c in 0..<p {
+            for r in (c + 1)..<p { let f = A[r][c] / A[c][c]; for k in c...p { A[r][k] -= f * A[c][k] } }
+        }
+        var w = [Double](repeating: 0, count: p)
+        for r in stride(from: p - 1, through: 0, by: -1) { w[r] = (A[r][p] - ((r + 1)..<p).reduce(0) { $0 + A[r][$1] * w[$1] }) / A[r][r] }
+        let r = try AndersonCD(tol: 1e-12, maxIter: 1000).solve(X, y, datafit: Quadratic(), penalty: L2(alpha: ridge))
+        for (a, b) in zip(r.coef, w) { XCTAssertEqual(a, b, accuracy: 1e-9) }
+        XCTAssertNil(L2(alpha: 1).alphaMax(gradientAtZero: g0))
     }
 
     func testSubdifferentialDistanceIsZeroAtTheOptimum() throws {

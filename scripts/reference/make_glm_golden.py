@@ -177,3 +177,16 @@ def sparse_group_golden():
     pen = WeightedL1GroupL2(alpha=0.3, weights_groups=np.ones(4), weights_features=np.ones(10), grp_ptr=ptr, grp_indices=idx)
     m = GeneralizedLinearEstimator(QuadraticGroup(ptr, idx), pen, GroupBCD(tol=1e-12, max_iter=10000, fit_intercept=False, ws_strategy="fixpoint")).fit(X, y)
     print(m.coef_.tolist())
+
+
+def logsum_golden():
+    """skglm LogSumPenalty (ε = 1) with AndersonCD (tol 1e-12, intercept) on Prostate at
+    α = α_max(L1)/10 (printed; the test holds the values)."""
+    from skglm import GeneralizedLinearEstimator
+    from skglm.datafits import Quadratic
+    from skglm.penalties import LogSumPenalty
+    from skglm.solvers import AndersonCD
+    X, y = tables()["prostate"]
+    a = alpha_max_quadratic(X, y, True) / 10
+    m = GeneralizedLinearEstimator(Quadratic(), LogSumPenalty(alpha=a, eps=1.0), AndersonCD(tol=1e-12, max_iter=1000, fit_intercept=True)).fit(X, y)
+    print(repr(a), m.coef_.tolist(), float(m.intercept_))
