@@ -244,29 +244,112 @@ public struct GLMPath: Sendable {
     public var epochs: [Int]
 }
 
+/// `count` values log-spaced from `alphaMax` down to `eps`·`alphaMax` (scikit-learn's grid).
+public func alphaGrid(alphaMax: Double, count: Int = 100, eps: Double = 1e-3) -> [Double] {
+    (0..<count).map { alphaMax * Foundation.pow(eps, Double($0) / Double(max(count - 1, 1))) }
+}
+
+/// The warm-started path shared by every solver: `solve(α, w0, b0, p0)` fits one α.
+func warmStartedPath(_ alphas: [Double], p0: Int, _ solve: (Double, [Double]?, Double, Int) throws -> GLMSolution) throws -> GLMPath {
+    for a in alphas { try checkAlphaArgument(a) }
+    var path = GLMPath(alphas: alphas, coefs: [], intercepts: [], stopCrits: [], epochs: [])
+    var w: [Double]? = nil, b = 0.0, size = p0
+    for a in alphas {
+        let sol = try solve(a, w, b, size)
+        path.coefs.append(sol.coef); path.intercepts.append(sol.intercept); path.stopCrits.append(sol.stopCrit); path.epochs.append(sol.epochs)
+        w = sol.coef; b = sol.intercept
+        size = max(p0, sol.coef.filter { $0 != 0 }.count)
+    }
+    return path
+}
+
+func gridOrGiven(_ given: [Double]?, count: Int, eps: Double, alphaMax: () throws -> Double?) throws -> [Double] {
+    if let given { return given }
+    guard let amax = try alphaMax() else { throw GLMError.invalidArgument("this penalty has no α_max; give the alphas") }
+    return alphaGrid(alphaMax: amax, count: count, eps: eps)
+}
+
 /// The path of `datafit` + `penalty(α)` over `alphas` (default: `count` values log-spaced from
-/// α_max down to `eps`·α_max, scikit-learn's grid), with warm starts.
+/// α_max down to `eps`·α_max, scikit-learn's grid), with warm starts, solved by ``AndersonCD``.
 public func regularizationPath<X: DesignMatrix, F: LipschitzDatafit, P: Penalty>(
     _ X: X, _ y: [Double], datafit: F, penalty: (Double) -> P, alphas given: [Double]? = nil, count: Int = 100, eps: Double = 1e-3,
     solver: AndersonCD = AndersonCD()
 ) throws -> GLMPath {
-    var alphas = given ?? []
-    if given == nil {
-        let g = try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept)
-        guard let amax = penalty(1).alphaMax(gradientAtZero: g) else { throw GLMError.invalidArgument("this penalty has no α_max; give the alphas") }
-        alphas = (0..<count).map { amax * Foundation.pow(eps, Double($0) / Double(max(count - 1, 1))) }
+    let alphas = try gridOrGiven(given, count: count, eps: eps) {
+        penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept))
     }
-    for a in alphas { try checkAlphaArgument(a) }
-    var path = GLMPath(alphas: alphas, coefs: [], intercepts: [], stopCrits: [], epochs: [])
-    var w: [Double]? = nil, b = 0.0
-    var s = solver
-    for a in alphas {
-        let sol = try s.solve(X, y, datafit: datafit, penalty: penalty(a), w0: w, intercept0: b)
-        path.coefs.append(sol.coef); path.intercepts.append(sol.intercept); path.stopCrits.append(sol.stopCrit); path.epochs.append(sol.epochs)
-        w = sol.coef; b = sol.intercept
-        s.p0 = max(solver.p0, sol.coef.filter { $0 != 0 }.count)
+    return try warmStartedPath(alphas, p0: solver.p0) { a, w, b, p0 in
+        var s = solver
+        s.p0 = p0
+        return try s.solve(X, y, datafit: datafit, penalty: penalty(a), w0: w, intercept0: b)
     }
-    return path
+}
+
+/// The same path solved by ``ProxNewton``, for datafits without a curvature bound (Poisson,
+/// Gamma, ``Cox``).
+public func regularizationPath<X: DesignMatrix, F: SmoothDatafit, P: Penalty>(
+    _ X: X, _ y: [Double], datafit: F, penalty: (Double) -> P, alphas given: [Double]? = nil, count: Int = 100, eps: Double = 1e-3,
+    solver: ProxNewton
+) throws -> GLMPath {
+    let alphas = try gridOrGiven(given, count: count, eps: eps) {
+        penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept))
+    }
+    return try warmStartedPath(alphas, p0: solver.p0) { a, w, b, p0 in
+        var s = solver
+        s.p0 = p0
+        return try s.solve(X, y, datafit: datafit, penalty: penalty(a), w0: w, intercept0: b)
+    }
+}
+
+/// The path of a group penalty solved by ``GroupBCD``; the default grid needs `alphaMax`
+/// (``WeightedGroupL2/alphaMax(gradientAtZero:)``; the sparse-group penalty has none).
+public func regularizationPath<X: DesignMatrix, F: LipschitzDatafit, P: GroupPenalty>(
+    _ X: X, _ y: [Double], datafit: F, groupPenalty penalty: (Double) -> P, alphaMax: Double? = nil, alphas given: [Double]? = nil,
+    count: Int = 100, eps: Double = 1e-3, solver: GroupBCD = GroupBCD()
+) throws -> GLMPath {
+    let alphas = try gridOrGiven(given, count: count, eps: eps) { alphaMax }
+    return try warmStartedPath(alphas, p0: solver.p0) { a, w, b, p0 in
+        var s = solver
+        s.p0 = p0
+        return try s.solve(X, y, datafit: datafit, penalty: penalty(a), w0: w, intercept0: b)
+    }
+}
+
+/// ∇F at w = 0 for any smooth datafit, the intercept (when `fitIntercept` and the datafit
+/// admits one) at its optimum, found by Newton steps b ← b − t·Σ∇F / Σ diag-Hessian with t
+/// halved until F decreases (F is convex in b; b = log ȳ for Poisson and Gamma). For Lipschitz
+/// datafits the other overload is used.
+public func gradientAtZero<X: DesignMatrix, F: SmoothDatafit>(_ X: X, _ y: [Double], datafit: F, fitIntercept: Bool) throws -> [Double] {
+    var f = datafit
+    try f.prepare(targets: y)
+    try checkProblem(X, y)
+    let n = X.rowCount
+    var b = 0.0
+    var g = [Double](repeating: 0, count: n), h = g
+    func value(_ b: Double) -> Double { [Double](repeating: b, count: n).withUnsafeBufferPointer { f.value($0) } }
+    func evaluate() {
+        [Double](repeating: b, count: n).withUnsafeBufferPointer { zb in
+            g.withUnsafeMutableBufferPointer { f.gradient(zb, into: $0) }
+            h.withUnsafeMutableBufferPointer { f.hessianDiagonal(zb, into: $0) }
+        }
+    }
+    evaluate()
+    if fitIntercept && f.admitsIntercept {
+        var current = value(b)
+        for _ in 0..<200 {
+            let hs = h.reduce(0, +), gs = g.reduce(0, +)
+            guard hs > 0, gs != 0 else { break }
+            let step = gs / hs
+            var t = 1.0, next = value(b - step)
+            while !(next <= current) && t > 1e-12 { t /= 2; next = value(b - t * step) }
+            guard next <= current else { break }
+            b -= t * step
+            current = next
+            evaluate()
+            if abs(t * step) <= 1e-15 * max(1, abs(b)) { break }
+        }
+    }
+    return X.transposeMultiply(g)
 }
 
 /// A design matrix restricted to some rows (for cross-validation folds), materialised.
@@ -307,20 +390,11 @@ public struct CrossValidation: Sendable {
     public var bestAlpha: Double
 }
 
-/// K-fold cross-validation of α along a warm-started path on each training fold (LassoCV-style:
-/// folds are consecutive blocks of rows split as scikit-learn's KFold without shuffling; the loss
-/// is the datafit's value on the held-out rows, half the MSE for least squares; the α grid is
-/// computed on all rows, as LassoCV does).
-public func crossValidateAlpha<X: DesignMatrix, F: LipschitzDatafit, P: Penalty>(
-    _ X: X, _ y: [Double], datafit: F, penalty: (Double) -> P, folds: Int = 5, count: Int = 100, eps: Double = 1e-3,
-    solver: AndersonCD = AndersonCD()
-) throws -> CrossValidation {
-    let n = X.rowCount
+/// The held-out machinery shared by every solver: `fitPath(trainRows)` fits the path on the
+/// training rows, `loss(testRows, coef, intercept)` scores one fit on the held-out rows.
+func crossValidate(rows n: Int, folds: Int, alphas: [Double], fitPath: ([Int]) throws -> GLMPath,
+                   loss: ([Int], [Double], Double) throws -> Double) throws -> CrossValidation {
     guard folds >= 2, folds <= n else { throw GLMError.invalidArgument("folds must be in 2...\(n), got \(folds)") }
-    guard y.count == n else { throw GLMError.invalidData("X has \(n) rows but y has \(y.count) values") }
-    let g = try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept)
-    guard let amax = penalty(1).alphaMax(gradientAtZero: g) else { throw GLMError.invalidArgument("this penalty has no α_max") }
-    let alphas = (0..<count).map { amax * Foundation.pow(eps, Double($0) / Double(max(count - 1, 1))) }
     var foldLoss = [[Double]](repeating: [], count: alphas.count)
     // scikit-learn's KFold: the first n mod K folds hold one extra row.
     var bounds = [0]
@@ -328,17 +402,63 @@ public func crossValidateAlpha<X: DesignMatrix, F: LipschitzDatafit, P: Penalty>
     for k in 0..<folds {
         let lo = bounds[k], hi = bounds[k + 1]
         let test = Array(lo..<hi), train = Array(0..<lo) + Array(hi..<n)
-        let path = try regularizationPath(X.selectingRows(train), train.map { y[$0] }, datafit: datafit, penalty: penalty,
-                                          alphas: alphas, solver: solver)
-        var heldOut = datafit
-        try heldOut.prepare(targets: test.map { y[$0] })
-        let Xt = X.selectingRows(test)
-        for a in alphas.indices {
-            let z = Xt.multiply(path.coefs[a]).map { $0 + path.intercepts[a] }
-            foldLoss[a].append(z.withUnsafeBufferPointer { heldOut.value($0) })
-        }
+        let path = try fitPath(train)
+        for a in alphas.indices { foldLoss[a].append(try loss(test, path.coefs[a], path.intercepts[a])) }
     }
     let mean = foldLoss.map { $0.reduce(0, +) / Double($0.count) }
     let best = mean.indices.min { mean[$0] < mean[$1] }!
     return CrossValidation(alphas: alphas, meanLoss: mean, foldLoss: foldLoss, bestAlpha: alphas[best])
+}
+
+/// The datafit's value of (coef, intercept) on some rows.
+func heldOutValue<X: DesignMatrix, F: Datafit>(_ X: X, _ y: [Double], _ datafit: F, _ rows: [Int], _ coef: [Double], _ intercept: Double) throws -> Double {
+    var f = datafit
+    try f.prepare(targets: rows.map { y[$0] })
+    let z = X.selectingRows(rows).multiply(coef).map { $0 + intercept }
+    return z.withUnsafeBufferPointer { f.value($0) }
+}
+
+/// K-fold cross-validation of α along a warm-started path on each training fold (LassoCV-style:
+/// folds are consecutive blocks of rows split as scikit-learn's KFold without shuffling; the loss
+/// is the datafit's value on the held-out rows, half the MSE for least squares; the α grid is
+/// computed on all rows, as LassoCV does).
+public func crossValidateAlpha<X: DesignMatrix, F: LipschitzDatafit, P: Penalty>(
+    _ X: X, _ y: [Double], datafit: F, penalty: @escaping (Double) -> P, folds: Int = 5, count: Int = 100, eps: Double = 1e-3,
+    solver: AndersonCD = AndersonCD()
+) throws -> CrossValidation {
+    try checkProblem(X, y)
+    let alphas = try gridOrGiven(nil, count: count, eps: eps) {
+        penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept))
+    }
+    return try crossValidate(rows: X.rowCount, folds: folds, alphas: alphas, fitPath: { train in
+        try regularizationPath(X.selectingRows(train), train.map { y[$0] }, datafit: datafit, penalty: penalty, alphas: alphas, solver: solver)
+    }, loss: { try heldOutValue(X, y, datafit, $0, $1, $2) })
+}
+
+/// The same cross-validation solved by ``ProxNewton`` (per-sample datafits without a curvature
+/// bound: Poisson, Gamma; the held-out loss is the datafit's value, i.e. half the mean deviance
+/// up to a constant).
+public func crossValidateAlpha<X: DesignMatrix, F: Datafit, P: Penalty>(
+    _ X: X, _ y: [Double], datafit: F, penalty: @escaping (Double) -> P, folds: Int = 5, count: Int = 100, eps: Double = 1e-3,
+    solver: ProxNewton
+) throws -> CrossValidation {
+    try checkProblem(X, y)
+    let alphas = try gridOrGiven(nil, count: count, eps: eps) {
+        penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept))
+    }
+    return try crossValidate(rows: X.rowCount, folds: folds, alphas: alphas, fitPath: { train in
+        try regularizationPath(X.selectingRows(train), train.map { y[$0] }, datafit: datafit, penalty: penalty, alphas: alphas, solver: solver)
+    }, loss: { try heldOutValue(X, y, datafit, $0, $1, $2) })
+}
+
+/// Cross-validation of a group penalty's α over the grid from `alphaMax` (``GroupBCD``).
+public func crossValidateAlpha<X: DesignMatrix, F: LipschitzDatafit, P: GroupPenalty>(
+    _ X: X, _ y: [Double], datafit: F, groupPenalty penalty: @escaping (Double) -> P, alphaMax: Double, folds: Int = 5, count: Int = 100,
+    eps: Double = 1e-3, solver: GroupBCD = GroupBCD()
+) throws -> CrossValidation {
+    try checkProblem(X, y)
+    let alphas = alphaGrid(alphaMax: alphaMax, count: count, eps: eps)
+    return try crossValidate(rows: X.rowCount, folds: folds, alphas: alphas, fitPath: { train in
+        try regularizationPath(X.selectingRows(train), train.map { y[$0] }, datafit: datafit, groupPenalty: penalty, alphas: alphas, solver: solver)
+    }, loss: { try heldOutValue(X, y, datafit, $0, $1, $2) })
 }

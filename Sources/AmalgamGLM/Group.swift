@@ -81,7 +81,11 @@ public struct GroupBCD: Sendable {
     }
 
     @inlinable
-    public func solve<X: DesignMatrix, F: LipschitzDatafit, P: GroupPenalty>(_ X: X, _ y: [Double], datafit: F, penalty: P) throws -> GLMSolution {
+    /// - Parameters:
+    ///   - w0, intercept0: a warm start (regularisation paths); zeros by default.
+    public func solve<X: DesignMatrix, F: LipschitzDatafit, P: GroupPenalty>(
+        _ X: X, _ y: [Double], datafit: F, penalty: P, w0: [Double]? = nil, intercept0: Double = 0
+    ) throws -> GLMSolution {
         let n = X.rowCount, p = X.columnCount
         try checkProblem(X, y)
         for g in penalty.groups { for j in g where j < 0 || j >= p { throw GLMError.invalidArgument("group feature \(j) is outside 0..<\(p)") } }
@@ -89,8 +93,10 @@ public struct GroupBCD: Sendable {
         try prepared.prepare(targets: y)
         let F = prepared
         let fitIntercept = self.fitIntercept
-        var w = [Double](repeating: 0, count: p), b = 0.0
-        var z = [Double](repeating: 0, count: n), g = (0..<n).map { F.derivative($0, 0) }
+        if let w0, w0.count != p { throw GLMError.invalidData("warm start has \(w0.count) coefficients for \(p) features") }
+        var w = w0 ?? [Double](repeating: 0, count: p), b = fitIntercept ? intercept0 : 0
+        var z = X.multiply(w).map { $0 + b }
+        var g = (0..<n).map { F.derivative($0, z[$0]) }
         let d = (0..<n).map { F.curvatureBound($0) }
         let sumBound = d.reduce(0, +)
         let groups = penalty.groups

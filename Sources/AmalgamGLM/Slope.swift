@@ -47,7 +47,11 @@ public struct FISTA: Sendable {
     public var fitIntercept = true
     public init(tol: Double = 1e-4, maxIter: Int = 100_000, fitIntercept: Bool = true) { self.tol = tol; self.maxIter = maxIter; self.fitIntercept = fitIntercept }
 
-    public func solve<X: DesignMatrix, F: LipschitzDatafit>(_ X: X, _ y: [Double], datafit: F, penalty: SLOPE) throws -> GLMSolution {
+    /// - Parameters:
+    ///   - w0, intercept0: a warm start (regularisation paths); zeros by default.
+    public func solve<X: DesignMatrix, F: LipschitzDatafit>(
+        _ X: X, _ y: [Double], datafit: F, penalty: SLOPE, w0: [Double]? = nil, intercept0: Double = 0
+    ) throws -> GLMSolution {
         let n = X.rowCount, p = X.columnCount
         guard y.count == n else { throw GLMError.invalidData("X has \(n) rows but y has \(y.count) values") }
         guard penalty.lambdas.count == p else { throw GLMError.invalidArgument("SLOPE has \(penalty.lambdas.count) weights for \(p) features") }
@@ -76,7 +80,8 @@ public struct FISTA: Sendable {
             let g = (0..<n).map { f.derivative($0, z[$0]) }
             return (X.transposeMultiply(g), fitIntercept ? g.reduce(0, +) : 0)
         }
-        var w = [Double](repeating: 0, count: p), b = 0.0
+        if let w0, w0.count != p { throw GLMError.invalidData("warm start has \(w0.count) coefficients for \(p) features") }
+        var w = w0 ?? [Double](repeating: 0, count: p), b = fitIntercept ? intercept0 : 0
         var yw = w, yb = b, t = 1.0
         var stopCrit = Double.infinity, iter = 0
         for k in 1...maxIter {
@@ -100,4 +105,70 @@ public struct FISTA: Sendable {
         let objective = z.withUnsafeBufferPointer { f.value($0) } + penalty.value(w)
         return GLMSolution(coef: w, intercept: b, objective: objective, stopCrit: stopCrit, nIter: iter, epochs: iter, converged: stopCrit <= tol)
     }
+}
+
+extension SLOPE {
+    /// The Benjamini–Hochberg weights of Bogdan et al. (2015): λ_j = Φ⁻¹(1 − j·q/(2p)),
+    /// j = 1…p, for a target false discovery rate q ∈ (0, 1), divided by λ_1 (so that α·λ has
+    /// largest weight α).
+    public static func benjaminiHochberg(features p: Int, q: Double) throws -> [Double] {
+        guard p >= 1 else { throw GLMError.invalidArgument("SLOPE needs at least one feature") }
+        guard q > 0, q < 1 else { throw GLMError.invalidArgument("the SLOPE false discovery rate q must be in (0, 1), got \(q)") }
+        let raw = (1...p).map { normalQuantile(1 - Double($0) * q / (2 * Double(p))) }
+        return raw.map { max($0 / raw[0], 0) }
+    }
+
+    /// The SLOPE penalty with weights α·λ.
+    public func scaled(by alpha: Double) throws -> SLOPE { try SLOPE(lambdas: lambdas.map { $0 * alpha }) }
+
+    /// The smallest α for which w = 0 is optimal with weights α·λ: −g ∈ ∂SLOPE(0) iff the
+    /// partial sums of |g| sorted decreasingly are ≤ those of αλ, so
+    /// α_max = max_k Σ_{i≤k} |g|_(i) / Σ_{i≤k} λ_i.
+    public func alphaMax(gradientAtZero g: [Double]) -> Double {
+        let sorted = g.map(abs).sorted(by: >)
+        var sg = 0.0, sl = 0.0, m = 0.0
+        for (a, l) in zip(sorted, lambdas) {
+            sg += a; sl += l
+            if sl > 0 { m = max(m, sg / sl) } else if sg > 0 { return .infinity }
+        }
+        return m
+    }
+}
+
+/// Φ⁻¹(u), the standard normal quantile, by bisection on Φ(x) = erfc(−x/√2)/2 (to rounding).
+func normalQuantile(_ u: Double) -> Double {
+    var lo = -40.0, hi = 40.0
+    for _ in 0..<200 {
+        let mid = (lo + hi) / 2
+        if 0.5 * Foundation.erfc(-mid / 2.0.squareRoot()) < u { lo = mid } else { hi = mid }
+        if hi - lo <= 1e-15 * max(1, abs(mid)) { break }
+    }
+    return (lo + hi) / 2
+}
+
+/// The SLOPE path over α with weights α·λ (`shape` gives λ), warm-started, solved by ``FISTA``;
+/// the default grid runs from ``SLOPE/alphaMax(gradientAtZero:)`` down to `eps` times it.
+public func regularizationPath<X: DesignMatrix, F: LipschitzDatafit>(
+    _ X: X, _ y: [Double], datafit: F, slope shape: SLOPE, alphas given: [Double]? = nil, count: Int = 100, eps: Double = 1e-3,
+    solver: FISTA = FISTA()
+) throws -> GLMPath {
+    let alphas = try gridOrGiven(given, count: count, eps: eps) {
+        shape.alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept))
+    }
+    return try warmStartedPath(alphas, p0: 0) { a, w, b, _ in
+        try solver.solve(X, y, datafit: datafit, penalty: shape.scaled(by: a), w0: w, intercept0: b)
+    }
+}
+
+/// K-fold cross-validation of SLOPE's α (as ``crossValidateAlpha(_:_:datafit:penalty:folds:count:eps:solver:)``).
+public func crossValidateAlpha<X: DesignMatrix, F: LipschitzDatafit>(
+    _ X: X, _ y: [Double], datafit: F, slope shape: SLOPE, folds: Int = 5, count: Int = 100, eps: Double = 1e-3,
+    solver: FISTA = FISTA()
+) throws -> CrossValidation {
+    try checkProblem(X, y)
+    let alphas = alphaGrid(alphaMax: shape.alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept)),
+                           count: count, eps: eps)
+    return try crossValidate(rows: X.rowCount, folds: folds, alphas: alphas, fitPath: { train in
+        try regularizationPath(X.selectingRows(train), train.map { y[$0] }, datafit: datafit, slope: shape, alphas: alphas, solver: solver)
+    }, loss: { try heldOutValue(X, y, datafit, $0, $1, $2) })
 }

@@ -2,12 +2,17 @@ import AmalgamGLM
 import ArgumentParser
 import Foundation
 
-enum GLMDatafitName: String, ExpressibleByArgument, CaseIterable { case quadratic, logistic, huber }
+enum GLMDatafitName: String, ExpressibleByArgument, CaseIterable {
+    case quadratic, logistic, huber, poisson, gamma, cox
+    /// Datafits without a curvature bound, solved by ProxNewton.
+    var isNewton: Bool { self == .poisson || self == .gamma || self == .cox }
+}
 enum GLMPenaltyName: String, ExpressibleByArgument, CaseIterable {
-    case l1, elasticNet = "elastic-net", mcp, scad, l05, l23, groupLasso = "group-lasso", sparseGroup = "sparse-group"
+    case l1, elasticNet = "elastic-net", mcp, scad, l05, l23, logsum, l2, groupLasso = "group-lasso", sparseGroup = "sparse-group", slope
     var isGroup: Bool { self == .groupLasso || self == .sparseGroup }
 }
 enum GLMFormat: String, ExpressibleByArgument, CaseIterable { case csv, libsvm }
+extension Cox.Ties: ExpressibleByArgument {}
 
 /// `amalgam glm`: sparse generalized linear models (skglm's datafit × penalty design).
 struct GLM: ParsableCommand {
@@ -19,13 +24,17 @@ struct GLM: ParsableCommand {
 /// Options shared by `glm fit` and `glm path`.
 struct GLMOptions: ParsableArguments {
     @Option(help: "Data file: CSV (numbers, optional header) or LIBSVM (.svm/.libsvm or --format libsvm).") var data: String
-    @Option(help: "CSV: the target column (0-based; negative counts from the end).") var targetColumn = -1
+    @Option(help: "CSV: the target column (0-based; negative counts from the end). For --datafit cox, the survival times.") var targetColumn = -1
+    @Option(help: "CSV, --datafit cox: the event column (1 = event, 0 = censored; 0-based, negative from the end).") var eventColumn: Int?
     @Option(help: "File format (default: from the extension).") var format: GLMFormat?
-    @Option(help: "Datafit.") var datafit: GLMDatafitName = .quadratic
+    @Option(help: "Datafit (poisson, gamma and cox are solved by proximal Newton; cox fits no intercept).") var datafit: GLMDatafitName = .quadratic
     @Option(help: "Penalty.") var penalty: GLMPenaltyName = .l1
-    @Option(help: "Elastic net: the L1 share ρ of αρ‖w‖₁ + α(1−ρ)/2‖w‖².") var l1Ratio = 0.5
+    @Option(help: "Elastic net, sparse-group: the L1 share ρ of αρ‖w‖₁ + α(1−ρ)/2‖w‖².") var l1Ratio = 0.5
     @Option(help: "MCP (default 3) or SCAD (default 3.7) γ.") var gamma: Double?
     @Option(help: "Huber δ.") var delta = 1.0
+    @Option(help: "logsum: ε in α Σ log(1 + |w|/ε).") var logsumEps = 1.0
+    @Option(help: "slope: the target false discovery rate q of the Benjamini–Hochberg weights (α is the largest weight).") var slopeQ = 0.1
+    @Option(help: "cox: how tied event times are handled.") var ties: Cox.Ties = .efron
     @Option(help: "group-lasso, sparse-group: the groups as 0-based feature lists separated by ';', e.g. '0,1;2,3,4'.") var groups: String?
     @Option(help: "Stopping tolerance on the optimality violation.") var tol = 1e-4
     @Option(help: "Outer iterations (working-set rounds).") var maxIter = 50
@@ -38,38 +47,111 @@ struct GLMOptions: ParsableArguments {
         guard l1Ratio >= 0, l1Ratio <= 1 else { throw ValidationError("--l1-ratio must be in [0, 1]") }
         if let gamma, !(gamma > 1) { throw ValidationError("--gamma must be > 1") }
         guard delta > 0 else { throw ValidationError("--delta must be positive") }
+        guard logsumEps > 0, logsumEps.isFinite else { throw ValidationError("--logsum-eps must be positive") }
+        guard slopeQ > 0, slopeQ < 1 else { throw ValidationError("--slope-q must be in (0, 1)") }
+        if datafit == .cox && eventColumn == nil { throw ValidationError("--datafit cox needs --event-column (1 = event, 0 = censored)") }
+        if datafit != .cox && eventColumn != nil { throw ValidationError("--event-column is for --datafit cox only") }
     }
 
-    func load() throws -> (X: AnyDesign, y: [Double]) {
+    /// The design matrix, the targets and (Cox) the event indicators.
+    func load() throws -> (X: AnyDesign, y: [Double], events: [Double]?) {
         let fmt = format ?? ([".svm", ".libsvm", ".svmlight"].contains { data.lowercased().hasSuffix($0) } ? .libsvm : .csv)
         switch fmt {
-        case .csv: let t = try GLMTable.readCSV(data, targetColumn: targetColumn); return (.dense(t.X), t.y)
-        case .libsvm: let t = try GLMTable.readLIBSVM(data); return (.sparse(t.X), t.y)
+        case .csv:
+            let t = try GLMTable.readCSV(data, targetColumn: targetColumn)
+            guard let eventColumn else { return (.dense(t.X), t.y, nil) }
+            let width = t.X.columnCount + 1
+            let e = eventColumn < 0 ? width + eventColumn : eventColumn, tc = targetColumn < 0 ? width + targetColumn : targetColumn
+            guard e >= 0, e < width, e != tc else {
+                throw GLMError.invalidArgument("--event-column \(eventColumn) must be another column of the \(width) in \(data)")
+            }
+            let (X, events) = t.X.removingColumn(e < tc ? e : e - 1)
+            return (.dense(X), t.y, events)
+        case .libsvm:
+            guard eventColumn == nil else { throw GLMError.invalidArgument("--datafit cox reads a CSV file (times and events are two columns)") }
+            let t = try GLMTable.readLIBSVM(data)
+            return (.sparse(t.X), t.y, nil)
         }
     }
 
-    var solver: AndersonCD { AndersonCD(tol: tol, maxIter: maxIter, fitIntercept: !noIntercept) }
+    var fitIntercept: Bool { !noIntercept && datafit != .cox }
 
-    /// Calls `body` with the concrete datafit and a penalty maker.
-    func dispatch<R>(_ y: [Double], _ body: DispatchRun<R>) throws -> R {
+    /// The operations on the chosen datafit × penalty, over either kind of design matrix.
+    func action(_ design: AnyDesign, _ y: [Double], events: [Double]?) throws -> GLMAction {
+        switch design {
+        case .dense(let X): return try action(X, y, events: events)
+        case .sparse(let X): return try action(X, y, events: events)
+        }
+    }
+
+    func action<M: DesignMatrix>(_ X: M, _ y: [Double], events: [Double]?) throws -> GLMAction {
         switch datafit {
-        case .quadratic: return try withPenalty(Quadratic(), y, body)
-        case .logistic: return try withPenalty(Logistic(), try SparseLogisticRegression.signedLabels(y).labels, body)
-        case .huber: return try withPenalty(Huber(delta: delta), y, body)
+        case .quadratic: return try lipschitz(X, y, Quadratic())
+        case .logistic: return try lipschitz(X, try SparseLogisticRegression.signedLabels(y).labels, Logistic())
+        case .huber: return try lipschitz(X, y, Huber(delta: delta))
+        case .poisson: return try newton(X, y, Poisson(), heldOut: Poisson())
+        case .gamma: return try newton(X, y, Gamma(), heldOut: Gamma())
+        case .cox: return try newton(X, y, Cox(events: events ?? [], ties: ties), heldOut: nil as Quadratic?)
         }
     }
 
-    func withPenalty<F: LipschitzDatafit, R>(_ f: F, _ y: [Double], _ body: DispatchRun<R>) throws -> R {
+    /// Calls `visitor` with the chosen separable penalty family α ↦ P(α); nil for the group
+    /// penalties and SLOPE.
+    func separable<V: PenaltyVisitor>(_ visitor: V) throws -> GLMAction? {
         switch penalty {
-        case .l1: return try body(f, y) { L1(alpha: $0) }
-        case .elasticNet: return try body(f, y) { L1L2(alpha: $0, l1Ratio: l1Ratio) }
-        case .mcp: return try body(f, y) { MCP(alpha: $0, gamma: gamma ?? 3) }
-        case .scad: return try body(f, y) { SCAD(alpha: $0, gamma: gamma ?? 3.7) }
-        case .l05: return try body(f, y) { Lq.half(alpha: $0) }
-        case .l23: return try body(f, y) { Lq.twoThirds(alpha: $0) }
-        case .groupLasso, .sparseGroup:
-            throw GLMError.invalidArgument("--penalty \(penalty.rawValue) is available in `amalgam glm fit` with --alpha or --alpha-ratio only")
+        case .l1: return try visitor.visit { L1(alpha: $0) }
+        case .elasticNet: return try visitor.visit { [l1Ratio] in L1L2(alpha: $0, l1Ratio: l1Ratio) }
+        case .mcp: return try visitor.visit { [gamma] in MCP(alpha: $0, gamma: gamma ?? 3) }
+        case .scad: return try visitor.visit { [gamma] in SCAD(alpha: $0, gamma: gamma ?? 3.7) }
+        case .l05: return try visitor.visit { Lq.half(alpha: $0) }
+        case .l23: return try visitor.visit { Lq.twoThirds(alpha: $0) }
+        case .logsum: return try visitor.visit { [logsumEps] in LogSum(alpha: $0, eps: logsumEps) }
+        case .l2: return try visitor.visit { L2(alpha: $0) }
+        case .groupLasso, .sparseGroup, .slope: return nil
         }
+    }
+
+    func lipschitz<M: DesignMatrix, F: LipschitzDatafit>(_ X: M, _ y: [Double], _ f: F) throws -> GLMAction {
+        let cd = AndersonCD(tol: tol, maxIter: maxIter, fitIntercept: fitIntercept)
+        if let a = try separable(AndersonVisitor(X: X, y: y, f: f, solver: cd)) { return a }
+        if penalty == .slope {
+            let shape = try SLOPE(lambdas: SLOPE.benjaminiHochberg(features: X.columnCount, q: slopeQ))
+            let fista = FISTA(tol: tol, maxIter: max(maxIter, 100_000), fitIntercept: fitIntercept)
+            return GLMAction(
+                alphaMax: { shape.alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: f, fitIntercept: fista.fitIntercept)) },
+                fit: { try fista.solve(X, y, datafit: f, penalty: shape.scaled(by: $0)) },
+                path: { try regularizationPath(X, y, datafit: f, slope: shape, alphas: $0, count: $1, eps: $2, solver: fista) },
+                crossValidate: { try crossValidateAlpha(X, y, datafit: f, slope: shape, folds: $0, count: $1, eps: $2, solver: fista) })
+        }
+        let groupList = try parsedGroups(features: X.columnCount)
+        let bcd = GroupBCD(tol: tol, maxIter: max(maxIter, 1_000), fitIntercept: fitIntercept)
+        if penalty == .groupLasso {
+            let shape = try WeightedGroupL2(alpha: 1, groups: groupList)
+            let make = { (a: Double) in try! WeightedGroupL2(alpha: a, groups: groupList) }
+            let amax = { try shape.alphaMax(gradientAtZero: gradientAtZero(X, y, datafit: f, fitIntercept: bcd.fitIntercept)) }
+            return GLMAction(
+                alphaMax: amax,
+                fit: { try bcd.solve(X, y, datafit: f, penalty: make($0)) },
+                path: { al, n, e in try regularizationPath(X, y, datafit: f, groupPenalty: make, alphaMax: al == nil ? try amax() : nil, alphas: al, count: n, eps: e, solver: bcd) },
+                crossValidate: { try crossValidateAlpha(X, y, datafit: f, groupPenalty: make, alphaMax: try amax(), folds: $0, count: $1, eps: $2, solver: bcd) })
+        }
+        _ = try SparseGroupL1L2(alpha: 1, l1Ratio: l1Ratio, groups: groupList)   // validates the groups
+        let make = { [l1Ratio] (a: Double) in try! SparseGroupL1L2(alpha: a, l1Ratio: l1Ratio, groups: groupList) }
+        return GLMAction(
+            alphaMax: { nil },
+            fit: { try bcd.solve(X, y, datafit: f, penalty: make($0)) },
+            path: { try regularizationPath(X, y, datafit: f, groupPenalty: make, alphas: $0, count: $1, eps: $2, solver: bcd) },
+            crossValidate: nil)
+    }
+
+    /// Datafits without a curvature bound: ProxNewton, separable penalties with a bounded
+    /// subdifferential. `heldOut` (a per-sample datafit) enables cross-validation.
+    func newton<M: DesignMatrix, F: SmoothDatafit, H: Datafit>(_ X: M, _ y: [Double], _ f: F, heldOut: H?) throws -> GLMAction {
+        let pn = ProxNewton(tol: tol, maxIter: maxIter, fitIntercept: fitIntercept)
+        guard let a = try separable(NewtonVisitor(X: X, y: y, f: f, heldOut: heldOut, solver: pn)) else {
+            throw GLMError.invalidArgument("--penalty \(penalty.rawValue) is not available with --datafit \(datafit.rawValue) (proximal Newton takes separable penalties)")
+        }
+        return a
     }
 
     /// The parsed --groups.
@@ -84,49 +166,43 @@ struct GLMOptions: ParsableArguments {
             }
         }
     }
+}
 
-    /// Fits a group penalty with GroupBCD; returns the solution, α and α_max (group lasso only).
-    func fitGroup(_ X: AnyDesign, _ y: [Double], alpha: Double?, alphaRatio: Double?) throws -> (GLMSolution, Double, Double?) {
-        switch datafit {
-        case .quadratic: return try fitGroup(Quadratic(), X, y, alpha: alpha, alphaRatio: alphaRatio)
-        case .logistic: return try fitGroup(Logistic(), X, try SparseLogisticRegression.signedLabels(y).labels, alpha: alpha, alphaRatio: alphaRatio)
-        case .huber: return try fitGroup(Huber(delta: delta), X, y, alpha: alpha, alphaRatio: alphaRatio)
-        }
-    }
+/// Builds the CLI's operations for a separable penalty family α ↦ P(α), specialised for P.
+protocol PenaltyVisitor {
+    func visit<P: Penalty>(_ make: @escaping (Double) -> P) throws -> GLMAction
+}
 
-    func fitGroup<F: LipschitzDatafit>(_ f: F, _ X: AnyDesign, _ y: [Double], alpha: Double?, alphaRatio: Double?) throws -> (GLMSolution, Double, Double?) {
-        let solver = GroupBCD(tol: tol, maxIter: max(maxIter, 1_000), fitIntercept: !noIntercept)
-        func run<M: DesignMatrix>(_ X: M) throws -> (GLMSolution, Double, Double?) {
-            let groupList = try parsedGroups(features: X.columnCount)
-            var amax: Double? = nil
-            if penalty == .groupLasso {
-                amax = try WeightedGroupL2(alpha: 1, groups: groupList).alphaMax(gradientAtZero: gradientAtZero(X, y, datafit: f, fitIntercept: !noIntercept))
-            }
-            let a: Double
-            if let alpha { a = alpha } else {
-                guard let amax, let alphaRatio else { throw GLMError.invalidArgument("--penalty sparse-group has no α_max here; give --alpha") }
-                a = amax * alphaRatio
-            }
-            let sol = penalty == .groupLasso
-                ? try solver.solve(X, y, datafit: f, penalty: WeightedGroupL2(alpha: a, groups: groupList))
-                : try solver.solve(X, y, datafit: f, penalty: SparseGroupL1L2(alpha: a, l1Ratio: l1Ratio, groups: groupList))
-            return (sol, a, amax)
-        }
-        switch X {
-        case .dense(let m): return try run(m)
-        case .sparse(let m): return try run(m)
-        }
+/// AndersonCD on a datafit with a curvature bound.
+struct AndersonVisitor<M: DesignMatrix, F: LipschitzDatafit>: PenaltyVisitor {
+    let X: M, y: [Double], f: F, solver: AndersonCD
+    func visit<P: Penalty>(_ make: @escaping (Double) -> P) throws -> GLMAction {
+        let (X, y, f, s) = (X, y, f, solver)
+        return GLMAction(
+            alphaMax: { make(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: f, fitIntercept: s.fitIntercept)) },
+            fit: { try s.solve(X, y, datafit: f, penalty: make($0)) },
+            path: { try regularizationPath(X, y, datafit: f, penalty: make, alphas: $0, count: $1, eps: $2, solver: s) },
+            crossValidate: { try crossValidateAlpha(X, y, datafit: f, penalty: make, folds: $0, count: $1, eps: $2, solver: s) })
     }
 }
 
-/// A generic continuation over (datafit, targets, penalty(α)) on one design matrix.
-struct DispatchRun<R> {
-    let design: AnyDesign
-    let action: (GLMAction) throws -> R
-    func callAsFunction<F: LipschitzDatafit, P: Penalty>(_ f: F, _ y: [Double], _ penalty: @escaping (Double) -> P) throws -> R {
-        try action(GLMAction(design: design, f: f, y: y, penalty: penalty))
+/// ProxNewton on any smooth datafit; cross-validation when a per-sample `heldOut` datafit (the
+/// same one) is given.
+struct NewtonVisitor<M: DesignMatrix, F: SmoothDatafit, H: Datafit>: PenaltyVisitor {
+    let X: M, y: [Double], f: F, heldOut: H?, solver: ProxNewton
+    func visit<P: Penalty>(_ make: @escaping (Double) -> P) throws -> GLMAction {
+        let (X, y, f, s) = (X, y, f, solver)
+        var cv: ((Int, Int, Double) throws -> CrossValidation)? = nil
+        if let h = heldOut { cv = { try crossValidateAlpha(X, y, datafit: h, penalty: make, folds: $0, count: $1, eps: $2, solver: s) } }
+        return GLMAction(
+            alphaMax: { make(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: f, fitIntercept: s.fitIntercept)) },
+            fit: { try s.solve(X, y, datafit: f, penalty: make($0)) },
+            path: { try regularizationPath(X, y, datafit: f, penalty: make, alphas: $0, count: $1, eps: $2, solver: s) },
+            crossValidate: cv)
     }
 }
+
+/// A design matrix of either storage.
 enum AnyDesign {
     case dense(DenseMatrix), sparse(SparseMatrix)
     var shape: (Int, Int) {
@@ -134,26 +210,14 @@ enum AnyDesign {
     }
 }
 
-/// The operations the CLI needs, type-erased over datafit and penalty.
+/// What the CLI does with one datafit × penalty, type-erased: α_max (nil where undefined), a
+/// fit at α, a path (given α values, or count and eps of the grid) and K-fold cross-validation
+/// (nil where unavailable).
 struct GLMAction {
-    let alphaMax: (Bool) throws -> Double?
-    let crossValidate: (Int, Int, Double, AndersonCD) throws -> CrossValidation
-    let fit: (Double, AndersonCD) throws -> GLMSolution
-    let path: ([Double]?, Int, Double, AndersonCD) throws -> GLMPath
-    init<F: LipschitzDatafit, P: Penalty>(design: AnyDesign, f: F, y: [Double], penalty: @escaping (Double) -> P) {
-        switch design {
-        case .dense(let X):
-            alphaMax = { fi in penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: f, fitIntercept: fi)) }
-            crossValidate = { k, n, eps, s in try crossValidateAlpha(X, y, datafit: f, penalty: penalty, folds: k, count: n, eps: eps, solver: s) }
-            fit = { a, s in try s.solve(X, y, datafit: f, penalty: penalty(a)) }
-            path = { al, n, eps, s in try regularizationPath(X, y, datafit: f, penalty: penalty, alphas: al, count: n, eps: eps, solver: s) }
-        case .sparse(let X):
-            alphaMax = { fi in penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: f, fitIntercept: fi)) }
-            crossValidate = { k, n, eps, s in try crossValidateAlpha(X, y, datafit: f, penalty: penalty, folds: k, count: n, eps: eps, solver: s) }
-            fit = { a, s in try s.solve(X, y, datafit: f, penalty: penalty(a)) }
-            path = { al, n, eps, s in try regularizationPath(X, y, datafit: f, penalty: penalty, alphas: al, count: n, eps: eps, solver: s) }
-        }
-    }
+    var alphaMax: () throws -> Double?
+    var fit: (Double) throws -> GLMSolution
+    var path: ([Double]?, Int, Double) throws -> GLMPath
+    var crossValidate: ((Int, Int, Double) throws -> CrossValidation)?
 }
 
 func runGLM<R>(_ body: () throws -> R) throws -> R {
@@ -196,34 +260,28 @@ struct GLMFit: ParsableCommand {
 
     func run() throws {
         try runGLM {
-            let (X, y) = try options.load()
-            if options.penalty.isGroup {
-                guard cv == nil else { throw GLMError.invalidArgument("--cv is not available for group penalties yet; give --alpha or --alpha-ratio") }
-                let start = DispatchTime.now().uptimeNanoseconds
-                let (s, a, amax) = try options.fitGroup(X, y, alpha: alpha, alphaRatio: alphaRatio)
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                try writeOutput(solutionJSON(s, alpha: a, alphaMax: amax, seconds: seconds, shape: X.shape), to: options.out)
-                return
-            }
-            let result: [String: Any] = try options.dispatch(y, DispatchRun(design: X) { act in
-                let amax = try act.alphaMax(!options.noIntercept)
-                let a: Double
-                var cvResult: CrossValidation? = nil
-                if let cv {
-                    cvResult = try act.crossValidate(cv, 100, 1e-3, options.solver)
-                    a = cvResult!.bestAlpha
-                } else if let alpha { a = alpha } else {
-                    guard let amax else { throw GLMError.invalidArgument("--alpha-ratio: this penalty has no α_max; give --alpha") }
-                    a = amax * alphaRatio!
+            let (X, y, events) = try options.load()
+            let act = try options.action(X, y, events: events)
+            let amax = try act.alphaMax()
+            let a: Double
+            var cvResult: CrossValidation? = nil
+            if let cv {
+                guard let crossValidate = act.crossValidate else {
+                    throw GLMError.invalidArgument("--cv is not available for --datafit \(options.datafit.rawValue) --penalty \(options.penalty.rawValue); give --alpha or --alpha-ratio")
                 }
-                let start = DispatchTime.now().uptimeNanoseconds
-                let s = try act.fit(a, options.solver)
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                var r = solutionJSON(s, alpha: a, alphaMax: amax, seconds: seconds, shape: X.shape)
-                if let cvResult { r["cv_alphas"] = cvResult.alphas; r["cv_mean_loss"] = cvResult.meanLoss; r["cv_folds"] = cv! }
-                return r
-            })
-            try writeOutput(result, to: options.out)
+                guard amax != nil else { throw GLMError.invalidArgument("--cv needs α_max, which --penalty \(options.penalty.rawValue) does not define; use `glm path --alphas`") }
+                cvResult = try crossValidate(cv, 100, 1e-3)
+                a = cvResult!.bestAlpha
+            } else if let alpha { a = alpha } else {
+                guard let amax else { throw GLMError.invalidArgument("--alpha-ratio: --penalty \(options.penalty.rawValue) has no α_max here; give --alpha") }
+                a = amax * alphaRatio!
+            }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let s = try act.fit(a)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            var r = solutionJSON(s, alpha: a, alphaMax: amax, seconds: seconds, shape: X.shape)
+            if let cvResult { r["cv_alphas"] = cvResult.alphas; r["cv_mean_loss"] = cvResult.meanLoss; r["cv_folds"] = cv! }
+            try writeOutput(r, to: options.out)
         }
     }
 }
@@ -245,14 +303,13 @@ struct GLMPathCommand: ParsableCommand {
                     return v
                 }
             }
-            let (X, y) = try options.load()
-            let result: [String: Any] = try options.dispatch(y, DispatchRun(design: X) { act in
-                let start = DispatchTime.now().uptimeNanoseconds
-                let p = try act.path(given, nAlphas, eps, options.solver)
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                return ["alphas": p.alphas, "coefs": p.coefs, "intercepts": p.intercepts, "stop_crits": p.stopCrits, "epochs": p.epochs,
-                        "seconds": seconds, "datafit": options.datafit.rawValue, "penalty": options.penalty.rawValue]
-            })
+            let (X, y, events) = try options.load()
+            let act = try options.action(X, y, events: events)
+            let start = DispatchTime.now().uptimeNanoseconds
+            let p = try act.path(given, nAlphas, eps)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let result: [String: Any] = ["alphas": p.alphas, "coefs": p.coefs, "intercepts": p.intercepts, "stop_crits": p.stopCrits, "epochs": p.epochs,
+                                         "seconds": seconds, "datafit": options.datafit.rawValue, "penalty": options.penalty.rawValue]
             try writeOutput(result, to: options.out)
         }
     }

@@ -317,6 +317,56 @@ final class SolverTests: XCTestCase {
     /// LassoCV on diabetes against scikit-learn 1.9.1 (`lasso_cv_golden()` in
     /// scripts/reference/make_glm_golden.py): α = 0.003753767152691846, the 92nd of 100 values,
     /// mean held-out MSE 2991.8073755408427.
+    func testEverySolversPathAndCrossValidationReduceToTheLassoOnes() throws {
+        // The Lasso is a group lasso with singleton groups (unit weights), SLOPE with equal
+        // weights, and a ProxNewton problem with the quadratic datafit: each solver's α_max,
+        // path and cross-validated α must agree with AndersonCD's Lasso on Prostate.
+        let (X, y) = try table("prostate")
+        let p = X.columnCount
+        let lasso = try crossValidateAlpha(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }, folds: 5, count: 12, eps: 0.01,
+                                           solver: AndersonCD(tol: 1e-10, maxIter: 1000))
+        let singletons = (0..<p).map { [$0] }
+        let amax = try WeightedGroupL2(alpha: 1, groups: singletons).alphaMax(gradientAtZero: gradientAtZero(X, y, datafit: Quadratic(), fitIntercept: true))
+        XCTAssertEqual(amax, lasso.alphas[0], accuracy: 1e-12 * amax)
+        let group = try crossValidateAlpha(X, y, datafit: Quadratic(), groupPenalty: { try! WeightedGroupL2(alpha: $0, groups: singletons) },
+                                           alphaMax: amax, folds: 5, count: 12, eps: 0.01, solver: GroupBCD(tol: 1e-10, maxIter: 10_000))
+        let flat = try SLOPE(lambdas: [Double](repeating: 1, count: p))
+        let slope = try crossValidateAlpha(X, y, datafit: Quadratic(), slope: flat, folds: 5, count: 12, eps: 0.01, solver: FISTA(tol: 1e-8, maxIter: 1_000_000))
+        let newton = try crossValidateAlpha(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }, folds: 5, count: 12, eps: 0.01,
+                                            solver: ProxNewton(tol: 1e-10, maxIter: 100))
+        for (name, cv) in [("group", group), ("slope", slope), ("prox-newton", newton)] {
+            for (a, b) in zip(cv.alphas, lasso.alphas) { XCTAssertEqual(a, b, accuracy: 1e-12 * b, name) }
+            for (a, b) in zip(cv.meanLoss, lasso.meanLoss) { XCTAssertEqual(a, b, accuracy: 1e-6 * b, name) }
+            XCTAssertEqual(cv.bestAlpha, lasso.bestAlpha, name)
+        }
+        // Paths start at zero and end at the direct fit (warm starts change nothing).
+        let gpath = try regularizationPath(X, y, datafit: Quadratic(), groupPenalty: { try! WeightedGroupL2(alpha: $0, groups: [[0, 1], [2, 3, 4], [5, 6, 7]]) },
+                                           alphaMax: try WeightedGroupL2(alpha: 1, groups: [[0, 1], [2, 3, 4], [5, 6, 7]])
+                                            .alphaMax(gradientAtZero: gradientAtZero(X, y, datafit: Quadratic(), fitIntercept: true)),
+                                           count: 10, solver: GroupBCD(tol: 1e-10, maxIter: 10_000))
+        XCTAssertLessThan(gpath.coefs[0].map(abs).max()!, 1e-14)   // α_max exactly: zero up to the rounding of ‖v_g‖
+        XCTAssertFalse(gpath.coefs[1].allSatisfy { $0 == 0 })
+        let direct = try GroupBCD(tol: 1e-10, maxIter: 10_000).solve(X, y, datafit: Quadratic(),
+                                                                       penalty: WeightedGroupL2(alpha: gpath.alphas[9], groups: [[0, 1], [2, 3, 4], [5, 6, 7]]))
+        for (a, b) in zip(gpath.coefs[9], direct.coef) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        // SLOPE with Benjamini–Hochberg weights: α_max gives zeros, just below does not.
+        let bh10 = try SLOPE.benjaminiHochberg(features: 10, q: 0.1)
+        XCTAssertEqual(bh10[0], 1)
+        XCTAssertEqual(bh10[9], 1.6448536269514722 / 2.5758293035489004, accuracy: 1e-12)   // Φ⁻¹(0.95)/Φ⁻¹(0.995)
+        let shape = try SLOPE(lambdas: SLOPE.benjaminiHochberg(features: X.columnCount, q: 0.1))
+        let samax = shape.alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: Quadratic(), fitIntercept: true))
+        XCTAssertTrue(try FISTA(tol: 1e-9).solve(X, y, datafit: Quadratic(), penalty: shape.scaled(by: samax * 1.0001)).coef.allSatisfy { $0 == 0 })
+        XCTAssertFalse(try FISTA(tol: 1e-9).solve(X, y, datafit: Quadratic(), penalty: shape.scaled(by: samax * 0.99)).coef.allSatisfy { $0 == 0 })
+        // Poisson by ProxNewton (diabetes' disease-progression score, 25–346, as the count): the
+        // path's first point is the intercept-only model, b = log ȳ.
+        let (Xd, yd) = try table("diabetes")
+        let ppath = try regularizationPath(Xd, yd, datafit: Poisson(), penalty: { L1(alpha: $0) }, count: 5, solver: ProxNewton(tol: 1e-9))
+        XCTAssertLessThan(ppath.coefs[0].map(abs).max()!, 1e-9, "\(ppath.coefs[0])")
+        XCTAssertEqual(ppath.intercepts[0], Foundation.log(yd.reduce(0, +) / Double(yd.count)), accuracy: 1e-6)
+        XCTAssertFalse(ppath.coefs[4].allSatisfy { $0 == 0 }, "\(ppath.alphas) \(ppath.coefs) \(ppath.intercepts) \(ppath.stopCrits)")
+        XCTAssertTrue(ppath.stopCrits.allSatisfy { $0 <= 1e-9 }, "\(ppath.stopCrits)")
+    }
+
     func testCrossValidatedAlphaMatchesLassoCV() throws {
         let (X, y) = try table("diabetes")
         let cv = try crossValidateAlpha(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }, folds: 5, count: 100,
