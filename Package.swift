@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "AmalgamData", targets: ["AmalgamData"]),
         .library(name: "AmalgamMerge", targets: ["AmalgamMerge"]),
         .library(name: "AmalgamGLM", targets: ["AmalgamGLM"]),
+        .library(name: "AmalgamDiversity", targets: ["AmalgamDiversity"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     dependencies: [
@@ -29,10 +30,12 @@ let package = Package(
         .target(name: "AmalgamMerge", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Sparse generalized linear models (skglm): Float64 design matrices, datafits, penalties, solvers, estimators.
         .target(name: "AmalgamGLM", swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Feature diversity (Nayman et al. 2022): PCA and clustering scores, linear probes, rank correlations.
+        .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM",
+                "AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -45,6 +48,7 @@ let package = Package(
         .testTarget(name: "AmalgamDataTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamMergeTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge"]),
         .testTarget(name: "AmalgamGLMTests", dependencies: ["AmalgamGLM"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamDiversityTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamDiversity"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamData", "amalgam"]),
     ]
 )

@@ -40,8 +40,10 @@ open class Module {
         throw AmalgamError.invalidArgument("\(type(of: self)) does not implement forward(_:)")
     }
 
-    /// Applies the layer: `forward(x)`, then the output hook when one is installed.
+    /// Applies the layer: the input hook (when installed) sees `x`, then `forward(x)`, then the
+    /// output hook when one is installed.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        if let observe = _inputHook { try observe(x) }
         let y = try forward(x)
         if let hook = _outputHook { return try hook(y) }
         return y
@@ -56,6 +58,14 @@ open class Module {
     }
     // Underscored so reflection skips it (a nil optional would otherwise keep the layout uncached).
     private var _outputHook: ((Tensor) throws -> Tensor)?
+
+    /// A function called with this module's input on every call (nil by default), e.g. to read
+    /// the penultimate features a classifier layer receives (feature diversity, linear probes).
+    public var inputHook: ((Tensor) throws -> Void)? {
+        get { _inputHook }
+        set { _inputHook = newValue }
+    }
+    private var _inputHook: ((Tensor) throws -> Void)?
 
     /// Children named explicitly, for modules whose names do not follow their properties
     /// (`Sequential`'s "0", "1", …; BERT's "self", "LayerNorm"). `nil` (the default) means

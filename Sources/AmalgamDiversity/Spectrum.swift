@@ -1,0 +1,95 @@
+import COpenBLAS
+import Foundation
+
+/// Errors of the diversity module: what is wrong and where.
+public enum DiversityError: Error, CustomStringConvertible, Equatable {
+    case invalidArgument(String)
+    case invalidData(String)
+    public var description: String {
+        switch self {
+        case .invalidArgument(let m): return "invalid argument: \(m)"
+        case .invalidData(let m): return "invalid data: \(m)"
+        }
+    }
+}
+
+/// A sample of features: `rows` samples × `columns` features, row-major, in Float64.
+public struct FeatureMatrix: Sendable {
+    public let rows: Int
+    public let columns: Int
+    public var values: [Double]
+
+    public init(rows: Int, columns: Int, values: [Double]) throws {
+        guard rows >= 1, columns >= 1 else { throw DiversityError.invalidData("a feature matrix needs at least one row and one column, got \(rows) × \(columns)") }
+        guard values.count == rows * columns else { throw DiversityError.invalidData("\(values.count) values for \(rows) × \(columns) features") }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw DiversityError.invalidData("feature \(bad % columns) of sample \(bad / columns) is \(values[bad])")
+        }
+        self.rows = rows; self.columns = columns; self.values = values
+    }
+
+    public subscript(i: Int, j: Int) -> Double { values[i * columns + j] }
+
+    /// The samples `indices`, in that order.
+    public func selectingRows(_ indices: [Int]) -> FeatureMatrix {
+        var v = [Double](); v.reserveCapacity(indices.count * columns)
+        for i in indices { v.append(contentsOf: values[(i * columns)..<((i + 1) * columns)]) }
+        return try! FeatureMatrix(rows: indices.count, columns: columns, values: v)
+    }
+
+    /// Per-feature mean and (population) standard deviation.
+    public func columnStatistics() -> (mean: [Double], std: [Double]) {
+        var mean = [Double](repeating: 0, count: columns), sq = mean
+        for i in 0..<rows { for j in 0..<columns { mean[j] += values[i * columns + j] } }
+        for j in 0..<columns { mean[j] /= Double(rows) }
+        for i in 0..<rows { for j in 0..<columns { let d = values[i * columns + j] - mean[j]; sq[j] += d * d } }
+        return (mean, sq.map { ($0 / Double(rows)).squareRoot() })
+    }
+
+    /// Centred columns, divided by their standard deviation when `standardize` (a constant column
+    /// stays 0).
+    public func centred(standardize: Bool) -> FeatureMatrix {
+        let (mean, std) = columnStatistics()
+        var v = values
+        for i in 0..<rows {
+            for j in 0..<columns {
+                let d = v[i * columns + j] - mean[j]
+                v[i * columns + j] = standardize ? (std[j] > 0 ? d / std[j] : 0) : d
+            }
+        }
+        return try! FeatureMatrix(rows: rows, columns: columns, values: v)
+    }
+
+    /// The covariance XcᵀXc/(N − 1) of the centred (optionally standardised) features, D × D
+    /// row-major (cblas_dsyrk, lower triangle mirrored).
+    public func covariance(standardize: Bool) -> [Double] {
+        let c = centred(standardize: standardize)
+        let d = columns
+        var cov = [Double](repeating: 0, count: d * d)
+        let scale = 1 / Double(max(rows - 1, 1))
+        c.values.withUnsafeBufferPointer { x in
+            cov.withUnsafeMutableBufferPointer { out in
+                // Row-major X (N × D): C = scale · XᵀX, upper triangle.
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(rows), scale, x.baseAddress, Int32(d), 0, out.baseAddress, Int32(d))
+            }
+        }
+        for i in 0..<d { for j in 0..<i { cov[i * d + j] = cov[j * d + i] } }
+        return cov
+    }
+}
+
+/// The eigenvalues of a symmetric D × D matrix (LAPACK `dsyev` from OpenBLAS), largest first.
+public func symmetricEigenvalues(_ matrix: [Double], size d: Int) throws -> [Double] {
+    guard d >= 1, matrix.count == d * d else { throw DiversityError.invalidData("\(matrix.count) values for a \(d) × \(d) matrix") }
+    var a = matrix, w = [Double](repeating: 0, count: d)
+    var n = Int32(d), lda = Int32(d), info: Int32 = 0, lwork: Int32 = -1
+    var query = 0.0
+    let jobz = Int8(UInt8(ascii: "N")), uplo = Int8(UInt8(ascii: "U"))
+    var jz = jobz, up = uplo
+    dsyev_(&jz, &up, &n, &a, &lda, &w, &query, &lwork, &info)
+    lwork = Int32(max(Int(query), 3 * d))
+    var work = [Double](repeating: 0, count: Int(lwork))
+    dsyev_(&jz, &up, &n, &a, &lda, &w, &work, &lwork, &info)
+    guard info == 0 else { throw DiversityError.invalidData("the eigensolver did not converge (LAPACK dsyev info \(info))") }
+    return w.reversed()
+}
