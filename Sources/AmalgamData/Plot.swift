@@ -60,6 +60,35 @@ public enum SVGChart {
         return s + "</svg>\n"
     }
 
+    /// A scatter plot of labelled points, one colour per group (a legend on the right).
+    public static func scatter(title: String, xLabel: String, yLabel: String, groups: [(name: String, points: [(x: Double, y: Double, label: String)])],
+                               width: Int = 720, height: Int = 440) -> String {
+        let left = 70.0, right = 170.0, top = 40.0, bottom = 60.0
+        let plotW = Double(width) - left - right, plotH = Double(height) - top - bottom
+        let all = groups.flatMap(\.points)
+        let xs = all.map(\.x), ys = all.map(\.y)
+        var xlo = xs.min() ?? 0, xhi = xs.max() ?? 1, lo = ys.min() ?? 0, hi = ys.max() ?? 1
+        let xpad = max((xhi - xlo) * 0.08, 1e-3), ypad = max((hi - lo) * 0.1, 1e-3)
+        xlo -= xpad; xhi += xpad; lo -= ypad; hi += ypad
+        func y(_ v: Double) -> Double { top + plotH * (1 - (v - lo) / (hi - lo)) }
+        func x(_ v: Double) -> Double { left + plotW * (v - xlo) / (xhi - xlo) }
+        var s = header(width, height, title)
+        s += axes(left: left, top: top, plotW: plotW, plotH: plotH, lo: lo, hi: hi, yLabel: yLabel, y: y)
+        for i in 0...4 {
+            let v = xlo + (xhi - xlo) * Double(i) / 4
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%@</text>\n", x(v), top + plotH + 16, fmt(v))
+        }
+        s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">%@</text>\n", left + plotW / 2, top + plotH + 40, escape(xLabel))
+        for (i, g) in groups.enumerated() {
+            let color = palette[i % palette.count]
+            for p in g.points {
+                s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%@\"><title>%@</title></circle>\n", x(p.x), y(p.y), color, escape(p.label))
+            }
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"%@\">%@</text>\n", left + plotW + 10, top + 16 + 18 * Double(i), color, escape(g.name))
+        }
+        return s + "</svg>\n"
+    }
+
     static let palette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1", "#edc948", "#9c755f"]
 
     static func header(_ w: Int, _ h: Int, _ title: String) -> String {

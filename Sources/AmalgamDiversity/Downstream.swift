@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamData
+import AmalgamNN
 import Foundation
 
 /// scikit-learn's handwritten digits (Alpaydin & Kaynak, UCI): 1,797 images of 8×8 with values
@@ -104,4 +105,18 @@ public struct TransferResult: Sendable, Codable {
     public var trainExamples: Int, testExamples: Int
     public var trainAccuracy: Double, testAccuracy: Double
     public var iterations: Int
+}
+
+extension TransferResult {
+    /// Fits a ``LinearProbe`` (L2 strength `lambda`) on `model`'s penultimate features of `train`
+    /// and measures it on `test` (images normalised as the model expects).
+    public static func linearProbe(_ model: Module, task: String, train: ImageDataset, test: ImageDataset, lambda: Double = 1e-3) throws -> TransferResult {
+        let ftrain = try penultimateFeatures(model, images: train.images)
+        let ftest = try penultimateFeatures(model, images: test.images)
+        var probe = LinearProbe(lambda: lambda)
+        try probe.fit(ftrain, labels: train.labels, classes: train.classes)
+        return TransferResult(task: task, trainExamples: train.count, testExamples: test.count,
+                              trainAccuracy: try probe.accuracy(ftrain, labels: train.labels),
+                              testAccuracy: try probe.accuracy(ftest, labels: test.labels), iterations: probe.iterations)
+    }
 }

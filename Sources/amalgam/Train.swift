@@ -20,6 +20,7 @@ struct Train: ParsableCommand {
 
     @Option(help: "Model architecture.") var model: ModelKind = .cnn
     @OptionGroup var data: DataOptions
+    @Option(help: "Width multiplier of every hidden layer (stored in the checkpoint).") var width = 1
     @Option(help: "Training epochs.") var epochs = 5
     @Option(help: "Mini-batch size.") var batchSize = 128
     @Option(help: "Learning rate (default 1e-3 for adam/adamw, 0.05 for sgd).") var lr: Float?
@@ -62,7 +63,7 @@ struct Train: ParsableCommand {
         train = train.normalized(mean: mean, std: std)
         test = test.normalized(mean: mean, std: std)
 
-        let net = model.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed)
+        let net = model.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed, widthMultiplier: width)
         let learningRate = lr ?? (optimizer == .sgd ? 0.05 : 1e-3)
         let decay = weightDecay ?? (optimizer == .adamw ? 0.01 : optimizer == .sgd ? 5e-4 : 0)
         let opt: Optimizer = optimizer == .sgd
@@ -97,7 +98,7 @@ struct Train: ParsableCommand {
         let checkpoint = outDir + "/model.safetensors"
         let checkpointMetadata = ["model": model.rawValue, "dataset": data.dataset.rawValue,
                                   "normalization_mean": mean.map { "\($0)" }.joined(separator: ","),
-                                  "normalization_std": std.map { "\($0)" }.joined(separator: ","), "seed": "\(seed)"]
+                                  "normalization_std": std.map { "\($0)" }.joined(separator: ","), "seed": "\(seed)", "width": "\(width)"]
 
         let trainer = Trainer(model: net, optimizer: opt, schedule: sched)
         trainer.labelSmoothing = labelSmoothing
