@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 
 train() {  # name model args...
   local name=$1 model=$2; shift 2
-  [ -f "$OUT/$name/model.safetensors" ] || $A train --model "$model" --out "$OUT/$name" --quiet "$@"
+  [ -f "$OUT/$name/summary.json" ] || $A train --model "$model" --out "$OUT/$name" --quiet "$@"
   echo "$model" > "$OUT/$name/arch"
 }
 train mlp-e1        mlp --epochs 1
@@ -29,10 +29,8 @@ train mlp-e6-ls     mlp --epochs 6 --label-smoothing 0.1
 train mlp-e6-wd     mlp --epochs 6 --weight-decay 0.3
 train mlp-e6-w2     mlp --epochs 6 --width 2
 train mlp-e6-sgd    mlp --epochs 6 --optimizer sgd
-train mlp-e12       mlp --epochs 12
 train cnn-e1        cnn --epochs 1
 train cnn-e2-ls     cnn --epochs 2 --label-smoothing 0.1
-train cnn-e2-s1     cnn --epochs 2 --seed 1
 
 # Models of merging runs: <run>/seed<S>/<role>.safetensors, architecture from the run's summary.
 for run in ${MERGE_RUNS:-}; do
