@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "AmalgamMerge", targets: ["AmalgamMerge"]),
         .library(name: "AmalgamGLM", targets: ["AmalgamGLM"]),
         .library(name: "AmalgamDiversity", targets: ["AmalgamDiversity"]),
+        .library(name: "AmalgamCoreset", targets: ["AmalgamCoreset"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     dependencies: [
@@ -32,6 +33,8 @@ let package = Package(
         .target(name: "AmalgamGLM", swiftSettings: [.swiftLanguageMode(.v5)]),
         // Feature diversity (Nayman et al. 2022): PCA and clustering scores, linear probes, rank correlations.
         .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Coreset selection (DeepCore's methods, corrected): budgets, scores, k-center, herding, submodular greedy.
+        .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamDiversity"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
@@ -49,6 +52,7 @@ let package = Package(
         .testTarget(name: "AmalgamMergeTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge"]),
         .testTarget(name: "AmalgamGLMTests", dependencies: ["AmalgamGLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamDiversityTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamDiversity"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamCoresetTests", dependencies: ["AmalgamCore", "AmalgamDiversity", "AmalgamCoreset"]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamData", "amalgam"]),
     ]
 )

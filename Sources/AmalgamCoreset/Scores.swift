@@ -1,0 +1,85 @@
+import AmalgamDiversity
+import Foundation
+
+/// Example-level scores from a selection model, oriented so that higher = keep (use them with
+/// ``TopScores``).
+public enum ExampleScores {
+    /// Uncertainty of softmax outputs (Coleman et al. 2020), higher = more uncertain, one
+    /// consistent direction for every variant (DeepCore keeps the most confident examples in its
+    /// unbalanced branch and computes least confidence on raw logits; we do neither):
+    /// least confidence 1 − max_k p_k; entropy −Σ p_k ln p_k; margin −(p₍₁₎ − p₍₂₎).
+    public enum Uncertainty: String, CaseIterable, Sendable { case leastConfidence = "least-confidence", entropy, margin }
+
+    public static func uncertainty(_ probabilities: FeatureMatrix, _ kind: Uncertainty) -> [Double] {
+        (0..<probabilities.rows).map { i in
+            let p = (0..<probabilities.columns).map { probabilities[i, $0] }
+            switch kind {
+            case .leastConfidence: return 1 - p.max()!
+            case .entropy: return -p.reduce(0) { $0 + ($1 > 0 ? $1 * Foundation.log($1) : 0) }
+            case .margin:
+                let s = p.sorted(by: >)
+                return -(s[0] - (s.count > 1 ? s[1] : 0))
+            }
+        }
+    }
+
+    /// EL2N (Paul et al. 2021): ‖softmax − onehot(y)‖₂ per example (averaged over runs by the caller).
+    public static func el2n(_ probabilities: FeatureMatrix, labels: [Int]) -> [Double] {
+        (0..<probabilities.rows).map { i in
+            var s = 0.0
+            for k in 0..<probabilities.columns { let r = probabilities[i, k] - (k == labels[i] ? 1 : 0); s += r * r }
+            return s.squareRoot()
+        }
+    }
+
+    /// GraNd restricted to the last layer (DeepCore's reading of Paul et al. 2021): the norm of
+    /// the cross-entropy gradient with respect to the final layer's (b, W), which is
+    /// [q, q ⊗ e] with q = softmax − onehot(y) and e the embedding, so ‖∇‖ = ‖q‖·√(1 + ‖e‖²).
+    public static func grand(_ probabilities: FeatureMatrix, embeddings: FeatureMatrix, labels: [Int]) -> [Double] {
+        let q = el2n(probabilities, labels: labels)
+        return (0..<embeddings.rows).map { i in
+            var e2 = 0.0
+            for k in 0..<embeddings.columns { e2 += embeddings[i, k] * embeddings[i, k] }
+            return q[i] * (1 + e2).squareRoot()
+        }
+    }
+
+    /// Per-example last-layer gradients [q, q ⊗ e] (K·(D + 1) values each; bias part first), the
+    /// features of Craig, GradMatch, Glister and the submodular methods (BADGE's embedding).
+    public static func lastLayerGradients(_ probabilities: FeatureMatrix, embeddings: FeatureMatrix, labels: [Int]) throws -> FeatureMatrix {
+        let k = probabilities.columns, d = embeddings.columns
+        var v = [Double](); v.reserveCapacity(probabilities.rows * k * (d + 1))
+        for i in 0..<probabilities.rows {
+            let q = (0..<k).map { probabilities[i, $0] - ($0 == labels[i] ? 1 : 0) }
+            v += q
+            for c in 0..<k { for j in 0..<d { v.append(q[c] * embeddings[i, j]) } }
+        }
+        return try FeatureMatrix(rows: probabilities.rows, columns: k * (d + 1), values: v)
+    }
+}
+
+/// Forgetting events (Toneva et al. 2019): for each example, the number of transitions from
+/// correctly to incorrectly classified between consecutive presentations during training.
+/// Examples never classified correctly count as forgotten infinitely often (the paper's rule;
+/// DeepCore scores them 0 instead), so they are kept first.
+public struct ForgettingCounter: Sendable {
+    public private(set) var forgotten: [Int]
+    public private(set) var everLearned: [Bool]
+    var lastCorrect: [Bool]
+
+    public init(examples n: Int) {
+        forgotten = [Int](repeating: 0, count: n); everLearned = [Bool](repeating: false, count: n); lastCorrect = everLearned
+    }
+
+    /// Records one presentation of `indices` with whether each was classified correctly.
+    public mutating func record(_ indices: [Int], correct: [Bool]) {
+        for (i, c) in zip(indices, correct) {
+            if lastCorrect[i] && !c { forgotten[i] += 1 }
+            if c { everLearned[i] = true }
+            lastCorrect[i] = c
+        }
+    }
+
+    /// Forgetting counts, never-learned examples at +∞.
+    public var scores: [Double] { zip(forgotten, everLearned).map { $1 ? Double($0) : .infinity } }
+}

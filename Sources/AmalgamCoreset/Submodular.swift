@@ -1,0 +1,247 @@
+import AmalgamCore
+import AmalgamDiversity
+import Foundation
+
+/// A monotone or non-monotone set function over a ground set 0..<n, evaluated incrementally:
+/// `gain(x)` = f(A ∪ {x}) − f(A) for the current A, `add(x)` sets A ← A ∪ {x}.
+public protocol SetFunction {
+    var groundSize: Int { get }
+    func gain(_ x: Int) -> Double
+    mutating func add(_ x: Int)
+}
+
+/// Similarities s_ij = ½ + ½ cos(g_i, g_j) ∈ [0, 1] of feature rows (DeepCore's submodular
+/// similarity), n × n row-major.
+public func cosineSimilarity(_ f: FeatureMatrix, rows: [Int]) -> [Double] {
+    let n = rows.count, d = f.columns
+    let norms = rows.map { i in max((0..<d).reduce(0) { $0 + f[i, $1] * f[i, $1] }.squareRoot(), 1e-12) }
+    var s = [Double](repeating: 0, count: n * n)
+    for a in 0..<n {
+        for b in a..<n {
+            var dot = 0.0
+            for k in 0..<d { dot += f[rows[a], k] * f[rows[b], k] }
+            let v = 0.5 + 0.5 * dot / (norms[a] * norms[b])
+            s[a * n + b] = v; s[b * n + a] = v
+        }
+    }
+    return s
+}
+
+/// Facility location f(A) = Σ_{i∈V} max_{j∈A} s_ij (0 for A = ∅): monotone submodular for s ≥ 0.
+public struct FacilityLocation: SetFunction {
+    public let similarity: [Double]
+    public let groundSize: Int
+    var best: [Double]
+    public init(similarity: [Double], size n: Int) { self.similarity = similarity; groundSize = n; best = [Double](repeating: 0, count: n) }
+    public func gain(_ x: Int) -> Double {
+        var g = 0.0
+        for i in 0..<groundSize { g += max(0, similarity[i * groundSize + x] - best[i]) }
+        return g
+    }
+    public mutating func add(_ x: Int) { for i in 0..<groundSize { best[i] = max(best[i], similarity[i * groundSize + x]) } }
+    /// f(A) of an explicit set.
+    public static func value(_ s: [Double], _ n: Int, _ set: [Int]) -> Double {
+        (0..<n).reduce(0) { acc, i in acc + (set.map { s[i * n + $0] }.max() ?? 0) }
+    }
+}
+
+/// Graph cut f(A) = λ Σ_{i∈V} Σ_{x∈A} s_ix − Σ_{x∈A} Σ_{y∈A} s_xy (DeepCore's maintainer's
+/// definition, #3). The gain includes the diagonal term: f(A ∪ {x}) − f(A) =
+/// λ Σ_i s_ix − 2 Σ_{j∈A} s_jx − s_xx (DeepCore omits s_xx, a constant 1 for cosine similarity).
+public struct GraphCut: SetFunction {
+    public let similarity: [Double]
+    public let groundSize: Int
+    public let lambda: Double
+    var columnSums: [Double], toSelected: [Double]
+    public init(similarity: [Double], size n: Int, lambda: Double = 1) {
+        self.similarity = similarity; groundSize = n; self.lambda = lambda
+        columnSums = (0..<n).map { x in (0..<n).reduce(0) { $0 + similarity[$1 * n + x] } }
+        toSelected = [Double](repeating: 0, count: n)
+    }
+    public func gain(_ x: Int) -> Double { lambda * columnSums[x] - 2 * toSelected[x] - similarity[x * groundSize + x] }
+    public mutating func add(_ x: Int) { for j in 0..<groundSize { toSelected[j] += similarity[x * groundSize + j] } }
+    public static func value(_ s: [Double], _ n: Int, _ set: [Int], lambda: Double = 1) -> Double {
+        var v = 0.0
+        for x in set { for i in 0..<n { v += lambda * s[i * n + x] } }
+        for x in set { for y in set { v -= s[x * n + y] } }
+        return v
+    }
+}
+
+/// Log-determinant f(A) = log det(S_A + εI). The gain is log(s_xx + ε − s_Axᵀ (S_A + εI)⁻¹ s_Ax),
+/// the log of a Schur complement, and is maximised (DeepCore maximises s_Axᵀ S_A⁺ s_Ax, i.e. picks
+/// the *most* redundant element). Kept up to date with an incremental Cholesky factor.
+public struct LogDeterminant: SetFunction {
+    public let similarity: [Double]
+    public let groundSize: Int
+    public let epsilon: Double
+    var selected: [Int] = []
+    /// Rows of L⁻¹ s_Ax for every x (the projections onto the selected set), n × |A|.
+    var projections: [[Double]]
+    public init(similarity: [Double], size n: Int, epsilon: Double = 1e-3) {
+        self.similarity = similarity; groundSize = n; self.epsilon = epsilon
+        projections = [[Double]](repeating: [], count: n)
+    }
+    func residual(_ x: Int) -> Double {
+        similarity[x * groundSize + x] + epsilon - projections[x].reduce(0) { $0 + $1 * $1 }
+    }
+    public func gain(_ x: Int) -> Double {
+        if selected.contains(x) { return -.infinity }
+        return Foundation.log(max(residual(x), 1e-300))
+    }
+    public mutating func add(_ x: Int) {
+        let r = residual(x).squareRoot()
+        let px = projections[x]
+        for y in 0..<groundSize {
+            let dot = zip(projections[y], px).reduce(0) { $0 + $1.0 * $1.1 }
+            let ky = (similarity[y * groundSize + x] + (y == x ? epsilon : 0) - dot) / r
+            projections[y].append(ky)
+        }
+        selected.append(x)
+    }
+    /// log det(S_A + εI) of an explicit set (Cholesky).
+    public static func value(_ s: [Double], _ n: Int, _ set: [Int], epsilon: Double = 1e-3) -> Double {
+        let m = set.count
+        var a = [Double](repeating: 0, count: m * m)
+        for (p, x) in set.enumerated() { for (q, y) in set.enumerated() { a[p * m + q] = s[x * n + y] + (p == q ? epsilon : 0) } }
+        var logdet = 0.0
+        for j in 0..<m {
+            var d = a[j * m + j]
+            for k in 0..<j { d -= a[j * m + k] * a[j * m + k] }
+            let l = d.squareRoot(); logdet += 2 * Foundation.log(l); a[j * m + j] = l
+            for i in (j + 1)..<max(m, j + 1) where i < m {
+                var v = a[i * m + j]
+                for k in 0..<j { v -= a[i * m + k] * a[j * m + k] }
+                a[i * m + j] = v / l
+            }
+        }
+        return logdet
+    }
+}
+
+/// Greedy maximisers of a set function under a cardinality budget (DeepCore's `--submodular_greedy`).
+public enum GreedyOptimizer: String, CaseIterable, Sendable {
+    /// Recompute every remaining gain at each step.
+    case naive
+    /// Minoux's lazy greedy: stale gains are upper bounds for a submodular f; re-evaluate the top
+    /// until it stays on top (same result as naive for submodular f, up to ties).
+    case lazy
+    /// Stochastic greedy (Mirzasoleiman et al. 2015): at each step evaluate a random subset of
+    /// of max(1, round((n/k)·ln(1/ε))) remaining elements (ε = 0.9 by default, DeepCore's);
+    /// (1 − 1/e − ε) of the optimum in expectation.
+    case stochastic
+    /// Approximate lazy: accept the current top when its refreshed gain is ≥ β·its stale gain, β = 0.9.
+    case approximateLazy = "approximate-lazy"
+
+    /// Picks `k` elements of the ground set, in order.
+    public func maximize<F: SetFunction>(_ function: F, k: Int, rng: inout RandomGenerator, epsilon: Double = 0.9, beta: Double = 0.9) -> [Int] {
+        var f = function
+        let n = f.groundSize
+        var chosen: [Int] = [], inSet = [Bool](repeating: false, count: n)
+        let k = min(k, n)
+        switch self {
+        case .naive, .stochastic:
+            let sample = self == .stochastic ? max(1, Int((Double(n) / Double(max(k, 1)) * -Foundation.log(epsilon)).rounded())) : n
+            for _ in 0..<k {
+                var candidates = (0..<n).filter { !inSet[$0] }
+                if candidates.count > sample {
+                    for i in 0..<sample { let j = i + Int(rng.next() % UInt64(candidates.count - i)); candidates.swapAt(i, j) }
+                    candidates = Array(candidates[0..<sample])
+                }
+                var best = candidates[0], bestGain = -Double.infinity
+                for x in candidates { let g = f.gain(x); if g > bestGain || (g == bestGain && x < best) { best = x; bestGain = g } }
+                f.add(best); chosen.append(best); inSet[best] = true
+            }
+        case .lazy, .approximateLazy:
+            var heap = MaxHeap((0..<n).map { (f.gain($0), $0) })
+            while chosen.count < k, let top = heap.pop() {
+                let fresh = f.gain(top.1)
+                let next = heap.peek()
+                let accept = self == .lazy
+                    ? next == nil || fresh > next!.0 || (fresh == next!.0 && top.1 < next!.1)
+                    : fresh >= beta * top.0 || next == nil || fresh >= next!.0
+                if accept { f.add(top.1); chosen.append(top.1); inSet[top.1] = true } else { heap.push((fresh, top.1)) }
+            }
+        }
+        return chosen
+    }
+}
+
+/// A binary max-heap of (gain, index), ties broken by the smaller index.
+struct MaxHeap {
+    var items: [(Double, Int)]
+    init(_ items: [(Double, Int)]) { self.items = []; for i in items { push(i) } }
+    static func above(_ a: (Double, Int), _ b: (Double, Int)) -> Bool { a.0 > b.0 || (a.0 == b.0 && a.1 < b.1) }
+    func peek() -> (Double, Int)? { items.first }
+    mutating func push(_ x: (Double, Int)) {
+        items.append(x)
+        var i = items.count - 1
+        while i > 0 { let p = (i - 1) / 2; if Self.above(items[i], items[p]) { items.swapAt(i, p); i = p } else { break } }
+    }
+    mutating func pop() -> (Double, Int)? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < items.count && Self.above(items[l], items[m]) { m = l }
+            if r < items.count && Self.above(items[r], items[m]) { m = r }
+            if m == i { break }
+            items.swapAt(i, m); i = m
+        }
+        return top
+    }
+}
+
+/// Submodular selection on last-layer gradients (DeepCore's `Submodular`, corrected): the
+/// similarity ½ + ½cos, then `function` maximised by `optimizer` within each group.
+public struct SubmodularSelection: SelectionMethod {
+    public enum Function: String, CaseIterable, Sendable { case facilityLocation = "facility-location", graphCut = "graph-cut", logDeterminant = "log-determinant" }
+    public let gradients: FeatureMatrix
+    public let function: Function
+    public let optimizer: GreedyOptimizer
+    public init(gradients: FeatureMatrix, function: Function = .graphCut, optimizer: GreedyOptimizer = .lazy) {
+        self.gradients = gradients; self.function = function; self.optimizer = optimizer
+    }
+    public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
+        let s = cosineSimilarity(gradients, rows: members), n = members.count
+        let picked: [Int]
+        switch function {
+        case .facilityLocation: picked = optimizer.maximize(FacilityLocation(similarity: s, size: n), k: size, rng: &rng)
+        case .graphCut: picked = optimizer.maximize(GraphCut(similarity: s, size: n), k: size, rng: &rng)
+        case .logDeterminant: picked = optimizer.maximize(LogDeterminant(similarity: s, size: n), k: size, rng: &rng)
+        }
+        return (picked.map { members[$0] }.sorted(), nil)
+    }
+}
+
+/// CRAIG (Mirzasoleiman et al. 2020): facility location on s_ij = max d − d_ij + 10⁻³ with d the
+/// Euclidean distance between last-layer gradients, maximised greedily within each class; the
+/// weight of a selected j is the number of group members whose most similar selected element is
+/// j (itself included — DeepCore adds a further 1 to every weight).
+public struct Craig: SelectionMethod {
+    public let gradients: FeatureMatrix
+    public let optimizer: GreedyOptimizer
+    public init(gradients: FeatureMatrix, optimizer: GreedyOptimizer = .lazy) { self.gradients = gradients; self.optimizer = optimizer }
+    public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
+        let n = members.count, d = gradients.columns
+        var dist = [Double](repeating: 0, count: n * n)
+        for a in 0..<n { for b in (a + 1)..<max(n, a + 1) where b < n {
+            var s = 0.0
+            for k in 0..<d { let r = gradients[members[a], k] - gradients[members[b], k]; s += r * r }
+            dist[a * n + b] = s.squareRoot(); dist[b * n + a] = dist[a * n + b]
+        } }
+        let top = dist.max() ?? 0
+        let sim = dist.map { top - $0 + 1e-3 }
+        let picked = optimizer.maximize(FacilityLocation(similarity: sim, size: n), k: size, rng: &rng)
+        var weights = [Double](repeating: 0, count: picked.count)
+        for i in 0..<n {
+            let j = picked.indices.max { sim[i * n + picked[$0]] < sim[i * n + picked[$1]] }!
+            weights[j] += 1
+        }
+        let order = picked.indices.sorted { members[picked[$0]] < members[picked[$1]] }
+        return (order.map { members[picked[$0]] }, order.map { weights[$0] })
+    }
+}

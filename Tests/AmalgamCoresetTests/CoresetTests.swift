@@ -1,0 +1,170 @@
+import AmalgamCore
+import AmalgamCoreset
+import AmalgamDiversity
+import Foundation
+import XCTest
+
+/// Synthetic data (unit tests only).
+final class CoresetTests: XCTestCase {
+    func gaussian(_ n: Int, _ d: Int, seed: UInt64, shift: Double = 0) throws -> FeatureMatrix {
+        var rng = RandomGenerator(seed: seed)
+        func g() -> Double { (-2 * Foundation.log(1 - rng.nextDouble())).squareRoot() * cos(2 * .pi * rng.nextDouble()) }
+        return try FeatureMatrix(rows: n, columns: d, values: (0..<(n * d)).map { _ in g() + shift })
+    }
+
+    func testBudgetAndClassBalanceAreExact() throws {
+        let labels = (0..<1_000).map { $0 < 600 ? 0 : ($0 < 900 ? 1 : 2) }   // 600 / 300 / 100
+        let c = try select(Uniform(), labels: labels, classes: 3, budget: Budget(fraction: 0.1), seed: 1)
+        XCTAssertEqual(c.indices.count, 100)
+        XCTAssertEqual(c.indices.filter { labels[$0] == 0 }.count, 60)
+        XCTAssertEqual(c.indices.filter { labels[$0] == 1 }.count, 30)
+        XCTAssertEqual(c.indices.filter { labels[$0] == 2 }.count, 10)
+        XCTAssertEqual(Set(c.indices).count, 100)
+        XCTAssertEqual(try select(Uniform(), labels: labels, classes: 3, budget: Budget(fraction: 0.1), seed: 1).indices, c.indices)   // seeded
+        XCTAssertNotEqual(try select(Uniform(), labels: labels, classes: 3, budget: Budget(fraction: 0.1), seed: 2).indices, c.indices)
+        XCTAssertEqual(try select(Uniform(), labels: labels, classes: 3, budget: Budget(fraction: 0.123, balanced: false), seed: 1).indices.count, 123)
+        XCTAssertEqual(try select(Uniform(), labels: labels, classes: 3, budget: Budget(fraction: 1), seed: 1).indices, Array(0..<1_000))
+        // Bad input: fraction outside (0, 1]; a budget below one example per class with balance on.
+        for f in [0.0, -0.1, 1.5, .nan] { XCTAssertThrowsError(try Budget(fraction: f)) { XCTAssertTrue("\($0)".contains("(0, 1]")) } }
+        XCTAssertThrowsError(try select(Uniform(), labels: labels, classes: 3, budget: Budget(fraction: 0.004), seed: 0)) {
+            XCTAssertTrue("\($0)".contains("at least one example per class"), "\($0)")
+        }
+        XCTAssertThrowsError(try select(Uniform(), labels: [0, 5], classes: 3, budget: Budget(fraction: 0.5), seed: 0))
+    }
+
+    func testHerdingTracksTheMeanFasterThanRandom() throws {
+        let e = try gaussian(400, 5, seed: 3, shift: 1)
+        let members = Array(0..<400)
+        var rng = RandomGenerator(seed: 0)
+        let herd = try Herding(embeddings: e).choose(members, size: 40, rng: &rng).indices
+        // Herding returns sorted indices; rerun the greedy order to measure the running mean.
+        var mu = [Double](repeating: 0, count: 5)
+        for i in members { for k in 0..<5 { mu[k] += e[i, k] / 400 } }
+        func error(_ set: [Int]) -> Double {
+            var m = [Double](repeating: 0, count: 5)
+            for i in set { for k in 0..<5 { m[k] += e[i, k] / Double(set.count) } }
+            return zip(m, mu).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+        }
+        let herdError = error(herd)
+        var randomErrors: [Double] = []
+        for s in 0..<20 { var r = RandomGenerator(seed: UInt64(100 + s)); randomErrors.append(error(try Uniform().choose(members, size: 40, rng: &r).indices)) }
+        XCTAssertLessThan(herdError, randomErrors.min()!)
+        XCTAssertLessThan(herdError, 0.1 * randomErrors.reduce(0, +) / 20)
+        // The running-mean error after t picks is O(1/t): at t = 10 and 40 it is below random's.
+        let h10 = try Herding(embeddings: e).choose(members, size: 10, rng: &rng).indices
+        XCTAssertLessThan(error(h10), randomErrors.reduce(0, +) / 20)
+    }
+
+    func testKCenterIsWithinTwiceTheOptimalCoveringRadius() throws {
+        let f = try gaussian(14, 2, seed: 4)
+        let members = Array(0..<14)
+        let kc = KCenterGreedy(features: f)
+        for k in 2...4 {
+            var rng = RandomGenerator(seed: UInt64(k))
+            let centres = try kc.choose(members, size: k, rng: &rng).indices
+            // Brute force over all k-subsets.
+            var best = Double.infinity
+            func combos(_ start: Int, _ current: [Int]) {
+                if current.count == k { best = min(best, kc.coveringRadius(members, centres: current)); return }
+                guard start < members.count else { return }
+                for i in start..<members.count { combos(i + 1, current + [i]) }
+            }
+            combos(0, [])
+            XCTAssertLessThanOrEqual(kc.coveringRadius(members, centres: centres), 2 * best + 1e-12, "k = \(k)")
+            XCTAssertEqual(centres.count, k)
+        }
+        // Contextual diversity uses the symmetric KL: identical distributions are at distance 0.
+        let p = try FeatureMatrix(rows: 3, columns: 2, values: [0.5, 0.5, 0.5, 0.5, 0.9, 0.1])
+        let cd = KCenterGreedy(contextualDiversity: p)
+        XCTAssertEqual(cd.distance(p, 0, 1), 0, accuracy: 1e-15)
+        XCTAssertEqual(cd.distance(p, 0, 2), 0.5 * (0.5 * log(0.5 / 0.9) + 0.5 * log(0.5 / 0.1)) + 0.5 * (0.9 * log(0.9 / 0.5) + 0.1 * log(0.1 / 0.5)), accuracy: 1e-12)
+    }
+
+    func testFacilityLocationGreedyIsWithinOneMinusOneOverEOfTheOptimum() throws {
+        let g = try gaussian(12, 3, seed: 5)
+        let n = 12, s = cosineSimilarity(g, rows: Array(0..<n))
+        for k in 2...4 {
+            var best = 0.0
+            func combos(_ start: Int, _ current: [Int]) {
+                if current.count == k { best = max(best, FacilityLocation.value(s, n, current)); return }
+                guard start < n else { return }
+                for i in start..<n { combos(i + 1, current + [i]) }
+            }
+            combos(0, [])
+            var rng = RandomGenerator(seed: 0)
+            let naive = GreedyOptimizer.naive.maximize(FacilityLocation(similarity: s, size: n), k: k, rng: &rng)
+            let lazy = GreedyOptimizer.lazy.maximize(FacilityLocation(similarity: s, size: n), k: k, rng: &rng)
+            XCTAssertEqual(naive, lazy, "lazy = naive")
+            XCTAssertGreaterThanOrEqual(FacilityLocation.value(s, n, naive), (1 - 1 / M_E) * best)
+            for opt in [GreedyOptimizer.stochastic, .approximateLazy] {
+                let r = opt.maximize(FacilityLocation(similarity: s, size: n), k: k, rng: &rng)
+                XCTAssertEqual(Set(r).count, k, "\(opt)")
+            }
+        }
+    }
+
+    func testGraphCutAndLogDeterminantGainsEqualTheirDefinitions() throws {
+        let g = try gaussian(10, 4, seed: 6)
+        let n = 10, s = cosineSimilarity(g, rows: Array(0..<n))
+        var gc = GraphCut(similarity: s, size: n, lambda: 1.5)
+        var ld = LogDeterminant(similarity: s, size: n, epsilon: 1e-2)
+        var set: [Int] = []
+        for x in [3, 7, 1, 8] {
+            for y in 0..<n where !set.contains(y) {
+                XCTAssertEqual(gc.gain(y), GraphCut.value(s, n, set + [y], lambda: 1.5) - GraphCut.value(s, n, set, lambda: 1.5), accuracy: 1e-10)
+                XCTAssertEqual(ld.gain(y), LogDeterminant.value(s, n, set + [y], epsilon: 1e-2) - LogDeterminant.value(s, n, set, epsilon: 1e-2), accuracy: 1e-8)
+            }
+            gc.add(x); ld.add(x); set.append(x)
+        }
+        // The log-det gain prefers the element least similar to the selection (DeepCore's coded
+        // gain, s_Axᵀ S_A⁺ s_Ax maximised, prefers the most similar).
+        let dup = try FeatureMatrix(rows: 3, columns: 2, values: [1, 0, 0.99, 0.01, 0, 1])
+        let sd = cosineSimilarity(dup, rows: [0, 1, 2])
+        var l = LogDeterminant(similarity: sd, size: 3)
+        l.add(0)
+        XCTAssertGreaterThan(l.gain(2), l.gain(1))
+    }
+
+    func testUncertaintyPicksTheMostUncertainAndForgettingCounts() throws {
+        // Rows: confident, uniform (most uncertain), two-way tie, mildly confident.
+        let p = try FeatureMatrix(rows: 4, columns: 3, values: [0.98, 0.01, 0.01, 1.0 / 3, 1.0 / 3, 1.0 / 3, 0.5, 0.5, 0, 0.7, 0.2, 0.1])
+        var rng = RandomGenerator(seed: 0)
+        for kind in ExampleScores.Uncertainty.allCases {
+            let s = ExampleScores.uncertainty(p, kind)
+            let top = try TopScores(scores: s).choose(Array(0..<4), size: 1, rng: &rng).indices
+            XCTAssertEqual(top, [1], "\(kind): the uniform row (ties broken by index)")
+            XCTAssertEqual(s.indices.min { s[$0] < s[$1] }, 0, "\(kind): the confident row is least uncertain")
+        }
+        XCTAssertEqual(ExampleScores.uncertainty(p, .margin)[2], 0, accuracy: 1e-15)   // a tie has margin 0
+        // Forgetting on a scripted sequence: example 0 learnt then forgotten twice; 1 learnt once and
+        // kept; 2 never learnt (+∞).
+        var f = ForgettingCounter(examples: 3)
+        for correct in [[true, false, false], [false, true, false], [true, true, false], [false, true, false], [true, true, false]] {
+            f.record([0, 1, 2], correct: correct)
+        }
+        XCTAssertEqual(f.forgotten, [2, 0, 0])
+        XCTAssertEqual(f.scores, [2, 0, .infinity])
+        XCTAssertEqual(try TopScores(scores: f.scores).choose([0, 1, 2], size: 2, rng: &rng).indices, [0, 2])
+    }
+
+    func testLastLayerGradientsMatchTheirDefinitionAndCraigWeightsCoverTheGroup() throws {
+        let probs = try FeatureMatrix(rows: 2, columns: 3, values: [0.7, 0.2, 0.1, 0.1, 0.3, 0.6])
+        let emb = try FeatureMatrix(rows: 2, columns: 2, values: [1, -2, 0.5, 3])
+        let g = try ExampleScores.lastLayerGradients(probs, embeddings: emb, labels: [0, 2])
+        XCTAssertEqual(g.columns, 9)
+        // Row 0: q = (−0.3, 0.2, 0.1); then q ⊗ e = (−0.3, 0.6, 0.2, −0.4, 0.1, −0.2).
+        let expected = [-0.3, 0.2, 0.1, -0.3, 0.6, 0.2, -0.4, 0.1, -0.2]
+        for k in 0..<9 { XCTAssertEqual(g[0, k], expected[k], accuracy: 1e-12) }
+        let grand = ExampleScores.grand(probs, embeddings: emb, labels: [0, 2])
+        XCTAssertEqual(grand[0], (0..<9).reduce(0) { $0 + g[0, $1] * g[0, $1] }.squareRoot(), accuracy: 1e-12)
+        // Craig: weights are the sizes of the groups each selected element represents.
+        let grads = try gaussian(30, 4, seed: 8)
+        let labels = (0..<30).map { $0 % 2 }
+        let c = try select(Craig(gradients: grads), labels: labels, classes: 2, budget: Budget(fraction: 0.2), seed: 0)
+        XCTAssertEqual(c.indices.count, 6)
+        XCTAssertEqual(c.weights!.reduce(0, +), 30)
+        XCTAssertTrue(c.weights!.allSatisfy { $0 >= 1 })
+        let sub = try select(SubmodularSelection(gradients: grads, function: .logDeterminant), labels: labels, classes: 2, budget: Budget(fraction: 0.2), seed: 0)
+        XCTAssertEqual(sub.indices.count, 6)
+    }
+}
