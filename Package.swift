@@ -34,11 +34,11 @@ let package = Package(
         // Feature diversity (Nayman et al. 2022): PCA and clustering scores, linear probes, rank correlations.
         .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Coreset selection (DeepCore's methods, corrected): budgets, scores, k-center, herding, submodular greedy.
-        .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamDiversity"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamDiversity", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity",
+                "AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),

@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamDiversity
+import COpenBLAS
 import Foundation
 
 /// A monotone or non-monotone set function over a ground set 0..<n, evaluated incrementally:
@@ -11,20 +12,31 @@ public protocol SetFunction {
 }
 
 /// Similarities s_ij = ½ + ½ cos(g_i, g_j) ∈ [0, 1] of feature rows (DeepCore's submodular
-/// similarity), n × n row-major.
+/// similarity), n × n row-major (the Gram matrix by one `cblas_dgemm`).
 public func cosineSimilarity(_ f: FeatureMatrix, rows: [Int]) -> [Double] {
-    let n = rows.count, d = f.columns
-    let norms = rows.map { i in max((0..<d).reduce(0) { $0 + f[i, $1] * f[i, $1] }.squareRoot(), 1e-12) }
-    var s = [Double](repeating: 0, count: n * n)
-    for a in 0..<n {
-        for b in a..<n {
-            var dot = 0.0
-            for k in 0..<d { dot += f[rows[a], k] * f[rows[b], k] }
-            let v = 0.5 + 0.5 * dot / (norms[a] * norms[b])
-            s[a * n + b] = v; s[b * n + a] = v
-        }
-    }
+    var s = gram(f, rows: rows)
+    let n = rows.count
+    let norms = (0..<n).map { max(s[$0 * n + $0].squareRoot(), 1e-12) }
+    for a in 0..<n { for b in 0..<n { s[a * n + b] = 0.5 + 0.5 * s[a * n + b] / (norms[a] * norms[b]) } }
     return s
+}
+
+/// Euclidean distances between feature rows, n × n row-major (from the Gram matrix).
+public func euclideanDistances(_ f: FeatureMatrix, rows: [Int]) -> [Double] {
+    var g = gram(f, rows: rows)
+    let n = rows.count
+    let sq = (0..<n).map { g[$0 * n + $0] }
+    for a in 0..<n { for b in 0..<n { g[a * n + b] = a == b ? 0 : max(sq[a] + sq[b] - 2 * g[a * n + b], 0).squareRoot() } }
+    return g
+}
+
+/// G = X_R X_Rᵀ for the rows R.
+func gram(_ f: FeatureMatrix, rows: [Int]) -> [Double] {
+    let x = f.selectingRows(rows).values
+    let n = rows.count, d = f.columns
+    var g = [Double](repeating: 0, count: n * n)
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d), 1, x, Int32(d), x, Int32(d), 0, &g, Int32(n))
+    return g
 }
 
 /// Facility location f(A) = Σ_{i∈V} max_{j∈A} s_ij (0 for A = ∅): monotone submodular for s ≥ 0.
@@ -226,13 +238,8 @@ public struct Craig: SelectionMethod {
     public let optimizer: GreedyOptimizer
     public init(gradients: FeatureMatrix, optimizer: GreedyOptimizer = .lazy) { self.gradients = gradients; self.optimizer = optimizer }
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
-        let n = members.count, d = gradients.columns
-        var dist = [Double](repeating: 0, count: n * n)
-        for a in 0..<n { for b in (a + 1)..<max(n, a + 1) where b < n {
-            var s = 0.0
-            for k in 0..<d { let r = gradients[members[a], k] - gradients[members[b], k]; s += r * r }
-            dist[a * n + b] = s.squareRoot(); dist[b * n + a] = dist[a * n + b]
-        } }
+        let n = members.count
+        let dist = euclideanDistances(gradients, rows: members)
         let top = dist.max() ?? 0
         let sim = dist.map { top - $0 + 1e-3 }
         let picked = optimizer.maximize(FacilityLocation(similarity: sim, size: n), k: size, rng: &rng)

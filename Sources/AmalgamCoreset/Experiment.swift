@@ -1,0 +1,168 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamDiversity
+import AmalgamNN
+import Foundation
+
+/// The selection methods `amalgam coreset` offers.
+public enum CoresetMethodName: String, CaseIterable, Sendable {
+    case uniform, herding, kCenter = "k-center", contextualDiversity = "contextual-diversity", forgetting, grand, el2n, uncertainty, craig, submodular
+    /// Whether the method scores examples with a selection model.
+    public var needsSelectionModel: Bool { self != .uniform }
+}
+
+/// Training settings of the coreset pipeline (DeepCore's, scaled to Fashion-MNIST): SGD with
+/// momentum 0.9 (Nesterov) and weight decay 5e-4; the selection model at a constant learning rate
+/// for `selectionEpochs`; the model trained on the subset with a cosine schedule for `epochs`.
+public struct CoresetRecipe: Sendable {
+    public var selectionEpochs = 5
+    public var epochs = 10
+    public var batchSize = 128
+    public var selectionLearningRate: Float = 0.05
+    public var learningRate: Float = 0.05
+    public var weightDecay: Float = 5e-4
+    public init() {}
+}
+
+/// What the pipeline reports while it runs (the library never prints).
+public enum CoresetEvent: Sendable {
+    case phaseStart(name: String, epochs: Int)
+    case epochEnd(name: String, epoch: Int, trainAccuracy: Double)
+    case phaseEnd(name: String, seconds: Double)
+}
+
+/// The selection model's view of the training set: softmax outputs, penultimate embeddings and
+/// forgetting scores.
+public struct SelectionFeatures {
+    public var probabilities: FeatureMatrix
+    public var embeddings: FeatureMatrix
+    public var forgetting: [Double]
+}
+
+/// One run: selection, then a fresh model trained on the subset.
+public struct CoresetResult: Sendable {
+    public var coreset: Coreset
+    public var testAccuracy: Double
+    public var selectionSeconds: Double
+    public var trainSeconds: Double
+}
+
+/// The coreset pipeline (DeepCore's): train a selection model on the full training set, score
+/// and select a budgeted (class-balanced) subset, train a fresh model on it (weighted where the
+/// method gives weights) and measure test accuracy.
+///
+/// Forgetting events are counted at the end of every selection epoch over the whole training
+/// set in evaluation mode (one "presentation" per epoch), not per mini-batch as in Toneva et al.
+public final class CoresetExperiment {
+    public let kind: ModelKind
+    public let train: ImageDataset, test: ImageDataset
+    public var recipe: CoresetRecipe
+    public var callback: (CoresetEvent) -> Void = { _ in }
+
+    public init(kind: ModelKind, train: ImageDataset, test: ImageDataset, recipe: CoresetRecipe = CoresetRecipe()) {
+        self.kind = kind; self.train = train; self.test = test; self.recipe = recipe
+    }
+
+    func optimizer(_ lr: Float) -> SGD { SGD(learningRate: lr, momentum: 0.9, weightDecay: recipe.weightDecay, nesterov: true) }
+
+    /// Trains a selection model for `selectionEpochs` and extracts its features.
+    public func selectionFeatures(seed: UInt64) throws -> SelectionFeatures {
+        let model = kind.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed)
+        let trainer = Trainer(model: model, optimizer: optimizer(recipe.selectionLearningRate))
+        var forgetting = ForgettingCounter(examples: train.count)
+        let loader = DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: seed)
+        callback(.phaseStart(name: "selection model", epochs: recipe.selectionEpochs))
+        let start = DispatchTime.now().uptimeNanoseconds
+        var probabilities = try FeatureMatrix(rows: 1, columns: 1, values: [0]), embeddings = probabilities
+        for epoch in 1...max(recipe.selectionEpochs, 1) {
+            if recipe.selectionEpochs > 0 {
+                model.train()
+                for batch in loader.batches(epoch: epoch) { _ = try trainer.trainStep(batch) }
+            }
+            (probabilities, embeddings) = try outputs(model)
+            let correct = (0..<train.count).map { i in (0..<train.classes).max { probabilities[i, $0] < probabilities[i, $1] }! == train.labels[i] }
+            forgetting.record(Array(0..<train.count), correct: correct)
+            callback(.epochEnd(name: "selection model", epoch: epoch, trainAccuracy: Double(correct.filter { $0 }.count) / Double(train.count)))
+        }
+        callback(.phaseEnd(name: "selection model", seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+        return SelectionFeatures(probabilities: probabilities, embeddings: embeddings, forgetting: forgetting.scores)
+    }
+
+    /// Softmax outputs and penultimate embeddings of the whole training set (evaluation mode).
+    func outputs(_ model: Module) throws -> (FeatureMatrix, FeatureMatrix) {
+        guard let head = model.namedModules().last(where: { $0.1 is Linear })?.1 else { throw CoresetError.invalidArgument("the model has no Linear head") }
+        var emb: [Double] = [], width = 0, probs: [Double] = []
+        head.inputHook = { x in width = x.count / max(x.shape[0], 1); x.withUnsafeBufferPointer { emb.append(contentsOf: $0.lazy.map(Double.init)) } }
+        defer { head.inputHook = nil }
+        model.eval()
+        defer { model.train() }
+        try withoutGradients {
+            for batch in DataLoader(train, batchSize: 1000, shuffle: false).batches() {
+                let logits = try model(batch.inputs)
+                let c = logits.shape[1]
+                logits.withUnsafeBufferPointer { p in
+                    for i in 0..<logits.shape[0] {
+                        let row = (0..<c).map { Double(p[i * c + $0]) }
+                        let m = row.max()!
+                        let e = row.map { Foundation.exp($0 - m) }
+                        let s = e.reduce(0, +)
+                        probs += e.map { $0 / s }
+                    }
+                }
+            }
+        }
+        return (try FeatureMatrix(rows: train.count, columns: train.classes, values: probs),
+                try FeatureMatrix(rows: train.count, columns: width, values: emb))
+    }
+
+    /// Selects with `method` under `budget`.
+    public func select(_ method: CoresetMethodName, budget: Budget, features: SelectionFeatures?, seed: UInt64,
+                       uncertainty: ExampleScores.Uncertainty = .entropy, function: SubmodularSelection.Function = .graphCut,
+                       greedy: GreedyOptimizer = .lazy) throws -> Coreset {
+        let labels = train.labels, classes = train.classes
+        guard method == .uniform || features != nil else { throw CoresetError.invalidArgument("\(method.rawValue) needs a selection model's features") }
+        switch method {
+        case .uniform: return try AmalgamCoreset.select(Uniform(), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .herding: return try AmalgamCoreset.select(Herding(embeddings: features!.embeddings), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .kCenter: return try AmalgamCoreset.select(KCenterGreedy(features: features!.embeddings), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .contextualDiversity:
+            return try AmalgamCoreset.select(KCenterGreedy(contextualDiversity: features!.probabilities), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .forgetting: return try AmalgamCoreset.select(TopScores(scores: features!.forgetting), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .el2n:
+            return try AmalgamCoreset.select(TopScores(scores: ExampleScores.el2n(features!.probabilities, labels: labels)), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .grand:
+            let s = ExampleScores.grand(features!.probabilities, embeddings: features!.embeddings, labels: labels)
+            return try AmalgamCoreset.select(TopScores(scores: s), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .uncertainty:
+            return try AmalgamCoreset.select(TopScores(scores: ExampleScores.uncertainty(features!.probabilities, uncertainty)), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .craig:
+            let g = try ExampleScores.lastLayerGradients(features!.probabilities, embeddings: features!.embeddings, labels: labels)
+            return try AmalgamCoreset.select(Craig(gradients: g, optimizer: greedy), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .submodular:
+            let g = try ExampleScores.lastLayerGradients(features!.probabilities, embeddings: features!.embeddings, labels: labels)
+            return try AmalgamCoreset.select(SubmodularSelection(gradients: g, function: function, optimizer: greedy), labels: labels, classes: classes, budget: budget, seed: seed)
+        }
+    }
+
+    /// Trains a fresh model on the subset (weighted when the coreset has weights) and returns its
+    /// test accuracy and training time.
+    public func trainOnSubset(_ coreset: Coreset, seed: UInt64) throws -> (accuracy: Double, seconds: Double) {
+        let subset = train.subset(coreset.indices)
+        let model = kind.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed &+ 1)
+        var loader = DataLoader(subset, batchSize: recipe.batchSize, shuffle: true, seed: seed &+ 1)
+        if let w = coreset.weights { loader.weights = w.map(Float.init) }
+        let steps = max(1, recipe.epochs * ((subset.count + recipe.batchSize - 1) / recipe.batchSize))
+        let trainer = Trainer(model: model, optimizer: optimizer(recipe.learningRate), schedule: CosineSchedule(base: recipe.learningRate, totalSteps: steps))
+        callback(.phaseStart(name: "subset model", epochs: recipe.epochs))
+        let start = DispatchTime.now().uptimeNanoseconds
+        for epoch in 1...max(recipe.epochs, 1) {
+            var correct = 0
+            for batch in loader.batches(epoch: epoch) { correct += try trainer.trainStep(batch).correct }
+            callback(.epochEnd(name: "subset model", epoch: epoch, trainAccuracy: Double(correct) / Double(subset.count)))
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        callback(.phaseEnd(name: "subset model", seconds: seconds))
+        let accuracy = try evaluate(model, DataLoader(test, batchSize: 1000, shuffle: false).batches()).accuracy
+        return (accuracy, seconds)
+    }
+}

@@ -1,0 +1,88 @@
+import AmalgamCore
+import AmalgamCoreset
+import AmalgamData
+import AmalgamNN
+import ArgumentParser
+import Foundation
+
+extension CoresetMethodName: ExpressibleByArgument {}
+extension ExampleScores.Uncertainty: ExpressibleByArgument {}
+extension SubmodularSelection.Function: ExpressibleByArgument {}
+extension GreedyOptimizer: ExpressibleByArgument {}
+
+/// `amalgam coreset`: select a subset of Fashion-MNIST with one method and train on it.
+struct CoresetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coreset",
+        abstract: "Coreset selection (DeepCore's methods, corrected): select a fraction of the training set, train a fresh model on it, report test accuracy.")
+
+    @Option(help: "Selection method.") var method: CoresetMethodName
+    @Option(help: "Fraction of the training set to keep, in (0, 1].") var fraction: Double
+    @OptionGroup var data: DataOptions
+    @Option(help: "Model architecture (selection model and subset model).") var model: ModelKind = .cnn
+    @Option(help: "Epochs of the selection model on the full training set.") var selectionEpochs = 5
+    @Option(help: "Epochs of the model trained on the subset.") var epochs = 10
+    @Option(help: "Mini-batch size.") var batchSize = 128
+    @Flag(help: "Select from the whole training set instead of per class.") var noBalance = false
+    @Option(help: "uncertainty: the score.") var uncertainty: ExampleScores.Uncertainty = .entropy
+    @Option(help: "submodular: the set function.") var function: SubmodularSelection.Function = .graphCut
+    @Option(help: "craig, submodular: the greedy optimiser.") var greedy: GreedyOptimizer = .lazy
+    @Option(help: "Random seed (selection model, random choices, subset model).") var seed: UInt64 = 0
+    @Option(help: "Use only this many training examples (a seeded subset; for quick runs).") var trainLimit: Int?
+    @Option(help: "Output directory.") var out: String
+    @Flag(help: "Print nothing but errors.") var quiet = false
+
+    func validate() throws {
+        guard fraction > 0, fraction <= 1 else { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
+        guard selectionEpochs >= 0, epochs >= 1, batchSize >= 1 else { throw ValidationError("--selection-epochs must be ≥ 0, --epochs and --batch-size ≥ 1") }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        do {
+            var train = try FashionMNIST.load(split: .train, directory: data.dataDir)
+            let (mean, std) = train.channelStatistics()
+            train = train.normalized(mean: mean, std: std)
+            if let trainLimit {
+                guard trainLimit >= 1 else { throw AmalgamError.invalidArgument("--train-limit must be ≥ 1") }
+                var rng = RandomGenerator(seed: seed)
+                train = train.subset(Array(rng.permutation(train.count).prefix(trainLimit)).sorted())
+            }
+            let test = try FashionMNIST.load(split: .test, directory: data.dataDir).normalized(mean: mean, std: std)
+            let budget = try Budget(fraction: fraction, balanced: !noBalance)
+            _ = try budget.groups(labels: train.labels, classes: train.classes)   // budget errors before any training
+            var recipe = CoresetRecipe()
+            recipe.selectionEpochs = selectionEpochs; recipe.epochs = epochs; recipe.batchSize = batchSize
+            let experiment = CoresetExperiment(kind: model, train: train, test: test, recipe: recipe)
+            experiment.callback = { event in
+                switch event {
+                case .phaseStart(let name, let epochs): console.line("\(name): \(epochs) epochs")
+                case .epochEnd(let name, let epoch, let acc): console.line(String(format: "  %@ epoch %d  train accuracy %.4f", name, epoch, acc))
+                case .phaseEnd(let name, let seconds): console.line(String(format: "%@ done in %.1f s", name, seconds))
+                }
+            }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let features = method.needsSelectionModel ? try experiment.selectionFeatures(seed: seed) : nil
+            let coreset = try experiment.select(method, budget: budget, features: features, seed: seed, uncertainty: uncertainty, function: function, greedy: greedy)
+            let selectionSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            console.line(String(format: "selected %d of %d examples with %@ in %.1f s", coreset.indices.count, train.count, method.rawValue, selectionSeconds))
+            let (accuracy, trainSeconds) = try experiment.trainOnSubset(coreset, seed: seed)
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try writeAtomically(Data((coreset.indices.map(String.init).joined(separator: "\n") + "\n").utf8), to: out + "/indices.txt")
+            if let w = coreset.weights { try writeAtomically(Data((w.map { "\($0)" }.joined(separator: "\n") + "\n").utf8), to: out + "/weights.txt") }
+            if let s = coreset.scores { try writeAtomically(Data((s.map { "\($0)" }.joined(separator: "\n") + "\n").utf8), to: out + "/scores.txt") }
+            let summary: [String: Any] = [
+                "method": method.rawValue, "fraction": fraction, "balanced": !noBalance, "model": model.rawValue, "seed": Int(seed),
+                "selection_epochs": selectionEpochs, "epochs": epochs, "selected": coreset.indices.count, "train_examples": train.count,
+                "weighted": coreset.weights != nil, "test_accuracy": accuracy, "selection_seconds": selectionSeconds, "train_seconds": trainSeconds,
+                "uncertainty": uncertainty.rawValue, "function": function.rawValue, "greedy": greedy.rawValue,
+            ]
+            try writeAtomically(JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys]), to: out + "/summary.json")
+            console.line(String(format: "test accuracy %.4f (subset of %d, %.1f s training) → %@/summary.json", accuracy, coreset.indices.count, trainSeconds, out))
+        } catch let e as AmalgamError {
+            console.error(e.description); throw ExitCode.failure
+        } catch let e as CoresetError {
+            console.error(e.description); throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import XCTest
+
+final class CoresetCLITests: XCTestCase {
+    let cli = CLIRunner()
+
+    func testCoresetSelectsTrainsAndWritesItsOutputs() throws {
+        try cli.requireData()
+        let a = cli.tempDir(), b = cli.tempDir(), c = cli.tempDir()
+        let common = ["--fraction", "0.1", "--model", "mlp", "--selection-epochs", "1", "--epochs", "2", "--train-limit", "2000", "--quiet"]
+        for dir in [a, b] {
+            let r = try cli.run(["coreset", "--method", "craig"] + common + ["--out", dir])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let indices = try String(contentsOfFile: a + "/indices.txt", encoding: .utf8).split(separator: "\n").map { Int($0)! }
+        // Per class round(0.1 · n_c) (exactness is tested in CoresetTests): within ±10 of 200 in all.
+        XCTAssertLessThanOrEqual(abs(indices.count - 200), 10)
+        XCTAssertEqual(Set(indices).count, indices.count)
+        XCTAssertEqual(try String(contentsOfFile: b + "/indices.txt", encoding: .utf8), try String(contentsOfFile: a + "/indices.txt", encoding: .utf8))   // same seed
+        let weights = try String(contentsOfFile: a + "/weights.txt", encoding: .utf8).split(separator: "\n").map { Double($0)! }
+        XCTAssertEqual(weights.reduce(0, +), 2000)   // every example is represented once
+        let s = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: a + "/summary.json"))) as! [String: Any]
+        XCTAssertEqual(s["selected"] as? Int, indices.count); XCTAssertEqual(s["weighted"] as? Bool, true)
+        XCTAssertGreaterThan(s["test_accuracy"] as! Double, 0.2)
+        XCTAssertNotNil(s["selection_seconds"] as? Double)
+        let u = try cli.run(["coreset", "--method", "uncertainty", "--uncertainty", "margin"] + common + ["--out", c])
+        XCTAssertEqual(u.status, 0, u.stderr)
+        XCTAssertEqual(try String(contentsOfFile: c + "/scores.txt", encoding: .utf8).split(separator: "\n").count, 2000)
+        // Bad input.
+        let f = try cli.run(["coreset", "--method", "uniform", "--fraction", "1.5", "--out", a])
+        XCTAssertNotEqual(f.status, 0); XCTAssertTrue(f.stderr.contains("(0, 1]"), f.stderr)
+        let m = try cli.run(["coreset", "--method", "magic", "--fraction", "0.1", "--out", a])
+        XCTAssertNotEqual(m.status, 0); XCTAssertTrue(m.stderr.contains("magic") && m.stderr.contains("k-center"), m.stderr)
+        let tiny = try cli.run(["coreset", "--method", "uniform", "--fraction", "0.001", "--train-limit", "2000", "--out", a])
+        XCTAssertEqual(tiny.status, 1); XCTAssertTrue(tiny.stderr.contains("at least one example per class"), tiny.stderr)
+        for d in [a, b, c] { try? FileManager.default.removeItem(atPath: d) }
+    }
+}
