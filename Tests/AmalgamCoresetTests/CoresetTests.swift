@@ -168,3 +168,40 @@ final class CoresetTests: XCTestCase {
         XCTAssertEqual(sub.indices.count, 6)
     }
 }
+
+final class GlisterTests: XCTestCase {
+    func testGainIsTheFirstOrderLossDecreaseAndTheStateUpdates() throws {
+        var rng = RandomGenerator(seed: 11)
+        let n = 12, k = 3, d = 4
+        let emb = try FeatureMatrix(rows: n, columns: d, values: (0..<(n * d)).map { _ in rng.nextDouble() * 2 - 1 })
+        var probs: [Double] = []
+        for _ in 0..<n { let r = (0..<k).map { _ in rng.nextDouble() + 0.1 }; let s = r.reduce(0, +); probs += r.map { $0 / s } }
+        let p = try FeatureMatrix(rows: n, columns: k, values: probs)
+        let labels = (0..<n).map { $0 % k }
+        let members = Array(0..<n)
+        func loss(_ z: [Double]) -> Double {   // mean cross-entropy of the group
+            (0..<n).reduce(0) { acc, a in
+                let row = (0..<k).map { z[a * k + $0] }, m = row.max()!
+                return acc + (m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) }) - row[labels[a]]) / Double(n)
+            }
+        }
+        let tiny = Glister(probabilities: p, embeddings: emb, labels: labels, learningRate: 1e-6)
+        let z0 = tiny.initialLogits(members)
+        let g = tiny.gains(members, logits: z0)
+        for x in 0..<n {
+            let decrease = (loss(z0) - loss(tiny.step(members, logits: z0, picked: x))) / 1e-6
+            XCTAssertEqual(g[x], decrease, accuracy: 1e-4 * max(1, abs(g[x])), "gain of \(x)")
+        }
+        // With a real step the gains after a pick are those of the updated model, and the second
+        // pick can differ from plain top-2 of the initial gains.
+        let glister = Glister(probabilities: p, embeddings: emb, labels: labels, learningRate: 2)
+        let first = g.indices.max { g[$0] < g[$1] }!
+        let z1 = glister.step(members, logits: z0, picked: first)
+        let g1 = glister.gains(members, logits: z1)
+        XCTAssertNotEqual(g1, glister.gains(members, logits: z0))
+        var r = RandomGenerator(seed: 0)
+        let two = try glister.choose(members, size: 2, rng: &r).indices
+        let second = g1.indices.filter { $0 != first }.max { g1[$0] < g1[$1] }!
+        XCTAssertEqual(two, [first, second].sorted())
+    }
+}

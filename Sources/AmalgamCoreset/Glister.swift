@@ -1,0 +1,82 @@
+import AmalgamCore
+import AmalgamDiversity
+import COpenBLAS
+import Foundation
+
+/// GLISTER (Killamsetty et al. 2021), on the last layer, with its state update working (in
+/// DeepCore the update is passed under a misspelt keyword and never runs, which reduces it to
+/// top-k of g_x·ḡ).
+///
+/// Within a group, with last-layer logits z_i (from the selection model's softmax outputs, up to
+/// a shift), embeddings e_i, q_i = softmax(z_i) − onehot(y_i) and per-example last-layer
+/// gradients g_i = [q_i, q_i ⊗ e_i], the gain of x is g_x·ḡ with ḡ the group's mean gradient
+/// (the validation set is the group itself, as in DeepCore without a validation split): the
+/// first-order decrease of the validation loss by one SGD step of size η on x. After each pick
+/// the last layer takes that step, ΔW = −η q_x e_xᵀ, Δb = −η q_x, so every logit moves exactly by
+/// Δz_i = −η (1 + e_x·e_i) q_x, and all gradients and gains are recomputed.
+public struct Glister: SelectionMethod {
+    public let probabilities: FeatureMatrix
+    public let embeddings: FeatureMatrix
+    public let labels: [Int]
+    public let learningRate: Double
+
+    public init(probabilities: FeatureMatrix, embeddings: FeatureMatrix, labels: [Int], learningRate: Double = 0.05) {
+        self.probabilities = probabilities; self.embeddings = embeddings; self.labels = labels; self.learningRate = learningRate
+    }
+
+    /// The gains g_x·ḡ of every member for logits `z` (n × K, rows of `members`).
+    public func gains(_ members: [Int], logits z: [Double]) -> [Double] {
+        let n = members.count, k = probabilities.columns, d = embeddings.columns
+        var q = [Double](repeating: 0, count: n * k)
+        for a in 0..<n {
+            let m = (0..<k).map { z[a * k + $0] }.max()!
+            var s = 0.0
+            for c in 0..<k { q[a * k + c] = Foundation.exp(z[a * k + c] - m); s += q[a * k + c] }
+            for c in 0..<k { q[a * k + c] /= s }
+            q[a * k + labels[members[a]]] -= 1
+        }
+        let e = embeddings.selectingRows(members).values
+        // q̄ (K) and M = Qᵀ E / n (K × D): ḡ = [q̄, vec(M)].
+        var qbar = [Double](repeating: 0, count: k)
+        for a in 0..<n { for c in 0..<k { qbar[c] += q[a * k + c] / Double(n) } }
+        var mm = [Double](repeating: 0, count: k * d)
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(d), Int32(n), 1 / Double(n), q, Int32(k), e, Int32(d), 0, &mm, Int32(d))
+        // (E Mᵀ)_{x,c} = e_x · m_c.
+        var em = [Double](repeating: 0, count: n * k)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(k), Int32(d), 1, e, Int32(d), mm, Int32(d), 0, &em, Int32(k))
+        return (0..<n).map { a in (0..<k).reduce(0) { $0 + q[a * k + $1] * (qbar[$1] + em[a * k + $1]) } }
+    }
+
+    /// Initial logits: log p (softmax is shift-invariant, so these reproduce the model's outputs).
+    public func initialLogits(_ members: [Int]) -> [Double] {
+        members.flatMap { i in (0..<probabilities.columns).map { Foundation.log(max(probabilities[i, $0], 1e-300)) } }
+    }
+
+    /// Logits after the look-ahead SGD step on member `x` (position in `members`).
+    public func step(_ members: [Int], logits z: [Double], picked x: Int) -> [Double] {
+        let k = probabilities.columns, d = embeddings.columns, ix = members[x]
+        let zx = (0..<k).map { z[x * k + $0] }, m = zx.max()!
+        let ex = zx.map { Foundation.exp($0 - m) }, s = ex.reduce(0, +)
+        var qx = ex.map { $0 / s }
+        qx[labels[ix]] -= 1
+        var out = z
+        for (a, i) in members.enumerated() {
+            var dot = 1.0
+            for j in 0..<d { dot += embeddings[ix, j] * embeddings[i, j] }
+            for c in 0..<k { out[a * k + c] -= learningRate * dot * qx[c] }
+        }
+        return out
+    }
+
+    public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
+        var z = initialLogits(members)
+        var chosen: [Int] = [], taken = Set<Int>()
+        for _ in 0..<size {
+            let g = gains(members, logits: z)
+            let x = g.indices.filter { !taken.contains($0) }.max { g[$0] < g[$1] || (g[$0] == g[$1] && $0 > $1) }!
+            taken.insert(x); chosen.append(members[x])
+            z = step(members, logits: z, picked: x)
+        }
+        return (chosen.sorted(), nil)
+    }
+}
