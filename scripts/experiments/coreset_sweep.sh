@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The coreset benchmark of docs/results/coresets.md (issue 7): every method at every fraction
+# and seed on Fashion-MNIST, class-balanced, each run in its own directory (skipped when its
+# summary.json exists, so the sweep resumes), then a table of mean ± std test accuracy.
+#   MODEL=mlp SEEDS="0 1 2" FRACTIONS="0.01 0.1 0.3" scripts/experiments/coreset_sweep.sh [OUT]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${1:-runs/coresets}
+A=${AMALGAM:-.build/release/amalgam}
+[ -n "${AMALGAM:-}" ] || swift build -c release --product amalgam
+MODEL=${MODEL:-mlp}; SEEDS=${SEEDS:-"0 1 2"}; FRACTIONS=${FRACTIONS:-"0.01 0.1 0.3"}
+SEL=${SELECTION_EPOCHS:-5}; EPOCHS=${EPOCHS:-10}
+METHODS=${METHODS:-"uniform herding k-center contextual-diversity forgetting grand el2n uncertainty:entropy uncertainty:least-confidence uncertainty:margin craig glister submodular:facility-location submodular:graph-cut submodular:log-determinant"}
+for f in $FRACTIONS; do
+  for spec in $METHODS; do
+    m=${spec%%:*}; variant=${spec#*:}; extra=()
+    [ "$m" = uncertainty ] && extra=(--uncertainty "$variant")
+    [ "$m" = submodular ] && extra=(--function "$variant")
+    for s in $SEEDS; do
+      dir="$OUT/$MODEL/f$f/${spec/:/-}/seed$s"
+      [ -f "$dir/summary.json" ] && continue
+      $A coreset --method "$m" "${extra[@]}" --fraction "$f" --model "$MODEL" --selection-epochs "$SEL" --epochs "$EPOCHS" \
+        --seed "$s" --out "$dir" --quiet
+      echo "$dir $(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['test_accuracy'], round(d['selection_seconds'],1))" "$dir/summary.json")"
+    done
+  done
+done
+python3 scripts/experiments/coreset_report.py "$OUT/$MODEL"
