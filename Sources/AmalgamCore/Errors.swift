@@ -11,6 +11,8 @@ public enum AmalgamError: Error, CustomStringConvertible, Equatable {
     case missing(String)
     /// Input values contain NaN or infinity.
     case nonFinite(String)
+    /// Data have the wrong size, range or content for the method (the message says which and where).
+    case invalidData(String)
     /// A run stopped early (for example on SIGINT).
     case interrupted
 
@@ -21,6 +23,7 @@ public enum AmalgamError: Error, CustomStringConvertible, Equatable {
         case .format(let path, let m): return "\(path): \(m)"
         case .missing(let m): return m
         case .nonFinite(let m): return "non-finite values: \(m)"
+        case .invalidData(let m): return "invalid data: \(m)"
         case .interrupted: return "interrupted"
         }
     }

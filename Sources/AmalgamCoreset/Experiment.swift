@@ -90,7 +90,7 @@ public final class CoresetExperiment {
 
     /// Softmax outputs and penultimate embeddings of the whole training set (evaluation mode).
     func outputs(_ model: Module) throws -> (FeatureMatrix, FeatureMatrix) {
-        guard let head = model.namedModules().last(where: { $0.1 is Linear })?.1 else { throw CoresetError.invalidArgument("the model has no Linear head") }
+        guard let head = model.namedModules().last(where: { $0.1 is Linear })?.1 else { throw AmalgamError.invalidArgument("the model has no Linear head") }
         var emb: [Double] = [], width = 0, probs: [Double] = []
         head.inputHook = { x in width = x.count / max(x.shape[0], 1); x.withUnsafeBufferPointer { emb.append(contentsOf: $0.lazy.map(Double.init)) } }
         defer { head.inputHook = nil }
@@ -120,7 +120,7 @@ public final class CoresetExperiment {
                        uncertainty: ExampleScores.Uncertainty = .entropy, function: SubmodularSelection.Function = .graphCut,
                        greedy: GreedyOptimizer = .lazy) throws -> Coreset {
         let labels = train.labels, classes = train.classes
-        guard method == .uniform || features != nil else { throw CoresetError.invalidArgument("\(method.rawValue) needs a selection model's features") }
+        guard method == .uniform || features != nil else { throw AmalgamError.invalidArgument("\(method.rawValue) needs a selection model's features") }
         switch method {
         case .uniform: return try AmalgamCoreset.select(Uniform(), labels: labels, classes: classes, budget: budget, seed: seed)
         case .herding: return try AmalgamCoreset.select(Herding(embeddings: features!.embeddings), labels: labels, classes: classes, budget: budget, seed: seed)

@@ -2,18 +2,6 @@ import AmalgamCore
 import AmalgamDiversity
 import Foundation
 
-/// Errors of coreset selection: what is wrong and where.
-public enum CoresetError: Error, CustomStringConvertible, Equatable {
-    case invalidArgument(String)
-    case invalidData(String)
-    public var description: String {
-        switch self {
-        case .invalidArgument(let m): return "invalid argument: \(m)"
-        case .invalidData(let m): return "invalid data: \(m)"
-        }
-    }
-}
-
 /// A selected coreset: training-set indices, optional per-example weights (for weighted
 /// training), optional scores (one per training example, the method's ranking criterion).
 public struct Coreset: Sendable {
@@ -32,22 +20,22 @@ public struct Budget: Sendable {
     public let balanced: Bool
 
     public init(fraction: Double, balanced: Bool = true) throws {
-        guard fraction > 0, fraction <= 1, fraction.isFinite else { throw CoresetError.invalidArgument("the fraction must be in (0, 1], got \(fraction)") }
+        guard fraction > 0, fraction <= 1, fraction.isFinite else { throw AmalgamError.invalidArgument("the fraction must be in (0, 1], got \(fraction)") }
         self.fraction = fraction; self.balanced = balanced
     }
 
     /// Groups of example indices selected independently, with their budgets: one group per class
     /// when balanced, else all examples.
     public func groups(labels: [Int], classes: Int) throws -> [(members: [Int], size: Int)] {
-        guard !labels.isEmpty else { throw CoresetError.invalidData("no training examples") }
-        if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classes }) { throw CoresetError.invalidData("label \(labels[bad]) of example \(bad) is outside 0..<\(classes)") }
+        guard !labels.isEmpty else { throw AmalgamError.invalidData("no training examples") }
+        if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classes }) { throw AmalgamError.invalidData("label \(labels[bad]) of example \(bad) is outside 0..<\(classes)") }
         guard balanced else { return [(Array(labels.indices), max(1, Int((fraction * Double(labels.count)).rounded())))] }
         var members = [[Int]](repeating: [], count: classes)
         for (i, y) in labels.enumerated() { members[y].append(i) }
         let present = members.filter { !$0.isEmpty }
         let sizes = present.map { Int((fraction * Double($0.count)).rounded()) }
         if let empty = sizes.firstIndex(of: 0) {
-            throw CoresetError.invalidArgument("fraction \(fraction) gives class \(labels[present[empty][0]]) (\(present[empty].count) examples) an empty budget; the budget must be at least one example per class with class balance on (use a larger fraction or --no-balance)")
+            throw AmalgamError.invalidArgument("fraction \(fraction) gives class \(labels[present[empty][0]]) (\(present[empty].count) examples) an empty budget; the budget must be at least one example per class with class balance on (use a larger fraction or --no-balance)")
         }
         return zip(present, sizes).map { ($0, $1) }
     }
@@ -77,7 +65,7 @@ public func select<M: SelectionMethod>(_ method: M, labels: [Int], classes: Int,
         indices += r.indices
         if let w = r.weights { weighted = true; weights += w } else { weights += [Double](repeating: 1, count: r.indices.count) }
     }
-    guard Set(indices).count == indices.count else { throw CoresetError.invalidData("the method returned an index twice") }
+    guard Set(indices).count == indices.count else { throw AmalgamError.invalidData("the method returned an index twice") }
     return Coreset(indices: indices, weights: weighted ? weights : nil, scores: method.scores)
 }
 
@@ -98,7 +86,7 @@ public struct TopScores: SelectionMethod {
     public init(scores: [Double]) { self.scores = scores }
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
         let s = scores!
-        guard members.allSatisfy({ $0 < s.count }) else { throw CoresetError.invalidData("\(s.count) scores for a training set with index \(members.max()!)") }
+        guard members.allSatisfy({ $0 < s.count }) else { throw AmalgamError.invalidData("\(s.count) scores for a training set with index \(members.max()!)") }
         let order = members.sorted { s[$0] > s[$1] || (s[$0] == s[$1] && $0 < $1) }
         return (Array(order[0..<size]).sorted(), nil)
     }

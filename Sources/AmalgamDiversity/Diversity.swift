@@ -18,10 +18,10 @@ public enum Diversity {
     /// spectrum small; isotropic features then score ≈ 1 − O(√(D/N))).
     public static func pcaScore(spectrum: [Double]) throws -> (score: Double, auc: Double) {
         let m = spectrum.count
-        guard m >= 2 else { throw DiversityError.invalidArgument("the PCA score needs at least 2 features, got \(m)") }
+        guard m >= 2 else { throw AmalgamError.invalidArgument("the PCA score needs at least 2 features, got \(m)") }
         let lambda = spectrum.map { max($0, 0) }.sorted(by: >)
         let total = lambda.reduce(0, +)
-        guard total > 0 else { throw DiversityError.invalidData("the features have no variance (every feature is constant over the sample)") }
+        guard total > 0 else { throw AmalgamError.invalidData("the features have no variance (every feature is constant over the sample)") }
         var cum = 0.0, area = 0.0
         for l in lambda { cum += l; area += cum / total }
         let auc = area / Double(m)
@@ -30,7 +30,7 @@ public enum Diversity {
 
     /// The PCA score of a feature sample (``pcaScore(spectrum:)`` of its covariance spectrum).
     public static func pcaScore(_ features: FeatureMatrix, standardize: Bool = false) throws -> (score: Double, auc: Double, spectrum: [Double]) {
-        guard features.rows >= 2 else { throw DiversityError.invalidData("the PCA score needs at least 2 samples, got \(features.rows)") }
+        guard features.rows >= 2 else { throw AmalgamError.invalidData("the PCA score needs at least 2 samples, got \(features.rows)") }
         let spectrum = try symmetricEigenvalues(features.covariance(standardize: standardize), size: features.columns)
         let (s, a) = try pcaScore(spectrum: spectrum)
         return (s, a, spectrum)
@@ -44,8 +44,8 @@ public enum Diversity {
     /// when the D features are copies of k underlying signals. Invariant to feature order, scale
     /// and sign, so standardisation does not change it.
     public static func clusterScore(_ features: FeatureMatrix, threshold: Double = 0.9) throws -> (score: Double, groups: Int) {
-        guard threshold > 0, threshold < 1 else { throw DiversityError.invalidArgument("the correlation threshold must be in (0, 1), got \(threshold)") }
-        guard features.rows >= 2 else { throw DiversityError.invalidData("the clustering score needs at least 2 samples, got \(features.rows)") }
+        guard threshold > 0, threshold < 1 else { throw AmalgamError.invalidArgument("the correlation threshold must be in (0, 1), got \(threshold)") }
+        guard features.rows >= 2 else { throw AmalgamError.invalidData("the clustering score needs at least 2 samples, got \(features.rows)") }
         let d = features.columns
         let cov = features.covariance(standardize: false)
         let variance = (0..<d).map { cov[$0 * d + $0] }
@@ -68,9 +68,9 @@ public enum Diversity {
     public static func scores(_ features: FeatureMatrix, samples: Int, draws: Int = 3, standardize: Bool = false, threshold: Double = 0.9,
                               seed: UInt64 = 0) throws -> DiversityReport {
         guard samples >= 2, samples <= features.rows else {
-            throw DiversityError.invalidArgument("samples must be in 2...\(features.rows) (the rows available), got \(samples)")
+            throw AmalgamError.invalidArgument("samples must be in 2...\(features.rows) (the rows available), got \(samples)")
         }
-        guard draws >= 1 else { throw DiversityError.invalidArgument("draws must be ≥ 1, got \(draws)") }
+        guard draws >= 1 else { throw AmalgamError.invalidArgument("draws must be ≥ 1, got \(draws)") }
         var rng = RandomGenerator(seed: seed)
         var pca: [Double] = [], cluster: [Double] = [], spectrum: [Double] = []
         for _ in 0..<draws {

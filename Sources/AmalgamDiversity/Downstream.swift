@@ -26,7 +26,7 @@ public enum Digits {
                 }
             }
         }
-        throw DiversityError.invalidArgument("""
+        throw AmalgamError.invalidArgument("""
             digits.csv.gz not found. Install scikit-learn (`pip install scikit-learn` or `apt-get install python3-sklearn`), \
             or point --digits-file or $\(environmentVariable) at sklearn/datasets/data/digits.csv.gz
             """)
@@ -35,17 +35,17 @@ public enum Digits {
     /// The digits as `[N, 1, size, size]` images in [0, 1] (bilinear upsampling of the 8×8 grid
     /// with half-pixel centres, PyTorch's `align_corners=False`), labels 0–9.
     public static func load(path: String, imageSize size: Int = 28) throws -> ImageDataset {
-        guard FileManager.default.fileExists(atPath: path) else { throw DiversityError.invalidArgument("\(path): no such file") }
+        guard FileManager.default.fileExists(atPath: path) else { throw AmalgamError.invalidArgument("\(path): no such file") }
         var data = try Data(contentsOf: URL(fileURLWithPath: path))
         if Gzip.isGzip(data) { data = try Gzip.decompress(data, path: path) }
         let table = try CSVTable.parse(String(decoding: data, as: UTF8.self), path: path)
-        guard !table.rows.isEmpty else { throw DiversityError.invalidData("\(path): no rows") }
+        guard !table.rows.isEmpty else { throw AmalgamError.invalidData("\(path): no rows") }
         var images = Tensor.zeros([table.rows.count, 1, size, size])
         var labels: [Int] = []
         try images.withUnsafeMutableBufferPointer { out in
             for (r, row) in table.rows.enumerated() {
-                guard row.count == 65 else { throw DiversityError.invalidData("\(path): row \(r + 1) has \(row.count) values, expected 64 pixels and a label") }
-                guard let label = Int(exactly: row[64]), (0...9).contains(label) else { throw DiversityError.invalidData("\(path): row \(r + 1) has label \(row[64])") }
+                guard row.count == 65 else { throw AmalgamError.invalidData("\(path): row \(r + 1) has \(row.count) values, expected 64 pixels and a label") }
+                guard let label = Int(exactly: row[64]), (0...9).contains(label) else { throw AmalgamError.invalidData("\(path): row \(r + 1) has label \(row[64])") }
                 labels.append(label)
                 let px = row[0..<64].map { $0 / 16 }
                 for i in 0..<size {

@@ -11,9 +11,9 @@ import Foundation
 /// - Returns: N × D features (D = the head's input width).
 public func penultimateFeatures(_ model: Module, images: Tensor, batchSize: Int = 500) throws -> FeatureMatrix {
     guard let head = model.namedModules().last(where: { $0.1 is Linear })?.1 else {
-        throw DiversityError.invalidArgument("\(type(of: model)) has no Linear layer whose input could serve as penultimate features")
+        throw AmalgamError.invalidArgument("\(type(of: model)) has no Linear layer whose input could serve as penultimate features")
     }
-    guard batchSize >= 1 else { throw DiversityError.invalidArgument("batch size must be ≥ 1") }
+    guard batchSize >= 1 else { throw AmalgamError.invalidArgument("batch size must be ≥ 1") }
     let n = images.shape[0]
     var values: [Double] = [], width = 0
     head.inputHook = { x in

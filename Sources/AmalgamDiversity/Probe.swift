@@ -1,3 +1,4 @@
+import AmalgamCore
 import COpenBLAS
 import Foundation
 
@@ -28,10 +29,10 @@ public struct LinearProbe: Sendable {
 
     /// Fits on `features` with labels in 0..<classes.
     public mutating func fit(_ features: FeatureMatrix, labels: [Int], classes: Int) throws {
-        guard labels.count == features.rows else { throw DiversityError.invalidData("\(labels.count) labels for \(features.rows) samples") }
-        guard classes >= 2 else { throw DiversityError.invalidArgument("a probe needs at least 2 classes, got \(classes)") }
-        if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classes }) { throw DiversityError.invalidData("label \(labels[bad]) of sample \(bad) is outside 0..<\(classes)") }
-        guard lambda >= 0, lambda.isFinite else { throw DiversityError.invalidArgument("λ must be ≥ 0, got \(lambda)") }
+        guard labels.count == features.rows else { throw AmalgamError.invalidData("\(labels.count) labels for \(features.rows) samples") }
+        guard classes >= 2 else { throw AmalgamError.invalidArgument("a probe needs at least 2 classes, got \(classes)") }
+        if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classes }) { throw AmalgamError.invalidData("label \(labels[bad]) of sample \(bad) is outside 0..<\(classes)") }
+        guard lambda >= 0, lambda.isFinite else { throw AmalgamError.invalidArgument("λ must be ≥ 0, got \(lambda)") }
         let (m, s) = features.columnStatistics()
         mean = m; std = s.map { $0 > 0 ? $0 : 1 }
         self.classes = classes
@@ -100,8 +101,8 @@ public struct LinearProbe: Sendable {
 
     /// Class scores x̃W + b, N × C row-major.
     public func logits(_ features: FeatureMatrix) throws -> [Double] {
-        guard !weights.isEmpty else { throw DiversityError.invalidArgument("the probe is not fitted") }
-        guard features.columns == mean.count else { throw DiversityError.invalidData("\(features.columns) features for a probe fitted on \(mean.count)") }
+        guard !weights.isEmpty else { throw AmalgamError.invalidArgument("the probe is not fitted") }
+        guard features.columns == mean.count else { throw AmalgamError.invalidData("\(features.columns) features for a probe fitted on \(mean.count)") }
         let x = standardized(features)
         return Self.scores(weights, bias, x, features.rows, features.columns, classes)
     }
@@ -114,7 +115,7 @@ public struct LinearProbe: Sendable {
 
     /// The fraction of `labels` predicted.
     public func accuracy(_ features: FeatureMatrix, labels: [Int]) throws -> Double {
-        guard labels.count == features.rows else { throw DiversityError.invalidData("\(labels.count) labels for \(features.rows) samples") }
+        guard labels.count == features.rows else { throw AmalgamError.invalidData("\(labels.count) labels for \(features.rows) samples") }
         let p = try predict(features)
         return Double(zip(p, labels).filter { $0 == $1 }.count) / Double(max(labels.count, 1))
     }

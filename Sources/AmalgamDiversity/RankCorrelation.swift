@@ -1,3 +1,4 @@
+import AmalgamCore
 import Foundation
 
 /// Rank correlations for the transfer predictor (scipy.stats' definitions).
@@ -23,7 +24,7 @@ public enum RankCorrelation {
         let n = Double(x.count), mx = x.reduce(0, +) / n, my = y.reduce(0, +) / n
         var sxy = 0.0, sxx = 0.0, syy = 0.0
         for (a, b) in zip(x, y) { sxy += (a - mx) * (b - my); sxx += (a - mx) * (a - mx); syy += (b - my) * (b - my) }
-        guard sxx > 0, syy > 0 else { throw DiversityError.invalidData("a correlation needs values that vary") }
+        guard sxx > 0, syy > 0 else { throw AmalgamError.invalidData("a correlation needs values that vary") }
         return sxy / (sxx * syy).squareRoot()
     }
 
@@ -47,13 +48,13 @@ public enum RankCorrelation {
         }
         let n0 = Double(n * (n - 1) / 2)
         let denom = ((n0 - tiesX) * (n0 - tiesY)).squareRoot()
-        guard denom > 0 else { throw DiversityError.invalidData("a correlation needs values that vary") }
+        guard denom > 0 else { throw AmalgamError.invalidData("a correlation needs values that vary") }
         return (concordant - discordant) / denom
     }
 
     static func check(_ x: [Double], _ y: [Double]) throws {
-        guard x.count == y.count else { throw DiversityError.invalidData("\(x.count) values against \(y.count)") }
-        guard x.count >= 2 else { throw DiversityError.invalidData("a correlation needs at least 2 pairs, got \(x.count)") }
-        if let bad = (x + y).first(where: { !$0.isFinite }) { throw DiversityError.invalidData("non-finite value \(bad)") }
+        guard x.count == y.count else { throw AmalgamError.invalidData("\(x.count) values against \(y.count)") }
+        guard x.count >= 2 else { throw AmalgamError.invalidData("a correlation needs at least 2 pairs, got \(x.count)") }
+        if let bad = (x + y).first(where: { !$0.isFinite }) { throw AmalgamError.invalidData("non-finite value \(bad)") }
     }
 }

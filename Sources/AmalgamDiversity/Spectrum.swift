@@ -1,17 +1,6 @@
+import AmalgamCore
 import COpenBLAS
 import Foundation
-
-/// Errors of the diversity module: what is wrong and where.
-public enum DiversityError: Error, CustomStringConvertible, Equatable {
-    case invalidArgument(String)
-    case invalidData(String)
-    public var description: String {
-        switch self {
-        case .invalidArgument(let m): return "invalid argument: \(m)"
-        case .invalidData(let m): return "invalid data: \(m)"
-        }
-    }
-}
 
 /// A sample of features: `rows` samples × `columns` features, row-major, in Float64.
 public struct FeatureMatrix: Sendable {
@@ -20,10 +9,10 @@ public struct FeatureMatrix: Sendable {
     public var values: [Double]
 
     public init(rows: Int, columns: Int, values: [Double]) throws {
-        guard rows >= 1, columns >= 1 else { throw DiversityError.invalidData("a feature matrix needs at least one row and one column, got \(rows) × \(columns)") }
-        guard values.count == rows * columns else { throw DiversityError.invalidData("\(values.count) values for \(rows) × \(columns) features") }
+        guard rows >= 1, columns >= 1 else { throw AmalgamError.invalidData("a feature matrix needs at least one row and one column, got \(rows) × \(columns)") }
+        guard values.count == rows * columns else { throw AmalgamError.invalidData("\(values.count) values for \(rows) × \(columns) features") }
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
-            throw DiversityError.invalidData("feature \(bad % columns) of sample \(bad / columns) is \(values[bad])")
+            throw AmalgamError.invalidData("feature \(bad % columns) of sample \(bad / columns) is \(values[bad])")
         }
         self.rows = rows; self.columns = columns; self.values = values
     }
@@ -80,7 +69,7 @@ public struct FeatureMatrix: Sendable {
 
 /// The eigenvalues of a symmetric D × D matrix (LAPACK `dsyev` from OpenBLAS), largest first.
 public func symmetricEigenvalues(_ matrix: [Double], size d: Int) throws -> [Double] {
-    guard d >= 1, matrix.count == d * d else { throw DiversityError.invalidData("\(matrix.count) values for a \(d) × \(d) matrix") }
+    guard d >= 1, matrix.count == d * d else { throw AmalgamError.invalidData("\(matrix.count) values for a \(d) × \(d) matrix") }
     var a = matrix, w = [Double](repeating: 0, count: d)
     var n = Int32(d), lda = Int32(d), info: Int32 = 0, lwork: Int32 = -1
     var query = 0.0
@@ -90,6 +79,6 @@ public func symmetricEigenvalues(_ matrix: [Double], size d: Int) throws -> [Dou
     lwork = Int32(max(Int(query), 3 * d))
     var work = [Double](repeating: 0, count: Int(lwork))
     dsyev_(&jz, &up, &n, &a, &lda, &w, &work, &lwork, &info)
-    guard info == 0 else { throw DiversityError.invalidData("the eigensolver did not converge (LAPACK dsyev info \(info))") }
+    guard info == 0 else { throw AmalgamError.invalidData("the eigensolver did not converge (LAPACK dsyev info \(info))") }
     return w.reversed()
 }

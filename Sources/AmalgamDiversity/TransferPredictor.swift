@@ -1,3 +1,4 @@
+import AmalgamCore
 import Foundation
 
 /// One model of a transfer study: source accuracy, diversity scores, downstream accuracies.
@@ -25,7 +26,7 @@ public enum TransferPredictor {
     /// For each task and each predictor — "accuracy", then "accuracy × d" and "d" for every
     /// diversity score d — Spearman's ρ and Kendall's τ-b against the downstream accuracy.
     public static func correlations(_ records: [ModelRecord]) throws -> [Row] {
-        guard records.count >= 3 else { throw DiversityError.invalidData("a rank correlation over models needs at least 3 models, got \(records.count)") }
+        guard records.count >= 3 else { throw AmalgamError.invalidData("a rank correlation over models needs at least 3 models, got \(records.count)") }
         let tasks = Set(records.flatMap { $0.downstream.keys }).sorted()
         let scores = Set(records.flatMap { $0.diversity.keys }).sorted()
         var rows: [Row] = []

@@ -81,8 +81,6 @@ struct CoresetCommand: ParsableCommand {
             console.line(String(format: "test accuracy %.4f (subset of %d, %.1f s training) → %@/summary.json", accuracy, coreset.indices.count, trainSeconds, out))
         } catch let e as AmalgamError {
             console.error(e.description); throw ExitCode.failure
-        } catch let e as CoresetError {
-            console.error(e.description); throw ExitCode.failure
         }
     }
 }

@@ -47,8 +47,6 @@ struct DiversityCommand: ParsableCommand {
             }
         } catch let e as AmalgamError {
             console.error(e.description); throw ExitCode.failure
-        } catch let e as DiversityError {
-            console.error(e.description); throw ExitCode.failure
         }
     }
 }
@@ -86,8 +84,6 @@ struct TransferCommand: ParsableCommand {
                 try writeAtomically(JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), to: out)
             }
         } catch let e as AmalgamError {
-            console.error(e.description); throw ExitCode.failure
-        } catch let e as DiversityError {
             console.error(e.description); throw ExitCode.failure
         }
     }
@@ -158,8 +154,6 @@ struct DiversityStudyCommand: ParsableCommand {
                 }
             }
         } catch let e as AmalgamError {
-            console.error(e.description); throw ExitCode.failure
-        } catch let e as DiversityError {
             console.error(e.description); throw ExitCode.failure
         }
     }
