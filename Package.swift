@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "AmalgamMergeTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge"]),
         .testTarget(name: "AmalgamGLMTests", dependencies: ["AmalgamGLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamDiversityTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamDiversity"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AmalgamCoresetTests", dependencies: ["AmalgamCore", "AmalgamDiversity", "AmalgamCoreset"]),
+        .testTarget(name: "AmalgamCoresetTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamDiversity", "AmalgamCoreset"]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamData", "amalgam"]),
     ]
 )

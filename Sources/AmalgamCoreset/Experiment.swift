@@ -6,7 +6,7 @@ import Foundation
 
 /// The selection methods `amalgam coreset` offers.
 public enum CoresetMethodName: String, CaseIterable, Sendable {
-    case uniform, herding, kCenter = "k-center", contextualDiversity = "contextual-diversity", forgetting, grand, el2n, uncertainty, craig, glister, submodular
+    case uniform, herding, kCenter = "k-center", contextualDiversity = "contextual-diversity", forgetting, grand, el2n, uncertainty, craig, gradmatch = "grad-match", glister, submodular
     /// Whether the method scores examples with a selection model.
     public var needsSelectionModel: Bool { self != .uniform }
 }
@@ -138,6 +138,9 @@ public final class CoresetExperiment {
         case .craig:
             let g = try ExampleScores.lastLayerGradients(features!.probabilities, embeddings: features!.embeddings, labels: labels)
             return try AmalgamCoreset.select(Craig(gradients: g, optimizer: greedy), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .gradmatch:
+            let g = try ExampleScores.lastLayerGradients(features!.probabilities, embeddings: features!.embeddings, labels: labels)
+            return try AmalgamCoreset.select(GradMatch(gradients: g), labels: labels, classes: classes, budget: budget, seed: seed)
         case .glister:
             let m = Glister(probabilities: features!.probabilities, embeddings: features!.embeddings, labels: labels, learningRate: Double(recipe.selectionLearningRate))
             return try AmalgamCoreset.select(m, labels: labels, classes: classes, budget: budget, seed: seed)

@@ -1,6 +1,7 @@
 import AmalgamCore
 import AmalgamCoreset
 import AmalgamDiversity
+import AmalgamNN
 import Foundation
 import XCTest
 
@@ -203,5 +204,50 @@ final class GlisterTests: XCTestCase {
         let two = try glister.choose(members, size: 2, rng: &r).indices
         let second = g1.indices.filter { $0 != first }.max { g1[$0] < g1[$1] }!
         XCTAssertEqual(two, [first, second].sorted())
+    }
+}
+
+final class GradMatchTests: XCTestCase {
+    func testOMPRecoversAPlantedNonNegativeCombination() throws {
+        // Synthetic gradients (unit test only): 3 "anchor" rows and 9 rows made of small noise; the
+        // group's total gradient is dominated by the anchors, so OMP must pick them first, the NNLS
+        // weights are non-negative, and the weighted sum matches the total closely.
+        var rng = RandomGenerator(seed: 21)
+        let d = 6
+        var rows: [[Double]] = [[3, 0, 0, 1, 0, 0], [0, 4, 0, 0, 1, 0], [0, 0, 5, 0, 0, 1]]
+        for _ in 0..<9 { rows.append((0..<d).map { _ in (rng.nextDouble() - 0.5) * 0.01 }) }
+        let g = try FeatureMatrix(rows: rows.count, columns: d, values: rows.flatMap { $0 })
+        let gm = GradMatch(gradients: g, lambda: 1e-6)
+        var r = RandomGenerator(seed: 0)
+        let (idx, w) = try gm.choose(Array(0..<12), size: 3, rng: &r)
+        XCTAssertEqual(idx, [0, 1, 2])
+        XCTAssertTrue(w!.allSatisfy { $0 > 0 })
+        var b = [Double](repeating: 0, count: d), approx = b
+        for i in 0..<12 { for k in 0..<d { b[k] += rows[i][k] } }
+        for (a, i) in idx.enumerated() { for k in 0..<d { approx[k] += w![a] * rows[i][k] } }
+        let err = zip(b, approx).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+        XCTAssertLessThan(err, 0.05 * b.reduce(0) { $0 + $1 * $1 }.squareRoot())
+        // NNLS: a target outside the cone of two rows gets a zero weight, never a negative one.
+        let two = try FeatureMatrix(rows: 2, columns: 2, values: [1, 0, 1, 1])
+        let x = GradMatch(gradients: two, lambda: 1e-9).solve([0, 1], [2, -1], nonNegative: true)
+        XCTAssertTrue(x.allSatisfy { $0 >= 0 })
+        XCTAssertEqual(x[0], 2, accuracy: 1e-6); XCTAssertEqual(x[1], 0)
+        let free = GradMatch(gradients: two, lambda: 1e-9).solve([0, 1], [2, -1], nonNegative: false)
+        XCTAssertEqual(free[0], 3, accuracy: 1e-6); XCTAssertEqual(free[1], -1, accuracy: 1e-6)
+    }
+}
+
+final class WeightedLossTests: XCTestCase {
+    func testUnitWeightsGiveTheUnweightedLossAndWeightsActAsRepetition() throws {
+        var rng = RandomGenerator(seed: 5)
+        let logits = Tensor.normal([6, 4], using: &rng)
+        let labels = [0, 3, 1, 2, 2, 0]
+        let plain = try AmalgamNN.Loss.crossEntropy(logits: logits, labels: labels).item
+        XCTAssertEqual(try AmalgamNN.Loss.crossEntropy(logits: logits, labels: labels, weights: Tensor.ones([6])).item, plain, accuracy: 1e-6)
+        // Weight 2 on the first example = that example twice.
+        let w = try AmalgamNN.Loss.crossEntropy(logits: logits, labels: labels, weights: Tensor([2, 1, 1, 1, 1, 1])).item
+        let rows = logits.scalars
+        let twice = Tensor(Array(rows[0..<4]) + rows, shape: [7, 4])
+        XCTAssertEqual(w, try AmalgamNN.Loss.crossEntropy(logits: twice, labels: [0] + labels).item, accuracy: 1e-6)
     }
 }
