@@ -10,7 +10,7 @@ A=${AMALGAM:-.build/release/amalgam}
 [ -n "${AMALGAM:-}" ] || swift build -c release --product amalgam
 MODEL=${MODEL:-mlp}; SEEDS=${SEEDS:-"0 1 2"}; FRACTIONS=${FRACTIONS:-"0.01 0.1 0.3"}
 SEL=${SELECTION_EPOCHS:-5}; EPOCHS=${EPOCHS:-10}
-METHODS=${METHODS:-"uniform herding k-center contextual-diversity forgetting grand el2n uncertainty:entropy uncertainty:least-confidence uncertainty:margin craig glister submodular:facility-location submodular:graph-cut submodular:log-determinant"}
+METHODS=${METHODS:-"uniform herding k-center contextual-diversity forgetting grand el2n uncertainty:entropy uncertainty:least-confidence uncertainty:margin craig grad-match glister submodular:facility-location submodular:graph-cut submodular:log-determinant"}
 for f in $FRACTIONS; do
   for spec in $METHODS; do
     m=${spec%%:*}; variant=${spec#*:}; extra=()
