@@ -90,29 +90,15 @@ public final class CoresetExperiment {
 
     /// Softmax outputs and penultimate embeddings of the whole training set (evaluation mode).
     func outputs(_ model: Module) throws -> (FeatureMatrix, FeatureMatrix) {
-        guard let head = model.namedModules().last(where: { $0.1 is Linear })?.1 else { throw AmalgamError.invalidArgument("the model has no Linear head") }
-        var emb: [Double] = [], width = 0, probs: [Double] = []
-        head.inputHook = { x in width = x.count / max(x.shape[0], 1); x.withUnsafeBufferPointer { emb.append(contentsOf: $0.lazy.map(Double.init)) } }
-        defer { head.inputHook = nil }
-        model.eval()
-        defer { model.train() }
-        try withoutGradients {
-            for batch in DataLoader(train, batchSize: 1000, shuffle: false).batches() {
-                let logits = try model(batch.inputs)
-                let c = logits.shape[1]
-                logits.withUnsafeBufferPointer { p in
-                    for i in 0..<logits.shape[0] {
-                        let row = (0..<c).map { Double(p[i * c + $0]) }
-                        let m = row.max()!
-                        let e = row.map { Foundation.exp($0 - m) }
-                        let s = e.reduce(0, +)
-                        probs += e.map { $0 / s }
-                    }
-                }
-            }
+        let (embeddings, logits) = try classifierOutputs(model, images: train.images, batchSize: 1000)
+        var probs = logits.values
+        let c = logits.columns
+        for i in 0..<logits.rows {
+            let row = (0..<c).map { logits[i, $0] }, m = row.max()!
+            let e = row.map { Foundation.exp($0 - m) }, s = e.reduce(0, +)
+            for k in 0..<c { probs[i * c + k] = e[k] / s }
         }
-        return (try FeatureMatrix(rows: train.count, columns: train.classes, values: probs),
-                try FeatureMatrix(rows: train.count, columns: width, values: emb))
+        return (try FeatureMatrix(rows: logits.rows, columns: c, values: probs), embeddings)
     }
 
     /// Selects with `method` under `budget`.
