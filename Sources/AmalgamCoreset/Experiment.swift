@@ -6,7 +6,7 @@ import Foundation
 
 /// The selection methods `amalgam coreset` offers.
 public enum CoresetMethodName: String, CaseIterable, Sendable {
-    case uniform, herding, kCenter = "k-center", contextualDiversity = "contextual-diversity", forgetting, grand, el2n, uncertainty, craig, gradmatch = "grad-match", glister, submodular
+    case uniform, herding, kCenter = "k-center", contextualDiversity = "contextual-diversity", forgetting, grand, el2n, uncertainty, deepfool, cal, craig, gradmatch = "grad-match", glister, submodular
     /// Whether the method scores examples with a selection model.
     public var needsSelectionModel: Bool { self != .uniform }
 }
@@ -29,14 +29,21 @@ public enum CoresetEvent: Sendable {
     case phaseStart(name: String, epochs: Int)
     case epochEnd(name: String, epoch: Int, trainAccuracy: Double)
     case phaseEnd(name: String, seconds: Double)
+    case progress(name: String, done: Int, total: Int)
 }
 
-/// The selection model's view of the training set: softmax outputs, penultimate embeddings and
-/// forgetting scores.
+/// The selection model's view of the training set: the model itself (DeepFool attacks it),
+/// softmax outputs, penultimate embeddings and forgetting scores.
 public struct SelectionFeatures {
+    public var model: Module
     public var probabilities: FeatureMatrix
     public var embeddings: FeatureMatrix
     public var forgetting: [Double]
+    /// Seconds spent training the selection model (when it was loaded from a cache: the
+    /// seconds the cached training took).
+    public var trainingSeconds: Double
+    /// Whether the selection model came from the cache.
+    public var cached: Bool
 }
 
 /// One run: selection, then a fresh model trained on the subset.
@@ -66,8 +73,25 @@ public final class CoresetExperiment {
     func optimizer(_ lr: Float) -> SGD { SGD(learningRate: lr, momentum: 0.9, weightDecay: recipe.weightDecay, nesterov: true) }
 
     /// Trains a selection model for `selectionEpochs` and extracts its features.
-    public func selectionFeatures(seed: UInt64) throws -> SelectionFeatures {
+    ///
+    /// With `cacheDirectory`, the trained model and its forgetting scores are stored there
+    /// (`selection-<model>-seed<S>-e<E>-n<count>.safetensors`, written atomically) and reused by
+    /// later calls with the same model, seed, epochs and training-set size — every method of a
+    /// benchmark then scores the same selection model, and it is trained once per seed.
+    public func selectionFeatures(seed: UInt64, cacheDirectory: String? = nil) throws -> SelectionFeatures {
         let model = kind.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed)
+        let cachePath = cacheDirectory.map { "\($0)/selection-\(kind.rawValue)-seed\(seed)-e\(recipe.selectionEpochs)-n\(train.count).safetensors" }
+        if let cachePath, FileManager.default.fileExists(atPath: cachePath) {
+            let file = try SafeTensors.read(path: cachePath)
+            var state = file.tensors
+            guard let f = state.removeValue(forKey: "forgetting"), f.count == train.count else {
+                throw AmalgamError.format(path: cachePath, message: "no forgetting scores for \(train.count) examples")
+            }
+            do { try model.loadStateDict(state) } catch let e as AmalgamError { throw AmalgamError.format(path: cachePath, message: e.description) }
+            let (probabilities, embeddings) = try outputs(model)
+            return SelectionFeatures(model: model, probabilities: probabilities, embeddings: embeddings, forgetting: f.scalars.map(Double.init),
+                                     trainingSeconds: Double(file.metadata["training_seconds"] ?? "") ?? 0, cached: true)
+        }
         let trainer = Trainer(model: model, optimizer: optimizer(recipe.selectionLearningRate))
         var forgetting = ForgettingCounter(examples: train.count)
         let loader = DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: seed)
@@ -84,8 +108,16 @@ public final class CoresetExperiment {
             forgetting.record(Array(0..<train.count), correct: correct)
             callback(.epochEnd(name: "selection model", epoch: epoch, trainAccuracy: Double(correct.filter { $0 }.count) / Double(train.count)))
         }
-        callback(.phaseEnd(name: "selection model", seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
-        return SelectionFeatures(probabilities: probabilities, embeddings: embeddings, forgetting: forgetting.scores)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        callback(.phaseEnd(name: "selection model", seconds: seconds))
+        if let cacheDirectory, let cachePath {
+            try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+            var state = model.stateDict()
+            state["forgetting"] = Tensor(forgetting.scores.map(Float.init), shape: [train.count])
+            try SafeTensors.write(state, metadata: ["training_seconds": "\(seconds)"], to: cachePath)
+        }
+        return SelectionFeatures(model: model, probabilities: probabilities, embeddings: embeddings, forgetting: forgetting.scores,
+                                 trainingSeconds: seconds, cached: false)
     }
 
     /// Softmax outputs and penultimate embeddings of the whole training set (evaluation mode).
@@ -121,6 +153,14 @@ public final class CoresetExperiment {
             return try AmalgamCoreset.select(TopScores(scores: s), labels: labels, classes: classes, budget: budget, seed: seed)
         case .uncertainty:
             return try AmalgamCoreset.select(TopScores(scores: ExampleScores.uncertainty(features!.probabilities, uncertainty)), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .deepfool:
+            let total = train.count
+            let d = try DeepFool.distances(model: features!.model, images: train.images) { done, _ in
+                if done % 10_000 < 100 || done == total { self.callback(.progress(name: "deepfool", done: done, total: total)) }
+            }
+            return try AmalgamCoreset.select(DeepFoolSelection(distances: d), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .cal:
+            return try AmalgamCoreset.select(try Cal(embeddings: features!.embeddings, probabilities: features!.probabilities), labels: labels, classes: classes, budget: budget, seed: seed)
         case .craig:
             let g = try ExampleScores.lastLayerGradients(features!.probabilities, embeddings: features!.embeddings, labels: labels)
             return try AmalgamCoreset.select(Craig(gradients: g, optimizer: greedy), labels: labels, classes: classes, budget: budget, seed: seed)

@@ -28,6 +28,7 @@ struct CoresetCommand: ParsableCommand {
     @Option(help: "submodular: the set function.") var function: SubmodularSelection.Function = .graphCut
     @Option(help: "craig, submodular: the greedy optimiser.") var greedy: GreedyOptimizer = .lazy
     @Option(help: "Random seed (selection model, random choices, subset model).") var seed: UInt64 = 0
+    @Option(help: "Directory where the trained selection model is cached and reused (per model, seed, selection epochs and training-set size).") var cache: String?
     @Option(help: "Use only this many training examples (a seeded subset; for quick runs).") var trainLimit: Int?
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Print nothing but errors.") var quiet = false
@@ -59,13 +60,15 @@ struct CoresetCommand: ParsableCommand {
                 case .phaseStart(let name, let epochs): console.line("\(name): \(epochs) epochs")
                 case .epochEnd(let name, let epoch, let acc): console.line(String(format: "  %@ epoch %d  train accuracy %.4f", name, epoch, acc))
                 case .phaseEnd(let name, let seconds): console.line(String(format: "%@ done in %.1f s", name, seconds))
+                case .progress(let name, let done, let total): console.line("  \(name) \(done)/\(total)")
                 }
             }
+            let features = method.needsSelectionModel ? try experiment.selectionFeatures(seed: seed, cacheDirectory: cache) : nil
+            if let features, features.cached { console.line("selection model loaded from \(cache!)") }
             let start = DispatchTime.now().uptimeNanoseconds
-            let features = method.needsSelectionModel ? try experiment.selectionFeatures(seed: seed) : nil
             let coreset = try experiment.select(method, budget: budget, features: features, seed: seed, uncertainty: uncertainty, function: function, greedy: greedy)
             let selectionSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            console.line(String(format: "selected %d of %d examples with %@ in %.1f s", coreset.indices.count, train.count, method.rawValue, selectionSeconds))
+            console.line(String(format: "selected %d of %d examples with %@ in %.1f s (after the selection model)", coreset.indices.count, train.count, method.rawValue, selectionSeconds))
             let (accuracy, trainSeconds) = try experiment.trainOnSubset(coreset, seed: seed)
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try writeAtomically(Data((coreset.indices.map(String.init).joined(separator: "\n") + "\n").utf8), to: out + "/indices.txt")
@@ -75,6 +78,7 @@ struct CoresetCommand: ParsableCommand {
                 "method": method.rawValue, "fraction": fraction, "balanced": !noBalance, "model": model.rawValue, "seed": Int(seed),
                 "selection_epochs": selectionEpochs, "epochs": epochs, "selected": coreset.indices.count, "train_examples": train.count,
                 "weighted": coreset.weights != nil, "test_accuracy": accuracy, "selection_seconds": selectionSeconds, "train_seconds": trainSeconds,
+                "selection_model_seconds": features?.trainingSeconds ?? 0, "selection_model_cached": features?.cached ?? false,
                 "uncertainty": uncertainty.rawValue, "function": function.rawValue, "greedy": greedy.rawValue,
             ]
             try writeAtomically(JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys]), to: out + "/summary.json")

@@ -35,4 +35,32 @@ final class CoresetCLITests: XCTestCase {
         XCTAssertEqual(tiny.status, 1); XCTAssertTrue(tiny.stderr.contains("at least one example per class"), tiny.stderr)
         for d in [a, b, c] { try? FileManager.default.removeItem(atPath: d) }
     }
+
+    func testTheSelectionModelCacheGivesTheSameSelectionAndDeepFoolAndCalRun() throws {
+        try cli.requireData()
+        let cache = cli.tempDir(), a = cli.tempDir(), b = cli.tempDir(), c = cli.tempDir()
+        let common = ["--fraction", "0.1", "--model", "mlp", "--selection-epochs", "1", "--epochs", "1", "--train-limit", "500", "--quiet"]
+        for dir in [a, b] {
+            let r = try cli.run(["coreset", "--method", "deepfool", "--cache", cache] + common + ["--out", dir])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        func summary(_ d: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/summary.json"))) as! [String: Any]
+        }
+        XCTAssertEqual(try summary(a)["selection_model_cached"] as? Bool, false)
+        XCTAssertEqual(try summary(b)["selection_model_cached"] as? Bool, true)
+        XCTAssertEqual(try String(contentsOfFile: b + "/indices.txt", encoding: .utf8), try String(contentsOfFile: a + "/indices.txt", encoding: .utf8))
+        XCTAssertEqual(try String(contentsOfFile: b + "/scores.txt", encoding: .utf8), try String(contentsOfFile: a + "/scores.txt", encoding: .utf8))
+        let r = try cli.run(["coreset", "--method", "cal", "--cache", cache] + common + ["--out", c])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let calIndices = try String(contentsOfFile: c + "/indices.txt", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(try summary(c)["selected"] as? Int, calIndices.count)
+        XCTAssertLessThanOrEqual(abs(calIndices.count - 50), 5)   // per class round(0.1 · n_c)
+        // A corrupt cache file is a clear error naming the file.
+        let file = try FileManager.default.contentsOfDirectory(atPath: cache).first { $0.hasSuffix(".safetensors") }!
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: cache + "/" + file))
+        let bad = try cli.run(["coreset", "--method", "cal", "--cache", cache] + common + ["--out", c])
+        XCTAssertNotEqual(bad.status, 0); XCTAssertTrue(bad.stderr.contains(file), bad.stderr)
+        for d in [cache, a, b, c] { try? FileManager.default.removeItem(atPath: d) }
+    }
 }

@@ -251,3 +251,65 @@ final class WeightedLossTests: XCTestCase {
         XCTAssertEqual(w, try AmalgamNN.Loss.crossEntropy(logits: twice, labels: [0] + labels).item, accuracy: 1e-6)
     }
 }
+
+extension CoresetTests {
+    func testDeepFoolOnALinearClassifierIsTheExactDistanceToTheNearestBoundary() throws {
+        var rng = RandomGenerator(seed: 11)
+        let model = MLP(inputFeatures: 4, hidden: [], classes: 3, using: &rng)
+        let images = Tensor.normal([20, 1, 2, 2], using: &rng)
+        let got = try DeepFool.distances(model: model, images: images, batchSize: 7)
+        let state = model.stateDict()
+        let w = state["layers.1.weight"]!.scalars.map(Double.init), b = state["layers.1.bias"]!.scalars.map(Double.init)
+        let x = images.scalars.map(Double.init)
+        for i in 0..<20 {
+            let f = (0..<3).map { k in (0..<4).reduce(b[k]) { $0 + w[k * 4 + $1] * x[i * 4 + $1] } }
+            let kh = f.indices.max { f[$0] < f[$1] }!
+            // One DeepFool step crosses the nearest boundary of a linear classifier: ‖r‖ = (|Δf| + 1e-4)/‖Δw‖.
+            let expected = (0..<3).filter { $0 != kh }.map { k -> Double in
+                let dw2 = (0..<4).reduce(0.0) { $0 + pow(w[k * 4 + $1] - w[kh * 4 + $1], 2) }
+                return pow(abs(f[k] - f[kh]) + 1e-4, 2) / dw2
+            }.min()!
+            XCTAssertEqual(got[i], expected, accuracy: 1e-4 * expected + 1e-7, "example \(i)")
+        }
+        // A non-linear net: after the attack the prediction has changed for every example.
+        let net = MLP(inputFeatures: 4, hidden: [16, 16], classes: 4, using: &rng)
+        let d = try DeepFool.distances(model: net, images: images)
+        XCTAssertTrue(d.allSatisfy { $0 > 0 && $0.isFinite })
+        // Selection keeps the smallest distances (closest to the boundary), per group.
+        var r2 = RandomGenerator(seed: 0)
+        XCTAssertEqual(try DeepFoolSelection(distances: [3, 1, 2, 0.5, 9]).choose([0, 1, 2, 3, 4], size: 2, rng: &r2).indices, [1, 3])
+    }
+
+    func testCalScoresAreTheMeanSymmetricKLToTheNearestNeighboursWithinTheGroup() throws {
+        var rng = RandomGenerator(seed: 4)
+        let n = 30, k = 4
+        let e = try gaussian(n, 3, seed: 8)
+        var p: [Double] = []
+        for _ in 0..<n { let raw = (0..<k).map { _ in rng.nextDouble() + 0.05 }; let s = raw.reduce(0, +); p += raw.map { $0 / s } }
+        let probs = try FeatureMatrix(rows: n, columns: k, values: p)
+        let cal = try Cal(embeddings: e, probabilities: probs, neighbours: 3)
+        let members = Array(stride(from: 0, to: n, by: 2))   // a group: neighbours only from it
+        let chosen = try cal.choose(members, size: 5, rng: &rng).indices
+        var brute: [Int: Double] = [:]
+        for i in members {
+            var dist: [(Double, Int)] = []
+            for j in members where j != i {
+                var s = 0.0
+                for c in 0..<3 { s += (e[i, c] - e[j, c]) * (e[i, c] - e[j, c]) }
+                dist.append((s, j))
+            }
+            dist.sort { $0.0 < $1.0 }
+            var total = 0.0
+            for (_, j) in dist.prefix(3) {
+                for c in 0..<k {
+                    let a = probs[i, c], q = probs[j, c]
+                    total += 0.5 * a * Foundation.log(a / q) + 0.5 * q * Foundation.log(q / a)
+                }
+            }
+            brute[i] = total / 3
+            XCTAssertEqual(cal.scores![i], brute[i]!, accuracy: 1e-9)
+        }
+        XCTAssertTrue(cal.scores![1].isNaN)   // not in the group
+        XCTAssertEqual(chosen, Array(members.sorted { brute[$0]! > brute[$1]! }.prefix(5)).sorted())   // highest = most contrastive
+    }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The coreset benchmark of docs/results/coresets.md (issue 7): every method at every fraction
 # and seed on Fashion-MNIST, class-balanced, each run in its own directory (skipped when its
-# summary.json exists, so the sweep resumes), then a table of mean ± std test accuracy.
+# summary.json exists, so the sweep resumes), then a table of mean ± std test accuracy. The
+# selection model of each seed is trained once and cached under OUT/MODEL/selection-models.
 #   MODEL=mlp SEEDS="0 1 2" FRACTIONS="0.01 0.1 0.3" scripts/experiments/coreset_sweep.sh [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,7 +11,7 @@ A=${AMALGAM:-.build/release/amalgam}
 [ -n "${AMALGAM:-}" ] || swift build -c release --product amalgam
 MODEL=${MODEL:-mlp}; SEEDS=${SEEDS:-"0 1 2"}; FRACTIONS=${FRACTIONS:-"0.01 0.1 0.3"}
 SEL=${SELECTION_EPOCHS:-5}; EPOCHS=${EPOCHS:-10}
-METHODS=${METHODS:-"uniform herding k-center contextual-diversity forgetting grand el2n uncertainty:entropy uncertainty:least-confidence uncertainty:margin craig grad-match glister submodular:facility-location submodular:graph-cut submodular:log-determinant"}
+METHODS=${METHODS:-"uniform herding k-center contextual-diversity forgetting grand el2n uncertainty:entropy uncertainty:least-confidence uncertainty:margin deepfool cal craig grad-match glister submodular:facility-location submodular:graph-cut submodular:log-determinant"}
 for f in $FRACTIONS; do
   for spec in $METHODS; do
     m=${spec%%:*}; variant=${spec#*:}; extra=()
@@ -20,7 +21,7 @@ for f in $FRACTIONS; do
       dir="$OUT/$MODEL/f$f/${spec/:/-}/seed$s"
       [ -f "$dir/summary.json" ] && continue
       $A coreset --method "$m" "${extra[@]}" --fraction "$f" --model "$MODEL" --selection-epochs "$SEL" --epochs "$EPOCHS" \
-        --seed "$s" --out "$dir" --quiet
+        --seed "$s" --out "$dir" --cache "$OUT/$MODEL/selection-models" --quiet
       echo "$dir $(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['test_accuracy'], round(d['selection_seconds'],1))" "$dir/summary.json")"
     done
   done
