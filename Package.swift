@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "AmalgamGLM", targets: ["AmalgamGLM"]),
         .library(name: "AmalgamDiversity", targets: ["AmalgamDiversity"]),
         .library(name: "AmalgamCoreset", targets: ["AmalgamCoreset"]),
+        .library(name: "AmalgamPrune", targets: ["AmalgamPrune"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     dependencies: [
@@ -35,10 +36,12 @@ let package = Package(
         .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Coreset selection (DeepCore's methods, corrected): budgets, scores, k-center, herding, submodular greedy.
         .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamDiversity", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Post-training pruning of transformers (Kwon et al. 2022): Fisher, search, rearrangement, tuning, export.
+        .target(name: "AmalgamPrune", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset",
+                "AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -53,6 +56,7 @@ let package = Package(
         .testTarget(name: "AmalgamGLMTests", dependencies: ["AmalgamGLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamDiversityTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamDiversity"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamCoresetTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamDiversity", "AmalgamCoreset"]),
+        .testTarget(name: "AmalgamPruneTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamPrune"]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamData", "amalgam"]),
     ]
 )

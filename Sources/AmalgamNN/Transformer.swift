@@ -14,12 +14,26 @@ public struct BertConfig: Codable, Equatable, Sendable {
     public var maxPositionEmbeddings = 512
     public var typeVocabSize = 2
     public var layerNormEps: Float = 1e-12
+    /// Heads kept in each layer of a structurally pruned model (`amalgam_layer_heads`; nil = all
+    /// `numAttentionHeads` everywhere). The head size stays `hiddenSize / numAttentionHeads`.
+    public var layerHeads: [Int]?
+    /// Feed-forward neurons kept in each layer of a pruned model
+    /// (`amalgam_layer_intermediate_sizes`; nil = `intermediateSize` everywhere).
+    public var layerIntermediateSizes: [Int]?
+
+    /// Width of one attention head, `hiddenSize / numAttentionHeads`.
+    public var headSize: Int { hiddenSize / numAttentionHeads }
+    /// Heads of layer `l`.
+    public func heads(in l: Int) -> Int { layerHeads?[l] ?? numAttentionHeads }
+    /// Feed-forward neurons of layer `l`.
+    public func intermediateSize(in l: Int) -> Int { layerIntermediateSizes?[l] ?? intermediateSize }
 
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size", hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers"
         case numAttentionHeads = "num_attention_heads", intermediateSize = "intermediate_size", hiddenAct = "hidden_act"
         case hiddenDropoutProb = "hidden_dropout_prob", attentionProbsDropoutProb = "attention_probs_dropout_prob"
         case maxPositionEmbeddings = "max_position_embeddings", typeVocabSize = "type_vocab_size", layerNormEps = "layer_norm_eps"
+        case layerHeads = "amalgam_layer_heads", layerIntermediateSizes = "amalgam_layer_intermediate_sizes"
     }
 
     public init() {}
@@ -35,6 +49,8 @@ public struct BertConfig: Codable, Equatable, Sendable {
         attentionProbsDropoutProb = try get(.attentionProbsDropoutProb, d.attentionProbsDropoutProb)
         maxPositionEmbeddings = try get(.maxPositionEmbeddings, d.maxPositionEmbeddings); typeVocabSize = try get(.typeVocabSize, d.typeVocabSize)
         layerNormEps = try get(.layerNormEps, d.layerNormEps)
+        layerHeads = try c.decodeIfPresent([Int].self, forKey: .layerHeads)
+        layerIntermediateSizes = try c.decodeIfPresent([Int].self, forKey: .layerIntermediateSizes)
     }
 
     /// Checks the values make an architecture we can build.
@@ -47,6 +63,12 @@ public struct BertConfig: Codable, Equatable, Sendable {
         }
         guard ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu"].contains(hiddenAct) else {
             throw AmalgamError.invalidArgument("config: unsupported hidden_act '\(hiddenAct)'")
+        }
+        if let h = layerHeads, h.count != numHiddenLayers || h.contains(where: { $0 < 0 || $0 > numAttentionHeads }) {
+            throw AmalgamError.invalidArgument("config: amalgam_layer_heads \(h) must list \(numHiddenLayers) counts in 0...\(numAttentionHeads)")
+        }
+        if let f = layerIntermediateSizes, f.count != numHiddenLayers || f.contains(where: { $0 < 0 }) {
+            throw AmalgamError.invalidArgument("config: amalgam_layer_intermediate_sizes \(f) must list \(numHiddenLayers) non-negative sizes")
         }
     }
 }
@@ -86,21 +108,24 @@ public final class BertSelfAttention: Module {
     /// Per-head multiplier `[heads]`, non-persistent, frozen unless a method unfreezes it.
     public var headMultiplier: Parameter
     public let heads: Int
-    public init(_ c: BertConfig, using rng: inout RandomGenerator) {
-        query = Linear(c.hiddenSize, c.hiddenSize, using: &rng)
-        key = Linear(c.hiddenSize, c.hiddenSize, using: &rng)
-        value = Linear(c.hiddenSize, c.hiddenSize, using: &rng)
+    /// Width of one head.
+    public let headSize: Int
+    /// The attention of layer `layer` of `c` (its head count from ``BertConfig/heads(in:)``).
+    public init(_ c: BertConfig, layer: Int = 0, using rng: inout RandomGenerator) {
+        heads = c.heads(in: layer); headSize = c.headSize
+        query = Linear(c.hiddenSize, heads * headSize, using: &rng)
+        key = Linear(c.hiddenSize, heads * headSize, using: &rng)
+        value = Linear(c.hiddenSize, heads * headSize, using: &rng)
         dropout = Dropout(c.attentionProbsDropoutProb, seed: rng.next())
-        heads = c.numAttentionHeads
-        headMultiplier = Parameter(Tensor.ones([c.numAttentionHeads]), requiresGrad: false, persistent: false)
+        headMultiplier = Parameter(Tensor.ones([heads]), requiresGrad: false, persistent: false)
     }
     public override var customChildren: [(String, Module)]? { [("query", query), ("key", key), ("value", value), ("dropout", dropout)] }
 
     /// x `[B, T, H]`, additive mask bias `[B, 1, 1, T]` (0 for tokens, a large negative number
-    /// for padding) → context `[B, T, H]`.
+    /// for padding) → context `[B, T, heads·headSize]`.
     public func callAsFunction(_ x: Tensor, maskBias: Tensor?) throws -> Tensor {
-        let (b, t, h) = (x.shape[0], x.shape[1], x.shape[2])
-        let d = h / heads
+        let (b, t) = (x.shape[0], x.shape[1])
+        let d = headSize, h = heads * headSize
         func split(_ y: Tensor) -> Tensor { y.reshaped([b, t, heads, d]).permuted([0, 2, 1, 3]) }   // [B, nh, T, d]
         let q = split(try query(x)), k = split(try key(x)), v = split(try value(x))
         var scores = Tensor.matmul(q, k, transposeB: true) * (1 / Float(d).squareRoot())           // [B, nh, T, T]
@@ -128,13 +153,15 @@ public final class BertResidualOutput: Module {
 /// The attention block: self-attention and its residual output.
 public final class BertAttention: Module {
     public var selfAttention: BertSelfAttention, output: BertResidualOutput
-    public init(_ c: BertConfig, using rng: inout RandomGenerator) {
-        selfAttention = BertSelfAttention(c, using: &rng)
-        output = BertResidualOutput(c.hiddenSize, c, using: &rng)
+    public init(_ c: BertConfig, layer: Int = 0, using rng: inout RandomGenerator) {
+        selfAttention = BertSelfAttention(c, layer: layer, using: &rng)
+        output = BertResidualOutput(selfAttention.heads * c.headSize, c, using: &rng)
     }
     public override var customChildren: [(String, Module)]? { [("self", selfAttention), ("output", output)] }
+    /// With every head pruned the block is LayerNorm(x + output bias).
     public func callAsFunction(_ x: Tensor, maskBias: Tensor?) throws -> Tensor {
-        try output(selfAttention(x, maskBias: maskBias), residual: x)
+        if selfAttention.heads == 0 { return try output.layerNorm(x + (output.dense.bias?.value ?? Tensor(0))) }
+        return try output(selfAttention(x, maskBias: maskBias), residual: x)
     }
 }
 
@@ -144,9 +171,9 @@ public final class BertIntermediate: Module {
     /// Per-neuron multiplier `[intermediate]`, non-persistent, frozen unless a method unfreezes it.
     public var neuronMultiplier: Parameter
     public let activation: String
-    public init(_ c: BertConfig, using rng: inout RandomGenerator) {
-        dense = Linear(c.hiddenSize, c.intermediateSize, using: &rng)
-        neuronMultiplier = Parameter(Tensor.ones([c.intermediateSize]), requiresGrad: false, persistent: false)
+    public init(_ c: BertConfig, layer: Int = 0, using rng: inout RandomGenerator) {
+        dense = Linear(c.hiddenSize, c.intermediateSize(in: layer), using: &rng)
+        neuronMultiplier = Parameter(Tensor.ones([c.intermediateSize(in: layer)]), requiresGrad: false, persistent: false)
         activation = c.hiddenAct
     }
     public override var customChildren: [(String, Module)]? { [("dense", dense)] }
@@ -166,14 +193,16 @@ public final class BertIntermediate: Module {
 /// One post-LayerNorm encoder layer: attention, then the feed-forward block, each with a residual.
 public final class BertLayer: Module {
     public var attention: BertAttention, intermediate: BertIntermediate, output: BertResidualOutput
-    public init(_ c: BertConfig, using rng: inout RandomGenerator) {
-        attention = BertAttention(c, using: &rng)
-        intermediate = BertIntermediate(c, using: &rng)
-        output = BertResidualOutput(c.intermediateSize, c, using: &rng)
+    public init(_ c: BertConfig, layer: Int = 0, using rng: inout RandomGenerator) {
+        attention = BertAttention(c, layer: layer, using: &rng)
+        intermediate = BertIntermediate(c, layer: layer, using: &rng)
+        output = BertResidualOutput(c.intermediateSize(in: layer), c, using: &rng)
     }
     public override var customChildren: [(String, Module)]? { [("attention", attention), ("intermediate", intermediate), ("output", output)] }
     public func callAsFunction(_ x: Tensor, maskBias: Tensor?) throws -> Tensor {
         let a = try attention(x, maskBias: maskBias)
+        // With every neuron pruned the block is LayerNorm(a + output bias).
+        if intermediate.dense.outFeatures == 0 { return try output.layerNorm(a + (output.dense.bias?.value ?? Tensor(0))) }
         return try output(intermediate(a), residual: a)
     }
 }
@@ -198,7 +227,7 @@ public final class BertModel: Module {
     public init(_ config: BertConfig, using rng: inout RandomGenerator) {
         self.config = config
         embeddings = BertEmbeddings(config, using: &rng)
-        layers = (0..<config.numHiddenLayers).map { _ in BertLayer(config, using: &rng) }
+        layers = (0..<config.numHiddenLayers).map { BertLayer(config, layer: $0, using: &rng) }
         pooler = BertPooler(config, using: &rng)
     }
     public override var customChildren: [(String, Module)]? {

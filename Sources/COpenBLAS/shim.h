@@ -5,5 +5,7 @@ int openblas_get_num_threads(void);
 char* openblas_get_corename(void);
 // LAPACK's symmetric eigensolver, exported by OpenBLAS (Fortran calling convention; the hidden
 // lengths of the one-character arguments are omitted, as usual for C callers).
+/// Solves A X = B for symmetric positive-definite A (Cholesky), LAPACK in OpenBLAS.
+void dposv_(const char* uplo, const int* n, const int* nrhs, double* a, const int* lda, double* b, const int* ldb, int* info);
 void dsyev_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
             double* work, const int* lwork, int* info);
