@@ -42,7 +42,7 @@ public enum Gzip {
 }
 
 /// Reads a file, with a clear error when it is missing or unreadable.
-func readFile(_ path: String) throws -> Data {
+public func readFile(_ path: String) throws -> Data {
     guard FileManager.default.fileExists(atPath: path) else { throw AmalgamError.missing("file not found: \(path)") }
     do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
         throw AmalgamError.format(path: path, message: "cannot read: \(error.localizedDescription)")

@@ -62,6 +62,11 @@ public final class SentenceEncoder {
         let file = try SafeTensors.read(path: weightsPath)
         var tensors = file.tensors
         tensors.removeValue(forKey: "embeddings.position_ids")
+        // A classifier directory (`amalgam finetune`, `amalgam prune`): its encoder without the head.
+        if tensors.keys.contains(where: { $0.hasPrefix("bert.") }) {
+            tensors = tensors.filter { !$0.key.hasPrefix("classifier.") }
+            tensors.removeValue(forKey: "bert.embeddings.position_ids")
+        }
         // Some exports prefix every name with "bert.".
         if tensors.keys.allSatisfy({ $0.hasPrefix("bert.") }) {
             tensors = Dictionary(uniqueKeysWithValues: tensors.map { (String($0.key.dropFirst(5)), $0.value) })

@@ -270,3 +270,40 @@ extension Parameter {
         requiresGrad || value.isTracked || value.withUnsafeBufferPointer { $0.contains { $0 != 1 } }
     }
 }
+
+/// A sequence classifier on a BERT encoder: logits = classifier(dropout(mean of the last
+/// hidden states over real tokens)) — mean pooling, as the sentence-transformers encoders it is
+/// fine-tuned from are trained. Parameter names `bert.*`, `classifier.*` (Hugging Face's
+/// `BertForSequenceClassification` layout, with mean instead of `[CLS]`-pooler pooling).
+///
+/// `forward` takes ids and attention mask packed as `[B, 2, T]` (``pack(ids:mask:)``), so the
+/// generic ``Trainer`` and ``evaluate(_:_:)`` drive it like any classifier.
+public final class BertClassifier: Module {
+    public var bert: BertModel
+    public var dropout: Dropout
+    public var classifier: Linear
+
+    public init(bert: BertModel, classes: Int, using rng: inout RandomGenerator) {
+        self.bert = bert
+        dropout = Dropout(bert.config.hiddenDropoutProb, seed: rng.next())
+        classifier = Linear(bert.config.hiddenSize, classes, using: &rng)
+    }
+    public override var customChildren: [(String, Module)]? { [("bert", bert), ("dropout", dropout), ("classifier", classifier)] }
+
+    /// Number of classes.
+    public var classes: Int { classifier.outFeatures }
+
+    /// ids and mask `[B, T]` → `[B, 2, T]`.
+    public static func pack(ids: Tensor, mask: Tensor) -> Tensor { Tensor.stack([ids, mask], axis: 1) }
+
+    /// Logits `[B, classes]` of ids and mask `[B, T]`.
+    public func logits(ids: Tensor, mask: Tensor) throws -> Tensor {
+        try classifier(dropout(bert.meanPooled(ids: ids, mask: mask, normalize: false)))
+    }
+
+    /// Packed `[B, 2, T]` (ids, mask) → logits `[B, classes]`.
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 3, x.shape[1] == 2 else { throw AmalgamError.shape("BertClassifier expected packed ids and mask [B, 2, T], got \(x.shape)") }
+        return try logits(ids: x.select(axis: 1, index: 0), mask: x.select(axis: 1, index: 1))
+    }
+}

@@ -1,4 +1,5 @@
 import AmalgamCore
+import AmalgamData
 import AmalgamNN
 import Foundation
 

@@ -1,4 +1,5 @@
 import AmalgamCore
+import AmalgamData
 import Foundation
 
 /// Mask search (Kwon et al. 2022, §4.2; `prune/search.py`): which heads and neurons to keep

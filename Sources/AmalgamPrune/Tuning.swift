@@ -1,20 +1,8 @@
 import AmalgamCore
+import AmalgamData
 import AmalgamNN
 import COpenBLAS
 import Foundation
-
-/// Token ids, token types, attention mask (`[B, T]`, 1 = token) and labels of one mini-batch.
-public struct TokenBatch: Sendable {
-    public var ids: Tensor, typeIDs: Tensor, mask: Tensor
-    public var labels: [Int]
-    public init(ids: Tensor, typeIDs: Tensor, mask: Tensor, labels: [Int] = []) {
-        self.ids = ids; self.typeIDs = typeIDs; self.mask = mask; self.labels = labels
-    }
-    /// Additive attention bias `[B, 1, 1, T]`.
-    var maskBias: Tensor { ((1 - mask) * -1e9).reshaped([mask.shape[0], 1, 1, mask.shape[1]]) }
-    /// Flat token positions (over B·T) that are real tokens.
-    var tokenRows: [Int] { mask.scalars.enumerated().filter { $0.element != 0 }.map(\.offset) }
-}
 
 /// What mask tuning did, per layer: whether the attention (`nil` = skipped: layer 0, or nothing
 /// kept/pruned) and the FFN scales were accepted; tuning stops at the first rejection.

@@ -1,0 +1,90 @@
+import AmalgamCore
+import AmalgamNN
+import Foundation
+
+/// A fine-tuned text classifier on a BERT encoder, stored as a directory: `config.json` (the
+/// BERT config plus `num_labels`, `id2label` and `amalgam_max_length`), `vocab.txt` and
+/// `model.safetensors` (`bert.*`, `classifier.*`). A pruned export is the same layout with the
+/// per-layer sizes in the config; ``SentenceEncoder`` loads either as an encoder.
+public final class TextClassifier {
+    public let model: BertClassifier
+    public let tokenizer: WordPieceTokenizer
+    public var labels: [String]
+    public var maxLength: Int
+
+    public init(model: BertClassifier, tokenizer: WordPieceTokenizer, labels: [String], maxLength: Int) {
+        self.model = model; self.tokenizer = tokenizer; self.labels = labels; self.maxLength = maxLength
+    }
+
+    /// A new classifier head (seeded) on a pretrained sentence encoder.
+    public convenience init(encoder: SentenceEncoder, labels: [String], maxLength: Int, seed: UInt64) {
+        var rng = RandomGenerator(seed: seed)
+        self.init(model: BertClassifier(bert: encoder.model, classes: labels.count, using: &rng), tokenizer: encoder.tokenizer, labels: labels, maxLength: maxLength)
+    }
+
+    /// Whether `directory` holds a classifier (its config names labels).
+    public static func isClassifier(directory: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: directory + "/config.json"),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return obj["num_labels"] != nil
+    }
+
+    /// Loads a classifier directory; every mismatch is reported with the file.
+    public convenience init(directory dir: String) throws {
+        let configPath = dir + "/config.json", vocabPath = dir + "/vocab.txt", weightsPath = dir + "/model.safetensors"
+        for p in [configPath, vocabPath, weightsPath] where !FileManager.default.fileExists(atPath: p) {
+            throw AmalgamError.missing("classifier file \(p) not found (a classifier directory holds config.json, vocab.txt and model.safetensors, as `amalgam finetune` writes)")
+        }
+        let data = try readFile(configPath)
+        let config: BertConfig
+        do { config = try JSONDecoder().decode(BertConfig.self, from: data) } catch {
+            throw AmalgamError.format(path: configPath, message: "not a valid BERT config: \(error)")
+        }
+        do { try config.validate() } catch let e as AmalgamError { throw AmalgamError.format(path: configPath, message: e.description) }
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let n = obj["num_labels"] as? Int, n >= 2 else {
+            throw AmalgamError.format(path: configPath, message: "no num_labels ≥ 2: not a classifier (an encoder can be pruned with --task embedding)")
+        }
+        var labels = (0..<n).map { "LABEL_\($0)" }
+        if let map = obj["id2label"] as? [String: String] { for (k, v) in map { if let i = Int(k), i >= 0, i < n { labels[i] = v } } }
+        let tokenizer = try WordPieceTokenizer(vocabularyFile: vocabPath)
+        guard tokenizer.tokens.count == config.vocabSize else {
+            throw AmalgamError.format(path: vocabPath, message: "vocabulary has \(tokenizer.tokens.count) tokens but config.json says vocab_size \(config.vocabSize)")
+        }
+        var rng = RandomGenerator(seed: 0)
+        let model = BertClassifier(bert: BertModel(config, using: &rng), classes: n, using: &rng)
+        let file = try SafeTensors.read(path: weightsPath)
+        var tensors = file.tensors
+        tensors.removeValue(forKey: "bert.embeddings.position_ids")
+        do { try model.loadStateDict(tensors) } catch let e as AmalgamError {
+            throw AmalgamError.format(path: weightsPath, message: "weights do not match config.json: \(e.description)")
+        }
+        model.eval()
+        self.init(model: model, tokenizer: tokenizer, labels: labels, maxLength: (obj["amalgam_max_length"] as? Int) ?? 128)
+    }
+
+    /// Writes the directory (each file atomically).
+    public func save(to dir: String, metadata: [String: String] = [:]) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var obj = try JSONSerialization.jsonObject(with: JSONEncoder().encode(model.bert.config)) as! [String: Any]
+        obj["num_labels"] = labels.count
+        obj["id2label"] = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ("\($0.offset)", $0.element) })
+        obj["amalgam_max_length"] = maxLength
+        obj["architectures"] = ["BertClassifier"]
+        try writeAtomically(JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), to: dir + "/config.json")
+        try writeAtomically(Data((tokenizer.tokens.joined(separator: "\n") + "\n").utf8), to: dir + "/vocab.txt")
+        try model.save(to: dir + "/model.safetensors", metadata: metadata)
+    }
+
+    /// Tokenised mini-batches of `texts`.
+    public func batches(_ texts: [String], labels: [Int]? = nil, batchSize: Int) -> [TokenBatch] {
+        tokenizer.batches(texts, labels: labels, batchSize: batchSize, maxLength: maxLength)
+    }
+
+    /// Accuracy and mean cross-entropy on labelled texts (evaluation mode).
+    public func evaluate(_ texts: [String], labels: [Int], batchSize: Int = 64) throws -> PassMetrics {
+        model.eval()
+        return try AmalgamNN.evaluate(model, batches(texts, labels: labels, batchSize: batchSize).map {
+            Batch(inputs: BertClassifier.pack(ids: $0.ids, mask: $0.mask), labels: $0.labels)
+        })
+    }
+}

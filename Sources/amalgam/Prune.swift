@@ -1,0 +1,265 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamNN
+import AmalgamPrune
+import ArgumentParser
+import Foundation
+
+extension PruningMetric: ExpressibleByArgument {}
+
+/// Options of the Austen passage-attribution task.
+struct AustenOptions: ParsableArguments {
+    @Option(help: "Directory with the six novels as text (default: $AMALGAM_AUSTEN, else where scripts/setup-austen.sh puts them).") var austenDir: String?
+    @Option(help: "Words per passage.") var words = 40
+    @Option(help: "Training passages per novel.") var trainPerNovel = 400
+    @Option(help: "Test passages per novel (from held-out chapters).") var testPerNovel = 150
+
+    func load(seed: UInt64) throws -> (train: [Austen.Passage], test: [Austen.Passage]) {
+        try Austen.task(directory: austenDir, words: words, trainPerNovel: trainPerNovel, testPerNovel: testPerNovel, seed: seed)
+    }
+}
+
+/// `amalgam finetune`: a classification head on a sentence encoder, fine-tuned on the Austen task.
+struct Finetune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune a sentence encoder (MiniLM) with a classification head on the Austen task: which of the six novels a passage comes from.")
+
+    @Option(help: "Task (only austen).") var task = "austen"
+    @Option(name: .customLong("model"), help: "Encoder directory (default: $AMALGAM_MINILM, else where scripts/setup-minilm.sh puts all-MiniLM-L6-v2).") var modelDir: String?
+    @OptionGroup var austen: AustenOptions
+    @Option(help: "Epochs.") var epochs = 3
+    @Option(help: "Peak learning rate (AdamW, linear warm-up over 10% of the steps, then linear decay).") var learningRate: Float = 1e-4
+    @Option(help: "Mini-batch size.") var batchSize = 32
+    @Option(help: "Longest input in tokens.") var maxLength = 64
+    @Flag(help: "Also train the token embeddings (frozen by default: faster, and the task does not need them).") var trainEmbeddings = false
+    @Option(help: "Random seed (head initialisation, data order, passage sample).") var seed: UInt64 = 0
+    @Option(help: "Output directory (a classifier directory: config.json, vocab.txt, model.safetensors, summary.json).") var out: String
+    @Flag(help: "Print nothing but errors.") var quiet = false
+
+    func validate() throws {
+        guard task == "austen" else { throw ValidationError("unknown task '\(task)'; the only fine-tuning task is austen") }
+        guard epochs >= 1, batchSize >= 1, maxLength >= 8, learningRate > 0 else { throw ValidationError("--epochs, --batch-size ≥ 1, --max-length ≥ 8, --learning-rate > 0") }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        do {
+            let (train, test) = try austen.load(seed: seed)
+            let classifier = TextClassifier(encoder: try SentenceEncoder(directory: modelDir), labels: Austen.titles, maxLength: maxLength, seed: seed)
+            let model = classifier.model
+            if !trainEmbeddings { model.freeze("bert.embeddings") }
+            var rng = RandomGenerator(seed: seed &+ 7)
+            let steps = epochs * ((train.count + batchSize - 1) / batchSize)
+            let trainer = Trainer(model: model, optimizer: Adam(learningRate: learningRate, weightDecay: 0.01, decoupled: true),
+                                  schedule: LinearWarmupDecay(peak: learningRate, warmup: max(1, steps / 10), total: steps))
+            trainer.gradientClipNorm = 1
+            let start = DispatchTime.now().uptimeNanoseconds
+            var history: [[String: Any]] = []
+            console.line("fine-tuning on \(train.count) passages, testing on \(test.count) (held-out chapters), \(epochs) epochs")
+            for epoch in 1...epochs {
+                let order = rng.permutation(train.count).map { train[$0] }
+                let batches = classifier.batches(order.map(\.text), labels: order.map(\.novel), batchSize: batchSize).map {
+                    Batch(inputs: BertClassifier.pack(ids: $0.ids, mask: $0.mask), labels: $0.labels)
+                }
+                let m = try trainer.trainEpoch(batches, epoch: epoch, batchCount: batches.count)
+                let t = try classifier.evaluate(test.map(\.text), labels: test.map(\.novel))
+                let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                history.append(["epoch": epoch, "train_loss": m.loss, "train_accuracy": m.accuracy, "test_loss": t.loss, "test_accuracy": t.accuracy, "seconds": secs])
+                console.line(String(format: "epoch %d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.0f s", epoch, m.loss, m.accuracy, t.loss, t.accuracy, secs))
+            }
+            model.eval()
+            try classifier.save(to: out, metadata: ["task": "austen"])
+            let summary: [String: Any] = [
+                "task": "austen", "train_passages": train.count, "test_passages": test.count, "words": austen.words, "epochs": epochs,
+                "learning_rate": Double(learningRate), "batch_size": batchSize, "max_length": maxLength, "seed": Int(seed),
+                "test_accuracy": history.last!["test_accuracy"]!, "history": history,
+            ]
+            try writeAtomically(JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys]), to: out + "/summary.json")
+            console.line("saved → \(out)")
+        } catch let e as AmalgamError {
+            console.error(e.description); throw ExitCode.failure
+        }
+    }
+}
+
+/// Linear warm-up to `peak` over `warmup` steps, then linear decay to 0 at `total`.
+struct LinearWarmupDecay: LearningRateSchedule {
+    let peak: Float, warmup: Int, total: Int
+    func callAsFunction(_ step: Int) -> Float {
+        if step < warmup { return peak * Float(step + 1) / Float(warmup) }
+        return peak * max(0, Float(total - step) / Float(max(1, total - warmup)))
+    }
+}
+
+/// `amalgam prune`: post-training pruning of a transformer (Kwon et al. 2022).
+struct Prune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Post-training pruning of a transformer (Kwon et al. 2022): Fisher mask search under a MAC or latency budget, mask rearrangement, mask tuning, export of a smaller dense model.")
+
+    @Option(name: .customLong("model"), help: "A fine-tuned classifier directory (--task austen) or any encoder directory (--task embedding).") var modelDir: String
+    @Option(help: "austen: keep the classifier's accuracy; embedding: keep the encoder's sentence embeddings (no labels).") var task: String
+    @Option(help: "Kept fraction of the budget, in (0, 1].") var constraint: Double
+    @Option(help: "Budget: mac or latency (latency blocks measured on this machine).") var metric: PruningMetric = .mac
+    @Option(help: "Sample passages for the Fisher and the tuning (drawn with replacement, as the reference).") var samples = 2048
+    @Option(help: "Mini-batch size of the sample.") var batchSize = 32
+    @Flag(help: "Skip mask rearrangement.") var noRearrange = false
+    @Flag(help: "Skip mask tuning.") var noTune = false
+    @Option(help: "Latency table (lut.json) to reuse instead of measuring.") var lut: String?
+    @OptionGroup var austen: AustenOptions
+    @Option(help: "Random seed (sample draw).") var seed: UInt64 = 0
+    @Option(help: "Output directory: masks.json, the exported model, summary.json.") var out: String
+    @Flag(help: "Print nothing but errors.") var quiet = false
+
+    func validate() throws {
+        guard ["austen", "embedding"].contains(task) else { throw ValidationError("unknown task '\(task)'; use austen or embedding") }
+        guard constraint > 0, constraint <= 1 else { throw ValidationError("--constraint must be in (0, 1], got \(constraint)") }
+        guard samples >= 32 else { throw ValidationError("--samples must be at least 32 (the Fisher needs several mini-batches), got \(samples)") }
+        guard batchSize >= 1, batchSize <= samples else { throw ValidationError("--batch-size must be in 1...\(samples)") }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        do {
+            let wall = DispatchTime.now().uptimeNanoseconds
+            let (train, test) = try austen.load(seed: 0)
+            var rng = RandomGenerator(seed: seed)
+            let drawn = (0..<samples).map { _ in train[Int(rng.next() % UInt64(train.count))] }
+            let classifier: TextClassifier?, bert: BertModel, tokenizer: WordPieceTokenizer, maxLength: Int
+            if task == "austen" {
+                guard TextClassifier.isClassifier(directory: modelDir) else {
+                    throw AmalgamError.invalidArgument("\(modelDir) is not a classifier directory (no num_labels in config.json); fine-tune one with `amalgam finetune`, or use --task embedding")
+                }
+                let c = try TextClassifier(directory: modelDir)
+                guard c.labels.count == Austen.titles.count else { throw AmalgamError.invalidArgument("\(modelDir) has \(c.labels.count) labels; the austen task has \(Austen.titles.count)") }
+                classifier = c; bert = c.model.bert; tokenizer = c.tokenizer; maxLength = c.maxLength
+            } else {
+                let e = try SentenceEncoder(directory: modelDir)
+                classifier = nil; bert = e.model; tokenizer = e.tokenizer; maxLength = min(e.maxLength, 128)
+            }
+            guard bert.config.layerHeads == nil, bert.config.layerIntermediateSizes == nil else {
+                throw AmalgamError.invalidArgument("\(modelDir) is already pruned; prune the unpruned model")
+            }
+            let batches = tokenizer.batches(drawn.map(\.text), labels: drawn.map(\.novel), batchSize: batchSize, maxLength: maxLength)
+            let tokens = batches.reduce(0.0) { $0 + Double($1.mask.scalars.reduce(0, +)) }
+            let seqLen = tokens / Double(samples)
+            console.line(String(format: "%d samples in %d batches, mean length %.1f tokens", samples, batches.count, seqLen))
+            var table: LatencyTable? = nil
+            if metric == .latency {
+                if let lut {
+                    do { table = try JSONDecoder().decode(LatencyTable.self, from: readFile(lut)) } catch let e as AmalgamError { throw e } catch {
+                        throw AmalgamError.format(path: lut, message: "not a latency table: \(error)")
+                    }
+                } else {
+                    console.line("measuring the latency table on this machine")
+                    table = try LatencyTable.measure(bert.config, batchSize: batchSize, sequenceLength: Int(seqLen.rounded()))
+                }
+            }
+            var options = PruningOptions(constraint: constraint)
+            options.metric = metric; options.rearrange = !noRearrange; options.tune = !noTune
+            let loss = classifier.map { PostTrainingPruning.classificationLoss($0.model) } ?? PostTrainingPruning.embeddingLoss(seed: seed)
+            let pruneStart = DispatchTime.now().uptimeNanoseconds
+            let result = try PostTrainingPruning.run(bert, batches: batches, options: options, sequenceLength: seqLen, latency: table, loss: loss) { stage, done, total in
+                if done == total || done % 16 == 0 { console.line("  \(stage) \(done)/\(total)") }
+            }
+            let pruneSeconds = Double(DispatchTime.now().uptimeNanoseconds - pruneStart) / 1e9
+            console.line(String(format: "pruned in %.1f s (%@)", pruneSeconds, result.seconds.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f s", $0.key, $0.value) }.joined(separator: ", ")))
+
+            // Evaluate every stage on the held-out chapters.
+            let cost = PruningCost.macs(bert.config, sequenceLength: seqLen)
+            let testTexts = test.map(\.text), testLabels = test.map(\.novel)
+            var stages: [(String, PruningMask)] = [("search", result.searched)]
+            if !noRearrange { stages.append(("rearrange", result.rearranged)) }
+            if !noTune { stages.append(("tune", result.tuned)) }
+            var reference: Tensor? = nil
+            if classifier == nil { bert.clearMasks(); reference = try embed(bert, tokenizer, testTexts, maxLength) }
+            func score() throws -> Double {
+                if let classifier { return try classifier.evaluate(testTexts, labels: testLabels).accuracy }
+                return meanCosine(try embed(bert, tokenizer, testTexts, maxLength), reference!)
+            }
+            bert.clearMasks()
+            let before = try score()
+            var stageScores: [String: Double] = [:]
+            for (name, mask) in stages {
+                try mask.apply(to: bert)
+                stageScores[name] = try score()
+                console.line(String(format: "%-10@ %@ %.4f", name, classifier != nil ? "test accuracy" : "embedding cosine", stageScores[name]!))
+            }
+            bert.clearMasks()
+
+            // Export the final mask as a smaller dense model and time it against the original.
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let small = try PrunedExport.model(bert, mask: result.final)
+            let exportDir = out + "/model"
+            if let classifier {
+                var r2 = RandomGenerator(seed: 0)
+                let head = BertClassifier(bert: small, classes: classifier.labels.count, using: &r2)
+                try head.classifier.loadStateDict(classifier.model.classifier.stateDict())
+                head.eval()
+                try TextClassifier(model: head, tokenizer: tokenizer, labels: classifier.labels, maxLength: maxLength).save(to: exportDir, metadata: ["pruned_from": modelDir])
+            } else {
+                try FileManager.default.createDirectory(atPath: exportDir, withIntermediateDirectories: true)
+                try writeAtomically(JSONEncoder().encode(small.config), to: exportDir + "/config.json")
+                try writeAtomically(Data((tokenizer.tokens.joined(separator: "\n") + "\n").utf8), to: exportDir + "/vocab.txt")
+                try small.save(to: exportDir + "/model.safetensors", metadata: ["pruned_from": modelDir])
+                try writeAtomically(Data("{\"max_seq_length\": \(maxLength)}".utf8), to: exportDir + "/sentence_bert_config.json")
+            }
+            let timingBatches = tokenizer.batches(Array(testTexts.prefix(256)), batchSize: 32, maxLength: maxLength)
+            let originalSeconds = try timeForward(bert, timingBatches), smallSeconds = try timeForward(small, timingBatches)
+            console.line(String(format: "exported → %@  MAC ratio %.3f  measured latency %.3f s → %.3f s (%.2f× faster)",
+                                exportDir, cost.ratio(result.final), originalSeconds, smallSeconds, originalSeconds / smallSeconds))
+
+            let masks = try JSONEncoder().encode(["searched": result.searched, "rearranged": result.rearranged, "tuned": result.tuned, "teacher_assistant": result.teacherAssistant])
+            try writeAtomically(masks, to: out + "/masks.json")
+            if let table { try writeAtomically(JSONEncoder().encode(table), to: out + "/lut.json") }
+            var summary: [String: Any] = [
+                "task": task, "model": modelDir, "constraint": constraint, "metric": metric.rawValue, "samples": samples, "batch_size": batchSize,
+                "seed": Int(seed), "mean_sequence_length": seqLen, "metric_name": classifier != nil ? "test_accuracy" : "embedding_cosine",
+                "before": before, "after": stageScores, "mac_ratio": cost.ratio(result.final),
+                "kept_heads": result.final.keptHeadsPerLayer, "kept_neurons": result.final.keptNeuronsPerLayer,
+                "latency_seconds_original": originalSeconds, "latency_seconds_pruned": smallSeconds, "speedup": originalSeconds / smallSeconds,
+                "pruning_seconds": pruneSeconds, "stage_seconds": result.seconds,
+                "wall_seconds": Double(DispatchTime.now().uptimeNanoseconds - wall) / 1e9, "test_passages": test.count,
+            ]
+            if let r = result.tuningReport { summary["tuning_stopped_at"] = r.stoppedAt ?? NSNull() }
+            if let table {
+                summary["latency_model"] = ["attention": ["constant": table.attention.constant, "threshold": table.attention.threshold, "slope": table.attention.slope],
+                                            "ffn": ["constant": table.ffn.constant, "threshold": table.ffn.threshold, "slope": table.ffn.slope]]
+            }
+            try writeAtomically(JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys]), to: out + "/summary.json")
+        } catch let e as AmalgamError {
+            console.error(e.description); throw ExitCode.failure
+        }
+    }
+}
+
+/// Mean-pooled, normalised embeddings of `texts`.
+func embed(_ bert: BertModel, _ tokenizer: WordPieceTokenizer, _ texts: [String], _ maxLength: Int) throws -> Tensor {
+    bert.eval()
+    return try withoutGradients {
+        Tensor.concatenate(try tokenizer.batches(texts, batchSize: 64, maxLength: maxLength).map {
+            try bert.meanPooled(ids: $0.ids, typeIDs: $0.typeIDs, mask: $0.mask)
+        }, axis: 0)
+    }
+}
+
+/// Mean over rows of the cosine between two row-normalised matrices.
+func meanCosine(_ a: Tensor, _ b: Tensor) -> Double {
+    let d = a.shape[1], x = a.scalars, y = b.scalars
+    var s = 0.0
+    for i in 0..<a.shape[0] { var dot = 0.0; for j in 0..<d { dot += Double(x[i * d + j]) * Double(y[i * d + j]) }; s += dot }
+    return s / Double(a.shape[0])
+}
+
+/// Median wall time of a forward pass over `batches` (three runs after one warm-up).
+func timeForward(_ bert: BertModel, _ batches: [TokenBatch]) throws -> Double {
+    bert.eval()
+    func once() throws { try withoutGradients { for b in batches { _ = try bert(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } } }
+    try once()
+    var t: [Double] = []
+    for _ in 0..<3 {
+        let s = DispatchTime.now().uptimeNanoseconds
+        try once()
+        t.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9)
+    }
+    return t.sorted()[1]
+}
