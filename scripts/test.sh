@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/setup-minilm.sh      # the pretrained sentence encoder the transformer tests load
+scripts/setup-austen.sh      # Jane Austen's novels (the pruning task)
 export AMALGAM_REQUIRE_DATA=1   # the dataset tests must run, not skip
 swift build --build-tests
 swift test --skip-build --disable-swift-testing   # all tests are XCTest

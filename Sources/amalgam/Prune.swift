@@ -203,6 +203,15 @@ struct Prune: ParsableCommand {
                 try small.save(to: exportDir + "/model.safetensors", metadata: ["pruned_from": modelDir])
                 try writeAtomically(Data("{\"max_seq_length\": \(maxLength)}".utf8), to: exportDir + "/sentence_bert_config.json")
             }
+            // The export must compute what the masked model computes (logits or hidden states).
+            let checkBatches = tokenizer.batches(Array(testTexts.prefix(16)), batchSize: 8, maxLength: maxLength)
+            try result.final.apply(to: bert)
+            let maskedOut = try checkBatches.map { b in try withoutGradients { try bert(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } }
+            bert.clearMasks()
+            let smallOut = try checkBatches.map { b in try withoutGradients { try small(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } }
+            var exportDifference = 0.0
+            for (x, y) in zip(maskedOut, smallOut) { for (u, v) in zip(x.scalars, y.scalars) { exportDifference = max(exportDifference, Double(abs(u - v))) } }
+            console.line(String(format: "export check: max |masked − exported| over the last hidden states = %.2e", exportDifference))
             let timingBatches = tokenizer.batches(Array(testTexts.prefix(256)), batchSize: 32, maxLength: maxLength)
             let originalSeconds = try timeForward(bert, timingBatches), smallSeconds = try timeForward(small, timingBatches)
             console.line(String(format: "exported → %@  MAC ratio %.3f  measured latency %.3f s → %.3f s (%.2f× faster)",
@@ -219,6 +228,7 @@ struct Prune: ParsableCommand {
                 "latency_seconds_original": originalSeconds, "latency_seconds_pruned": smallSeconds, "speedup": originalSeconds / smallSeconds,
                 "pruning_seconds": pruneSeconds, "stage_seconds": result.seconds,
                 "wall_seconds": Double(DispatchTime.now().uptimeNanoseconds - wall) / 1e9, "test_passages": test.count,
+                "export_max_abs_difference": exportDifference,
             ]
             if let r = result.tuningReport { summary["tuning_stopped_at"] = r.stoppedAt ?? NSNull() }
             if let table {
