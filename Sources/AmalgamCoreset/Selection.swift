@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamDiversity
+import COpenBLAS
 import Foundation
 
 /// A selected coreset: training-set indices, optional per-example weights (for weighted
@@ -100,20 +101,28 @@ public struct Herding: SelectionMethod {
     public let embeddings: FeatureMatrix
     public init(embeddings: FeatureMatrix) { self.embeddings = embeddings }
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
-        let d = embeddings.columns
+        guard size > 0 else { return ([], nil) }
+        let d = embeddings.columns, m = members.count
+        // The group's embeddings as one contiguous m × d block: ‖c − e_i‖² = ‖c‖² − 2 c·e_i + ‖e_i‖²
+        // with c = t·μ − Σ selected, so each step is one matrix–vector product.
+        var x = [Double](repeating: 0, count: m * d), norms = [Double](repeating: 0, count: m)
         var mu = [Double](repeating: 0, count: d)
-        for i in members { for k in 0..<d { mu[k] += embeddings[i, k] } }
-        for k in 0..<d { mu[k] /= Double(members.count) }
-        var sum = [Double](repeating: 0, count: d), chosen: [Int] = [], available = Set(members)
-        for t in 1...max(size, 1) where size > 0 {
+        for (a, i) in members.enumerated() {
+            for k in 0..<d { let v = embeddings[i, k]; x[a * d + k] = v; norms[a] += v * v; mu[k] += v }
+        }
+        for k in 0..<d { mu[k] /= Double(m) }
+        var sum = [Double](repeating: 0, count: d), chosen: [Int] = [], available = [Bool](repeating: true, count: m)
+        var c = [Double](repeating: 0, count: d), dots = [Double](repeating: 0, count: m)
+        for t in 1...size {
+            for k in 0..<d { c[k] = Double(t) * mu[k] - sum[k] }
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(d), 1, x, Int32(d), c, 1, 0, &dots, 1)
             var best = -1, bestDistance = Double.infinity
-            for i in members where available.contains(i) {
-                var dist = 0.0
-                for k in 0..<d { let r = Double(t) * mu[k] - sum[k] - embeddings[i, k]; dist += r * r }
-                if dist < bestDistance { bestDistance = dist; best = i }
+            for a in 0..<m where available[a] {
+                let dist = norms[a] - 2 * dots[a]   // ‖c‖² is the same for every candidate
+                if dist < bestDistance { bestDistance = dist; best = a }
             }
-            chosen.append(best); available.remove(best)
-            for k in 0..<d { sum[k] += embeddings[best, k] }
+            chosen.append(members[best]); available[best] = false
+            for k in 0..<d { sum[k] += x[best * d + k] }
         }
         return (chosen.sorted(), nil)
     }
@@ -126,13 +135,16 @@ public struct Herding: SelectionMethod {
 public struct KCenterGreedy: SelectionMethod {
     public let features: FeatureMatrix
     public let distance: (FeatureMatrix, Int, Int) -> Double
+    let euclidean: Bool
     public init(features: FeatureMatrix) {
         self.features = features
+        euclidean = true
         distance = { f, i, j in var s = 0.0; for k in 0..<f.columns { let r = f[i, k] - f[j, k]; s += r * r }; return s.squareRoot() }
     }
     /// ContextualDiversity: softmax outputs, distance Σ_k ½ a_k ln(a_k/b_k) + ½ b_k ln(b_k/a_k).
     public init(contextualDiversity probabilities: FeatureMatrix) {
         features = probabilities
+        euclidean = false
         distance = { f, i, j in
             var s = 0.0
             for k in 0..<f.columns {
@@ -147,10 +159,25 @@ public struct KCenterGreedy: SelectionMethod {
         var nearest = [Double](repeating: .infinity, count: members.count)
         var chosen: [Int] = []
         var next = Int(rng.next() % UInt64(members.count))
+        // Euclidean: the group as one contiguous block, distances to the new centre by one
+        // matrix–vector product (‖x_i‖² + ‖x_c‖² − 2 x_i·x_c).
+        let d = features.columns, m = members.count
+        var x: [Double] = [], norms: [Double] = [], dots = [Double](repeating: 0, count: euclidean ? m : 0)
+        if euclidean {
+            x = [Double](repeating: 0, count: m * d); norms = [Double](repeating: 0, count: m)
+            for (a, i) in members.enumerated() { for k in 0..<d { let v = features[i, k]; x[a * d + k] = v; norms[a] += v * v } }
+        }
         while chosen.count < size {
             chosen.append(members[next])
             nearest[next] = -1
-            for (a, i) in members.enumerated() where nearest[a] >= 0 { nearest[a] = min(nearest[a], distance(features, i, members[next])) }
+            if euclidean {
+                x.withUnsafeBufferPointer { xp in
+                    cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(d), 1, xp.baseAddress!, Int32(d), xp.baseAddress! + next * d, 1, 0, &dots, 1)
+                }
+                for a in 0..<m where nearest[a] >= 0 { nearest[a] = min(nearest[a], max(0, norms[a] + norms[next] - 2 * dots[a]).squareRoot()) }
+            } else {
+                for (a, i) in members.enumerated() where nearest[a] >= 0 { nearest[a] = min(nearest[a], distance(features, i, members[next])) }
+            }
             next = nearest.indices.max { nearest[$0] < nearest[$1] }!
         }
         return (chosen.sorted(), nil)

@@ -103,6 +103,17 @@ public enum PostTrainingPruning {
     public static func run(_ model: BertModel, batches: [TokenBatch], options: PruningOptions, sequenceLength: Double,
                            latency: LatencyTable? = nil, loss: (BertModel, TokenBatch) throws -> Tensor,
                            progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> PruningResult {
+        let s = DispatchTime.now().uptimeNanoseconds
+        let grads = try maskGradients(model, batches: batches, loss: loss) { progress("fisher", $0, $1) }
+        var result = try run(model, batches: batches, gradients: grads, options: options, sequenceLength: sequenceLength, latency: latency, progress: progress)
+        result.seconds["fisher"] = Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9
+        return result
+    }
+
+    /// The pipeline from mask gradients already computed on `batches` (one Fisher pass can serve
+    /// several constraints).
+    public static func run(_ model: BertModel, batches: [TokenBatch], gradients grads: MaskGradients, options: PruningOptions, sequenceLength: Double,
+                           latency: LatencyTable? = nil, progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> PruningResult {
         guard options.constraint > 0, options.constraint <= 1, options.constraint.isFinite else {
             throw AmalgamError.invalidArgument("the constraint must be in (0, 1], got \(options.constraint)")
         }
@@ -115,7 +126,6 @@ public enum PostTrainingPruning {
             defer { seconds[name] = Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9 }
             return try body()
         }
-        let grads = try timed("fisher") { try maskGradients(model, batches: batches, loss: loss) { progress("fisher", $0, $1) } }
         let hi = grads.headImportance, ni = grads.neuronImportance, layers = model.layers.count
         func search(_ c: Double) throws -> PruningMask {
             switch options.metric {

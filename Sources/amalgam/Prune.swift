@@ -98,7 +98,7 @@ struct Prune: ParsableCommand {
 
     @Option(name: .customLong("model"), help: "A fine-tuned classifier directory (--task austen) or any encoder directory (--task embedding).") var modelDir: String
     @Option(help: "austen: keep the classifier's accuracy; embedding: keep the encoder's sentence embeddings (no labels).") var task: String
-    @Option(help: "Kept fraction of the budget, in (0, 1].") var constraint: Double
+    @Option(help: "Kept fraction of the budget, in (0, 1]; a comma-separated list prunes at each (one Fisher pass, results in OUT/c<value>/).") var constraint: String
     @Option(help: "Budget: mac or latency (latency blocks measured on this machine).") var metric: PruningMetric = .mac
     @Option(help: "Sample passages for the Fisher and the tuning (drawn with replacement, as the reference).") var samples = 2048
     @Option(help: "Mini-batch size of the sample.") var batchSize = 32
@@ -112,14 +112,24 @@ struct Prune: ParsableCommand {
 
     func validate() throws {
         guard ["austen", "embedding"].contains(task) else { throw ValidationError("unknown task '\(task)'; use austen or embedding") }
-        guard constraint > 0, constraint <= 1 else { throw ValidationError("--constraint must be in (0, 1], got \(constraint)") }
+        _ = try constraints()
         guard samples >= 32 else { throw ValidationError("--samples must be at least 32 (the Fisher needs several mini-batches), got \(samples)") }
         guard batchSize >= 1, batchSize <= samples else { throw ValidationError("--batch-size must be in 1...\(samples)") }
+    }
+
+    func constraints() throws -> [Double] {
+        let parts = constraint.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = parts.map { Double($0) }
+        guard !parts.isEmpty, values.allSatisfy({ $0 != nil && $0! > 0 && $0! <= 1 }) else {
+            throw ValidationError("--constraint must be in (0, 1] (or a comma-separated list of such values), got \(constraint)")
+        }
+        return values.map { $0! }
     }
 
     func run() throws {
         let console = Console(quiet: quiet)
         do {
+            let constraintList = try constraints()
             let wall = DispatchTime.now().uptimeNanoseconds
             let (train, test) = try austen.load(seed: 0)
             var rng = RandomGenerator(seed: seed)
@@ -154,88 +164,100 @@ struct Prune: ParsableCommand {
                     table = try LatencyTable.measure(bert.config, batchSize: batchSize, sequenceLength: Int(seqLen.rounded()))
                 }
             }
-            var options = PruningOptions(constraint: constraint)
-            options.metric = metric; options.rearrange = !noRearrange; options.tune = !noTune
             let loss = classifier.map { PostTrainingPruning.classificationLoss($0.model) } ?? PostTrainingPruning.embeddingLoss(seed: seed)
-            let pruneStart = DispatchTime.now().uptimeNanoseconds
-            let result = try PostTrainingPruning.run(bert, batches: batches, options: options, sequenceLength: seqLen, latency: table, loss: loss) { stage, done, total in
-                if done == total || done % 16 == 0 { console.line("  \(stage) \(done)/\(total)") }
+            let fisherStart = DispatchTime.now().uptimeNanoseconds
+            let grads = try maskGradients(bert, batches: batches, loss: loss) { done, total in
+                if done == total || done % 16 == 0 { console.line("  fisher \(done)/\(total)") }
             }
-            let pruneSeconds = Double(DispatchTime.now().uptimeNanoseconds - pruneStart) / 1e9
-            console.line(String(format: "pruned in %.1f s (%@)", pruneSeconds, result.seconds.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f s", $0.key, $0.value) }.joined(separator: ", ")))
-
-            // Evaluate every stage on the held-out chapters.
-            let cost = PruningCost.macs(bert.config, sequenceLength: seqLen)
+            let fisherSeconds = Double(DispatchTime.now().uptimeNanoseconds - fisherStart) / 1e9
+            // Evaluation data and the unpruned score, shared by every constraint.
             let testTexts = test.map(\.text), testLabels = test.map(\.novel)
-            var stages: [(String, PruningMask)] = [("search", result.searched)]
-            if !noRearrange { stages.append(("rearrange", result.rearranged)) }
-            if !noTune { stages.append(("tune", result.tuned)) }
             var reference: Tensor? = nil
-            if classifier == nil { bert.clearMasks(); reference = try embed(bert, tokenizer, testTexts, maxLength) }
+            bert.clearMasks()
+            if classifier == nil { reference = try embed(bert, tokenizer, testTexts, maxLength) }
             func score() throws -> Double {
                 if let classifier { return try classifier.evaluate(testTexts, labels: testLabels).accuracy }
                 return meanCosine(try embed(bert, tokenizer, testTexts, maxLength), reference!)
             }
-            bert.clearMasks()
             let before = try score()
-            var stageScores: [String: Double] = [:]
-            for (name, mask) in stages {
-                try mask.apply(to: bert)
-                stageScores[name] = try score()
-                console.line(String(format: "%-10@ %@ %.4f", name, classifier != nil ? "test accuracy" : "embedding cosine", stageScores[name]!))
-            }
-            bert.clearMasks()
+            console.line(String(format: "unpruned %@ %.4f", classifier != nil ? "test accuracy" : "embedding cosine", before))
+            for c in constraintList {
+                let out = constraintList.count == 1 ? self.out : self.out + "/c\(c)"
+                var options = PruningOptions(constraint: c)
+                options.metric = metric; options.rearrange = !noRearrange; options.tune = !noTune
+                let pruneStart = DispatchTime.now().uptimeNanoseconds
+                var result = try PostTrainingPruning.run(bert, batches: batches, gradients: grads, options: options, sequenceLength: seqLen, latency: table) { stage, done, total in
+                    if done == total || done % 16 == 0 { console.line("  \(stage) \(done)/\(total)") }
+                }
+                result.seconds["fisher"] = fisherSeconds
+                let pruneSeconds = Double(DispatchTime.now().uptimeNanoseconds - pruneStart) / 1e9 + fisherSeconds
+                console.line("constraint \(c):")
+                console.line(String(format: "pruned in %.1f s (%@)", pruneSeconds, result.seconds.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f s", $0.key, $0.value) }.joined(separator: ", ")))
 
-            // Export the final mask as a smaller dense model and time it against the original.
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let small = try PrunedExport.model(bert, mask: result.final)
-            let exportDir = out + "/model"
-            if let classifier {
-                var r2 = RandomGenerator(seed: 0)
-                let head = BertClassifier(bert: small, classes: classifier.labels.count, using: &r2)
-                try head.classifier.loadStateDict(classifier.model.classifier.stateDict())
-                head.eval()
-                try TextClassifier(model: head, tokenizer: tokenizer, labels: classifier.labels, maxLength: maxLength).save(to: exportDir, metadata: ["pruned_from": modelDir])
-            } else {
-                try FileManager.default.createDirectory(atPath: exportDir, withIntermediateDirectories: true)
-                try writeAtomically(JSONEncoder().encode(small.config), to: exportDir + "/config.json")
-                try writeAtomically(Data((tokenizer.tokens.joined(separator: "\n") + "\n").utf8), to: exportDir + "/vocab.txt")
-                try small.save(to: exportDir + "/model.safetensors", metadata: ["pruned_from": modelDir])
-                try writeAtomically(Data("{\"max_seq_length\": \(maxLength)}".utf8), to: exportDir + "/sentence_bert_config.json")
-            }
-            // The export must compute what the masked model computes (logits or hidden states).
-            let checkBatches = tokenizer.batches(Array(testTexts.prefix(16)), batchSize: 8, maxLength: maxLength)
-            try result.final.apply(to: bert)
-            let maskedOut = try checkBatches.map { b in try withoutGradients { try bert(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } }
-            bert.clearMasks()
-            let smallOut = try checkBatches.map { b in try withoutGradients { try small(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } }
-            var exportDifference = 0.0
-            for (x, y) in zip(maskedOut, smallOut) { for (u, v) in zip(x.scalars, y.scalars) { exportDifference = max(exportDifference, Double(abs(u - v))) } }
-            console.line(String(format: "export check: max |masked − exported| over the last hidden states = %.2e", exportDifference))
-            let timingBatches = tokenizer.batches(Array(testTexts.prefix(256)), batchSize: 32, maxLength: maxLength)
-            let originalSeconds = try timeForward(bert, timingBatches), smallSeconds = try timeForward(small, timingBatches)
-            console.line(String(format: "exported → %@  MAC ratio %.3f  measured latency %.3f s → %.3f s (%.2f× faster)",
-                                exportDir, cost.ratio(result.final), originalSeconds, smallSeconds, originalSeconds / smallSeconds))
+                // Evaluate every stage on the held-out chapters.
+                let cost = PruningCost.macs(bert.config, sequenceLength: seqLen)
+                var stages: [(String, PruningMask)] = [("search", result.searched)]
+                if !noRearrange { stages.append(("rearrange", result.rearranged)) }
+                if !noTune { stages.append(("tune", result.tuned)) }
+                var stageScores: [String: Double] = [:]
+                for (name, mask) in stages {
+                    try mask.apply(to: bert)
+                    stageScores[name] = try score()
+                    console.line(String(format: "%-10@ %@ %.4f", name, classifier != nil ? "test accuracy" : "embedding cosine", stageScores[name]!))
+                }
+                bert.clearMasks()
 
-            let masks = try JSONEncoder().encode(["searched": result.searched, "rearranged": result.rearranged, "tuned": result.tuned, "teacher_assistant": result.teacherAssistant])
-            try writeAtomically(masks, to: out + "/masks.json")
-            if let table { try writeAtomically(JSONEncoder().encode(table), to: out + "/lut.json") }
-            var summary: [String: Any] = [
-                "task": task, "model": modelDir, "constraint": constraint, "metric": metric.rawValue, "samples": samples, "batch_size": batchSize,
-                "seed": Int(seed), "mean_sequence_length": seqLen, "metric_name": classifier != nil ? "test_accuracy" : "embedding_cosine",
-                "before": before, "after": stageScores, "mac_ratio": cost.ratio(result.final),
-                "kept_heads": result.final.keptHeadsPerLayer, "kept_neurons": result.final.keptNeuronsPerLayer,
-                "latency_seconds_original": originalSeconds, "latency_seconds_pruned": smallSeconds, "speedup": originalSeconds / smallSeconds,
-                "pruning_seconds": pruneSeconds, "stage_seconds": result.seconds,
-                "wall_seconds": Double(DispatchTime.now().uptimeNanoseconds - wall) / 1e9, "test_passages": test.count,
-                "export_max_abs_difference": exportDifference,
-            ]
-            if let r = result.tuningReport { summary["tuning_stopped_at"] = r.stoppedAt ?? NSNull() }
-            if let table {
-                summary["latency_model"] = ["attention": ["constant": table.attention.constant, "threshold": table.attention.threshold, "slope": table.attention.slope],
-                                            "ffn": ["constant": table.ffn.constant, "threshold": table.ffn.threshold, "slope": table.ffn.slope]]
+                // Export the final mask as a smaller dense model and time it against the original.
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                let small = try PrunedExport.model(bert, mask: result.final)
+                let exportDir = out + "/model"
+                if let classifier {
+                    var r2 = RandomGenerator(seed: 0)
+                    let head = BertClassifier(bert: small, classes: classifier.labels.count, using: &r2)
+                    try head.classifier.loadStateDict(classifier.model.classifier.stateDict())
+                    head.eval()
+                    try TextClassifier(model: head, tokenizer: tokenizer, labels: classifier.labels, maxLength: maxLength).save(to: exportDir, metadata: ["pruned_from": modelDir])
+                } else {
+                    try FileManager.default.createDirectory(atPath: exportDir, withIntermediateDirectories: true)
+                    try writeAtomically(JSONEncoder().encode(small.config), to: exportDir + "/config.json")
+                    try writeAtomically(Data((tokenizer.tokens.joined(separator: "\n") + "\n").utf8), to: exportDir + "/vocab.txt")
+                    try small.save(to: exportDir + "/model.safetensors", metadata: ["pruned_from": modelDir])
+                    try writeAtomically(Data("{\"max_seq_length\": \(maxLength)}".utf8), to: exportDir + "/sentence_bert_config.json")
+                }
+                // The export must compute what the masked model computes (logits or hidden states).
+                let checkBatches = tokenizer.batches(Array(testTexts.prefix(16)), batchSize: 8, maxLength: maxLength)
+                try result.final.apply(to: bert)
+                let maskedOut = try checkBatches.map { b in try withoutGradients { try bert(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } }
+                bert.clearMasks()
+                let smallOut = try checkBatches.map { b in try withoutGradients { try small(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } }
+                var exportDifference = 0.0
+                for (x, y) in zip(maskedOut, smallOut) { for (u, v) in zip(x.scalars, y.scalars) { exportDifference = max(exportDifference, Double(abs(u - v))) } }
+                console.line(String(format: "export check: max |masked − exported| over the last hidden states = %.2e", exportDifference))
+                let timingBatches = tokenizer.batches(Array(testTexts.prefix(256)), batchSize: 32, maxLength: maxLength)
+                let originalSeconds = try timeForward(bert, timingBatches), smallSeconds = try timeForward(small, timingBatches)
+                console.line(String(format: "exported → %@  MAC ratio %.3f  measured latency %.3f s → %.3f s (%.2f× faster)",
+                                    exportDir, cost.ratio(result.final), originalSeconds, smallSeconds, originalSeconds / smallSeconds))
+
+                let masks = try JSONEncoder().encode(["searched": result.searched, "rearranged": result.rearranged, "tuned": result.tuned, "teacher_assistant": result.teacherAssistant])
+                try writeAtomically(masks, to: out + "/masks.json")
+                if let table { try writeAtomically(JSONEncoder().encode(table), to: out + "/lut.json") }
+                var summary: [String: Any] = [
+                    "task": task, "model": modelDir, "constraint": c, "metric": metric.rawValue, "samples": samples, "batch_size": batchSize,
+                    "seed": Int(seed), "mean_sequence_length": seqLen, "metric_name": classifier != nil ? "test_accuracy" : "embedding_cosine",
+                    "before": before, "after": stageScores, "mac_ratio": cost.ratio(result.final),
+                    "kept_heads": result.final.keptHeadsPerLayer, "kept_neurons": result.final.keptNeuronsPerLayer,
+                    "latency_seconds_original": originalSeconds, "latency_seconds_pruned": smallSeconds, "speedup": originalSeconds / smallSeconds,
+                    "pruning_seconds": pruneSeconds, "stage_seconds": result.seconds,
+                    "wall_seconds": Double(DispatchTime.now().uptimeNanoseconds - wall) / 1e9, "test_passages": test.count,
+                    "export_max_abs_difference": exportDifference,
+                ]
+                if let r = result.tuningReport { summary["tuning_stopped_at"] = r.stoppedAt ?? NSNull() }
+                if let table {
+                    summary["latency_model"] = ["attention": ["constant": table.attention.constant, "threshold": table.attention.threshold, "slope": table.attention.slope],
+                                                "ffn": ["constant": table.ffn.constant, "threshold": table.ffn.threshold, "slope": table.ffn.slope]]
+                }
+                try writeAtomically(JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys]), to: out + "/summary.json")
             }
-            try writeAtomically(JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys]), to: out + "/summary.json")
         } catch let e as AmalgamError {
             console.error(e.description); throw ExitCode.failure
         }
