@@ -162,7 +162,7 @@ public final class CoresetExperiment {
         case .cal:
             return try AmalgamCoreset.select(try Cal(embeddings: features!.embeddings, probabilities: features!.probabilities), labels: labels, classes: classes, budget: budget, seed: seed)
         case .craig:
-            let g = try ExampleScores.lastLayerGradients(features!.probabilities, embeddings: features!.embeddings, labels: labels)
+            let g = try LastLayerGradients(probabilities: features!.probabilities, embeddings: features!.embeddings, labels: labels)
             return try AmalgamCoreset.select(Craig(gradients: g, optimizer: greedy), labels: labels, classes: classes, budget: budget, seed: seed)
         case .gradmatch:
             let g = try ExampleScores.lastLayerGradients(features!.probabilities, embeddings: features!.embeddings, labels: labels)
@@ -171,7 +171,7 @@ public final class CoresetExperiment {
             let m = Glister(probabilities: features!.probabilities, embeddings: features!.embeddings, labels: labels, learningRate: Double(recipe.selectionLearningRate))
             return try AmalgamCoreset.select(m, labels: labels, classes: classes, budget: budget, seed: seed)
         case .submodular:
-            let g = try ExampleScores.lastLayerGradients(features!.probabilities, embeddings: features!.embeddings, labels: labels)
+            let g = try LastLayerGradients(probabilities: features!.probabilities, embeddings: features!.embeddings, labels: labels)
             return try AmalgamCoreset.select(SubmodularSelection(gradients: g, function: function, optimizer: greedy), labels: labels, classes: classes, budget: budget, seed: seed)
         }
     }

@@ -11,10 +11,50 @@ public protocol SetFunction {
     mutating func add(_ x: Int)
 }
 
+/// Feature rows whose Gram matrix over chosen rows can be computed.
+public protocol GramSource {
+    /// G = X_R X_Rᵀ for the rows R, |R| × |R| row-major.
+    func gram(rows: [Int]) -> [Double]
+}
+
+extension FeatureMatrix: GramSource {
+    /// One `cblas_dgemm`.
+    public func gram(rows: [Int]) -> [Double] {
+        let x = selectingRows(rows).values
+        let n = rows.count, d = columns
+        var g = [Double](repeating: 0, count: n * n)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d), 1, x, Int32(d), x, Int32(d), 0, &g, Int32(n))
+        return g
+    }
+}
+
+/// Per-example last-layer cross-entropy gradients g_i = [q_i, q_i ⊗ e_i] (q = softmax − onehot,
+/// e the embedding; ``ExampleScores/lastLayerGradients(_:embeddings:labels:)`` materialises
+/// them), kept factorised: g_i·g_j = (q_i·q_j)(1 + e_i·e_j), so the Gram matrix costs
+/// n²(K + D) instead of n²·K(D + 1) and the K(D + 1)-wide rows are never stored.
+public struct LastLayerGradients: GramSource {
+    public let q: FeatureMatrix, embeddings: FeatureMatrix
+    public init(probabilities: FeatureMatrix, embeddings: FeatureMatrix, labels: [Int]) throws {
+        guard probabilities.rows == embeddings.rows, labels.count == probabilities.rows else {
+            throw AmalgamError.invalidData("\(probabilities.rows) softmax outputs, \(embeddings.rows) embeddings and \(labels.count) labels")
+        }
+        var v = probabilities.values
+        for (i, y) in labels.enumerated() { v[i * probabilities.columns + y] -= 1 }
+        q = try FeatureMatrix(rows: probabilities.rows, columns: probabilities.columns, values: v)
+        self.embeddings = embeddings
+    }
+    public func gram(rows: [Int]) -> [Double] {
+        var gq = q.gram(rows: rows)
+        let ge = embeddings.gram(rows: rows)
+        for i in 0..<gq.count { gq[i] *= 1 + ge[i] }
+        return gq
+    }
+}
+
 /// Similarities s_ij = ½ + ½ cos(g_i, g_j) ∈ [0, 1] of feature rows (DeepCore's submodular
-/// similarity), n × n row-major (the Gram matrix by one `cblas_dgemm`).
-public func cosineSimilarity(_ f: FeatureMatrix, rows: [Int]) -> [Double] {
-    var s = gram(f, rows: rows)
+/// similarity), n × n row-major (from the Gram matrix).
+public func cosineSimilarity(_ f: some GramSource, rows: [Int]) -> [Double] {
+    var s = f.gram(rows: rows)
     let n = rows.count
     let norms = (0..<n).map { max(s[$0 * n + $0].squareRoot(), 1e-12) }
     for a in 0..<n { for b in 0..<n { s[a * n + b] = 0.5 + 0.5 * s[a * n + b] / (norms[a] * norms[b]) } }
@@ -22,35 +62,42 @@ public func cosineSimilarity(_ f: FeatureMatrix, rows: [Int]) -> [Double] {
 }
 
 /// Euclidean distances between feature rows, n × n row-major (from the Gram matrix).
-public func euclideanDistances(_ f: FeatureMatrix, rows: [Int]) -> [Double] {
-    var g = gram(f, rows: rows)
+public func euclideanDistances(_ f: some GramSource, rows: [Int]) -> [Double] {
+    var g = f.gram(rows: rows)
     let n = rows.count
     let sq = (0..<n).map { g[$0 * n + $0] }
     for a in 0..<n { for b in 0..<n { g[a * n + b] = a == b ? 0 : max(sq[a] + sq[b] - 2 * g[a * n + b], 0).squareRoot() } }
     return g
 }
 
-/// G = X_R X_Rᵀ for the rows R.
-func gram(_ f: FeatureMatrix, rows: [Int]) -> [Double] {
-    let x = f.selectingRows(rows).values
-    let n = rows.count, d = f.columns
-    var g = [Double](repeating: 0, count: n * n)
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d), 1, x, Int32(d), x, Int32(d), 0, &g, Int32(n))
-    return g
-}
 
 /// Facility location f(A) = Σ_{i∈V} max_{j∈A} s_ij (0 for A = ∅): monotone submodular for s ≥ 0.
 public struct FacilityLocation: SetFunction {
     public let similarity: [Double]
     public let groundSize: Int
     var best: [Double]
-    public init(similarity: [Double], size n: Int) { self.similarity = similarity; groundSize = n; best = [Double](repeating: 0, count: n) }
-    public func gain(_ x: Int) -> Double {
-        var g = 0.0
-        for i in 0..<groundSize { g += max(0, similarity[i * groundSize + x] - best[i]) }
-        return g
+    /// sᵀ row-major (column x of s contiguous), so a gain reads one contiguous row.
+    let columns: [Double]
+    /// `symmetric`: s = sᵀ (every similarity built from a Gram matrix), so no transpose is needed.
+    public init(similarity: [Double], size n: Int, symmetric: Bool = false) {
+        self.similarity = similarity; groundSize = n; best = [Double](repeating: 0, count: n)
+        if symmetric { columns = similarity } else {
+            var t = [Double](repeating: 0, count: n * n)
+            for i in 0..<n { for j in 0..<n { t[j * n + i] = similarity[i * n + j] } }
+            columns = t
+        }
     }
-    public mutating func add(_ x: Int) { for i in 0..<groundSize { best[i] = max(best[i], similarity[i * groundSize + x]) } }
+    public func gain(_ x: Int) -> Double {
+        columns.withUnsafeBufferPointer { c in
+            best.withUnsafeBufferPointer { b in
+                var g = 0.0
+                let base = x * groundSize
+                for i in 0..<groundSize { g += max(0, c[base + i] - b[i]) }
+                return g
+            }
+        }
+    }
+    public mutating func add(_ x: Int) { for i in 0..<groundSize { best[i] = max(best[i], columns[x * groundSize + i]) } }
     /// f(A) of an explicit set.
     public static func value(_ s: [Double], _ n: Int, _ set: [Int]) -> Double {
         (0..<n).reduce(0) { acc, i in acc + (set.map { s[i * n + $0] }.max() ?? 0) }
@@ -67,7 +114,9 @@ public struct GraphCut: SetFunction {
     var columnSums: [Double], toSelected: [Double]
     public init(similarity: [Double], size n: Int, lambda: Double = 1) {
         self.similarity = similarity; groundSize = n; self.lambda = lambda
-        columnSums = (0..<n).map { x in (0..<n).reduce(0) { $0 + similarity[$1 * n + x] } }
+        var sums = [Double](repeating: 0, count: n)
+        for i in 0..<n { for x in 0..<n { sums[x] += similarity[i * n + x] } }   // row by row: contiguous
+        columnSums = sums
         toSelected = [Double](repeating: 0, count: n)
     }
     public func gain(_ x: Int) -> Double { lambda * columnSums[x] - 2 * toSelected[x] - similarity[x * groundSize + x] }
@@ -80,7 +129,7 @@ public struct GraphCut: SetFunction {
     }
 }
 
-/// Log-determinant f(A) = log det(S_A + εI). The gain is log(s_xx + ε − s_Axᵀ (S_A + εI)⁻¹ s_Ax),
+/// Log-determinant f(A) = log det(S_A + εI) of a symmetric similarity s. The gain is log(s_xx + ε − s_Axᵀ (S_A + εI)⁻¹ s_Ax),
 /// the log of a Schur complement, and is maximised (DeepCore maximises s_Axᵀ S_A⁺ s_Ax, i.e. picks
 /// the *most* redundant element). Kept up to date with an incremental Cholesky factor.
 public struct LogDeterminant: SetFunction {
@@ -88,28 +137,38 @@ public struct LogDeterminant: SetFunction {
     public let groundSize: Int
     public let epsilon: Double
     var selected: [Int] = []
-    /// Rows of L⁻¹ s_Ax for every x (the projections onto the selected set), n × |A|.
-    var projections: [[Double]]
+    var isSelected: [Bool]
+    /// Column t holds (L⁻¹ s_A·)_t for every element: the projections onto the selected set,
+    /// stored column by column (n values per selected element), so an update is one
+    /// matrix–vector product.
+    var projections: [Double] = []
+    /// ‖L⁻¹ s_Ax‖² for every x.
+    var projectedNorms: [Double]
     public init(similarity: [Double], size n: Int, epsilon: Double = 1e-3) {
         self.similarity = similarity; groundSize = n; self.epsilon = epsilon
-        projections = [[Double]](repeating: [], count: n)
+        isSelected = [Bool](repeating: false, count: n); projectedNorms = [Double](repeating: 0, count: n)
     }
-    func residual(_ x: Int) -> Double {
-        similarity[x * groundSize + x] + epsilon - projections[x].reduce(0) { $0 + $1 * $1 }
-    }
+    func residual(_ x: Int) -> Double { similarity[x * groundSize + x] + epsilon - projectedNorms[x] }
     public func gain(_ x: Int) -> Double {
-        if selected.contains(x) { return -.infinity }
+        if isSelected[x] { return -.infinity }
         return Foundation.log(max(residual(x), 1e-300))
     }
     public mutating func add(_ x: Int) {
+        let n = groundSize, t = selected.count
         let r = residual(x).squareRoot()
-        let px = projections[x]
-        for y in 0..<groundSize {
-            let dot = zip(projections[y], px).reduce(0) { $0 + $1.0 * $1.1 }
-            let ky = (similarity[y * groundSize + x] + (y == x ? epsilon : 0) - dot) / r
-            projections[y].append(ky)
+        // dots_y = Σ_t P[t][y] P[t][x]: Pᵀ p_x with P the t × n block (column-major in y).
+        var px = [Double](repeating: 0, count: t)
+        for k in 0..<t { px[k] = projections[k * n + x] }
+        var dots = [Double](repeating: 0, count: n)
+        if t > 0 { cblas_dgemv(CblasRowMajor, CblasTrans, Int32(t), Int32(n), 1, projections, Int32(n), px, 1, 0, &dots, 1) }
+        var column = [Double](repeating: 0, count: n)
+        for y in 0..<n {
+            let ky = (similarity[x * n + y] + (y == x ? epsilon : 0) - dots[y]) / r   // s symmetric
+            column[y] = ky
+            projectedNorms[y] += ky * ky
         }
-        selected.append(x)
+        projections += column
+        selected.append(x); isSelected[x] = true
     }
     /// log det(S_A + εI) of an explicit set (Cholesky).
     public static func value(_ s: [Double], _ n: Int, _ set: [Int], epsilon: Double = 1e-3) -> Double {
@@ -211,17 +270,17 @@ struct MaxHeap {
 /// similarity ½ + ½cos, then `function` maximised by `optimizer` within each group.
 public struct SubmodularSelection: SelectionMethod {
     public enum Function: String, CaseIterable, Sendable { case facilityLocation = "facility-location", graphCut = "graph-cut", logDeterminant = "log-determinant" }
-    public let gradients: FeatureMatrix
+    public let gradients: any GramSource
     public let function: Function
     public let optimizer: GreedyOptimizer
-    public init(gradients: FeatureMatrix, function: Function = .graphCut, optimizer: GreedyOptimizer = .lazy) {
+    public init(gradients: any GramSource, function: Function = .graphCut, optimizer: GreedyOptimizer = .lazy) {
         self.gradients = gradients; self.function = function; self.optimizer = optimizer
     }
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
         let s = cosineSimilarity(gradients, rows: members), n = members.count
         let picked: [Int]
         switch function {
-        case .facilityLocation: picked = optimizer.maximize(FacilityLocation(similarity: s, size: n), k: size, rng: &rng)
+        case .facilityLocation: picked = optimizer.maximize(FacilityLocation(similarity: s, size: n, symmetric: true), k: size, rng: &rng)
         case .graphCut: picked = optimizer.maximize(GraphCut(similarity: s, size: n), k: size, rng: &rng)
         case .logDeterminant: picked = optimizer.maximize(LogDeterminant(similarity: s, size: n), k: size, rng: &rng)
         }
@@ -234,15 +293,15 @@ public struct SubmodularSelection: SelectionMethod {
 /// weight of a selected j is the number of group members whose most similar selected element is
 /// j (itself included — DeepCore adds a further 1 to every weight).
 public struct Craig: SelectionMethod {
-    public let gradients: FeatureMatrix
+    public let gradients: any GramSource
     public let optimizer: GreedyOptimizer
-    public init(gradients: FeatureMatrix, optimizer: GreedyOptimizer = .lazy) { self.gradients = gradients; self.optimizer = optimizer }
+    public init(gradients: any GramSource, optimizer: GreedyOptimizer = .lazy) { self.gradients = gradients; self.optimizer = optimizer }
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
         let n = members.count
         let dist = euclideanDistances(gradients, rows: members)
         let top = dist.max() ?? 0
         let sim = dist.map { top - $0 + 1e-3 }
-        let picked = optimizer.maximize(FacilityLocation(similarity: sim, size: n), k: size, rng: &rng)
+        let picked = optimizer.maximize(FacilityLocation(similarity: sim, size: n, symmetric: true), k: size, rng: &rng)
         var weights = [Double](repeating: 0, count: picked.count)
         for i in 0..<n {
             let j = picked.indices.max { sim[i * n + picked[$0]] < sim[i * n + picked[$1]] }!

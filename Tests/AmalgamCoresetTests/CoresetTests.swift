@@ -312,4 +312,21 @@ extension CoresetTests {
         XCTAssertTrue(cal.scores![1].isNaN)   // not in the group
         XCTAssertEqual(chosen, Array(members.sorted { brute[$0]! > brute[$1]! }.prefix(5)).sorted())   // highest = most contrastive
     }
+
+    func testFactorisedLastLayerGramEqualsTheMaterialisedGradients() throws {
+        var rng = RandomGenerator(seed: 6)
+        let n = 12, k = 4, d = 5
+        var p: [Double] = []
+        for _ in 0..<n { let raw = (0..<k).map { _ in rng.nextDouble() + 0.1 }; let s = raw.reduce(0, +); p += raw.map { $0 / s } }
+        let probs = try FeatureMatrix(rows: n, columns: k, values: p), emb = try gaussian(n, d, seed: 2)
+        let labels = (0..<n).map { $0 % k }
+        let full = try ExampleScores.lastLayerGradients(probs, embeddings: emb, labels: labels)
+        let fact = try LastLayerGradients(probabilities: probs, embeddings: emb, labels: labels)
+        let rows = [0, 3, 4, 7, 11]
+        for (a, b) in zip(fact.gram(rows: rows), full.gram(rows: rows)) { XCTAssertEqual(a, b, accuracy: 1e-12 * max(1, abs(b))) }
+        // Craig on either gives the same selection and weights.
+        var r1 = RandomGenerator(seed: 0), r2 = RandomGenerator(seed: 0)
+        let c1 = try Craig(gradients: full).choose(Array(0..<n), size: 4, rng: &r1), c2 = try Craig(gradients: fact).choose(Array(0..<n), size: 4, rng: &r2)
+        XCTAssertEqual(c1.indices, c2.indices); XCTAssertEqual(c1.weights!, c2.weights!)
+    }
 }
