@@ -78,41 +78,43 @@ public enum MaskTuning {
             var xs = try batches.map { try model.embeddings(ids: $0.ids, typeIDs: $0.typeIDs) }
             var xr = xs
             let biases = batches.map(\.maskBias), rows = batches.map(\.tokenRows)
+            let hidden = model.config.hiddenSize
             for l in 0..<layers {
                 let layer = model.layers[l]
-                let att = layer.attention, sa = att.selfAttention
-                let hidden = model.config.hiddenSize, d = sa.headSize
-                // --- attention ---
+                let att = layer.attention, sa = att.selfAttention, d = sa.headSize
+                let dense1 = layer.intermediate, ffnOut = layer.output
+                let bo = att.output.dense.bias?.value ?? Tensor.zeros([hidden])
+                let b2 = ffnOut.dense.bias?.value ?? Tensor.zeros([hidden])
                 func setHeads(_ v: [Float]) { sa.headMultiplier.value = Tensor(v, shape: [v.count]) }
-                func setNeurons(_ v: [Float]) { layer.intermediate.neuronMultiplier.value = Tensor(v, shape: [v.count]) }
+                func setNeurons(_ v: [Float]) { dense1.neuronMultiplier.value = Tensor(v, shape: [v.count]) }
+                // Each stream's attention is computed once: the reference's pre-LayerNorm output (the
+                // target) and the student's per-head contexts under the binary mask (the design);
+                // the tuned student output is then the contexts times the scales, since a head's
+                // output is linear in its multiplier.
                 let keptH = tuned.heads[l].indices.filter { tuned.heads[l][$0] != 0 }
-                var refAtt: [Tensor] = []
                 setHeads(reference.heads[l])
-                for (b, x) in xr.enumerated() { refAtt.append(try att(x, maskBias: biases[b])) }
-                if !stopped && l > 0 && !keptH.isEmpty && sa.heads > 0 {
+                let refPre = try xr.enumerated().map { b, x in sa.heads == 0 ? x + bo : try att.output.dense(sa(x, maskBias: biases[b])) + x }
+                setHeads(tuned.heads[l].map { $0 != 0 ? 1 : 0 })
+                let ctx = try xs.enumerated().map { b, x in sa.heads == 0 ? Tensor.zeros([x.shape[0], x.shape[1], 0]) : try sa(x, maskBias: biases[b]) }
+                if !stopped && l > 0 && !keptH.isEmpty {
                     let k = keptH.count + 1
                     var m = [Double](repeating: 0, count: k * k), v = [Double](repeating: 0, count: k)
                     let wo = att.output.dense.weight.value            // [H, N·d]
-                    let bo = att.output.dense.bias?.value ?? Tensor.zeros([hidden])
                     for (b, x) in xs.enumerated() {
-                        setHeads(reference.heads[l])
-                        let preRef = try att.output.dense(sa(xr[b], maskBias: biases[b])) + xr[b]
-                        setHeads(tuned.heads[l].map { $0 != 0 ? 1 : 0 })
-                        let ctx = try sa(x, maskBias: biases[b])      // [B, T, N·d]
-                        let bt = ctx.shape[0] * ctx.shape[1]
-                        let flatCtx = ctx.reshaped([bt, sa.heads * d]).indexSelect(axis: 0, indices: rows[b])
-                        let y = (preRef - bo - x).reshaped([bt, hidden]).indexSelect(axis: 0, indices: rows[b])
+                        let bt = x.shape[0] * x.shape[1], tokens = rows[b].count
+                        let flatCtx = ctx[b].reshaped([bt, sa.heads * d]).indexSelect(axis: 0, indices: rows[b])
+                        let y = (refPre[b] - bo - x).reshaped([bt, hidden]).indexSelect(axis: 0, indices: rows[b])
                         // Columns: W_o,h·ctx_h for each kept head, then ones.
                         var cols: [Tensor] = []
                         for h in keptH {
                             let c = flatCtx.slice(axis: 1, start: h * d, end: (h + 1) * d)
                             let w = wo.slice(axis: 1, start: h * d, end: (h + 1) * d)
-                            cols.append(Tensor.matmul(c, w, transposeB: true).reshaped([rows[b].count * hidden]))
+                            cols.append(Tensor.matmul(c, w, transposeB: true).reshaped([1, tokens * hidden]))
                         }
-                        cols.append(Tensor.ones([rows[b].count * hidden]))
-                        let a = Tensor.stack(cols, axis: 1)                 // [tokens·H, k]
-                        accumulate(&m, Tensor.matmul(a, a, transposeA: true))
-                        accumulate(&v, Tensor.matmul(a, y.reshaped([rows[b].count * hidden, 1]), transposeA: true))
+                        cols.append(Tensor.ones([1, tokens * hidden]))
+                        let a = Tensor.concatenate(cols, axis: 0)            // [k, tokens·H]
+                        accumulate(&m, Tensor.matmul(a, a, transposeB: true))
+                        accumulate(&v, Tensor.matmul(a, y.reshaped([tokens * hidden, 1])))
                     }
                     if let s = scales(gram: m, rhs: v, damping: damping, maxScale: maxScale) {
                         for (i, h) in keptH.enumerated() { tuned.heads[l][h] = Float(s[i]) }
@@ -121,37 +123,33 @@ public enum MaskTuning {
                         report.attentionAccepted[l] = false; report.stoppedAt = "layer \(l) attention"; stopped = true
                     }
                 }
-                setHeads(tuned.heads[l])
-                var stuAtt: [Tensor] = []
-                for (b, x) in xs.enumerated() { stuAtt.append(try att(x, maskBias: biases[b])) }
-                // --- feed-forward ---
-                let keptN = tuned.neurons[l].indices.filter { tuned.neurons[l][$0] != 0 }
-                let ffnOut = layer.output
-                var refOut: [Tensor] = []
-                setNeurons(reference.neurons[l])
-                for a in refAtt {
-                    refOut.append(layer.intermediate.dense.outFeatures == 0 ? try ffnOut.layerNorm(a + (ffnOut.dense.bias?.value ?? Tensor(0))) : try ffnOut(layer.intermediate(a), residual: a))
+                let headScale = Tensor(tuned.heads[l].flatMap { [Float](repeating: $0, count: d) }, shape: [sa.heads * d])
+                let stuAtt = try xs.enumerated().map { b, x in
+                    try att.output.layerNorm(sa.heads == 0 ? x + bo : att.output.dense(ctx[b] * headScale) + x)
                 }
+                let refAtt = try refPre.map { try att.output.layerNorm($0) }
+                // Feed-forward, the same way: reference pre-LN output once, student activations under
+                // the binary mask once.
+                let f = dense1.dense.outFeatures
+                let keptN = tuned.neurons[l].indices.filter { tuned.neurons[l][$0] != 0 }
+                setNeurons(reference.neurons[l])
+                let refFfnPre = try refAtt.map { a in f == 0 ? a + b2 : try ffnOut.dense(dense1(a)) + a }
+                setNeurons(tuned.neurons[l].map { $0 != 0 ? 1 : 0 })
+                let act = try stuAtt.map { a in f == 0 ? Tensor.zeros([a.shape[0], a.shape[1], 0]) : try dense1(a) }
                 if !stopped && !keptN.isEmpty {
                     let k = keptN.count
                     var m = [Double](repeating: 0, count: k * k), v = [Double](repeating: 0, count: k)
                     let w2 = ffnOut.dense.weight.value.indexSelect(axis: 1, indices: keptN)      // [H, k]
-                    let b2 = ffnOut.dense.bias?.value ?? Tensor.zeros([hidden])
                     let gw = Tensor.matmul(w2, w2, transposeA: true).scalars                      // [k, k]
+                    var ga = [Double](repeating: 0, count: k * k)
                     for (b, a) in stuAtt.enumerated() {
-                        setNeurons(reference.neurons[l])
-                        let actRef = try layer.intermediate(refAtt[b])
-                        let preRef = try ffnOut.dense(actRef) + refAtt[b]
-                        setNeurons(tuned.neurons[l].map { $0 != 0 ? 1 : 0 })
-                        let act = try layer.intermediate(a)
-                        let bt = act.shape[0] * act.shape[1]
-                        let p = act.reshaped([bt, act.shape[2]]).indexSelect(axis: 0, indices: rows[b]).indexSelect(axis: 1, indices: keptN)  // [tokens, k]
-                        let y = (preRef - b2 - a).reshaped([bt, hidden]).indexSelect(axis: 0, indices: rows[b])                                  // [tokens, H]
-                        let ga = Tensor.matmul(p, p, transposeA: true).scalars
-                        for i in 0..<(k * k) { m[i] += Double(gw[i]) * Double(ga[i]) }
-                        let yw = Tensor.matmul(y, w2)                                                                                              // [tokens, k]
-                        accumulate(&v, (p * yw).sum(axis: 0))
+                        let bt = a.shape[0] * a.shape[1]
+                        let p = act[b].reshaped([bt, f]).indexSelect(axis: 0, indices: rows[b]).indexSelect(axis: 1, indices: keptN)   // [tokens, k]
+                        let y = (refFfnPre[b] - b2 - a).reshaped([bt, hidden]).indexSelect(axis: 0, indices: rows[b])                  // [tokens, H]
+                        accumulate(&ga, Tensor.matmul(p, p, transposeA: true))
+                        accumulate(&v, (p * Tensor.matmul(y, w2)).sum(axis: 0))
                     }
+                    for i in 0..<(k * k) { m[i] = Double(gw[i]) * ga[i] }
                     if let s = scales(gram: m, rhs: v, damping: damping, maxScale: maxScale) {
                         for (i, u) in keptN.enumerated() { tuned.neurons[l][u] = Float(s[i]) }
                         report.ffnAccepted[l] = true
@@ -159,11 +157,9 @@ public enum MaskTuning {
                         report.ffnAccepted[l] = false; report.stoppedAt = "layer \(l) ffn"; stopped = true
                     }
                 }
-                setNeurons(tuned.neurons[l])
-                for (b, a) in stuAtt.enumerated() {
-                    xs[b] = layer.intermediate.dense.outFeatures == 0 ? try ffnOut.layerNorm(a + (ffnOut.dense.bias?.value ?? Tensor(0))) : try ffnOut(layer.intermediate(a), residual: a)
-                }
-                xr = refOut
+                let neuronScale = Tensor(tuned.neurons[l], shape: [f])
+                xs = try stuAtt.enumerated().map { b, a in try ffnOut.layerNorm(f == 0 ? a + b2 : ffnOut.dense(act[b] * neuronScale) + a) }
+                xr = try refFfnPre.map { try ffnOut.layerNorm($0) }
                 progress(l + 1, layers)
             }
         }
