@@ -233,8 +233,8 @@ struct Prune: ParsableCommand {
                 var exportDifference = 0.0
                 for (x, y) in zip(maskedOut, smallOut) { for (u, v) in zip(x.scalars, y.scalars) { exportDifference = max(exportDifference, Double(abs(u - v))) } }
                 console.line(String(format: "export check: max |masked − exported| over the last hidden states = %.2e", exportDifference))
-                let timingBatches = tokenizer.batches(Array(testTexts.prefix(256)), batchSize: 32, maxLength: maxLength)
-                let originalSeconds = try timeForward(bert, timingBatches), smallSeconds = try timeForward(small, timingBatches)
+                let timingBatches = tokenizer.batches(Array(testTexts.prefix(128)), batchSize: 32, maxLength: maxLength)
+                let (originalSeconds, smallSeconds) = try timeForwardPair(bert, small, timingBatches)
                 console.line(String(format: "exported → %@  MAC ratio %.3f  measured latency %.3f s → %.3f s (%.2f× faster)",
                                     exportDir, cost.ratio(result.final), originalSeconds, smallSeconds, originalSeconds / smallSeconds))
 
@@ -282,16 +282,17 @@ func meanCosine(_ a: Tensor, _ b: Tensor) -> Double {
     return s / Double(a.shape[0])
 }
 
-/// Median wall time of a forward pass over `batches` (three runs after one warm-up).
-func timeForward(_ bert: BertModel, _ batches: [TokenBatch]) throws -> Double {
-    bert.eval()
-    func once() throws { try withoutGradients { for b in batches { _ = try bert(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } } }
-    try once()
-    var t: [Double] = []
-    for _ in 0..<3 {
+/// Median wall times of a forward pass over `batches` by two models, measured alternately
+/// (five runs each after one warm-up), so a load change on the machine hits both alike.
+func timeForwardPair(_ a: BertModel, _ b: BertModel, _ batches: [TokenBatch]) throws -> (Double, Double) {
+    a.eval(); b.eval()
+    func once(_ m: BertModel) throws -> Double {
         let s = DispatchTime.now().uptimeNanoseconds
-        try once()
-        t.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9)
+        try withoutGradients { for x in batches { _ = try m(ids: x.ids, typeIDs: x.typeIDs, mask: x.mask) } }
+        return Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9
     }
-    return t.sorted()[1]
+    _ = try once(a); _ = try once(b)
+    var ta: [Double] = [], tb: [Double] = []
+    for _ in 0..<5 { ta.append(try once(a)); tb.append(try once(b)) }
+    return (ta.sorted()[2], tb.sorted()[2])
 }
