@@ -71,7 +71,7 @@ public final class TextClassifier {
         obj["amalgam_max_length"] = maxLength
         obj["architectures"] = ["BertClassifier"]
         try writeAtomically(JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), to: dir + "/config.json")
-        try writeAtomically(Data((tokenizer.tokens.joined(separator: "\n") + "\n").utf8), to: dir + "/vocab.txt")
+        try tokenizer.writeVocabulary(to: dir + "/vocab.txt")
         try model.save(to: dir + "/model.safetensors", metadata: metadata)
     }
 

@@ -25,3 +25,10 @@ extension WordPieceTokenizer {
         }
     }
 }
+
+extension WordPieceTokenizer {
+    /// Writes the vocabulary as `vocab.txt` (one token per line, in id order), atomically.
+    public func writeVocabulary(to path: String) throws {
+        try writeAtomically(Data((tokens.joined(separator: "\n") + "\n").utf8), to: path)
+    }
+}

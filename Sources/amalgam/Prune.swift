@@ -220,7 +220,7 @@ struct Prune: ParsableCommand {
                 } else {
                     try FileManager.default.createDirectory(atPath: exportDir, withIntermediateDirectories: true)
                     try writeAtomically(JSONEncoder().encode(small.config), to: exportDir + "/config.json")
-                    try writeAtomically(Data((tokenizer.tokens.joined(separator: "\n") + "\n").utf8), to: exportDir + "/vocab.txt")
+                    try tokenizer.writeVocabulary(to: exportDir + "/vocab.txt")
                     try small.save(to: exportDir + "/model.safetensors", metadata: ["pruned_from": modelDir])
                     try writeAtomically(Data("{\"max_seq_length\": \(maxLength)}".utf8), to: exportDir + "/sentence_bert_config.json")
                 }
