@@ -234,7 +234,9 @@ extension Tensor {
         let (outer, n, inner) = axisView(shape, axis)
         var out = Tensor(uninitializedShape: shape)
         let px = storage.pointer, po = out.storage.pointer
-        for o in 0..<outer {
+        // Rows are independent: split them over the kernel workers when the exponentials pay.
+        parallelChunks(count: outer, work: Double(count) * 20) { _, rows in
+        for o in rows {
             for i in 0..<inner {
                 var m = -Float.infinity
                 for k in 0..<n { m = Swift.max(m, px[(o * n + k) * inner + i]) }
@@ -254,6 +256,7 @@ extension Tensor {
                     for k in 0..<n { po[(o * n + k) * inner + i] *= inv }
                 }
             }
+        }
         }
         return out
     }

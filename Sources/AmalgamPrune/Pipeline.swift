@@ -111,8 +111,10 @@ public enum PostTrainingPruning {
     }
 
     /// The pipeline from mask gradients already computed on `batches` (one Fisher pass can serve
-    /// several constraints).
-    public static func run(_ model: BertModel, batches: [TokenBatch], gradients grads: MaskGradients, options: PruningOptions, sequenceLength: Double,
+    /// several constraints). `tuningBatches` (default `batches`) lets the caller hand mask tuning
+    /// the same sample cut differently, e.g. sorted by length so that batches carry little
+    /// padding: tuning sums over tokens, so only the Fisher depends on how the sample is batched.
+    public static func run(_ model: BertModel, batches: [TokenBatch], tuningBatches: [TokenBatch]? = nil, gradients grads: MaskGradients, options: PruningOptions, sequenceLength: Double,
                            latency: LatencyTable? = nil, progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> PruningResult {
         guard options.constraint > 0, options.constraint <= 1, options.constraint.isFinite else {
             throw AmalgamError.invalidArgument("the constraint must be in (0, 1], got \(options.constraint)")
@@ -153,7 +155,7 @@ public enum PostTrainingPruning {
         var tuned = rearranged, report: MaskTuningReport? = nil
         if options.tune {
             (tuned, report) = try timed("tune") {
-                try MaskTuning.tune(model, mask: rearranged, reference: ta, batches: batches, damping: options.damping, maxScale: options.maxScale) { progress("tune", $0, $1) }
+                try MaskTuning.tune(model, mask: rearranged, reference: ta, batches: tuningBatches ?? batches, damping: options.damping, maxScale: options.maxScale) { progress("tune", $0, $1) }
             }
         }
         return PruningResult(searched: searched, rearranged: rearranged, tuned: tuned, teacherAssistant: ta, tuningReport: report, seconds: seconds)

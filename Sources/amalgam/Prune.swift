@@ -151,6 +151,10 @@ struct Prune: ParsableCommand {
             }
             let batches = tokenizer.batches(drawn.map(\.text), labels: drawn.map(\.novel), batchSize: batchSize, maxLength: maxLength)
             let tokens = batches.reduce(0.0) { $0 + Double($1.mask.scalars.reduce(0, +)) }
+            // Tuning gets the same sample sorted by length (little padding; its sums run over tokens).
+            let lengths = batches.flatMap { b in (0..<b.mask.shape[0]).map { b.mask.select(axis: 0, index: $0).scalars.reduce(0, +) } }
+            let byLength = drawn.indices.sorted { (lengths[$0], $0) < (lengths[$1], $1) }
+            let tuningBatches = tokenizer.batches(byLength.map { drawn[$0].text }, labels: byLength.map { drawn[$0].novel }, batchSize: batchSize, maxLength: maxLength)
             let seqLen = tokens / Double(samples)
             console.line(String(format: "%d samples in %d batches, mean length %.1f tokens", samples, batches.count, seqLen))
             var table: LatencyTable? = nil
@@ -186,7 +190,7 @@ struct Prune: ParsableCommand {
                 var options = PruningOptions(constraint: c)
                 options.metric = metric; options.rearrange = !noRearrange; options.tune = !noTune
                 let pruneStart = DispatchTime.now().uptimeNanoseconds
-                var result = try PostTrainingPruning.run(bert, batches: batches, gradients: grads, options: options, sequenceLength: seqLen, latency: table) { stage, done, total in
+                var result = try PostTrainingPruning.run(bert, batches: batches, tuningBatches: tuningBatches, gradients: grads, options: options, sequenceLength: seqLen, latency: table) { stage, done, total in
                     if done == total || done % 16 == 0 { console.line("  \(stage) \(done)/\(total)") }
                 }
                 result.seconds["fisher"] = fisherSeconds
