@@ -25,7 +25,8 @@ public struct Glister: SelectionMethod {
     }
 
     /// The gains g_x·ḡ of every member for logits `z` (n × K, rows of `members`).
-    public func gains(_ members: [Int], logits z: [Double]) -> [Double] {
+    /// `rows`: the members' embeddings, contiguous (taken from `embeddings` when nil).
+    public func gains(_ members: [Int], logits z: [Double], rows: [Double]? = nil) -> [Double] {
         let n = members.count, k = probabilities.columns, d = embeddings.columns
         var q = [Double](repeating: 0, count: n * k)
         for a in 0..<n {
@@ -35,7 +36,7 @@ public struct Glister: SelectionMethod {
             for c in 0..<k { q[a * k + c] /= s }
             q[a * k + labels[members[a]]] -= 1
         }
-        let e = embeddings.selectingRows(members).values
+        let e = rows ?? embeddings.selectingRows(members).values
         // q̄ (K) and M = Qᵀ E / n (K × D): ḡ = [q̄, vec(M)].
         var qbar = [Double](repeating: 0, count: k)
         for a in 0..<n { for c in 0..<k { qbar[c] += q[a * k + c] / Double(n) } }
@@ -53,29 +54,31 @@ public struct Glister: SelectionMethod {
     }
 
     /// Logits after the look-ahead SGD step on member `x` (position in `members`).
-    public func step(_ members: [Int], logits z: [Double], picked x: Int) -> [Double] {
-        let k = probabilities.columns, d = embeddings.columns, ix = members[x]
+    public func step(_ members: [Int], logits z: [Double], picked x: Int, rows: [Double]? = nil) -> [Double] {
+        let k = probabilities.columns, d = embeddings.columns, ix = members[x], n = members.count
+        let e = rows ?? embeddings.selectingRows(members).values
         let zx = (0..<k).map { z[x * k + $0] }, m = zx.max()!
-        let ex = zx.map { Foundation.exp($0 - m) }, s = ex.reduce(0, +)
-        var qx = ex.map { $0 / s }
+        let px = zx.map { Foundation.exp($0 - m) }, s = px.reduce(0, +)
+        var qx = px.map { $0 / s }
         qx[labels[ix]] -= 1
+        // 1 + e_x·e_i for every member i, one GEMV.
+        var dots = [Double](repeating: 1, count: n)
+        let ex = Array(e[(x * d)..<((x + 1) * d)])
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(d), 1, e, Int32(d), ex, 1, 1, &dots, 1)
         var out = z
-        for (a, i) in members.enumerated() {
-            var dot = 1.0
-            for j in 0..<d { dot += embeddings[ix, j] * embeddings[i, j] }
-            for c in 0..<k { out[a * k + c] -= learningRate * dot * qx[c] }
-        }
+        for a in 0..<n { for c in 0..<k { out[a * k + c] -= learningRate * dots[a] * qx[c] } }
         return out
     }
 
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
         var z = initialLogits(members)
+        let rows = embeddings.selectingRows(members).values
         var chosen: [Int] = [], taken = Set<Int>()
         for _ in 0..<size {
-            let g = gains(members, logits: z)
+            let g = gains(members, logits: z, rows: rows)
             let x = g.indices.filter { !taken.contains($0) }.max { g[$0] < g[$1] || (g[$0] == g[$1] && $0 > $1) }!
             taken.insert(x); chosen.append(members[x])
-            z = step(members, logits: z, picked: x)
+            z = step(members, logits: z, picked: x, rows: rows)
         }
         return (chosen.sorted(), nil)
     }

@@ -1,4 +1,5 @@
 import AmalgamCore
+import COpenBLAS
 import AmalgamDiversity
 import Foundation
 
@@ -17,53 +18,82 @@ public struct GradMatch: SelectionMethod {
     public init(gradients: FeatureMatrix, lambda: Double = 1) { self.gradients = gradients; self.lambda = lambda }
 
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
-        let d = gradients.columns
+        let d = gradients.columns, n = members.count, cap = min(size, n)
+        guard cap > 0 else { return ([], []) }
+        // The group's rows, contiguous; every step below is a GEMV or O(m²) triangular work.
+        let g = gradients.selectingRows(members).values                     // [n, d]
         var b = [Double](repeating: 0, count: d)
-        for i in members { for k in 0..<d { b[k] += gradients[i, k] } }
-        let bnorm = b.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        var r = b, chosen: [Int] = [], taken = Set<Int>()
-        func dot(_ i: Int, _ v: [Double]) -> Double { var s = 0.0; for k in 0..<d { s += gradients[i, k] * v[k] }; return s }
-        var x: [Double] = []
-        while chosen.count < size {
-            guard let j = members.filter({ !taken.contains($0) }).max(by: { dot($0, r) < dot($1, r) }) else { break }
-            chosen.append(j); taken.insert(j)
-            x = solve(chosen, b, nonNegative: false)
+        let ones = [Double](repeating: 1, count: n)
+        cblas_dgemv(CblasRowMajor, CblasTrans, Int32(n), Int32(d), 1, g, Int32(d), ones, 1, 0, &b, 1)
+        let bnorm = Self.norm(b)
+        var r = b, chosen: [Int] = [], taken = [Bool](repeating: false, count: n)
+        var corr = [Double](repeating: 0, count: n)
+        // The Cholesky factor L of H_S = A_S A_Sᵀ + λI grows by one row per pick (H_S x = c_S is
+        // the ridge refit), so a step costs O(n·d + m·d + m²) instead of a fresh solve.
+        var lower = [Double](repeating: 0, count: cap * cap)
+        var rows = [Double](), c = [Double](), x = [Double]()
+        while chosen.count < cap {
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(d), 1, g, Int32(d), r, 1, 0, &corr, 1)
+            var j = -1, best = -Double.infinity
+            for i in 0..<n where !taken[i] && corr[i] > best { best = corr[i]; j = i }
+            guard j >= 0 else { break }
+            let m = chosen.count
+            let gj = Array(g[(j * d)..<((j + 1) * d)])
+            var z = [Double](repeating: 0, count: m)
+            if m > 0 { cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(d), 1, rows, Int32(d), gj, 1, 0, &z, 1) }
+            for p in 0..<m {
+                var t = z[p]
+                for q in 0..<p { t -= lower[p * cap + q] * z[q] }
+                z[p] = t / lower[p * cap + p]
+            }
+            let pivot = Self.dot(gj, gj) + lambda - Self.dot(z, z)
+            guard pivot > 0, pivot.isFinite else { break }   // numerically dependent on the chosen rows
+            for q in 0..<m { lower[m * cap + q] = z[q] }
+            lower[m * cap + m] = pivot.squareRoot()
+            chosen.append(j); taken[j] = true; rows += gj; c.append(Self.dot(gj, b))
+            // x = H_S⁻¹ c_S by two triangular solves.
+            let k = m + 1
+            var y = c
+            for p in 0..<k { var t = y[p]; for q in 0..<p { t -= lower[p * cap + q] * y[q] }; y[p] = t / lower[p * cap + p] }
+            for p in stride(from: k - 1, through: 0, by: -1) { var t = y[p]; for q in (p + 1)..<k { t -= lower[q * cap + p] * y[q] }; y[p] = t / lower[p * cap + p] }
+            x = y
             r = b
-            for (a, i) in chosen.enumerated() { for k in 0..<d { r[k] -= x[a] * gradients[i, k] } }
-            if r.reduce(0, { $0 + $1 * $1 }).squareRoot() <= 1e-12 * max(bnorm, 1) { break }
+            cblas_dgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(d), -1, rows, Int32(d), x, 1, 1, &r, 1)
+            if Self.norm(r) <= 1e-12 * max(bnorm, 1) { break }
         }
-        let w = solve(chosen, b, nonNegative: true)
-        let keep = chosen.indices.filter { w[$0] > 0 }.sorted { chosen[$0] < chosen[$1] }
-        return (keep.map { chosen[$0] }, keep.map { w[$0] })
+        let picked = chosen.map { members[$0] }
+        let w = solve(picked, b, nonNegative: true, start: x.map { max($0, 0) })
+        let keep = picked.indices.filter { w[$0] > 0 }.sorted { picked[$0] < picked[$1] }
+        return (keep.map { picked[$0] }, keep.map { w[$0] })
     }
 
-    /// argmin_x ‖A_Sᵀx − b‖² + λ‖x‖² (with x ≥ 0 when `nonNegative`), A_S the rows `set`.
-    public func solve(_ set: [Int], _ b: [Double], nonNegative: Bool) -> [Double] {
+    static func dot(_ a: [Double], _ b: [Double]) -> Double { cblas_ddot(Int32(a.count), a, 1, b, 1) }
+    static func norm(_ a: [Double]) -> Double { dot(a, a).squareRoot() }
+
+    /// argmin_x ‖A_Sᵀx − b‖² + λ‖x‖² (with x ≥ 0 when `nonNegative`), A_S the rows `set`,
+    /// by coordinate descent from `start` (zeros by default).
+    public func solve(_ set: [Int], _ b: [Double], nonNegative: Bool, start: [Double]? = nil) -> [Double] {
         let m = set.count, d = gradients.columns
+        guard m > 0 else { return [] }
+        let a = gradients.selectingRows(set).values                      // [m, d]
         var h = [Double](repeating: 0, count: m * m), c = [Double](repeating: 0, count: m)
-        for p in 0..<m {
-            for q in p..<m {
-                var s = 0.0
-                for k in 0..<d { s += gradients[set[p], k] * gradients[set[q], k] }
-                h[p * m + q] = s; h[q * m + p] = s
-            }
-            h[p * m + p] += lambda
-            for k in 0..<d { c[p] += gradients[set[p], k] * b[k] }
-        }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(m), Int32(d), 1, a, Int32(d), 0, &h, Int32(m))
+        for p in 0..<m { for q in (p + 1)..<max(p + 1, m) { h[q * m + p] = h[p * m + q] }; h[p * m + p] += lambda }
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(d), 1, a, Int32(d), b, 1, 0, &c, 1)
         // Coordinate descent on ½xᵀHx − cᵀx (H positive definite for λ > 0): exact for the
         // unconstrained problem in the limit, and with clamping at 0 it solves the NNLS problem.
-        var x = [Double](repeating: 0, count: m)
+        var x = start?.count == m ? start! : [Double](repeating: 0, count: m)
+        let scale = max(1, c.reduce(0) { max($0, abs($1)) })
         for _ in 0..<10_000 {
             var change = 0.0
             for p in 0..<m {
-                var g = -c[p]
-                for q in 0..<m { g += h[p * m + q] * x[q] }
+                let g = h.withUnsafeBufferPointer { hp in cblas_ddot(Int32(m), hp.baseAddress! + p * m, 1, x, 1) } - c[p]
                 var next = x[p] - g / h[p * m + p]
                 if nonNegative { next = max(next, 0) }
                 change = max(change, abs(next - x[p]) * h[p * m + p].squareRoot())
                 x[p] = next
             }
-            if change <= 1e-13 * max(1, c.reduce(0) { max($0, abs($1)) }) { break }
+            if change <= 1e-13 * scale { break }
         }
         return x
     }

@@ -237,6 +237,36 @@ final class GradMatchTests: XCTestCase {
     }
 }
 
+extension GradMatchTests {
+    /// The incremental-Cholesky OMP picks the same examples, in the same order, and gives the same
+    /// NNLS weights as OMP refitted from scratch at every step (random synthetic rows; members a
+    /// non-contiguous subset, so the index mapping is exercised).
+    func testIncrementalOMPEqualsTheNaiveOne() throws {
+        var rng = RandomGenerator(seed: 33)
+        let n = 40, d = 8
+        let g = try FeatureMatrix(rows: n, columns: d, values: (0..<(n * d)).map { _ in rng.nextDouble() - 0.3 })
+        let gm = GradMatch(gradients: g, lambda: 0.5)
+        let members = (0..<n).filter { $0 % 3 != 1 }
+        func dot(_ i: Int, _ v: [Double]) -> Double { (0..<d).reduce(0) { $0 + g[i, $1] * v[$1] } }
+        var b = [Double](repeating: 0, count: d)
+        for i in members { for k in 0..<d { b[k] += g[i, k] } }
+        var r = b, chosen: [Int] = []
+        for _ in 0..<10 {
+            chosen.append(members.filter { !chosen.contains($0) }.max { dot($0, r) < dot($1, r) }!)
+            let x = gm.solve(chosen, b, nonNegative: false)
+            r = b
+            for (a, i) in chosen.enumerated() { for k in 0..<d { r[k] -= x[a] * g[i, k] } }
+        }
+        let w = gm.solve(chosen, b, nonNegative: true)
+        let expected = chosen.indices.filter { w[$0] > 0 }.sorted { chosen[$0] < chosen[$1] }
+        var rr = RandomGenerator(seed: 0)
+        let (idx, weights) = try gm.choose(members, size: 10, rng: &rr)
+        XCTAssertEqual(idx, expected.map { chosen[$0] })
+        XCTAssertEqual(weights!.count, expected.count)
+        for (a, e) in zip(weights!, expected.map { w[$0] }) { XCTAssertEqual(a, e, accuracy: 1e-6 * max(1, abs(e))) }
+    }
+}
+
 final class WeightedLossTests: XCTestCase {
     func testUnitWeightsGiveTheUnweightedLossAndWeightsActAsRepetition() throws {
         var rng = RandomGenerator(seed: 5)
