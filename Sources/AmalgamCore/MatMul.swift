@@ -52,6 +52,15 @@ extension Tensor {
         let pa = a.storage.pointer, pb = b.storage.pointer, pc = out.storage.pointer
         if k == 0 {
             pc.update(repeating: 0, count: out.count)
+        } else if batch > 1 && m * n * k < 1 << 20 {
+            // Many small products (attention's per-head scores and contexts): one whole product per
+            // worker, each single-threaded, instead of OpenBLAS splitting (or not splitting) each
+            // tiny one. Each product is computed exactly as in the serial loop.
+            parallelChunks(count: batch, work: 2 * Double(batch * m * n * k)) { _, range in
+                for i in range {
+                    sgemm(pa + i * m * k, pb + i * k * n, pc + i * m * n, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+                }
+            }
         } else {
             for i in 0..<batch {
                 sgemm(pa + i * m * k, pb + i * k * n, pc + i * m * n, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)

@@ -57,4 +57,20 @@ final class ParallelKernelTests: XCTestCase {
         let mismatches = zip(x.scalars, y).filter { Foundation.exp($0) != $1 }.count
         XCTAssertEqual(mismatches, 0)
     }
+
+    /// A batch of 96 small products (attention-sized, split over workers) equals the products
+    /// taken one at a time, exactly, for every transpose combination.
+    func testManySmallBatchedProductsEqualTheOneByOneProducts() {
+        var rng = RandomGenerator(seed: 7)
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let a = Tensor.normal(ta ? [96, 32, 64] : [96, 64, 32], using: &rng)
+            let b = Tensor.normal(tb ? [96, 48, 32] : [96, 32, 48], using: &rng)
+            let c = Tensor.matmul(a, b, transposeA: ta, transposeB: tb)
+            XCTAssertEqual(c.shape, [96, 64, 48])
+            for i in [0, 1, 47, 95] {
+                let one = Tensor.matmul(a.select(axis: 0, index: i), b.select(axis: 0, index: i), transposeA: ta, transposeB: tb)
+                XCTAssertEqual(c.select(axis: 0, index: i).scalars, one.scalars, "item \(i), transposes \(ta) \(tb)")
+            }
+        }
+    }
 }
