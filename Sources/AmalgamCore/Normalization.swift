@@ -17,7 +17,12 @@ extension Tensor {
         var invStd = [Float](repeating: 0, count: c)
         var out = Tensor(uninitializedShape: x.shape)
         let px = x.storage.pointer, po = out.storage.pointer, pg = gamma.storage.pointer, pb = beta.storage.pointer
-        for ch in 0..<c {
+        let pmean = mean.storage.pointer, pvar = variance.storage.pointer
+        // Channels are independent: split them over the kernel workers when the pass is large
+        // (every channel's sums run in the same order either way, so results do not change).
+        invStd.withUnsafeMutableBufferPointer { pinv in
+        parallelChunks(count: c, work: 5 * Double(x.count)) { _, channels in
+        for ch in channels {
             var s: Double = 0
             for i in 0..<n { let r = px + (i * c + ch) * inner; for k in 0..<inner { s += Double(r[k]) } }
             let mu = Float(s / Double(m))
@@ -25,26 +30,30 @@ extension Tensor {
             for i in 0..<n { let r = px + (i * c + ch) * inner; for k in 0..<inner { let d = r[k] - mu; ss += d * d } }
             let v = ss / Float(m)
             let inv = 1 / (v + epsilon).squareRoot()
-            mean.storage.pointer[ch] = mu
-            variance.storage.pointer[ch] = v
-            invStd[ch] = inv
+            pmean[ch] = mu
+            pvar[ch] = v
+            pinv[ch] = inv
             let a = pg[ch] * inv, b = pb[ch] - mu * a
             for i in 0..<n { let r = px + (i * c + ch) * inner, o = po + (i * c + ch) * inner; for k in 0..<inner { o[k] = r[k] * a + b } }
+        }
+        }
         }
         let meanV = mean
         record(&out, [x, gamma, beta]) { g, needs in
             var dx = needs[0] ? Tensor(uninitializedShape: x.shape) : nil
-            var dgamma = Tensor(uninitializedShape: [c]), dbeta = Tensor(uninitializedShape: [c])
-            let gp = g.storage.pointer, pdx = dx?.storage.pointer
-            for ch in 0..<c {
-                let mu = meanV.storage.pointer[ch], inv = invStd[ch]
+            let dgamma = Tensor(uninitializedShape: [c]), dbeta = Tensor(uninitializedShape: [c])
+            let gp = g.storage.pointer, pdx = dx?.storage.pointer, pdg = dgamma.storage.pointer, pdb = dbeta.storage.pointer
+            invStd.withUnsafeBufferPointer { pinv in
+            parallelChunks(count: c, work: 8 * Double(x.count)) { _, channels in
+            for ch in channels {
+                let mu = meanV.storage.pointer[ch], inv = pinv[ch]
                 var sg: Float = 0, sgx: Float = 0
                 for i in 0..<n {
                     let r = px + (i * c + ch) * inner, q = gp + (i * c + ch) * inner
                     for k in 0..<inner { sg += q[k]; sgx += q[k] * (r[k] - mu) * inv }
                 }
-                dgamma.storage.pointer[ch] = sgx
-                dbeta.storage.pointer[ch] = sg
+                pdg[ch] = sgx
+                pdb[ch] = sg
                 if let pdx {
                     let scale = pg[ch] * inv / Float(m)
                     let fm = Float(m)
@@ -53,6 +62,8 @@ extension Tensor {
                         for k in 0..<inner { d[k] = scale * (fm * q[k] - sg - (r[k] - mu) * inv * sgx) }
                     }
                 }
+            }
+            }
             }
             dx?.node = nil
             return [dx, needs[1] ? dgamma : nil, needs[2] ? dbeta : nil]

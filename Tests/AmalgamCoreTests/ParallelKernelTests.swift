@@ -73,4 +73,22 @@ final class ParallelKernelTests: XCTestCase {
             }
         }
     }
+
+    /// Batch norm of a [64, 16, 28, 28] input (channels split over workers) equals, channel by
+    /// channel and exactly, batch norm of that channel alone (a serial problem), forward and backward.
+    func testLargeBatchNormEqualsPerChannelProblems() {
+        var rng = RandomGenerator(seed: 8)
+        let x = Tensor.normal([64, 16, 28, 28], using: &rng) * 3 + 1
+        let gamma = Tensor.normal([16], using: &rng), beta = Tensor.normal([16], using: &rng)
+        let seed = Tensor.normal(x.shape, using: &rng)
+        let (y, grads) = vectorJacobianProduct(at: [x, gamma, beta], seed: seed) { Tensor.batchNorm($0[0], gamma: $0[1], beta: $0[2], epsilon: 1e-5).output }
+        for ch in [0, 7, 15] {
+            let xc = x.slice(axis: 1, start: ch, end: ch + 1), sc = seed.slice(axis: 1, start: ch, end: ch + 1)
+            let gc = gamma.slice(axis: 0, start: ch, end: ch + 1), bc = beta.slice(axis: 0, start: ch, end: ch + 1)
+            let (yc, gcs) = vectorJacobianProduct(at: [xc, gc, bc], seed: sc) { Tensor.batchNorm($0[0], gamma: $0[1], beta: $0[2], epsilon: 1e-5).output }
+            XCTAssertEqual(y.slice(axis: 1, start: ch, end: ch + 1).scalars, yc.scalars, "output, channel \(ch)")
+            XCTAssertEqual(grads[0].slice(axis: 1, start: ch, end: ch + 1).scalars, gcs[0].scalars, "dx, channel \(ch)")
+            XCTAssertEqual(grads[1].scalars[ch], gcs[1].scalars[0]); XCTAssertEqual(grads[2].scalars[ch], gcs[2].scalars[0])
+        }
+    }
 }
