@@ -110,10 +110,25 @@ extension Tensor {
         var out = Tensor(uninitializedShape: [n, oc, oh, ow])
         let px = input.storage.pointer, pw = weight.storage.pointer, po = out.storage.pointer
         let work = 2.0 * Double(n * oc * p * kc)
+        // Ungrouped im2col convolutions take the transposed product outᵀ = colᵀ·Wᵀ ([P, OC]) and
+        // transpose it back while adding the bias: OpenBLAS runs that shape markedly faster than
+        // W·col when OC is much smaller than P (the usual case).
+        let transposed = groups == 1 && !direct && oc < p
         parallelChunks(count: n, work: work) { _, range in
             let col = direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: kc * p)
-            defer { col?.deallocate() }
+            let tmp = transposed ? UnsafeMutablePointer<Float>.allocate(capacity: p * oc) : nil
+            defer { col?.deallocate(); tmp?.deallocate() }
             for s in range {
+                if let tmp, let col {
+                    im2col(px + s * c * h * w, col, c: c, h: h, w: w, oh: oh, ow: ow, g: geo)
+                    sgemm(UnsafePointer(col), pw, tmp, m: p, n: oc, k: kc, transposeA: true, transposeB: true)
+                    let pb = bias?.storage.pointer
+                    for o in 0..<oc {
+                        let d = po + (s * oc + o) * p, v = pb?[o] ?? 0
+                        for i in 0..<p { d[i] = tmp[i * oc + o] + v }
+                    }
+                    continue
+                }
                 for gi in 0..<groups {
                     let xg = px + (s * c + gi * cg) * h * w
                     let src: UnsafePointer<Float>
