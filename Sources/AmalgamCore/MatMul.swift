@@ -90,3 +90,43 @@ extension Tensor {
     /// `self · other` (see ``matmul(_:_:transposeA:transposeB:)``).
     public func matmul(_ other: Tensor) -> Tensor { Tensor.matmul(self, other) }
 }
+
+extension Tensor {
+    /// The affine map of a linear layer, fused: y = x·Wᵀ + b for x `[…, in]`, weight `[out, in]`
+    /// and optional bias `[out]` → `[…, out]` (PyTorch's `F.linear`). The bias is written into the
+    /// output first and the product accumulated onto it (one GEMM with β = 1), so no separate
+    /// broadcast pass runs. Pullbacks: dx = g·W, dW = gᵀ·x, db = Σ_rows g.
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        precondition(weight.rank == 2 && x.rank >= 1 && x.shape[x.rank - 1] == weight.shape[1],
+                     "linear: input \(x.shape) does not end in the weight's \(weight.rank == 2 ? weight.shape[1] : -1) input features (weight \(weight.shape))")
+        let (outF, inF) = (weight.shape[0], weight.shape[1])
+        precondition(bias == nil || bias!.shape == [outF], "linear: bias \(bias!.shape) must be [\(outF)]")
+        let rows = x.count / Swift.max(inF, 1)
+        let rowCount = inF == 0 ? shapeCount(Array(x.shape.dropLast())) : rows
+        var out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outF])
+        let po = out.storage.pointer
+        if let bias {
+            let pb = bias.storage.pointer
+            for r in 0..<rowCount { (po + r * outF).update(from: pb, count: outF) }
+        }
+        if rowCount > 0 && outF > 0 {
+            if inF == 0 {
+                if bias == nil { po.update(repeating: 0, count: out.count) }
+            } else {
+                sgemm(x.storage.pointer, weight.storage.pointer, po, m: rowCount, n: outF, k: inF,
+                      transposeA: false, transposeB: true, beta: bias == nil ? 0 : 1)
+            }
+        }
+        var inputs = [x, weight]
+        if let bias { inputs.append(bias) }
+        record(&out, inputs) { g, needs in
+            let g2 = g.reshaped([rowCount, outF])
+            let dx = needs[0] ? matmul(g2, weight).reshaped(x.shape) : nil
+            let dw = needs[1] ? matmul(g2, x.reshaped([rowCount, inF]), transposeA: true) : nil
+            var result: [Tensor?] = [dx, dw]
+            if bias != nil { result.append(needs[2] ? g2.sum(axis: 0) : nil) }
+            return result
+        }
+        return out
+    }
+}

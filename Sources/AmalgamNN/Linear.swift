@@ -14,9 +14,7 @@ public final class Linear: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         try checkShape(x.rank >= 1 && x.shape.last == inFeatures, "Linear(\(inFeatures)→\(outFeatures))", expected: "[…, \(inFeatures)]", got: x.shape)
-        let y = Tensor.matmul(x, weight.value, transposeB: true)
-        if let b = bias { return y + b.value }
-        return y
+        return Tensor.linear(x, weight: weight.value, bias: bias?.value)
     }
 }
 

@@ -115,6 +115,20 @@ final class GradientTests: XCTestCase {
         check("vector", [randn([4]), randn([4, 2])]) { Tensor.matmul($0[0], $0[1]) }
     }
 
+    /// The fused linear map: gradients by finite differences, values equal to matmul + bias, and
+    /// the degenerate shapes (no input features, no rows).
+    func testFusedLinear() {
+        check("linear", [randn([2, 3, 4]), randn([5, 4]), randn([5])]) { Tensor.linear($0[0], weight: $0[1], bias: $0[2]) }
+        check("linear, no bias", [randn([3, 4]), randn([5, 4])]) { Tensor.linear($0[0], weight: $0[1]) }
+        let x = randn([7, 300]), w = randn([9, 300]), b = randn([9])
+        let fused = Tensor.linear(x, weight: w, bias: b).scalars, plain = (Tensor.matmul(x, w, transposeB: true) + b).scalars
+        for (u, v) in zip(fused, plain) { XCTAssertEqual(u, v, accuracy: 1e-4 * max(1, abs(v))) }
+        XCTAssertEqual(Tensor.linear(Tensor.zeros([2, 3, 0]), weight: Tensor.zeros([4, 0]), bias: b.slice(axis: 0, start: 0, end: 4)).scalars,
+                       Array(repeating: b.slice(axis: 0, start: 0, end: 4).scalars, count: 6).flatMap { $0 })
+        XCTAssertEqual(Tensor.linear(Tensor.zeros([2, 0]), weight: Tensor.zeros([4, 0])).scalars, [Float](repeating: 0, count: 8))
+        XCTAssertEqual(Tensor.linear(Tensor.zeros([0, 3]), weight: w.slice(axis: 1, start: 0, end: 3), bias: b).shape, [0, 9])
+    }
+
     func testConvolutionAndPooling() {
         let cases: [(Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), Int, Bool)] = [
             // cin, cout, k, stride, padding, dilation, groups, bias
