@@ -134,6 +134,17 @@ public final class MergeExperiment {
     public var recipe: MergeRecipe
     public var callback: (MergeEvent) -> Void = { _ in }
     public var shouldStop: () -> Bool = { false }
+    /// Finished phases are saved here and, with `reuse`, reloaded instead of retrained (nil:
+    /// nothing is saved). Not used when the teachers are given.
+    public var checkpoints: PhaseCheckpoints?
+
+    /// The configuration a saved phase must match to be reused.
+    public var runKey: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let r = (try? encoder.encode(recipe)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        return "\(kind.rawValue) budget \(budget.total) K \(budget.teachers) train \(train.count) test \(test.count) recipe \(r)"
+    }
 
     /// `train` and `test` already normalised.
     public init(kind: ModelKind, train: ImageDataset, test: ImageDataset, budget: MergeBudget, recipe: MergeRecipe = MergeRecipe()) throws {
@@ -184,8 +195,14 @@ public final class MergeExperiment {
     /// Trains one standard model (teacher or baseline) for `epochs` with the base recipe.
     func trainStandard(name: String, seed: UInt64, modelSeed: UInt64, epochs: Double) throws -> (Module, Double, Double) {
         let model = make(seed: modelSeed)
+        if let saved = try checkpoints?.load(seed: seed, phase: name, run: runKey, into: model) {
+            callback(.phaseEnd(seed: seed, name: name + " (saved)", testAccuracy: saved.testAccuracy, seconds: saved.seconds))
+            callback(.model(seed: seed, name: name, module: model))
+            return (model, saved.testAccuracy, saved.seconds)
+        }
         let (acc, secs) = try fit(model, name: name, seed: seed, dataSeed: modelSeed, epochs: epochs, optimizer: sgd(recipe.learningRate),
                                   schedule: CosineSchedule(base: recipe.learningRate, totalSteps: steps(epochs)))
+        try checkpoints?.save(seed: seed, phase: name, model: model, record: PhaseRecord(run: runKey, testAccuracy: acc, seconds: secs))
         callback(.model(seed: seed, name: name, module: model))
         return (model, acc, secs)
     }
@@ -213,6 +230,9 @@ public final class MergeExperiment {
     public func run(seed: UInt64, strategies: Set<MergeStrategy> = [.merged, .long, .bestOf3, .teacher, .teacherEnsemble],
                     teachers given: [Module]? = nil) throws -> MergeSeedResult {
         let k = given?.count ?? budget.teachers
+        let saved = checkpoints
+        if given != nil { checkpoints = nil }
+        defer { checkpoints = saved }
         let teacherMACs = try forwardMACs(make(seed: 0), inputShape: [train.channels, train.imageSize, train.imageSize])
         let wideMACs = try forwardMACs(make(seed: 0, width: k), inputShape: [train.channels, train.imageSize, train.imageSize])
         func flops(_ macs: Double, _ epochs: Double) -> Double { trainingFLOPs(macs: macs, examples: Double(steps(epochs) * recipe.batchSize)) }
@@ -246,6 +266,15 @@ public final class MergeExperiment {
         // Merge: wide student, gates, prune, fine-tune.
         var mergedFLOPs = Double(k) * flops(teacherMACs, teacherEpochs)
         if strategies.contains(.merged) || strategies.contains(.longEqualCompute) {
+            let student = make(seed: base &+ 503)
+            let fAcc: Double, gSecs: Double, fSecs: Double
+            if let rec = try checkpoints?.load(seed: seed, phase: "merged", run: runKey, into: student), let d = rec.diagnostics {
+                let teacherAccuracies = diag.teacherAccuracies
+                diag = d
+                diag.teacherAccuracies = teacherAccuracies
+                (fAcc, gSecs, fSecs) = (rec.testAccuracy, d.gateSeconds, d.fineTuneSeconds)
+                callback(.phaseEnd(seed: seed, name: "merged (saved)", testAccuracy: fAcc, seconds: gSecs + fSecs))
+            } else {
             let merged = try MergedNetwork(teachers: teachers, wide: make(seed: base &+ 500, width: k), gateMean: recipe.gateInitMean, seed: base &+ 501)
             merged.gatesEnabled = false
             diag.wideGatesOff = try evaluate(merged, testBatches).accuracy
@@ -265,21 +294,24 @@ public final class MergeExperiment {
             }
             let opt = sgd(recipe.gateWeightLearningRate)
             opt.groups = [ParameterGroup(learningRate: recipe.gateLearningRate, weightDecay: 0) { $0.hasPrefix("gates.") }]
-            let (gAcc, gSecs) = try fit(merged, name: "gates", seed: seed, dataSeed: base &+ 502, epochs: budget.gateEpochs, optimizer: opt,
+            let (gAcc, gateSecs) = try fit(merged, name: "gates", seed: seed, dataSeed: base &+ 502, epochs: budget.gateEpochs, optimizer: opt,
                                         schedule: ConstantSchedule(recipe.gateWeightLearningRate),
                                         extraLoss: [{ m in (m as! MergedNetwork).densityPenalty() * Float(alpha) }], beforeStep: update)
-            diag.afterGates = gAcc; diag.gateSeconds = gSecs; diag.alphaFinal = alpha
+            diag.afterGates = gAcc; diag.gateSeconds = gateSecs; diag.alphaFinal = alpha
             diag.openProbability = merged.meanOpenProbabilities()
             let kept = merged.keptChannels(perTeacherQuota: recipe.perTeacherQuota)
             diag.keptFromTeacher = zip(merged.plan.groups, kept).map { g, ks in
                 (0..<k).map { t in Double(ks.filter { $0 / g.width == t }.count) / Double(g.width) }
             }
-            let student = try merged.prune(into: make(seed: base &+ 503), kept: kept)
+            _ = try merged.prune(into: student, kept: kept)
             diag.afterPruning = try evaluate(student, testBatches).accuracy
-            let (fAcc, fSecs) = try fit(student, name: "fine-tune", seed: seed, dataSeed: base &+ 504, epochs: budget.fineTuneEpochs,
-                                        optimizer: sgd(recipe.fineTuneLearningRate),
-                                        schedule: CosineSchedule(base: recipe.fineTuneLearningRate, totalSteps: steps(budget.fineTuneEpochs)))
-            diag.fineTuneSeconds = fSecs
+            let (tunedAcc, tuneSecs) = try fit(student, name: "fine-tune", seed: seed, dataSeed: base &+ 504, epochs: budget.fineTuneEpochs,
+                                               optimizer: sgd(recipe.fineTuneLearningRate),
+                                               schedule: CosineSchedule(base: recipe.fineTuneLearningRate, totalSteps: steps(budget.fineTuneEpochs)))
+            diag.fineTuneSeconds = tuneSecs
+            (fAcc, gSecs, fSecs) = (tunedAcc, gateSecs, tuneSecs)
+            try checkpoints?.save(seed: seed, phase: "merged", model: student, record: PhaseRecord(run: runKey, testAccuracy: fAcc, seconds: gSecs + fSecs, diagnostics: diag))
+            }
             callback(.model(seed: seed, name: "merged", module: student))
             mergedFLOPs += flops(wideMACs, budget.gateEpochs) + flops(teacherMACs, budget.fineTuneEpochs)
             out[MergeStrategy.merged.rawValue] = StrategyOutcome(

@@ -45,7 +45,7 @@ struct Merge: ParsableCommand {
     @Option(help: "Use only this many training examples (a seeded subset).") var trainLimit: Int?
     @Option(help: "Output directory (default runs/merge-<model>-T<budget>).") var out: String?
     @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
-    @Flag(help: "Keep the seeds already in DIR/summary.json (same model, dataset, budget and K) and run only the others.") var resume = false
+    @Flag(help: "Keep the seeds already in DIR/summary.json (same model, dataset, budget and K) and run only the others; within an unfinished seed, reuse its finished phases (DIR/seed<S>/phase-*) instead of retraining them.") var resume = false
     @Flag(help: "Print nothing but errors.") var quiet = false
 
     var budget: Double { budgetEpochs ?? (dataset == .sine ? 600 : 6) }
@@ -122,6 +122,8 @@ struct Merge: ParsableCommand {
         let k = given?.count ?? teachers
         let experiment = try MergeExperiment(kind: model, train: train, test: test, budget: MergeBudget(total: budget, teachers: k), recipe: recipe)
         experiment.shouldStop = { interruptRequested != 0 }
+        // Every finished phase is saved, so an interrupted run loses nothing already trained.
+        if given == nil { experiment.checkpoints = PhaseCheckpoints(directory: outDir, reuse: resume) }
         var strategySet = try parseStrategies()
         if given != nil { strategySet.subtract([.long, .bestOf3, .longEqualCompute]) }
         let b = experiment.budget

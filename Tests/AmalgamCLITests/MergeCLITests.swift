@@ -55,6 +55,53 @@ final class MergeCLITests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: dir2)
     }
 
+    /// An interrupted seed resumes after its last finished phase: teachers (and what else was
+    /// saved) are reloaded, the rest is trained, and every number equals the uninterrupted run's.
+    func testInterruptedSeedResumesFromItsFinishedPhases() throws {
+        try cli.requireData()
+        let a = cli.tempDir(), b = cli.tempDir()
+        let args = ["merge", "--model", "mlp", "--budget-epochs", "3", "--train-limit", "256", "--seeds", "0", "--equal-compute"]
+        let full = try cli.run(args + ["--out", a])
+        XCTAssertEqual(full.status, 0, full.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: a + "/seed0/phase-teacher-0.json"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: a + "/seed0/phase-merged.safetensors"))
+        // The run as if stopped after the teachers: no summary, no merge or long-baseline phases.
+        try FileManager.default.removeItem(atPath: b)
+        try FileManager.default.copyItem(atPath: a, toPath: b)
+        for f in try FileManager.default.contentsOfDirectory(atPath: b + "/seed0") where f.hasPrefix("phase-merged") || f.hasPrefix("phase-long") {
+            try FileManager.default.removeItem(atPath: b + "/seed0/" + f)
+        }
+        try FileManager.default.removeItem(atPath: b + "/summary.json")
+        let resumed = try cli.run(args + ["--resume", "--out", b])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("teacher 0 (saved)") && resumed.stdout.contains("teacher 1 (saved)"), resumed.stdout)
+        XCTAssertFalse(resumed.stdout.contains("merged (saved)"), resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("fine-tune"), resumed.stdout)
+        let sa = try summary(a)["strategies"] as! [String: [String: Any]], sb = try summary(b)["strategies"] as! [String: [String: Any]]
+        XCTAssertEqual(Set(sa.keys), Set(sb.keys))
+        for (k, v) in sa {
+            XCTAssertEqual(v["test_accuracy"] as! [Double], sb[k]!["test_accuracy"] as! [Double], k)
+            XCTAssertEqual(v["train_flops"] as! [Double], sb[k]!["train_flops"] as! [Double], k)
+        }
+        // Everything saved: a second resume trains nothing and gives the same numbers again.
+        try FileManager.default.removeItem(atPath: b + "/summary.json")
+        let again = try cli.run(args + ["--resume", "--out", b])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stdout.contains("merged (saved)") && !again.stdout.contains("fine-tune"), again.stdout)
+        XCTAssertEqual((try summary(b)["strategies"] as! [String: [String: Any]])["merged"]!["test_accuracy"] as! [Double],
+                       sa["merged"]!["test_accuracy"] as! [Double])
+        // A phase of another configuration is refused, and a damaged record is named.
+        try FileManager.default.removeItem(atPath: b + "/summary.json")
+        let other = try cli.run(args + ["--lr", "0.07", "--resume", "--out", b])
+        XCTAssertEqual(other.status, 1)
+        XCTAssertTrue(other.stderr.contains("phase-teacher-0.json") && other.stderr.contains("different run"), other.stderr)
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: b + "/seed0/phase-teacher-0.json"))
+        let broken = try cli.run(args + ["--resume", "--out", b])
+        XCTAssertEqual(broken.status, 1)
+        XCTAssertTrue(broken.stderr.contains("phase-teacher-0.json"), broken.stderr)
+        try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b)
+    }
+
     func testSineToyIsDeterministic() throws {
         let a = cli.tempDir(), b = cli.tempDir()
         for d in [a, b] {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The experiments of docs/results/merging.md (issue 9). Every run resumes: seeds already in a
-# run's summary.json are kept, so the sweep can be interrupted and restarted. On 2 cores the
+# run's summary.json are kept, and within an unfinished seed every finished phase (each teacher,
+# the merged student, each baseline; DIR/seed<S>/phase-*) is reloaded instead of retrained, so
+# the sweep can be interrupted at any time and restarted, losing at most the phase in progress. On 2 cores the
 # small CNN takes about 2 minutes per teacher epoch and about 4× that per wide-student epoch;
 # a seed at budget T costs roughly 2.6·T teacher-epochs without --equal-compute, 4·T with it.
 #   scripts/experiments/merging_sweep.sh [OUT_DIR]        (default runs/merging)

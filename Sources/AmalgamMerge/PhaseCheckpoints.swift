@@ -1,0 +1,68 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamNN
+import Foundation
+
+/// What a finished training phase of a ``MergeExperiment`` left behind besides its weights.
+public struct PhaseRecord: Codable, Sendable {
+    /// Identifies the run configuration the phase belongs to (model, budget, K, data sizes, recipe).
+    public var run: String
+    public var testAccuracy: Double
+    public var seconds: Double
+    /// For the merge phase: the diagnostics of the whole merge (gates, pruning, fine-tuning).
+    public var diagnostics: MergeDiagnostics?
+    public init(run: String, testAccuracy: Double, seconds: Double, diagnostics: MergeDiagnostics? = nil) {
+        self.run = run; self.testAccuracy = testAccuracy; self.seconds = seconds; self.diagnostics = diagnostics
+    }
+}
+
+/// Where a ``MergeExperiment`` keeps every finished phase of a seed — a teacher, the merged
+/// student after fine-tuning, each baseline — so that an interrupted run resumes after its last
+/// finished phase instead of starting the seed again.
+///
+/// Layout: `DIRECTORY/seed<S>/phase-<name>.safetensors` (the weights) and `phase-<name>.json`
+/// (a ``PhaseRecord``), both written atomically, the record last: a record on disk means the
+/// weights beside it are complete. A resumed run gets exactly the numbers of an uninterrupted one
+/// (each phase draws from its own seeds, and the reloaded weights are the saved float32 values);
+/// only the recorded seconds are those of the original phase. Records of another configuration
+/// are refused with an error rather than silently mixed in.
+public struct PhaseCheckpoints: Sendable {
+    public let directory: String
+    /// Load finished phases (false: only save them, overwriting what is there).
+    public var reuse: Bool
+    public init(directory: String, reuse: Bool) { self.directory = directory; self.reuse = reuse }
+
+    func stem(seed: UInt64, phase: String) -> String {
+        let name = phase.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).joined(separator: "-")
+        return "\(directory)/seed\(seed)/phase-\(name)"
+    }
+
+    /// The saved phase, its weights loaded into `model`; nil when it was not saved (or `reuse` is off).
+    public func load(seed: UInt64, phase: String, run: String, into model: Module) throws -> PhaseRecord? {
+        guard reuse else { return nil }
+        let stem = stem(seed: seed, phase: phase)
+        guard FileManager.default.fileExists(atPath: stem + ".json") else { return nil }
+        let record: PhaseRecord
+        do { record = try JSONDecoder().decode(PhaseRecord.self, from: try readFile(stem + ".json")) } catch let e as AmalgamError { throw e } catch {
+            throw AmalgamError.format(path: stem + ".json", message: "not a phase record: \(error)")
+        }
+        guard record.run == run else {
+            throw AmalgamError.invalidArgument("\(stem).json was saved by a different run (\(record.run)); this run is \(run) — use another output directory or remove that seed's phase files")
+        }
+        guard record.testAccuracy.isFinite, record.seconds.isFinite else {
+            throw AmalgamError.format(path: stem + ".json", message: "test accuracy \(record.testAccuracy), seconds \(record.seconds)")
+        }
+        try model.load(from: stem + ".safetensors")
+        return record
+    }
+
+    /// Saves a finished phase: weights first, then the record.
+    public func save(seed: UInt64, phase: String, model: Module, record: PhaseRecord) throws {
+        let stem = stem(seed: seed, phase: phase)
+        try FileManager.default.createDirectory(atPath: "\(directory)/seed\(seed)", withIntermediateDirectories: true)
+        try model.save(to: stem + ".safetensors", metadata: ["phase": phase, "run": record.run])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(try encoder.encode(record), to: stem + ".json")
+    }
+}
