@@ -30,7 +30,8 @@ public struct Glister: SelectionMethod {
         let n = members.count, k = probabilities.columns, d = embeddings.columns
         var q = [Double](repeating: 0, count: n * k)
         for a in 0..<n {
-            let m = (0..<k).map { z[a * k + $0] }.max()!
+            var m = -Double.infinity
+            for c in 0..<k { m = max(m, z[a * k + c]) }
             var s = 0.0
             for c in 0..<k { q[a * k + c] = Foundation.exp(z[a * k + c] - m); s += q[a * k + c] }
             for c in 0..<k { q[a * k + c] /= s }
@@ -73,11 +74,13 @@ public struct Glister: SelectionMethod {
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
         var z = initialLogits(members)
         let rows = embeddings.selectingRows(members).values
-        var chosen: [Int] = [], taken = Set<Int>()
-        for _ in 0..<size {
+        var chosen: [Int] = [], taken = [Bool](repeating: false, count: members.count)
+        for _ in 0..<min(size, members.count) {
             let g = gains(members, logits: z, rows: rows)
-            let x = g.indices.filter { !taken.contains($0) }.max { g[$0] < g[$1] || (g[$0] == g[$1] && $0 > $1) }!
-            taken.insert(x); chosen.append(members[x])
+            // The untaken member of largest gain (the first of equal gains).
+            var x = -1
+            for i in g.indices where !taken[i] && (x < 0 || g[i] > g[x]) { x = i }
+            taken[x] = true; chosen.append(members[x])
             z = step(members, logits: z, picked: x, rows: rows)
         }
         return (chosen.sorted(), nil)
