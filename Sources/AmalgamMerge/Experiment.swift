@@ -223,6 +223,47 @@ public final class MergeExperiment {
         }
     }
 
+    /// The merge pipeline proper (wide student from `teachers`, gates, pruning into `student`,
+    /// fine-tuning); fills the merge diagnostics and returns the fine-tuned test accuracy.
+    func merge(_ teachers: [Module], into student: Module, seed: UInt64, base: UInt64, diagnostics diag: inout MergeDiagnostics) throws -> Double {
+        let k = teachers.count
+        let merged = try MergedNetwork(teachers: teachers, wide: make(seed: base &+ 500, width: k), gateMean: recipe.gateInitMean, seed: base &+ 501)
+        merged.gatesEnabled = false
+        diag.wideGatesOff = try evaluate(merged, testBatches).accuracy
+        merged.gatesEnabled = true
+        diag.wideInitialGates = try evaluate(merged, testBatches).accuracy
+
+        let gateSteps = steps(budget.gateEpochs)
+        var alpha = recipe.alphaStart
+        let update: (Int) -> Void
+        switch recipe.alphaGrowth {
+        case .perStep(let final):
+            let schedule = AlphaSchedule.reaching(final: final, start: recipe.alphaStart, updates: gateSteps)
+            update = { _ in alpha += schedule.growth * alpha.squareRoot() }
+        case .perEpoch(let c):
+            let perEpoch = batchesPerEpoch
+            update = { step in if step % perEpoch == 0 { alpha += c * alpha.squareRoot() } }
+        }
+        let opt = sgd(recipe.gateWeightLearningRate)
+        opt.groups = [ParameterGroup(learningRate: recipe.gateLearningRate, weightDecay: 0) { $0.hasPrefix("gates.") }]
+        let (gAcc, gateSecs) = try fit(merged, name: "gates", seed: seed, dataSeed: base &+ 502, epochs: budget.gateEpochs, optimizer: opt,
+                                    schedule: ConstantSchedule(recipe.gateWeightLearningRate),
+                                    extraLoss: [{ m in (m as! MergedNetwork).densityPenalty() * Float(alpha) }], beforeStep: update)
+        diag.afterGates = gAcc; diag.gateSeconds = gateSecs; diag.alphaFinal = alpha
+        diag.openProbability = merged.meanOpenProbabilities()
+        let kept = merged.keptChannels(perTeacherQuota: recipe.perTeacherQuota)
+        diag.keptFromTeacher = zip(merged.plan.groups, kept).map { g, ks in
+            (0..<k).map { t in Double(ks.filter { $0 / g.width == t }.count) / Double(g.width) }
+        }
+        _ = try merged.prune(into: student, kept: kept)
+        diag.afterPruning = try evaluate(student, testBatches).accuracy
+        let (tunedAcc, tuneSecs) = try fit(student, name: "fine-tune", seed: seed, dataSeed: base &+ 504, epochs: budget.fineTuneEpochs,
+                                           optimizer: sgd(recipe.fineTuneLearningRate),
+                                           schedule: CosineSchedule(base: recipe.fineTuneLearningRate, totalSteps: steps(budget.fineTuneEpochs)))
+        diag.fineTuneSeconds = tuneSecs
+        return tunedAcc
+    }
+
     /// Runs the comparison for one seed. With `teachers` given (trained elsewhere, e.g. as jobs
     /// of a cluster array), teacher training is skipped and their cost is not counted; the
     /// strategies that need the budget's teacher phase (`long`, `best_of_3`,
@@ -230,9 +271,6 @@ public final class MergeExperiment {
     public func run(seed: UInt64, strategies: Set<MergeStrategy> = [.merged, .long, .bestOf3, .teacher, .teacherEnsemble],
                     teachers given: [Module]? = nil) throws -> MergeSeedResult {
         let k = given?.count ?? budget.teachers
-        let saved = checkpoints
-        if given != nil { checkpoints = nil }
-        defer { checkpoints = saved }
         let teacherMACs = try forwardMACs(make(seed: 0), inputShape: [train.channels, train.imageSize, train.imageSize])
         let wideMACs = try forwardMACs(make(seed: 0, width: k), inputShape: [train.channels, train.imageSize, train.imageSize])
         func flops(_ macs: Double, _ epochs: Double) -> Double { trainingFLOPs(macs: macs, examples: Double(steps(epochs) * recipe.batchSize)) }
@@ -266,56 +304,25 @@ public final class MergeExperiment {
         // Merge: wide student, gates, prune, fine-tune.
         var mergedFLOPs = Double(k) * flops(teacherMACs, teacherEpochs)
         if strategies.contains(.merged) || strategies.contains(.longEqualCompute) {
+            // Merged from given teachers, the result is not saved: the run key cannot name them.
+            let store = given == nil ? checkpoints : nil
             let student = make(seed: base &+ 503)
-            let fAcc: Double, gSecs: Double, fSecs: Double
-            if let rec = try checkpoints?.load(seed: seed, phase: "merged", run: runKey, into: student), let d = rec.diagnostics {
+            let fAcc: Double
+            if let rec = try store?.load(seed: seed, phase: "merged", run: runKey, into: student), let d = rec.diagnostics {
                 let teacherAccuracies = diag.teacherAccuracies
                 diag = d
                 diag.teacherAccuracies = teacherAccuracies
-                (fAcc, gSecs, fSecs) = (rec.testAccuracy, d.gateSeconds, d.fineTuneSeconds)
-                callback(.phaseEnd(seed: seed, name: "merged (saved)", testAccuracy: fAcc, seconds: gSecs + fSecs))
+                fAcc = rec.testAccuracy
+                callback(.phaseEnd(seed: seed, name: "merged (saved)", testAccuracy: fAcc, seconds: d.gateSeconds + d.fineTuneSeconds))
             } else {
-            let merged = try MergedNetwork(teachers: teachers, wide: make(seed: base &+ 500, width: k), gateMean: recipe.gateInitMean, seed: base &+ 501)
-            merged.gatesEnabled = false
-            diag.wideGatesOff = try evaluate(merged, testBatches).accuracy
-            merged.gatesEnabled = true
-            diag.wideInitialGates = try evaluate(merged, testBatches).accuracy
-
-            let gateSteps = steps(budget.gateEpochs)
-            var alpha = recipe.alphaStart
-            let update: (Int) -> Void
-            switch recipe.alphaGrowth {
-            case .perStep(let final):
-                let schedule = AlphaSchedule.reaching(final: final, start: recipe.alphaStart, updates: gateSteps)
-                update = { _ in alpha += schedule.growth * alpha.squareRoot() }
-            case .perEpoch(let c):
-                let perEpoch = batchesPerEpoch
-                update = { step in if step % perEpoch == 0 { alpha += c * alpha.squareRoot() } }
-            }
-            let opt = sgd(recipe.gateWeightLearningRate)
-            opt.groups = [ParameterGroup(learningRate: recipe.gateLearningRate, weightDecay: 0) { $0.hasPrefix("gates.") }]
-            let (gAcc, gateSecs) = try fit(merged, name: "gates", seed: seed, dataSeed: base &+ 502, epochs: budget.gateEpochs, optimizer: opt,
-                                        schedule: ConstantSchedule(recipe.gateWeightLearningRate),
-                                        extraLoss: [{ m in (m as! MergedNetwork).densityPenalty() * Float(alpha) }], beforeStep: update)
-            diag.afterGates = gAcc; diag.gateSeconds = gateSecs; diag.alphaFinal = alpha
-            diag.openProbability = merged.meanOpenProbabilities()
-            let kept = merged.keptChannels(perTeacherQuota: recipe.perTeacherQuota)
-            diag.keptFromTeacher = zip(merged.plan.groups, kept).map { g, ks in
-                (0..<k).map { t in Double(ks.filter { $0 / g.width == t }.count) / Double(g.width) }
-            }
-            _ = try merged.prune(into: student, kept: kept)
-            diag.afterPruning = try evaluate(student, testBatches).accuracy
-            let (tunedAcc, tuneSecs) = try fit(student, name: "fine-tune", seed: seed, dataSeed: base &+ 504, epochs: budget.fineTuneEpochs,
-                                               optimizer: sgd(recipe.fineTuneLearningRate),
-                                               schedule: CosineSchedule(base: recipe.fineTuneLearningRate, totalSteps: steps(budget.fineTuneEpochs)))
-            diag.fineTuneSeconds = tuneSecs
-            (fAcc, gSecs, fSecs) = (tunedAcc, gateSecs, tuneSecs)
-            try checkpoints?.save(seed: seed, phase: "merged", model: student, record: PhaseRecord(run: runKey, testAccuracy: fAcc, seconds: gSecs + fSecs, diagnostics: diag))
+                fAcc = try merge(teachers, into: student, seed: seed, base: base, diagnostics: &diag)
+                try store?.save(seed: seed, phase: "merged", model: student,
+                                record: PhaseRecord(run: runKey, testAccuracy: fAcc, seconds: diag.gateSeconds + diag.fineTuneSeconds, diagnostics: diag))
             }
             callback(.model(seed: seed, name: "merged", module: student))
             mergedFLOPs += flops(wideMACs, budget.gateEpochs) + flops(teacherMACs, budget.fineTuneEpochs)
             out[MergeStrategy.merged.rawValue] = StrategyOutcome(
-                testAccuracy: fAcc, seconds: teacherSeconds.reduce(0, +) + gSecs + fSecs, trainFlops: mergedFLOPs,
+                testAccuracy: fAcc, seconds: teacherSeconds.reduce(0, +) + diag.gateSeconds + diag.fineTuneSeconds, trainFlops: mergedFLOPs,
                 epochs: Double(k) * teacherEpochs + budget.gateEpochs + budget.fineTuneEpochs)
         }
 
