@@ -41,21 +41,17 @@ public struct GradMatch: SelectionMethod {
             let gj = Array(g[(j * d)..<((j + 1) * d)])
             var z = [Double](repeating: 0, count: m)
             if m > 0 { cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(d), 1, rows, Int32(d), gj, 1, 0, &z, 1) }
-            for p in 0..<m {
-                var t = z[p]
-                for q in 0..<p { t -= lower[p * cap + q] * z[q] }
-                z[p] = t / lower[p * cap + p]
-            }
+            if m > 0 { cblas_dtrsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, Int32(m), lower, Int32(cap), &z, 1) }
             let pivot = Self.dot(gj, gj) + lambda - Self.dot(z, z)
             guard pivot > 0, pivot.isFinite else { break }   // numerically dependent on the chosen rows
             for q in 0..<m { lower[m * cap + q] = z[q] }
             lower[m * cap + m] = pivot.squareRoot()
             chosen.append(j); taken[j] = true; rows += gj; c.append(Self.dot(gj, b))
-            // x = H_S⁻¹ c_S by two triangular solves.
+            // x = H_S⁻¹ c_S by two triangular solves (BLAS `dtrsv`, row-major L with stride `cap`).
             let k = m + 1
             var y = c
-            for p in 0..<k { var t = y[p]; for q in 0..<p { t -= lower[p * cap + q] * y[q] }; y[p] = t / lower[p * cap + p] }
-            for p in stride(from: k - 1, through: 0, by: -1) { var t = y[p]; for q in (p + 1)..<k { t -= lower[q * cap + p] * y[q] }; y[p] = t / lower[p * cap + p] }
+            cblas_dtrsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, Int32(k), lower, Int32(cap), &y, 1)
+            cblas_dtrsv(CblasRowMajor, CblasLower, CblasTrans, CblasNonUnit, Int32(k), lower, Int32(cap), &y, 1)
             x = y
             r = b
             cblas_dgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(d), -1, rows, Int32(d), x, 1, 1, &r, 1)
