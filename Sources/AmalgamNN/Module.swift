@@ -92,7 +92,9 @@ open class Module {
         var parameters: [(String, Parameter)] = [], buffers: [(String, Buffer)] = [], modules: [(String, Module)] = []
         var levels: [Mirror] = []
         var mirror: Mirror? = Mirror(reflecting: self)
-        while let m = mirror { levels.append(m); mirror = m.superclassMirror }
+        // `Module`'s own stored properties (mode, hooks) hold no parameters: stop above it, so
+        // their values (closure types, costly to decode) are never materialised.
+        while let m = mirror, m.subjectType != Module.self { levels.append(m); mirror = m.superclassMirror }
         let key = ObjectIdentifier(type(of: self))
         let cached = ReflectionCache.shared.layout(key)
         var layout: [ReflectionCache.Slot] = []
