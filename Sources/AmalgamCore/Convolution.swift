@@ -209,10 +209,14 @@ extension Tensor {
         var out = Tensor(uninitializedShape: [n, c, oh, ow])
         var argmax = [Int32](repeating: 0, count: out.count)
         let px = input.storage.pointer, po = out.storage.pointer
-        argmax.withUnsafeMutableBufferPointer { am in
+        // Planes are independent: split them over the kernel workers when the work pays.
+        let work = Double(out.count * geo.kernel.0 * geo.kernel.1) * 2
+        argmax.withUnsafeMutableBufferPointer { amb in
+          let am = amb.baseAddress!
+          parallelChunks(count: n * c, work: work) { _, planes in
             if geo.kernel == (2, 2) && geo.stride == (2, 2) && padding == (0, 0) && dilation == (1, 1) {
                 // The common case (every CNN here): four candidates per window, no bounds checks.
-                for plane in 0..<(n * c) {
+                for plane in planes {
                     let src = px + plane * h * w
                     for y in 0..<oh {
                         let r0 = src + 2 * y * w, r1 = r0 + w
@@ -237,7 +241,7 @@ extension Tensor {
                 }
                 return
             }
-            for plane in 0..<(n * c) {
+            for plane in planes {
                 let src = px + plane * h * w
                 for y in 0..<oh {
                     for x in 0..<ow {
@@ -258,15 +262,20 @@ extension Tensor {
                     }
                 }
             }
+          }
         }
         let inShape = input.shape
         record(&out, [input]) { g, _ in
             var dx = Tensor.zeros(inShape)
             let pg = g.storage.pointer, pd = dx.storage.pointer
-            for plane in 0..<(n * c) {
-                for k in 0..<(oh * ow) {
-                    let o = plane * oh * ow + k
-                    if argmax[o] >= 0 { pd[plane * h * w + Int(argmax[o])] += pg[o] }
+            argmax.withUnsafeBufferPointer { am in
+                parallelChunks(count: n * c, work: Double(oh * ow * n * c) * 4) { _, planes in
+                    for plane in planes {
+                        for k in 0..<(oh * ow) {
+                            let o = plane * oh * ow + k
+                            if am[o] >= 0 { pd[plane * h * w + Int(am[o])] += pg[o] }
+                        }
+                    }
                 }
             }
             return [dx]

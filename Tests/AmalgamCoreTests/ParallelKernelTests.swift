@@ -91,4 +91,33 @@ final class ParallelKernelTests: XCTestCase {
             XCTAssertEqual(grads[1].scalars[ch], gcs[1].scalars[0]); XCTAssertEqual(grads[2].scalars[ch], gcs[2].scalars[0])
         }
     }
+    /// 2×2 max pooling of a [128, 32, 28, 28] input (planes split over workers) equals pooling
+    /// each sample alone (a serial problem), forward and backward, exactly; ties and a NaN
+    /// included, so the first-maximum and NaN rules hold on the parallel path too.
+    func testLargeMaxPoolEqualsPerSampleProblems() {
+        var rng = RandomGenerator(seed: 9)
+        var x = Tensor.normal([128, 32, 28, 28], using: &rng)
+        x = x.relu()                                   // many ties at 0
+        var scalars = x.scalars
+        scalars[5 * 32 * 784 + 3 * 784 + 100] = .nan
+        x = Tensor(scalars, shape: x.shape)
+        let seed = Tensor.normal([128, 32, 14, 14], using: &rng)
+        let (y, grads) = vectorJacobianProduct(at: [x], seed: seed) { Tensor.maxPool2d($0[0], kernel: (2, 2)) }
+        for s in [0, 5, 77, 127] {
+            let xs = x.slice(axis: 0, start: s, end: s + 1), ss = seed.slice(axis: 0, start: s, end: s + 1)
+            let (ys, gs) = vectorJacobianProduct(at: [xs], seed: ss) { Tensor.maxPool2d($0[0], kernel: (2, 2)) }
+            XCTAssertEqual(y.slice(axis: 0, start: s, end: s + 1).scalars.map(\.bitPattern), ys.scalars.map(\.bitPattern), "output, sample \(s)")
+            XCTAssertEqual(grads[0].slice(axis: 0, start: s, end: s + 1).scalars, gs[0].scalars, "dx, sample \(s)")
+        }
+    }
+
+    /// ReLU of 3·10⁶ elements (split over workers) and its gradient equal the definition.
+    func testLargeReluEqualsDefinition() {
+        var rng = RandomGenerator(seed: 10)
+        let x = Tensor.normal([3_000_000], using: &rng), seed = Tensor.normal([3_000_000], using: &rng)
+        let (y, grads) = vectorJacobianProduct(at: [x], seed: seed) { $0[0].relu() }
+        let xs = x.scalars, ss = seed.scalars
+        XCTAssertEqual(y.scalars, xs.map { $0 > 0 ? $0 : 0 })
+        XCTAssertEqual(grads[0].scalars, zip(xs, ss).map { $0 > 0 ? $1 : 0 })
+    }
 }
