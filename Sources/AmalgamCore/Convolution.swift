@@ -222,20 +222,20 @@ extension Tensor {
                         let r0 = src + 2 * y * w, r1 = r0 + w
                         let o = (plane * oh + y) * ow
                         for x in 0..<ow {
-                            // A NaN wins and stays (as in PyTorch and the general path below).
-                            var best = r0[2 * x], bi = 2 * y * w + 2 * x
-                            let b1 = r0[2 * x + 1], b2 = r1[2 * x], b3 = r1[2 * x + 1]
-                            if !best.isNaN {
-                                if b1 > best || b1.isNaN { best = b1; bi = 2 * y * w + 2 * x + 1 }
-                            }
-                            if !best.isNaN {
-                                if b2 > best || b2.isNaN { best = b2; bi = (2 * y + 1) * w + 2 * x }
-                            }
-                            if !best.isNaN {
-                                if b3 > best || b3.isNaN { best = b3; bi = (2 * y + 1) * w + 2 * x + 1 }
+                            let a = r0[2 * x], b1 = r0[2 * x + 1], b2 = r1[2 * x], b3 = r1[2 * x + 1]
+                            let i0 = Int32(truncatingIfNeeded: 2 * y * w + 2 * x), w32 = Int32(truncatingIfNeeded: w)
+                            var best = a, bi = i0
+                            if a.isNaN || b1.isNaN || b2.isNaN || b3.isNaN {
+                                // A NaN wins and stays (as in PyTorch and the general path below).
+                                if !a.isNaN { best = b1.isNaN ? b1 : (b2.isNaN ? b2 : b3); bi = b1.isNaN ? i0 &+ 1 : (b2.isNaN ? i0 &+ w32 : i0 &+ w32 &+ 1) }
+                            } else {
+                                // No NaN (the usual case): plain comparisons, which compile to selects.
+                                if b1 > best { best = b1; bi = i0 &+ 1 }
+                                if b2 > best { best = b2; bi = i0 &+ w32 }
+                                if b3 > best { best = b3; bi = i0 &+ w32 &+ 1 }
                             }
                             po[o + x] = best
-                            am[o + x] = Int32(bi)
+                            am[o + x] = bi
                         }
                     }
                 }
