@@ -15,6 +15,8 @@ $A merge --dataset sine --seeds 0-9 --out "$OUT/sine-T600" --resume
 $A merge --model cnn --budget-epochs 6 --seeds 0,1,2 --equal-compute --out "$OUT/cnn-T6" --resume
 $A merge --model cnn --budget-epochs 12 --seeds 0,1,2 --equal-compute --out "$OUT/cnn-T12" --resume
 $A merge --model cnn --budget-epochs 24 --seeds 0 --equal-compute --out "$OUT/cnn-T24" --resume
-$A merge --model cnn --budget-epochs 48 --seeds 0 --equal-compute --out "$OUT/cnn-T48" --resume
-$A merge --model resnet20 --budget-epochs 12 --seeds 0,1 --out "$OUT/resnet20-T12" --resume
+$A merge --model resnet20 --budget-epochs 6 --seeds 0,1 --out "$OUT/resnet20-T6" --resume
+# T = 48 without the equal-compute baseline (72 more epochs of the long model).
+$A merge --model cnn --budget-epochs 48 --seeds 0 --out "$OUT/cnn-T48" --resume
 python3 scripts/experiments/merging_report.py "$OUT"/*/summary.json
+python3 scripts/experiments/merging_gap_chart.py "$OUT/cnn-gap.svg" "$OUT"/cnn-T*/summary.json
