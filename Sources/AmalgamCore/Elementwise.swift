@@ -273,12 +273,11 @@ extension Tensor {
         }
         let y = out
         Tensor.record(&out, [self]) { g, _ in
-            var dx = Tensor(uninitializedShape: g.shape)
+            let dx = Tensor(uninitializedShape: g.shape)
             let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
             parallelChunks(count: g.count, work: Double(g.count) * 2) { _, r in
                 for i in r { let gi = pg[i], yi = py[i]; pd[i] = yi > 0 ? gi : 0 }   // both loaded: a select, not a branch
             }
-            dx.node = nil
             return [dx]
         }
         return out
