@@ -7,6 +7,7 @@ seed is a dot; the line joins the means. A second series (hollow dots, dashed) s
 merged − long_equal_compute where that baseline was run. Prints the numbers it plots.
 """
 import json
+import math
 import statistics
 import sys
 from collections import defaultdict
@@ -37,7 +38,6 @@ def main(out, paths):
     ts = list(data)
     allv = [x for d in data.values() for v in d.values() for x in v] + [0.0]
     lo, hi = min(allv) - 0.3, max(allv) + 0.3
-    import math
     lx = [math.log2(t) for t in ts]
     x0, x1 = (min(lx) - 0.3, max(lx) + 0.3) if lx else (0, 1)
     fx = lambda t: L + (math.log2(t) - x0) / (x1 - x0) * (W - L - R)
