@@ -19,6 +19,19 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
         s0 = splitMix(&x); s1 = splitMix(&x); s2 = splitMix(&x); s3 = splitMix(&x)
     }
 
+    /// The four words of the generator's state (xoshiro256**), to save a run and resume it
+    /// exactly with ``init(state:)``.
+    public var state: [UInt64] { [s0, s1, s2, s3] }
+
+    /// A generator that continues from `state`, four words saved from ``state``. Throws unless
+    /// there are exactly four words, not all zero (the one state xoshiro cannot leave).
+    public init(state: [UInt64]) throws {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else {
+            throw AmalgamError.invalidArgument("a generator state is four words, not all zero; got \(state)")
+        }
+        s0 = state[0]; s1 = state[1]; s2 = state[2]; s3 = state[3]
+    }
+
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17

@@ -115,6 +115,8 @@ public struct MergeSeedResult: Codable, Sendable {
 public enum MergeEvent {
     /// A training phase starts: `name` (e.g. "teacher 1", "gates", "long"), its epochs and steps.
     case phaseStart(seed: UInt64, name: String, epochs: Double, steps: Int)
+    /// The phase continues from its saved progress at `step` of `steps`.
+    case phaseResumed(seed: UInt64, name: String, step: Int, steps: Int)
     /// One optimisation step of the current phase finished.
     case step(step: Int, steps: Int, loss: Float)
     /// A phase ended with this test accuracy.
@@ -160,31 +162,64 @@ public final class MergeExperiment {
     }
     var testBatches: LazyMapSequence<Range<Int>, Batch> { DataLoader(test, batchSize: 1000, shuffle: false).batches() }
 
-    /// Trains `model` for `steps` steps over reshuffled epochs of the training set.
+    /// Extra state of a phase that lives outside the model and optimizer (the gate phase's α),
+    /// saved with the phase's progress as metadata.
+    struct PhaseState {
+        var save: () -> [String: String]
+        var restore: ([String: String]) throws -> Void
+    }
+
+    /// Trains `model` for `steps(epochs)` steps over reshuffled epochs of the training set. With
+    /// `store`, the phase's progress is saved every `store.progressInterval` seconds and when
+    /// stopped, and a saved progress is continued (exactly: the epoch's batches before the saved
+    /// step are rebuilt and dropped, which replays their augmentation draws).
     func fit(_ model: Module, name: String, seed: UInt64, dataSeed: UInt64, epochs: Double, optimizer: Optimizer,
              schedule: LearningRateSchedule, extraLoss: [(Module) throws -> Tensor] = [],
-             beforeStep: (Int) -> Void = { _ in }) throws -> (accuracy: Double, seconds: Double) {
+             beforeStep: (Int) -> Void = { _ in }, store: PhaseCheckpoints? = nil, state: PhaseState? = nil) throws -> (accuracy: Double, seconds: Double) {
         let total = steps(epochs)
         callback(.phaseStart(seed: seed, name: name, epochs: epochs, steps: total))
         var loader = DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: dataSeed)
         if recipe.augment { loader.augment = { x, rng in Augmentation.randomCrop(x, padding: 2, using: &rng) } }
         let trainer = Trainer(model: model, optimizer: optimizer, schedule: schedule)
         trainer.extraLoss = extraLoss
+        var step = 0, priorSeconds = 0.0
+        if let store, let saved = try store.loadProgress(seed: seed, phase: name, run: runKey, model: model, optimizer: optimizer) {
+            guard saved.step < total else {
+                throw AmalgamError.invalidArgument("the saved progress of phase '\(name)' (seed \(seed)) is at step \(saved.step) of \(total); remove it or use another output directory")
+            }
+            try state?.restore(saved.metadata)
+            step = saved.step; priorSeconds = saved.seconds
+            trainer.restore(step: step)
+            callback(.phaseResumed(seed: seed, name: name, step: step, steps: total))
+        }
         let start = DispatchTime.now().uptimeNanoseconds
+        var lastSave = start
+        func elapsed() -> Double { priorSeconds + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        func saveProgress() throws {
+            try store?.saveProgress(seed: seed, phase: name, run: runKey, model: model, optimizer: optimizer, step: step, seconds: elapsed(),
+                                    metadata: state?.save() ?? [:])
+            lastSave = DispatchTime.now().uptimeNanoseconds
+        }
         model.train()
-        var step = 0, epoch = 0
+        var epoch = step / batchesPerEpoch, skip = step % batchesPerEpoch
         while step < total {
             epoch += 1
-            for batch in loader.batches(epoch: epoch) {
-                if shouldStop() { throw AmalgamError.interrupted }
+            var batches = loader.batches(epoch: epoch).makeIterator()
+            while skip > 0 { _ = batches.next(); skip -= 1 }
+            while let batch = batches.next() {
+                if shouldStop() {
+                    if step > 0 { try saveProgress() }
+                    throw AmalgamError.interrupted
+                }
                 beforeStep(step)
                 let (loss, _) = try trainer.trainStep(batch)
                 step += 1
                 callback(.step(step: step, steps: total, loss: loss))
                 if step == total { break }
+                if let store, Double(DispatchTime.now().uptimeNanoseconds - lastSave) / 1e9 >= store.progressInterval { try saveProgress() }
             }
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = elapsed()
         let accuracy = try evaluate(model, testBatches).accuracy
         callback(.phaseEnd(seed: seed, name: name, testAccuracy: accuracy, seconds: seconds))
         return (accuracy, seconds)
@@ -201,8 +236,9 @@ public final class MergeExperiment {
             return (model, saved.testAccuracy, saved.seconds)
         }
         let (acc, secs) = try fit(model, name: name, seed: seed, dataSeed: modelSeed, epochs: epochs, optimizer: sgd(recipe.learningRate),
-                                  schedule: CosineSchedule(base: recipe.learningRate, totalSteps: steps(epochs)))
+                                  schedule: CosineSchedule(base: recipe.learningRate, totalSteps: steps(epochs)), store: checkpoints)
         try checkpoints?.save(seed: seed, phase: name, model: model, record: PhaseRecord(run: runKey, testAccuracy: acc, seconds: secs))
+        checkpoints?.removeProgress(seed: seed, phase: name)
         callback(.model(seed: seed, name: name, module: model))
         return (model, acc, secs)
     }
@@ -224,33 +260,56 @@ public final class MergeExperiment {
     }
 
     /// The merge pipeline proper (wide student from `teachers`, gates, pruning into `student`,
-    /// fine-tuning); fills the merge diagnostics and returns the fine-tuned test accuracy.
-    func merge(_ teachers: [Module], into student: Module, seed: UInt64, base: UInt64, diagnostics diag: inout MergeDiagnostics) throws -> Double {
+    /// fine-tuning); fills the merge diagnostics and returns the fine-tuned test accuracy. With
+    /// `store`, the finished gate phase is saved as phase "gates" (the wide network with its
+    /// gates, and the diagnostics so far), and both phases save their progress.
+    func merge(_ teachers: [Module], into student: Module, seed: UInt64, base: UInt64, diagnostics diag: inout MergeDiagnostics,
+               store: PhaseCheckpoints?) throws -> Double {
         let k = teachers.count
         let merged = try MergedNetwork(teachers: teachers, wide: make(seed: base &+ 500, width: k), gateMean: recipe.gateInitMean, seed: base &+ 501)
-        merged.gatesEnabled = false
-        diag.wideGatesOff = try evaluate(merged, testBatches).accuracy
-        merged.gatesEnabled = true
-        diag.wideInitialGates = try evaluate(merged, testBatches).accuracy
+        if let rec = try store?.load(seed: seed, phase: "gates", run: runKey, into: merged), let d = rec.diagnostics {
+            let teacherAccuracies = diag.teacherAccuracies
+            diag = d
+            diag.teacherAccuracies = teacherAccuracies
+            callback(.phaseEnd(seed: seed, name: "gates (saved)", testAccuracy: d.afterGates, seconds: d.gateSeconds))
+        } else {
+            merged.gatesEnabled = false
+            diag.wideGatesOff = try evaluate(merged, testBatches).accuracy
+            merged.gatesEnabled = true
+            diag.wideInitialGates = try evaluate(merged, testBatches).accuracy
 
-        let gateSteps = steps(budget.gateEpochs)
-        var alpha = recipe.alphaStart
-        let update: (Int) -> Void
-        switch recipe.alphaGrowth {
-        case .perStep(let final):
-            let schedule = AlphaSchedule.reaching(final: final, start: recipe.alphaStart, updates: gateSteps)
-            update = { _ in alpha += schedule.growth * alpha.squareRoot() }
-        case .perEpoch(let c):
-            let perEpoch = batchesPerEpoch
-            update = { step in if step % perEpoch == 0 { alpha += c * alpha.squareRoot() } }
+            let gateSteps = steps(budget.gateEpochs)
+            var alpha = recipe.alphaStart
+            let update: (Int) -> Void
+            switch recipe.alphaGrowth {
+            case .perStep(let final):
+                let schedule = AlphaSchedule.reaching(final: final, start: recipe.alphaStart, updates: gateSteps)
+                update = { _ in alpha += schedule.growth * alpha.squareRoot() }
+            case .perEpoch(let c):
+                let perEpoch = batchesPerEpoch
+                update = { step in if step % perEpoch == 0 { alpha += c * alpha.squareRoot() } }
+            }
+            let opt = sgd(recipe.gateWeightLearningRate)
+            opt.groups = [ParameterGroup(learningRate: recipe.gateLearningRate, weightDecay: 0) { $0.hasPrefix("gates.") }]
+            // α travels with the progress (exactly: Swift prints a Double so that it reads back
+            // bit for bit).
+            let state = PhaseState(
+                save: { ["alpha": "\(alpha)"] },
+                restore: { meta in
+                    guard let a = meta["alpha"].flatMap(Double.init), a.isFinite else {
+                        throw AmalgamError.invalidArgument("the saved gate phase has no valid alpha (\(meta["alpha"] ?? "missing"))")
+                    }
+                    alpha = a
+                })
+            let (gAcc, gateSecs) = try fit(merged, name: "gates", seed: seed, dataSeed: base &+ 502, epochs: budget.gateEpochs, optimizer: opt,
+                                           schedule: ConstantSchedule(recipe.gateWeightLearningRate),
+                                           extraLoss: [{ m in (m as! MergedNetwork).densityPenalty() * Float(alpha) }], beforeStep: update,
+                                           store: store, state: state)
+            diag.afterGates = gAcc; diag.gateSeconds = gateSecs; diag.alphaFinal = alpha
+            diag.openProbability = merged.meanOpenProbabilities()
+            try store?.save(seed: seed, phase: "gates", model: merged, record: PhaseRecord(run: runKey, testAccuracy: gAcc, seconds: gateSecs, diagnostics: diag))
+            store?.removeProgress(seed: seed, phase: "gates")
         }
-        let opt = sgd(recipe.gateWeightLearningRate)
-        opt.groups = [ParameterGroup(learningRate: recipe.gateLearningRate, weightDecay: 0) { $0.hasPrefix("gates.") }]
-        let (gAcc, gateSecs) = try fit(merged, name: "gates", seed: seed, dataSeed: base &+ 502, epochs: budget.gateEpochs, optimizer: opt,
-                                    schedule: ConstantSchedule(recipe.gateWeightLearningRate),
-                                    extraLoss: [{ m in (m as! MergedNetwork).densityPenalty() * Float(alpha) }], beforeStep: update)
-        diag.afterGates = gAcc; diag.gateSeconds = gateSecs; diag.alphaFinal = alpha
-        diag.openProbability = merged.meanOpenProbabilities()
         let kept = merged.keptChannels(perTeacherQuota: recipe.perTeacherQuota)
         diag.keptFromTeacher = zip(merged.plan.groups, kept).map { g, ks in
             (0..<k).map { t in Double(ks.filter { $0 / g.width == t }.count) / Double(g.width) }
@@ -259,7 +318,8 @@ public final class MergeExperiment {
         diag.afterPruning = try evaluate(student, testBatches).accuracy
         let (tunedAcc, tuneSecs) = try fit(student, name: "fine-tune", seed: seed, dataSeed: base &+ 504, epochs: budget.fineTuneEpochs,
                                            optimizer: sgd(recipe.fineTuneLearningRate),
-                                           schedule: CosineSchedule(base: recipe.fineTuneLearningRate, totalSteps: steps(budget.fineTuneEpochs)))
+                                           schedule: CosineSchedule(base: recipe.fineTuneLearningRate, totalSteps: steps(budget.fineTuneEpochs)),
+                                           store: store)
         diag.fineTuneSeconds = tuneSecs
         return tunedAcc
     }
@@ -315,9 +375,10 @@ public final class MergeExperiment {
                 fAcc = rec.testAccuracy
                 callback(.phaseEnd(seed: seed, name: "merged (saved)", testAccuracy: fAcc, seconds: d.gateSeconds + d.fineTuneSeconds))
             } else {
-                fAcc = try merge(teachers, into: student, seed: seed, base: base, diagnostics: &diag)
+                fAcc = try merge(teachers, into: student, seed: seed, base: base, diagnostics: &diag, store: store)
                 try store?.save(seed: seed, phase: "merged", model: student,
                                 record: PhaseRecord(run: runKey, testAccuracy: fAcc, seconds: diag.gateSeconds + diag.fineTuneSeconds, diagnostics: diag))
+                store?.removeProgress(seed: seed, phase: "fine-tune")
             }
             callback(.model(seed: seed, name: "merged", module: student))
             mergedFLOPs += flops(wideMACs, budget.gateEpochs) + flops(teacherMACs, budget.fineTuneEpochs)

@@ -17,7 +17,7 @@ import Foundation
 /// and channel, shared over spatial positions). The mask is drawn once per forward pass by
 /// ``begin(batch:)`` so that a gate shared by several layers (a ResNet stage's residual stream)
 /// uses one sample everywhere in that pass.
-public final class HardConcreteGate: Module {
+public final class HardConcreteGate: Module, RandomizedModule {
     public static let beta: Float = 2.0 / 3.0
     public static let gamma: Float = -0.1
     public static let zeta: Float = 1.1
@@ -28,6 +28,8 @@ public final class HardConcreteGate: Module {
     /// network equals the teachers' ensemble.
     public var enabled = true
     var rng: RandomGenerator
+    /// The generator of the training noise (saved by resumable training checkpoints).
+    public var generator: RandomGenerator { get { rng } set { rng = newValue } }
     private var mask: Tensor?
 
     /// Gates for `channels` channels with log α ~ N(`mean`, `std`²) (paper: N(1, 0.01²)).

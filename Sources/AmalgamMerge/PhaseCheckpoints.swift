@@ -26,10 +26,19 @@ public struct PhaseRecord: Codable, Sendable {
 /// (each phase draws from its own seeds, and the reloaded weights are the saved float32 values);
 /// only the recorded seconds are those of the original phase. Records of another configuration
 /// are refused with an error rather than silently mixed in.
+///
+/// A phase in progress is saved too, every ``progressInterval`` seconds and when the run is
+/// stopped (SIGINT/SIGTERM): `phase-<name>.progress.safetensors`, a ``TrainingCheckpoint``
+/// (weights, optimizer state, generators, step, the seconds spent so far). A resumed run
+/// continues that phase at the saved step, replaying the epoch's shuffle and augmentation
+/// draws, so it gets exactly the numbers of an uninterrupted one; the file is removed once the
+/// phase is finished. Even a run killed without warning loses at most one interval of training.
 public struct PhaseCheckpoints: Sendable {
     public let directory: String
     /// Load finished phases (false: only save them, overwriting what is there).
     public var reuse: Bool
+    /// Seconds of training between two saves of the phase in progress (default 5 minutes).
+    public var progressInterval: Double = 300
     public init(directory: String, reuse: Bool) { self.directory = directory; self.reuse = reuse }
 
     func stem(seed: UInt64, phase: String) -> String {
@@ -64,5 +73,39 @@ public struct PhaseCheckpoints: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(try encoder.encode(record), to: stem + ".json")
+    }
+
+    /// The phase in progress saved by ``saveProgress(seed:phase:run:model:optimizer:step:seconds:)``,
+    /// restored into `model` and `optimizer`: the step it reached and the seconds spent; nil when
+    /// there is none (or `reuse` is off).
+    public func loadProgress(seed: UInt64, phase: String, run: String, model: Module, optimizer: Optimizer) throws -> (step: Int, seconds: Double, metadata: [String: String])? {
+        guard reuse else { return nil }
+        let path = stem(seed: seed, phase: phase) + ".progress.safetensors"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        // Check the run before touching the model.
+        let header = try SafeTensors.read(path: path).metadata
+        guard header["user.run"] == run else {
+            throw AmalgamError.invalidArgument("\(path) was saved by a different run (\(header["user.run"] ?? "unknown")); this run is \(run) — use another output directory or remove that seed's phase files")
+        }
+        let (step, meta) = try TrainingCheckpoint.read(from: path, model: model, optimizer: optimizer)
+        guard let seconds = meta["seconds"].flatMap(Double.init), seconds.isFinite, seconds >= 0 else {
+            throw AmalgamError.format(path: path, message: "metadata 'user.seconds' is \(meta["seconds"] ?? "missing")")
+        }
+        return (step, seconds, meta)
+    }
+
+    /// Saves the phase in progress after `step` steps and `seconds` of training, atomically.
+    public func saveProgress(seed: UInt64, phase: String, run: String, model: Module, optimizer: Optimizer, step: Int, seconds: Double,
+                             metadata: [String: String] = [:]) throws {
+        let path = stem(seed: seed, phase: phase) + ".progress.safetensors"
+        try FileManager.default.createDirectory(atPath: "\(directory)/seed\(seed)", withIntermediateDirectories: true)
+        var meta = metadata
+        meta["run"] = run; meta["phase"] = phase; meta["seconds"] = "\(seconds)"
+        try TrainingCheckpoint.write(to: path, model: model, optimizer: optimizer, step: step, metadata: meta)
+    }
+
+    /// Removes the phase-in-progress file (called once the phase is saved as finished).
+    public func removeProgress(seed: UInt64, phase: String) {
+        try? FileManager.default.removeItem(atPath: stem(seed: seed, phase: phase) + ".progress.safetensors")
     }
 }

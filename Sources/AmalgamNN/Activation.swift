@@ -23,9 +23,11 @@ public func Sigmoid() -> Activation { Activation(.sigmoid) }
 
 /// Dropout: in training, zeroes each element with probability p and scales the rest by 1/(1−p);
 /// identity in evaluation. Owns a seeded generator, so runs are reproducible.
-public final class Dropout: Module {
+public final class Dropout: Module, RandomizedModule {
     public let probability: Float
     var rng: RandomGenerator
+    /// The mask generator (saved by resumable training checkpoints).
+    public var generator: RandomGenerator { get { rng } set { rng = newValue } }
     public init(_ probability: Float, seed: UInt64 = 0) {
         precondition(probability >= 0 && probability < 1, "dropout probability must be in [0, 1)")
         self.probability = probability

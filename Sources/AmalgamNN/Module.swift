@@ -295,3 +295,10 @@ public func valueAndGrad<M: Module>(_ model: M, _ f: (M) throws -> Tensor) rethr
     for (p, g) in zip(params, grads) { result[p.0] = g }
     return (value, result)
 }
+
+/// A module that draws random numbers while training (dropout, stochastic gates). Its generator
+/// belongs to the state a resumable training checkpoint saves (`TrainingCheckpoint`), so a
+/// resumed run draws the same numbers as one that was never interrupted.
+public protocol RandomizedModule: Module {
+    var generator: RandomGenerator { get set }
+}

@@ -30,6 +30,14 @@ open class Optimizer {
         self.weightDecay = weightDecay
     }
 
+    /// Puts back per-parameter state and the step count saved from an optimizer of the same
+    /// kind and settings (see `TrainingCheckpoint`), so that training resumes exactly.
+    public func restore(state: [String: [Tensor]], step: Int) {
+        precondition(step >= 0, "optimizer step must be non-negative")
+        self.state = state
+        self.step = step
+    }
+
     /// Updates `parameter` in place from `gradient`. `state` starts empty for each parameter.
     open func apply(parameter: inout Tensor, gradient: Tensor, state: inout [Tensor], learningRate: Float, weightDecay: Float, step: Int) {
         fatalError("\(type(of: self)) must override apply")

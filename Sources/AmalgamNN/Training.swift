@@ -70,6 +70,13 @@ public final class Trainer<M: Module> {
 
     private func emit(_ e: TrainingEvent) { for c in callbacks { c(e) } }
 
+    /// Continues a run from step `step` (the schedule is evaluated at the step count); pair it
+    /// with restoring the model and optimizer (`TrainingCheckpoint`).
+    public func restore(step: Int) {
+        precondition(step >= 0, "trainer step must be non-negative")
+        self.step = step
+    }
+
     /// One optimisation step on a batch; returns the task loss and the number of correct predictions.
     public func trainStep(_ batch: Batch) throws -> (loss: Float, correct: Int) {
         if let schedule { optimizer.learningRate = schedule(step) }

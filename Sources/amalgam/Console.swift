@@ -40,11 +40,13 @@ final class Console {
     }
 }
 
-/// Set by the SIGINT handler; polled by the training loop between batches.
+/// Set by the SIGINT/SIGTERM handler; polled by the training loop between batches, which
+/// saves what it has and stops (a batch scheduler sends SIGTERM before it kills a job).
 nonisolated(unsafe) var interruptRequested: Int32 = 0
 
 func installInterruptHandler() {
     signal(SIGINT) { _ in interruptRequested = 1 }
+    signal(SIGTERM) { _ in interruptRequested = 1 }
 }
 
 /// Runs a command body: AmalgamError becomes a one-line message and exit status 1; an

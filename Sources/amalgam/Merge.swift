@@ -45,7 +45,7 @@ struct Merge: ParsableCommand {
     @Option(help: "Use only this many training examples (a seeded subset).") var trainLimit: Int?
     @Option(help: "Output directory (default runs/merge-<model>-T<budget>).") var out: String?
     @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
-    @Flag(help: "Keep the seeds already in DIR/summary.json (same model, dataset, budget and K) and run only the others; within an unfinished seed, reuse its finished phases (DIR/seed<S>/phase-*) instead of retraining them.") var resume = false
+    @Flag(help: "Keep the seeds already in DIR/summary.json (same model, dataset, budget and K) and run only the others; within an unfinished seed, reuse its finished phases (DIR/seed<S>/phase-*) instead of retraining them and continue the phase in progress from its last save (every 5 minutes and on SIGINT/SIGTERM).") var resume = false
     @Flag(help: "Print nothing but errors.") var quiet = false
 
     var budget: Double { budgetEpochs ?? (dataset == .sine ? 600 : 6) }
@@ -226,6 +226,8 @@ final class PhaseProgress {
         case .phaseEnd(let seed, let n, let acc, let secs):
             if console.isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             console.line("seed \(seed)  " + n.padding(toLength: max(n.count, 22), withPad: " ", startingAt: 0) + String(format: " test accuracy %.4f  %.1fs", acc, secs))
+        case .phaseResumed(let seed, let n, let step, let steps):
+            console.line("seed \(seed)  " + n + " resumes from its saved progress at step \(step) of \(steps)")
         case .model: break
         }
     }

@@ -229,3 +229,128 @@ final class MergeTests: XCTestCase {
         XCTAssertThrowsError(try merged.prune(into: ModelKind.cnn.make(channels: 1, imageSize: 28, classes: 10, seed: 0), kept: [[0], [1], [2]]))
     }
 }
+
+/// Stopping a merge experiment inside any phase and resuming it gives exactly the run that was
+/// never stopped (synthetic images; unit test only).
+final class MergeResumeTests: XCTestCase {
+    func data(_ n: Int, seed: UInt64) -> ImageDataset {
+        var rng = RandomGenerator(seed: seed)
+        let x = Tensor.normal([n, 1, 12, 12], using: &rng)
+        // The label is the quadrant with the largest sum: learnable, so training moves the weights.
+        let labels = (0..<n).map { i -> Int in
+            let img = Array(x.scalars[(i * 144)..<((i + 1) * 144)])
+            var sums = [Float](repeating: 0, count: 4)
+            for y in 0..<12 { for xx in 0..<12 { sums[(y / 6) * 2 + xx / 6] += img[y * 12 + xx] } }
+            return sums.indices.max(by: { sums[$0] < sums[$1] })!
+        }
+        return ImageDataset(images: x, labels: labels, classes: 4)
+    }
+
+    func experiment(_ dir: String) throws -> MergeExperiment {
+        var recipe = MergeRecipe()
+        recipe.batchSize = 16
+        // 40 images: 3 batches per epoch, the last one short; budget 6 → teachers 2 epochs, gates 1, fine-tune 1, long 6.
+        let e = try MergeExperiment(kind: .cnn, train: data(40, seed: 1), test: data(32, seed: 2), budget: MergeBudget(total: 6, teachers: 2), recipe: recipe)
+        e.checkpoints = PhaseCheckpoints(directory: dir, reuse: true)
+        return e
+    }
+
+    func tempDir() -> String {
+        let d = NSTemporaryDirectory() + "amalgam-resume-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    /// The two files hold the same tensor names with bit-identical values (names the first difference).
+    func assertSameWeights(_ a: String, _ b: String, _ label: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let x = try SafeTensors.read(path: a).tensors, y = try SafeTensors.read(path: b).tensors
+        XCTAssertEqual(x.keys.sorted(), y.keys.sorted(), label, file: file, line: line)
+        for k in x.keys.sorted() where x[k]!.scalars != y[k]?.scalars {
+            XCTFail("\(label): '\(k)' differs", file: file, line: line)
+            return
+        }
+    }
+
+    func testStoppedAndKilledPhasesResumeExactly() throws {
+        let strategies: Set<MergeStrategy> = [.merged, .long, .teacher]
+        let straightDir = tempDir()
+        let straight = try experiment(straightDir).run(seed: 0, strategies: strategies)
+
+        // Stopped (SIGINT/SIGTERM) after these many steps of these phases; each stop saves the
+        // phase's progress, and a new process (a new experiment) resumes it.
+        let stops: [(String, Int)] = [("teacher 0", 2), ("gates", 1), ("gates", 2), ("fine-tune", 1), ("long", 10)]
+        let dir = tempDir()
+        var pending = stops, attempts = 0, resumedAt: [(String, Int)] = []
+        var result: MergeSeedResult?
+        while result == nil {
+            attempts += 1
+            XCTAssertLessThan(attempts, 10)
+            let e = try experiment(dir)
+            var phase = "", step = 0
+            e.callback = { event in
+                switch event {
+                case .phaseStart(_, let n, _, _): phase = n; step = 0
+                case .phaseResumed(_, let n, let s, _): resumedAt.append((n, s)); step = s
+                case .step(let s, _, _): step = s
+                default: break
+                }
+            }
+            e.shouldStop = {
+                guard let next = pending.first, next.0 == phase, next.1 == step else { return false }
+                pending.removeFirst()
+                return true
+            }
+            do { result = try e.run(seed: 0, strategies: strategies) } catch AmalgamError.interrupted {}
+        }
+        XCTAssertTrue(pending.isEmpty)
+        XCTAssertEqual(resumedAt.map { "\($0.0) \($0.1)" }, stops.map { "\($0.0) \($0.1)" })
+        for (name, outcome) in straight.strategies {
+            XCTAssertEqual(outcome.testAccuracy, result!.strategies[name]!.testAccuracy, name)
+        }
+        XCTAssertEqual(straight.diagnostics.afterGates, result!.diagnostics.afterGates)
+        XCTAssertEqual(straight.diagnostics.openProbability, result!.diagnostics.openProbability)
+        for phase in ["merged", "long", "gates", "teacher-0"] {
+            try assertSameWeights("\(straightDir)/seed0/phase-\(phase).safetensors", "\(dir)/seed0/phase-\(phase).safetensors", phase)
+        }
+        // Finished phases leave no progress files behind.
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/seed0").filter { $0.contains("progress") }
+        XCTAssertEqual(left, [])
+
+        // Killed without warning: a copy of the directory taken mid-phase holds only the periodic
+        // save (here after every step), and resuming from it gives the same run again.
+        let killedDir = tempDir(), copyDir = tempDir()
+        try FileManager.default.removeItem(atPath: copyDir)
+        let e = try experiment(killedDir)
+        e.checkpoints?.progressInterval = 0
+        var phase = ""
+        e.callback = { event in
+            switch event {
+            case .phaseStart(_, let n, _, _): phase = n
+            case .step(let s, _, _) where phase == "gates" && s == 2:
+                try? FileManager.default.copyItem(atPath: killedDir, toPath: copyDir)
+            default: break
+            }
+        }
+        _ = try e.run(seed: 0, strategies: strategies)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: copyDir + "/seed0/phase-gates.progress.safetensors"))
+        let again = try experiment(copyDir)
+        var resumed: [(String, Int)] = []
+        again.callback = { if case .phaseResumed(_, let n, let s, _) = $0 { resumed.append((n, s)) } }
+        let r2 = try again.run(seed: 0, strategies: strategies)
+        XCTAssertEqual(resumed.map { "\($0.0) \($0.1)" }, ["gates 1"])
+        for (name, outcome) in straight.strategies { XCTAssertEqual(outcome.testAccuracy, r2.strategies[name]!.testAccuracy, name) }
+        try assertSameWeights("\(straightDir)/seed0/phase-merged.safetensors", "\(copyDir)/seed0/phase-merged.safetensors", "merged after the kill")
+
+        // Progress of another configuration is refused, naming the file.
+        let other = try experiment(copyDir)
+        other.recipe.learningRate = 0.07
+        try FileManager.default.copyItem(atPath: killedDir + "/seed0/phase-teacher-0.safetensors", toPath: copyDir + "/seed0/x")
+        try FileManager.default.moveItem(atPath: copyDir + "/seed0/phase-teacher-0.json", toPath: copyDir + "/seed0/phase-teacher-0.json.bak")
+        try TrainingCheckpoint.write(to: copyDir + "/seed0/phase-teacher-0.progress.safetensors", model: other.make(seed: 0), optimizer: SGD(learningRate: 0.1),
+                                     step: 1, metadata: ["run": experiment(copyDir).runKey, "seconds": "1"])
+        do { _ = try other.run(seed: 0, strategies: strategies); XCTFail("progress of another run was used") } catch {
+            XCTAssertTrue("\(error)".contains("phase-teacher-0.progress.safetensors") && "\(error)".contains("different run"), "\(error)")
+        }
+        for d in [straightDir, dir, killedDir, copyDir] { try? FileManager.default.removeItem(atPath: d) }
+    }
+}
