@@ -114,12 +114,14 @@ public final class Trainer<M: Module> {
     }
 
     /// Runs `fit` for `epochs`, evaluating on `test` after each epoch. `train(epoch)` gives the
-    /// batches of an epoch (reshuffled by the caller's loader).
-    public func fit<S: Sequence, T: Sequence>(epochs: Int, batchesPerEpoch: Int, train: (Int) -> S, test: (() -> T)?) throws -> [EpochMetrics]
+    /// batches of an epoch (reshuffled by the caller's loader). A resumed run passes
+    /// `startEpoch` > 1 (after restoring the model, optimizer and ``restore(step:)``) and gets
+    /// the metrics of the epochs it trains.
+    public func fit<S: Sequence, T: Sequence>(epochs: Int, startEpoch: Int = 1, batchesPerEpoch: Int, train: (Int) -> S, test: (() -> T)?) throws -> [EpochMetrics]
     where S.Element == Batch, T.Element == Batch {
         emit(.runStart(epochs: epochs))
         var history: [EpochMetrics] = []
-        for epoch in 1...Swift.max(epochs, 1) where epochs > 0 {
+        for epoch in Swift.max(startEpoch, 1)...Swift.max(epochs, startEpoch, 1) where epochs >= Swift.max(startEpoch, 1) {
             let start = DispatchTime.now().uptimeNanoseconds
             emit(.epochStart(epoch: epoch, batches: batchesPerEpoch))
             let tr = try trainEpoch(train(epoch), epoch: epoch, batchCount: batchesPerEpoch)

@@ -36,6 +36,7 @@ struct Train: ParsableCommand {
     @Option(help: "Output directory.") var out: String?
     @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
     @Flag(help: "Print nothing but errors.") var quiet = false
+    @Flag(help: "Continue the run in --out from its last finished epoch (DIR/training-state.safetensors: weights, optimizer state, generators), with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
@@ -93,36 +94,69 @@ struct Train: ParsableCommand {
                                  augment: augment, seed: seed, trainExamples: train.count, testExamples: test.count,
                                  normalizationMean: mean, normalizationStd: std, parameters: net.parameterCount,
                                  threads: Threading.threads, blasCore: Threading.blasCore)
+        // What a resumed run must share with the original (not the machine's thread count or paths).
+        var identity = config
+        identity.dataDir = ""; identity.threads = 0; identity.blasCore = ""
+        let keyEncoder = JSONEncoder()
+        keyEncoder.outputFormatting = .sortedKeys
+        let runKey = String(decoding: try keyEncoder.encode(identity), as: UTF8.self) + " width \(width)"
+        let statePath = outDir + "/training-state.safetensors"
+        let checkpoint = outDir + "/model.safetensors"
+        let trainer = Trainer(model: net, optimizer: opt, schedule: sched)
+        var startEpoch = 1
+        var previous: [EpochMetrics] = []
+        if resume, FileManager.default.fileExists(atPath: statePath) {
+            let header = try SafeTensors.read(path: statePath).metadata
+            guard header["user.run"] == runKey else {
+                throw AmalgamError.invalidArgument("--resume: \(statePath) belongs to a run with other options; use the original run's options or another --out")
+            }
+            let (step, meta) = try TrainingCheckpoint.read(from: statePath, model: net, optimizer: opt)
+            guard let done = meta["epoch"].flatMap({ Int($0) }), done >= 1, done <= epochs, step == done * loader.batchCount else {
+                throw AmalgamError.format(path: statePath, message: "epoch \(meta["epoch"] ?? "missing") and step \(step) do not fit a run of \(epochs) epochs of \(loader.batchCount) batches")
+            }
+            trainer.restore(step: step)
+            startEpoch = done + 1
+            // Keep the metrics of the epochs the state includes (a crash may have written one more).
+            let lines = ((try? String(contentsOfFile: outDir + "/metrics.jsonl", encoding: .utf8)) ?? "").split(separator: "\n")
+            previous = try lines.map { try JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }.filter { $0.epoch <= done }
+            guard previous.count == done else {
+                throw AmalgamError.format(path: outDir + "/metrics.jsonl", message: "holds \(previous.count) epochs before epoch \(done + 1), expected \(done)")
+            }
+        }
         try writeJSON(config, to: outDir + "/config.json")
         let metrics = try JSONLinesWriter(path: outDir + "/metrics.jsonl")
-        let checkpoint = outDir + "/model.safetensors"
+        for m in previous { try metrics.append(m) }
         let checkpointMetadata = ["model": model.rawValue, "dataset": data.dataset.rawValue,
                                   "normalization_mean": mean.map { "\($0)" }.joined(separator: ","),
                                   "normalization_std": std.map { "\($0)" }.joined(separator: ","), "seed": "\(seed)", "width": "\(width)"]
 
-        let trainer = Trainer(model: net, optimizer: opt, schedule: sched)
         trainer.labelSmoothing = labelSmoothing
         installInterruptHandler()
         trainer.shouldStop = { interruptRequested != 0 }
-        var lastSaved = 0
+        var lastSaved = startEpoch - 1
         var saveError: Error?
         trainer.callbacks.append(console.handle)
         trainer.callbacks.append { event in
             guard case .epochEnd(let m) = event, saveError == nil else { return }
             do {
+                // Metrics, then the model, then the resumable state: a state on disk means the
+                // two before it are complete.
+                try metrics.append(m)
                 var meta = checkpointMetadata
                 meta["epoch"] = "\(m.epoch)"
                 try net.save(to: checkpoint, metadata: meta)
-                try metrics.append(m)
+                try TrainingCheckpoint.write(to: statePath, model: net, optimizer: opt, step: trainer.step, metadata: ["epoch": "\(m.epoch)", "run": runKey])
                 lastSaved = m.epoch
             } catch { saveError = error }
         }
-        console.line("training \(model.rawValue) (\(net.parameterCount) parameters) on \(train.count) \(data.dataset.rawValue) images for \(epochs) epochs → \(outDir)")
+        console.line("training \(model.rawValue) (\(net.parameterCount) parameters) on \(train.count) \(data.dataset.rawValue) images for \(epochs) epochs → \(outDir)"
+                     + (startEpoch > 1 ? " (resuming after epoch \(startEpoch - 1))" : ""))
         let start = DispatchTime.now().uptimeNanoseconds
-        let history: [EpochMetrics]
+        var history: [EpochMetrics]
         do {
-            history = try trainer.fit(epochs: epochs, batchesPerEpoch: loader.batchCount,
+            history = try trainer.fit(epochs: epochs, startEpoch: startEpoch, batchesPerEpoch: loader.batchCount,
                                       train: { loader.batches(epoch: $0) }, test: { testLoader.batches() })
+            history = previous + history
         } catch AmalgamError.interrupted {
             console.error(lastSaved > 0 ? "interrupted; the checkpoint of epoch \(lastSaved) is intact at \(checkpoint)"
                                         : "interrupted before the first epoch finished; no checkpoint written")

@@ -109,6 +109,56 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir).contains { $0.contains(".tmp") })
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/summary.json"), "an interrupted run writes no summary")
     }
+
+    /// A run interrupted after some epochs and continued with --resume ends with bit for bit the
+    /// weights and metrics of the run that was never interrupted (dropout, shuffling and the
+    /// optimizer's momentum all continue where they stopped); other options are refused.
+    func testInterruptedTrainingResumesExactly() throws {
+        try requireData()
+        // The MLP keeps the test fast (each epoch evaluates all 10,000 test images); the dropout
+        // generators' part is checked with a CNN in TrainingCheckpointTests.
+        let args = ["train", "--model", "mlp", "--epochs", "20", "--train-limit", "300", "--optimizer", "sgd", "--augment", "--seed", "4"]
+        let straight = tempDir()
+        let r = try run(args + ["--out", straight, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+
+        let dir = tempDir()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args + ["--out", dir, "--quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        func epochsDone() -> Int { ((try? String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").count }
+        let deadline = Date().addingTimeInterval(300)
+        while epochsDone() < 2 && p.isRunning && Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(p.isRunning, "training ended before it could be interrupted")
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130)
+        let stoppedAt = epochsDone()
+        XCTAssertLessThan(stoppedAt, 20)
+
+        let other = try run(args.map { $0 == "4" ? "5" : $0 } + ["--out", dir, "--resume"])
+        XCTAssertEqual(other.status, 1)
+        XCTAssertTrue(other.stderr.contains("training-state.safetensors") && other.stderr.contains("other options"), other.stderr)
+
+        let resumed = try run(args + ["--out", dir, "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming after epoch \(stoppedAt)"), resumed.stdout)
+        let a = try SafeTensors.read(path: straight + "/model.safetensors").tensors, b = try SafeTensors.read(path: dir + "/model.safetensors").tensors
+        XCTAssertEqual(a.keys.sorted(), b.keys.sorted())
+        for k in a.keys.sorted() where a[k]!.scalars != b[k]!.scalars { XCTFail("'\(k)' differs after resuming at epoch \(stoppedAt)"); break }
+        func accuracies(_ d: String) throws -> [Double] {
+            try String(contentsOfFile: d + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map {
+                (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["test_accuracy"] as! Double
+            }
+        }
+        XCTAssertEqual(try accuracies(straight), try accuracies(dir))
+        let s0 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: straight + "/summary.json"))) as! [String: Any]
+        let s1 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
+        XCTAssertEqual(s0["test_accuracy"] as! Double, s1["test_accuracy"] as! Double)
+    }
 }
 
 extension CLITests {
