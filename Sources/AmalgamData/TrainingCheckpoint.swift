@@ -34,12 +34,18 @@ public enum TrainingCheckpoint {
     /// and `optimizer` (built as for the original run) and returns the saved step and the
     /// caller's metadata. Nothing is changed unless the whole file fits: a missing or extra
     /// tensor, a shape that does not match, a generator for a module that has none (or the
-    /// reverse) or a damaged header is an error naming the file and the entry.
-    public static func read(from path: String, model: Module, optimizer: Optimizer) throws -> (step: Int, metadata: [String: String]) {
+    /// reverse) or a damaged header is an error naming the file and the entry. `validate` sees
+    /// the caller's metadata first and may refuse the file (for example one saved by a run with
+    /// other settings) before anything is loaded.
+    public static func read(from path: String, model: Module, optimizer: Optimizer,
+                            validate: ([String: String]) throws -> Void = { _ in }) throws -> (step: Int, metadata: [String: String]) {
         let file = try SafeTensors.read(path: path)
         func fail(_ message: String) -> AmalgamError { AmalgamError.format(path: path, message: message) }
         let meta = file.metadata
         guard meta["format"] == "amalgam.training-checkpoint" else { throw fail("not a training checkpoint (metadata 'format' is \(meta["format"] ?? "missing"))") }
+        var user: [String: String] = [:]
+        for (k, v) in meta where k.hasPrefix("user.") { user[String(k.dropFirst(5))] = v }
+        try validate(user)
         guard let step = meta["step"].flatMap({ Int($0) }), step >= 0 else { throw fail("metadata 'step' is \(meta["step"] ?? "missing"), not a step count") }
         guard let optimizerStep = meta["optimizer_step"].flatMap({ Int($0) }), optimizerStep >= 0 else {
             throw fail("metadata 'optimizer_step' is \(meta["optimizer_step"] ?? "missing"), not a step count")
@@ -88,8 +94,6 @@ public enum TrainingCheckpoint {
         do { try model.loadStateDict(modelState) } catch let e as AmalgamError { throw fail(e.description) }
         for (r, g) in generators { r.generator = g }
         optimizer.restore(state: optimizerState, step: optimizerStep)
-        var user: [String: String] = [:]
-        for (k, v) in meta where k.hasPrefix("user.") { user[String(k.dropFirst(5))] = v }
         return (step, user)
     }
 }

@@ -82,12 +82,11 @@ public struct PhaseCheckpoints: Sendable {
         guard reuse else { return nil }
         let path = stem(seed: seed, phase: phase) + ".progress.safetensors"
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        // Check the run before touching the model.
-        let header = try SafeTensors.read(path: path).metadata
-        guard header["user.run"] == run else {
-            throw AmalgamError.invalidArgument("\(path) was saved by a different run (\(header["user.run"] ?? "unknown")); this run is \(run) — use another output directory or remove that seed's phase files")
+        let (step, meta) = try TrainingCheckpoint.read(from: path, model: model, optimizer: optimizer) { meta in
+            guard meta["run"] == run else {
+                throw AmalgamError.invalidArgument("\(path) was saved by a different run (\(meta["run"] ?? "unknown")); this run is \(run) — use another output directory or remove that seed's phase files")
+            }
         }
-        let (step, meta) = try TrainingCheckpoint.read(from: path, model: model, optimizer: optimizer)
         guard let seconds = meta["seconds"].flatMap(Double.init), seconds.isFinite, seconds >= 0 else {
             throw AmalgamError.format(path: path, message: "metadata 'user.seconds' is \(meta["seconds"] ?? "missing")")
         }

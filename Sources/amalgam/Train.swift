@@ -106,11 +106,11 @@ struct Train: ParsableCommand {
         var startEpoch = 1
         var previous: [EpochMetrics] = []
         if resume, FileManager.default.fileExists(atPath: statePath) {
-            let header = try SafeTensors.read(path: statePath).metadata
-            guard header["user.run"] == runKey else {
-                throw AmalgamError.invalidArgument("--resume: \(statePath) belongs to a run with other options; use the original run's options or another --out")
+            let (step, meta) = try TrainingCheckpoint.read(from: statePath, model: net, optimizer: opt) { meta in
+                guard meta["run"] == runKey else {
+                    throw AmalgamError.invalidArgument("--resume: \(statePath) belongs to a run with other options; use the original run's options or another --out")
+                }
             }
-            let (step, meta) = try TrainingCheckpoint.read(from: statePath, model: net, optimizer: opt)
             guard let done = meta["epoch"].flatMap({ Int($0) }), done >= 1, done <= epochs, step == done * loader.batchCount else {
                 throw AmalgamError.format(path: statePath, message: "epoch \(meta["epoch"] ?? "missing") and step \(step) do not fit a run of \(epochs) epochs of \(loader.batchCount) batches")
             }
