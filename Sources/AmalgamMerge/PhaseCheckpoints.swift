@@ -46,6 +46,14 @@ public struct PhaseCheckpoints: Sendable {
         return "\(directory)/seed\(seed)/phase-\(name)"
     }
 
+    /// Where the phase in progress is kept.
+    func progressPath(seed: UInt64, phase: String) -> String { stem(seed: seed, phase: phase) + ".progress.safetensors" }
+
+    /// The error for a file of `path` saved by another run configuration.
+    func differentRun(_ path: String, saved: String?, run: String) -> AmalgamError {
+        AmalgamError.invalidArgument("\(path) was saved by a different run (\(saved ?? "unknown")); this run is \(run) — use another output directory or remove that seed's phase files")
+    }
+
     /// The saved phase, its weights loaded into `model`; nil when it was not saved (or `reuse` is off).
     public func load(seed: UInt64, phase: String, run: String, into model: Module) throws -> PhaseRecord? {
         guard reuse else { return nil }
@@ -55,9 +63,7 @@ public struct PhaseCheckpoints: Sendable {
         do { record = try JSONDecoder().decode(PhaseRecord.self, from: try readFile(stem + ".json")) } catch let e as AmalgamError { throw e } catch {
             throw AmalgamError.format(path: stem + ".json", message: "not a phase record: \(error)")
         }
-        guard record.run == run else {
-            throw AmalgamError.invalidArgument("\(stem).json was saved by a different run (\(record.run)); this run is \(run) — use another output directory or remove that seed's phase files")
-        }
+        guard record.run == run else { throw differentRun(stem + ".json", saved: record.run, run: run) }
         guard record.testAccuracy.isFinite, record.seconds.isFinite else {
             throw AmalgamError.format(path: stem + ".json", message: "test accuracy \(record.testAccuracy), seconds \(record.seconds)")
         }
@@ -80,15 +86,16 @@ public struct PhaseCheckpoints: Sendable {
     /// there is none (or `reuse` is off).
     public func loadProgress(seed: UInt64, phase: String, run: String, model: Module, optimizer: Optimizer) throws -> (step: Int, seconds: Double, metadata: [String: String])? {
         guard reuse else { return nil }
-        let path = stem(seed: seed, phase: phase) + ".progress.safetensors"
+        let path = progressPath(seed: seed, phase: phase)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
+        var seconds = 0.0
+        // The run and the seconds are checked before anything is loaded.
         let (step, meta) = try TrainingCheckpoint.read(from: path, model: model, optimizer: optimizer) { meta in
-            guard meta["run"] == run else {
-                throw AmalgamError.invalidArgument("\(path) was saved by a different run (\(meta["run"] ?? "unknown")); this run is \(run) — use another output directory or remove that seed's phase files")
+            guard meta["run"] == run else { throw differentRun(path, saved: meta["run"], run: run) }
+            guard let s = meta["seconds"].flatMap(Double.init), s.isFinite, s >= 0 else {
+                throw AmalgamError.format(path: path, message: "metadata 'user.seconds' is \(meta["seconds"] ?? "missing")")
             }
-        }
-        guard let seconds = meta["seconds"].flatMap(Double.init), seconds.isFinite, seconds >= 0 else {
-            throw AmalgamError.format(path: path, message: "metadata 'user.seconds' is \(meta["seconds"] ?? "missing")")
+            seconds = s
         }
         return (step, seconds, meta)
     }
@@ -96,7 +103,7 @@ public struct PhaseCheckpoints: Sendable {
     /// Saves the phase in progress after `step` steps and `seconds` of training, atomically.
     public func saveProgress(seed: UInt64, phase: String, run: String, model: Module, optimizer: Optimizer, step: Int, seconds: Double,
                              metadata: [String: String] = [:]) throws {
-        let path = stem(seed: seed, phase: phase) + ".progress.safetensors"
+        let path = progressPath(seed: seed, phase: phase)
         try FileManager.default.createDirectory(atPath: "\(directory)/seed\(seed)", withIntermediateDirectories: true)
         var meta = metadata
         meta["run"] = run; meta["phase"] = phase; meta["seconds"] = "\(seconds)"
@@ -105,6 +112,6 @@ public struct PhaseCheckpoints: Sendable {
 
     /// Removes the phase-in-progress file (called once the phase is saved as finished).
     public func removeProgress(seed: UInt64, phase: String) {
-        try? FileManager.default.removeItem(atPath: stem(seed: seed, phase: phase) + ".progress.safetensors")
+        try? FileManager.default.removeItem(atPath: progressPath(seed: seed, phase: phase))
     }
 }

@@ -121,7 +121,7 @@ public final class Trainer<M: Module> {
     where S.Element == Batch, T.Element == Batch {
         emit(.runStart(epochs: epochs))
         var history: [EpochMetrics] = []
-        for epoch in Swift.max(startEpoch, 1)...Swift.max(epochs, startEpoch, 1) where epochs >= Swift.max(startEpoch, 1) {
+        for epoch in stride(from: Swift.max(startEpoch, 1), through: epochs, by: 1) {
             let start = DispatchTime.now().uptimeNanoseconds
             emit(.epochStart(epoch: epoch, batches: batchesPerEpoch))
             let tr = try trainEpoch(train(epoch), epoch: epoch, batchCount: batchesPerEpoch)
