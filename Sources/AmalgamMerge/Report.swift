@@ -70,7 +70,7 @@ public struct MergeSummary: Codable, Sendable {
     public func markdown() -> String {
         let higherBetter = metric == "test_accuracy"
         var s = "# Network merging: \(model) on \(dataset), budget \(formatEpochs(budgetEpochs)) epochs, K = \(teachers)\n\n"
-        s += "Command: `\(command)` (\(threads) threads). Seeds: \(seeds.map(String.init).joined(separator: ", ")); \(trainExamples) training examples.\n\n"
+        s += "Command: `\(command)` (\(threads) thread\(threads == 1 ? "" : "s")). Seeds: \(seeds.map(String.init).joined(separator: ", ")); \(trainExamples) training examples.\n\n"
         s += "| strategy | \(metric) mean ± std | per seed | epochs | training FLOPs | wall time (s, mean) |\n|---|---|---|---|---|---|\n"
         for name in orderedStrategies {
             let st = strategies[name]!
