@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The experiments of docs/results/merging.md (issue 9). Every run resumes: seeds already in a
 # run's summary.json are kept, and within an unfinished seed every finished phase (each teacher,
-# the merged student, each baseline; DIR/seed<S>/phase-*) is reloaded instead of retrained, so
-# the sweep can be interrupted at any time and restarted, losing at most the phase in progress. On 2 cores the
-# small CNN takes about 2 minutes per teacher epoch and about 4× that per wide-student epoch;
+# the merged student, each baseline; DIR/seed<S>/phase-*) is reloaded instead of retrained, and
+# the phase in progress continues from its last save (every 5 minutes and on SIGINT/SIGTERM), so
+# the sweep can be interrupted at any time and restarted, losing at most five minutes. On 2 cores
+# the small CNN takes about 2 minutes per teacher epoch and about 4× that per wide-student epoch;
 # a seed at budget T costs roughly 2.6·T teacher-epochs without --equal-compute, 4·T with it.
 #   scripts/experiments/merging_sweep.sh [OUT_DIR]        (default runs/merging)
 set -euo pipefail
