@@ -44,9 +44,24 @@ final class Console {
 /// saves what it has and stops (a batch scheduler sends SIGTERM before it kills a job).
 nonisolated(unsafe) var interruptRequested: Int32 = 0
 
+/// The first SIGINT/SIGTERM asks the run to stop at its next safe point — the next training batch,
+/// saving its progress (the sine toy: the next seed); work between batches (an evaluation pass,
+/// building a merged network) finishes first, which can take minutes on a large model, so the
+/// handler says so on stderr. A second signal quits at once
+/// (exit status 130) without saving: what was saved before stays.
 func installInterruptHandler() {
-    signal(SIGINT) { _ in interruptRequested = 1 }
-    signal(SIGTERM) { _ in interruptRequested = 1 }
+    let handler: @convention(c) (Int32) -> Void = { _ in
+        if interruptRequested != 0 {
+            let msg: StaticString = "\nsecond interrupt: quitting now (progress saved before stays)\n"
+            _ = write(2, msg.utf8Start, msg.utf8CodeUnitCount)
+            _exit(130)
+        }
+        interruptRequested = 1
+        let msg: StaticString = "\ninterrupt: stopping at the next safe point (saving progress); interrupt again to quit now\n"
+        _ = write(2, msg.utf8Start, msg.utf8CodeUnitCount)
+    }
+    signal(SIGINT, handler)
+    signal(SIGTERM, handler)
 }
 
 /// Runs a command body: AmalgamError becomes a one-line message and exit status 1; an

@@ -110,6 +110,42 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/summary.json"), "an interrupted run writes no summary")
     }
 
+    /// A second interrupt (SIGINT or SIGTERM) quits at once with status 130 (the first only asks
+    /// for a stop at the next batch, and says so on stderr); the checkpoint saved before stays
+    /// intact and loadable.
+    func testSecondInterruptQuitsAtOnce() throws {
+        try requireData()
+        let dir = tempDir()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["train", "--model", "mlp", "--epochs", "500", "--train-limit", "500", "--out", dir]
+        p.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let metrics = dir + "/metrics.jsonl"
+        let deadline = Date().addingTimeInterval(300)
+        func epochsDone() -> Int { ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        // A metrics line is written just before its checkpoint: after two, epoch 1's is saved.
+        while epochsDone() < 2 && p.isRunning && Date() < deadline { usleep(50_000) }
+        XCTAssertTrue(p.isRunning, "training ended before it could be interrupted")
+        // Both signals must arrive before the next batch: stopped, the child holds them pending
+        // (two of one kind would merge into one) and takes both as it continues.
+        kill(p.processIdentifier, SIGSTOP)
+        kill(p.processIdentifier, SIGINT)
+        kill(p.processIdentifier, SIGTERM)
+        kill(p.processIdentifier, SIGCONT)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130, message)
+        XCTAssertTrue(message.contains("interrupt again to quit now"), message)
+        XCTAssertTrue(message.contains("second interrupt: quitting now"), message)
+        let file = try SafeTensors.read(path: dir + "/model.safetensors")
+        XCTAssertGreaterThanOrEqual(Int(file.metadata["epoch"]!)!, 1)
+        var rng = RandomGenerator(seed: 0)
+        XCTAssertNoThrow(try MLP(inputFeatures: 784, classes: 10, using: &rng).loadStateDict(file.tensors))
+    }
+
     /// A run interrupted after some epochs and continued with --resume ends with bit for bit the
     /// weights and metrics of the run that was never interrupted (dropout, shuffling and the
     /// optimizer's momentum all continue where they stopped); other options are refused.
