@@ -90,6 +90,12 @@ public struct MergeDiagnostics: Codable, Sendable {
     public var afterGates: Double = 0
     /// After pruning, before fine-tuning.
     public var afterPruning: Double = 0
+    /// After pruning with the BatchNorm statistics recomputed on training images
+    /// (``updateBatchNormStatistics(_:_:)``) instead of sliced from the wide network's — a
+    /// diagnostic only, computed on a copy (the student is fine-tuned from the sliced
+    /// statistics, as in the paper). Nil for networks without BatchNorm and in records written
+    /// before it existed.
+    public var afterPruningRecalibrated: Double?
     /// Mean open probability P(z > 0) of each gate group after the gate phase (target 1/K).
     public var openProbability: [Double] = []
     /// Per group, the fraction of kept channels that came from each teacher.
@@ -154,6 +160,10 @@ public final class MergeExperiment {
         guard budget.total > 0, budget.total.isFinite else { throw AmalgamError.invalidArgument("the budget must be a positive number of epochs, got \(budget.total)") }
         self.kind = kind; self.train = train; self.test = test; self.budget = budget; self.recipe = recipe
     }
+
+    /// Training batches (unshuffled, unaugmented) over which the after-pruning diagnostic
+    /// recomputes BatchNorm statistics: 100 × 128 = 12,800 images.
+    static let recalibrationBatches = 100
 
     var batchesPerEpoch: Int { (train.count + recipe.batchSize - 1) / recipe.batchSize }
     func steps(_ epochs: Double) -> Int { max(1, Int((epochs * Double(batchesPerEpoch)).rounded())) }
@@ -316,6 +326,13 @@ public final class MergeExperiment {
         }
         _ = try merged.prune(into: student, kept: kept)
         diag.afterPruning = try evaluate(student, testBatches).accuracy
+        if student.namedModules().contains(where: { $0.1 is BatchNorm }) {
+            let copy = make(seed: base &+ 503)
+            try copy.loadStateDict(student.stateDict())
+            let batches = DataLoader(train, batchSize: recipe.batchSize, shuffle: false).batches().prefix(Self.recalibrationBatches)
+            try updateBatchNormStatistics(copy, batches)
+            diag.afterPruningRecalibrated = try evaluate(copy, testBatches).accuracy
+        }
         let (tunedAcc, tuneSecs) = try fit(student, name: "fine-tune", seed: seed, dataSeed: base &+ 504, epochs: budget.fineTuneEpochs,
                                            optimizer: sgd(recipe.fineTuneLearningRate),
                                            schedule: CosineSchedule(base: recipe.fineTuneLearningRate, totalSteps: steps(budget.fineTuneEpochs)),

@@ -88,7 +88,9 @@ public struct MergeSummary: Codable, Sendable {
             for r in diagnostics {
                 let d = r.diagnostics
                 s += "| \(r.seed) | \(d.teacherAccuracies.map { String(format: "%.4f", $0) }.joined(separator: ", ")) | "
-                s += String(format: "%.4f | %.4f | %.4f | %.4f | %.2f | ", d.wideGatesOff, d.wideInitialGates, d.afterGates, d.afterPruning, d.alphaFinal)
+                s += String(format: "%.4f | %.4f | %.4f | %.4f", d.wideGatesOff, d.wideInitialGates, d.afterGates, d.afterPruning)
+                if let r = d.afterPruningRecalibrated { s += String(format: " (BN recomputed: %.4f)", r) }
+                s += String(format: " | %.2f | ", d.alphaFinal)
                 s += d.openProbability.map { String(format: "%.2f", $0) }.joined(separator: ", ") + " | "
                 s += d.keptFromTeacher.map { String(format: "%.2f", $0.first ?? 0) }.joined(separator: ", ") + " |\n"
             }

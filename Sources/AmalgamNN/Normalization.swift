@@ -4,7 +4,9 @@ import AmalgamCore
 ///
 /// Training: normalise with batch statistics (biased variance) and update
 /// running = (1 − momentum)·running + momentum·batch, with the *unbiased* batch variance for
-/// `running_var`. Evaluation: normalise with the running statistics.
+/// `running_var`; with `momentum` nil (PyTorch's `momentum=None`) the factor is
+/// 1/`num_batches_tracked`, a cumulative average of the batches seen since the statistics were
+/// reset. Evaluation: normalise with the running statistics.
 /// Parameters `weight` (γ) and `bias` (β); buffers `running_mean`, `running_var`, `num_batches_tracked`.
 public final class BatchNorm: Module {
     public var weight: Parameter
@@ -13,12 +15,13 @@ public final class BatchNorm: Module {
     public var runningVar: Buffer
     public var numBatchesTracked: Buffer
     public let epsilon: Float
-    public let momentum: Float
+    /// Weight of a new batch in the running statistics; nil: cumulative average (see above).
+    public var momentum: Float?
     /// 2 for BatchNorm1d (`[N, C]`; `[N, C, L]` also accepted), 4 for BatchNorm2d.
     public let inputRank: Int
     public var features: Int { weight.value.count }
 
-    public init(_ features: Int, rank: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
+    public init(_ features: Int, rank: Int, epsilon: Float = 1e-5, momentum: Float? = 0.1) {
         weight = Parameter(Tensor.ones([features]))
         bias = Parameter(Tensor.zeros([features]))
         runningMean = Buffer(Tensor.zeros([features]))
@@ -38,9 +41,10 @@ public final class BatchNorm: Module {
             if m <= 1 { throw AmalgamError.shape("\(name) in training mode needs more than one value per channel, got \(x.shape)") }
             let (y, mean, variance) = Tensor.batchNorm(x, gamma: weight.value, beta: bias.value, epsilon: epsilon)
             let unbiased = variance * (Float(m) / Float(m - 1))
-            runningMean.value = (runningMean.value * (1 - momentum) + mean * momentum).stopGradient
-            runningVar.value = (runningVar.value * (1 - momentum) + unbiased * momentum).stopGradient
             numBatchesTracked.value = (numBatchesTracked.value + 1).stopGradient
+            let factor = momentum ?? 1 / numBatchesTracked.value.item
+            runningMean.value = (runningMean.value * (1 - factor) + mean * factor).stopGradient
+            runningVar.value = (runningVar.value * (1 - factor) + unbiased * factor).stopGradient
             return y
         }
         let scale = weight.value / (runningVar.value + epsilon).sqrt()
@@ -52,12 +56,62 @@ public final class BatchNorm: Module {
 }
 
 /// `nn.BatchNorm1d`.
-public func BatchNorm1d(_ features: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) -> BatchNorm {
+public func BatchNorm1d(_ features: Int, epsilon: Float = 1e-5, momentum: Float? = 0.1) -> BatchNorm {
     BatchNorm(features, rank: 2, epsilon: epsilon, momentum: momentum)
 }
 /// `nn.BatchNorm2d`.
-public func BatchNorm2d(_ features: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) -> BatchNorm {
+public func BatchNorm2d(_ features: Int, epsilon: Float = 1e-5, momentum: Float? = 0.1) -> BatchNorm {
     BatchNorm(features, rank: 4, epsilon: epsilon, momentum: momentum)
+}
+
+/// Recomputes the running statistics of every ``BatchNorm`` in `model` from `batches`, like
+/// PyTorch's `torch.optim.swa_utils.update_bn`: the statistics are reset (mean 0, variance 1,
+/// count 0) and become the cumulative average over the batches of each batch's mean and unbiased
+/// variance, computed without gradients. Needed when a network's weights change without its
+/// statistics following — after pruning (Pašen & Boža 2022 slice the wide network's statistics)
+/// or weight averaging.
+///
+/// Unlike `update_bn`, only the BatchNorm layers run in training mode; the rest of the model
+/// (dropout, for instance) stays in evaluation mode, so the statistics are those of the
+/// activations the model sees at inference. Every module's mode and every BatchNorm's momentum
+/// are restored afterwards; if a forward pass throws, the old statistics are restored too.
+///
+/// - Returns: the number of BatchNorm layers updated (0: `model` has none, and no batch is run).
+/// - Throws: ``AmalgamError/invalidArgument(_:)`` when `batches` is empty (nothing changes).
+@discardableResult
+public func updateBatchNormStatistics<S: Sequence>(_ model: Module, _ batches: S) throws -> Int where S.Element == Batch {
+    var seen = Set<ObjectIdentifier>()
+    let modules = model.namedModules().map(\.1).filter { seen.insert(ObjectIdentifier($0)).inserted }
+    let norms = modules.compactMap { $0 as? BatchNorm }
+    guard !norms.isEmpty else { return 0 }
+    let modes = modules.map(\.isTraining)
+    let saved = norms.map { ($0.momentum, $0.runningMean.value, $0.runningVar.value, $0.numBatchesTracked.value) }
+    var done = false
+    defer {
+        for (m, on) in zip(modules, modes) where m.isTraining != on { m.train(on) }
+        for (bn, s) in zip(norms, saved) {
+            bn.momentum = s.0
+            if !done { bn.runningMean.value = s.1; bn.runningVar.value = s.2; bn.numBatchesTracked.value = s.3 }
+        }
+    }
+    model.eval()
+    for bn in norms {
+        bn.runningMean.value = Tensor.zeros([bn.features])
+        bn.runningVar.value = Tensor.ones([bn.features])
+        bn.numBatchesTracked.value = Tensor.zeros([])
+        bn.momentum = nil
+        bn.train()
+    }
+    var count = 0
+    try withoutGradients {
+        for batch in batches {
+            _ = try model(batch.inputs)
+            count += 1
+        }
+    }
+    guard count > 0 else { throw AmalgamError.invalidArgument("updateBatchNormStatistics: no batches to compute the statistics from") }
+    done = true
+    return norms.count
 }
 
 /// Layer normalisation over the trailing `normalizedShape` axes: y = (x − μ)/√(σ² + ε)·γ + β.

@@ -271,6 +271,22 @@ final class MergeResumeTests: XCTestCase {
         }
     }
 
+    /// The after-pruning diagnostic with recomputed BatchNorm statistics exists for a network
+    /// with BatchNorm (ResNet-20), as an accuracy over the test set, and not for one without
+    /// (the small CNN).
+    func testRecomputedBatchNormDiagnosticOnlyWithBatchNorm() throws {
+        var recipe = MergeRecipe()
+        recipe.batchSize = 16
+        let budget = MergeBudget(total: 3, teachers: 2)
+        let cnn = try MergeExperiment(kind: .cnn, train: data(40, seed: 1), test: data(32, seed: 2), budget: budget, recipe: recipe)
+        XCTAssertNil(try cnn.run(seed: 0, strategies: [.merged]).diagnostics.afterPruningRecalibrated)
+        let resnet = try MergeExperiment(kind: .resnet20, train: data(40, seed: 1), test: data(32, seed: 2), budget: budget, recipe: recipe)
+        let r = try resnet.run(seed: 0, strategies: [.merged])
+        let recomputed = try XCTUnwrap(r.diagnostics.afterPruningRecalibrated)
+        XCTAssertTrue((0...1).contains(recomputed))
+        XCTAssertEqual(recomputed * 32, (recomputed * 32).rounded(), accuracy: 1e-9, "an accuracy over 32 test images")
+    }
+
     func testStoppedAndKilledPhasesResumeExactly() throws {
         let strategies: Set<MergeStrategy> = [.merged, .long, .teacher]
         let straightDir = tempDir()

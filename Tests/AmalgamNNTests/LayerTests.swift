@@ -20,6 +20,47 @@ final class LayerTests: XCTestCase {
         XCTAssertEqual(Set(grads.keys), Set(layer.namedParameters().map(\.0)), name, file: file, line: line)
     }
 
+    /// `updateBatchNormStatistics` makes the running statistics the average over the batches of
+    /// each batch's mean and unbiased variance of the BatchNorm's input (computed here by hand,
+    /// batches of unequal size), with the dropout before it kept off; modes and momentum come
+    /// back; an empty sequence throws and changes nothing; a model without BatchNorm is left alone.
+    func testUpdateBatchNormStatisticsIsTheCumulativeAverage() throws {
+        var rng = RandomGenerator(seed: 7)
+        let drop = Dropout(0.5, seed: 1), lin = Linear(4, 3, using: &rng), bn = BatchNorm1d(3)
+        let net = Sequential(drop, lin, bn)
+        bn.runningMean.value = Tensor([5, 5, 5]); bn.runningVar.value = Tensor([9, 9, 9])
+        net.eval()
+        let batches = (0..<3).map { i in Batch(inputs: Tensor.normal([6 + 3 * i, 4], using: &rng), labels: []) }
+        XCTAssertEqual(try updateBatchNormStatistics(net, batches), 1)
+        var mean = [Double](repeating: 0, count: 3), variance = [Double](repeating: 0, count: 3)
+        for b in batches {
+            let out: Tensor = try withoutGradients { try lin(b.inputs) }
+            let h: [Double] = out.scalars.map { Double($0) }
+            let n = b.inputs.shape[0]
+            for c in 0..<3 {
+                let col: [Double] = (0..<n).map { h[$0 * 3 + c] }
+                let m: Double = col.reduce(0, +) / Double(n)
+                let ss: Double = col.reduce(0) { $0 + ($1 - m) * ($1 - m) }
+                mean[c] += m / 3
+                variance[c] += ss / Double(n - 1) / 3
+            }
+        }
+        for c in 0..<3 {
+            XCTAssertEqual(Double(bn.runningMean.value.scalars[c]), mean[c], accuracy: 1e-5)
+            XCTAssertEqual(Double(bn.runningVar.value.scalars[c]), variance[c], accuracy: 1e-5)
+        }
+        XCTAssertEqual(bn.numBatchesTracked.value.item, 3)
+        XCTAssertEqual(bn.momentum, 0.1)
+        XCTAssertFalse(net.isTraining || drop.isTraining || lin.isTraining || bn.isTraining)
+
+        let before = (bn.runningMean.value.scalars, bn.runningVar.value.scalars)
+        XCTAssertThrowsError(try updateBatchNormStatistics(net, [Batch]())) { XCTAssertTrue("\($0)".contains("no batches"), "\($0)") }
+        XCTAssertEqual(bn.runningMean.value.scalars, before.0)
+        XCTAssertEqual(bn.runningVar.value.scalars, before.1)
+        XCTAssertEqual(bn.momentum, 0.1)
+        XCTAssertEqual(try updateBatchNormStatistics(Sequential(Linear(4, 3, using: &rng)), [Batch]()), 0)
+    }
+
     func testLayersGradients() {
         checkLayer("Linear", Linear(4, 3, using: &rng), input: Tensor.normal([2, 5, 4], using: &rng))
         checkLayer("Conv2d", Conv2d(2, 3, kernelSize: 3, stride: 2, padding: 1, using: &rng), input: Tensor.normal([2, 2, 5, 5], using: &rng))

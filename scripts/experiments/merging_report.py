@@ -34,8 +34,9 @@ def main(paths):
             print("|---|---|---|---|---|---|---|")
             for r in rows:
                 g = r["diagnostics"]
+                recal = f" (BN recomputed: {g['after_pruning_recalibrated']:.4f})" if g.get("after_pruning_recalibrated") is not None else ""
                 print(f"| {r['seed']} | {', '.join(f'{a:.4f}' for a in g['teacher_accuracies'])} | {g['wide_gates_off']:.4f} | "
-                      f"{g['wide_initial_gates']:.4f} | {g['after_gates']:.4f} | {g['after_pruning']:.4f} | "
+                      f"{g['wide_initial_gates']:.4f} | {g['after_gates']:.4f} | {g['after_pruning']:.4f}{recal} | "
                       f"{', '.join(f'{p:.2f}' for p in g['open_probability'])} |")
         print()
 
