@@ -143,8 +143,12 @@ public final class MergeExperiment {
     public var callback: (MergeEvent) -> Void = { _ in }
     public var shouldStop: () -> Bool = { false }
     /// Finished phases are saved here and, with `reuse`, reloaded instead of retrained (nil:
-    /// nothing is saved). Not used when the teachers are given.
+    /// nothing is saved). With given teachers (``run(seed:strategies:teachers:)``) the gate
+    /// phase and the merged student are saved under a run key that names the teachers by a
+    /// digest of their weights, so merging other teachers never reuses them.
     public var checkpoints: PhaseCheckpoints?
+    /// The digest of the given teachers of the current ``run(seed:strategies:teachers:)``.
+    private var givenTeachersDigest: String?
 
     /// The configuration a saved phase must match to be reused.
     public var runKey: String {
@@ -152,6 +156,26 @@ public final class MergeExperiment {
         encoder.outputFormatting = .sortedKeys
         let r = (try? encoder.encode(recipe)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
         return "\(kind.rawValue) budget \(budget.total) K \(budget.teachers) train \(train.count) test \(test.count) recipe \(r)"
+            + (givenTeachersDigest.map { " given teachers \($0)" } ?? "")
+    }
+
+    /// FNV-1a (64-bit) over each model's state dict — names, shapes and the float bits — in
+    /// name order: equal for equal weights, different (with overwhelming probability) otherwise.
+    static func digest(_ models: [Module]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ byte: UInt8) { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        func mix64(_ v: UInt64, bytes: Int = 8) { for i in 0..<bytes { mix(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
+        for m in models {
+            let state = m.stateDict()
+            for name in state.keys.sorted() {
+                let t = state[name]!
+                for b in name.utf8 { mix(b) }
+                for d in t.shape { mix64(UInt64(d)) }
+                for x in t.scalars { mix64(UInt64(x.bitPattern), bytes: 4) }
+            }
+            mix(0xFF)
+        }
+        return String(h, radix: 16)
     }
 
     /// `train` and `test` already normalised.
@@ -348,6 +372,7 @@ public final class MergeExperiment {
     public func run(seed: UInt64, strategies: Set<MergeStrategy> = [.merged, .long, .bestOf3, .teacher, .teacherEnsemble],
                     teachers given: [Module]? = nil) throws -> MergeSeedResult {
         let k = given?.count ?? budget.teachers
+        givenTeachersDigest = given.map { Self.digest($0) }
         let teacherMACs = try forwardMACs(make(seed: 0), inputShape: [train.channels, train.imageSize, train.imageSize])
         let wideMACs = try forwardMACs(make(seed: 0, width: k), inputShape: [train.channels, train.imageSize, train.imageSize])
         func flops(_ macs: Double, _ epochs: Double) -> Double { trainingFLOPs(macs: macs, examples: Double(steps(epochs) * recipe.batchSize)) }
@@ -381,8 +406,7 @@ public final class MergeExperiment {
         // Merge: wide student, gates, prune, fine-tune.
         var mergedFLOPs = Double(k) * flops(teacherMACs, teacherEpochs)
         if strategies.contains(.merged) || strategies.contains(.longEqualCompute) {
-            // Merged from given teachers, the result is not saved: the run key cannot name them.
-            let store = given == nil ? checkpoints : nil
+            let store = checkpoints
             let student = make(seed: base &+ 503)
             let fAcc: Double
             if let rec = try store?.load(seed: seed, phase: "merged", run: runKey, into: student), let d = rec.diagnostics {

@@ -122,8 +122,9 @@ struct Merge: ParsableCommand {
         let k = given?.count ?? teachers
         let experiment = try MergeExperiment(kind: model, train: train, test: test, budget: MergeBudget(total: budget, teachers: k), recipe: recipe)
         experiment.shouldStop = { interruptRequested != 0 }
-        // Every finished phase is saved, so an interrupted run loses nothing already trained.
-        if given == nil { experiment.checkpoints = PhaseCheckpoints(directory: outDir, reuse: resume) }
+        // Every finished phase is saved, so an interrupted run loses nothing already trained
+        // (given teachers are named in the run key by a digest of their weights).
+        experiment.checkpoints = PhaseCheckpoints(directory: outDir, reuse: resume)
         var strategySet = try parseStrategies()
         if given != nil { strategySet.subtract([.long, .bestOf3, .longEqualCompute]) }
         let b = experiment.budget

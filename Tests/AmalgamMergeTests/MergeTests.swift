@@ -287,6 +287,43 @@ final class MergeResumeTests: XCTestCase {
         XCTAssertEqual(recomputed * 32, (recomputed * 32).rounded(), accuracy: 1e-9, "an accuracy over 32 test images")
     }
 
+    /// Merging given teachers (`--teachers-from`) saves its phases too, under a run key that
+    /// names the teachers by their weights: a run stopped in its gate phase resumes with the
+    /// numbers and weights of an uninterrupted one, and other teachers are refused.
+    func testGivenTeachersResumeExactlyAndAreNamedByTheirWeights() throws {
+        func teachers(_ s: UInt64) -> [Module] { (0..<2).map { ModelKind.cnn.make(channels: 1, imageSize: 12, classes: 4, seed: s &+ UInt64($0)) } }
+        let straightDir = tempDir()
+        let straight = try experiment(straightDir).run(seed: 0, strategies: [.merged], teachers: teachers(10))
+        let dir = tempDir()
+        let e = try experiment(dir)
+        var phase = "", step = 0
+        e.callback = { event in
+            switch event {
+            case .phaseStart(_, let n, _, _): phase = n; step = 0
+            case .step(let s, _, _): step = s
+            default: break
+            }
+        }
+        e.shouldStop = { phase == "gates" && step == 1 }
+        XCTAssertThrowsError(try e.run(seed: 0, strategies: [.merged], teachers: teachers(10))) {
+            guard case AmalgamError.interrupted = $0 else { return XCTFail("\($0)") }
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/seed0/phase-gates.progress.safetensors"))
+        let again = try experiment(dir)
+        var resumed: [String] = []
+        again.callback = { if case .phaseResumed(_, let n, let s, _) = $0 { resumed.append("\(n) \(s)") } }
+        let result = try again.run(seed: 0, strategies: [.merged], teachers: teachers(10))
+        XCTAssertEqual(resumed, ["gates 1"])
+        XCTAssertEqual(result.strategies["merged"]!.testAccuracy, straight.strategies["merged"]!.testAccuracy)
+        try assertSameWeights("\(straightDir)/seed0/phase-merged.safetensors", "\(dir)/seed0/phase-merged.safetensors", "merged")
+
+        XCTAssertThrowsError(try experiment(dir).run(seed: 0, strategies: [.merged], teachers: teachers(20))) {
+            XCTAssertTrue("\($0)".contains("different run") && "\($0)".contains("given teachers"), "\($0)")
+        }
+        XCTAssertEqual(MergeExperiment.digest(teachers(10)), MergeExperiment.digest(teachers(10)))
+        XCTAssertNotEqual(MergeExperiment.digest(teachers(10)), MergeExperiment.digest(teachers(20)))
+    }
+
     func testStoppedAndKilledPhasesResumeExactly() throws {
         let strategies: Set<MergeStrategy> = [.merged, .long, .teacher]
         let straightDir = tempDir()
