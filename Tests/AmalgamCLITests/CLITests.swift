@@ -79,22 +79,33 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains(path) && r.stderr.contains("header length"), r.stderr)
     }
 
-    /// SIGINT during training leaves the last completed epoch's checkpoint intact and loadable.
-    func testInterruptKeepsLastCheckpoint() throws {
-        try requireData()
-        let dir = tempDir()
+    /// Starts `amalgam` with `args` (training into `dir`) and returns once `epochs` lines are in
+    /// `dir/metrics.jsonl` — a line is written just before its epoch's checkpoint, so after two
+    /// epoch 1's is saved — with the process still running; stderr goes to the returned pipe.
+    func startTraining(_ args: [String], in dir: String, epochs: Int = 2) throws -> (Process, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["train", "--model", "mlp", "--epochs", "500", "--train-limit", "500", "--out", dir]
+        p.arguments = args + ["--out", dir]
         p.standardOutput = FileHandle.nullDevice
         let err = Pipe()
         p.standardError = err
         try p.run()
-        let metrics = dir + "/metrics.jsonl"
         let deadline = Date().addingTimeInterval(300)
-        func epochsDone() -> Int { ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").split(separator: "\n").count }
-        while epochsDone() < 2 && p.isRunning && Date() < deadline { usleep(50_000) }
+        while epochsDone(dir) < epochs && p.isRunning && Date() < deadline { usleep(20_000) }
         XCTAssertTrue(p.isRunning, "training ended before it could be interrupted")
+        return (p, err)
+    }
+
+    /// Lines in `dir/metrics.jsonl`: the epochs finished.
+    func epochsDone(_ dir: String) -> Int {
+        ((try? String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").count
+    }
+
+    /// SIGINT during training leaves the last completed epoch's checkpoint intact and loadable.
+    func testInterruptKeepsLastCheckpoint() throws {
+        try requireData()
+        let dir = tempDir()
+        let (p, err) = try startTraining(["train", "--model", "mlp", "--epochs", "500", "--train-limit", "500"], in: dir)
         kill(p.processIdentifier, SIGINT)
         let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
@@ -103,7 +114,7 @@ final class CLITests: XCTestCase {
         let file = try SafeTensors.read(path: dir + "/model.safetensors")
         let epoch = Int(file.metadata["epoch"]!)!
         XCTAssertGreaterThanOrEqual(epoch, 2)
-        XCTAssertEqual(epoch, epochsDone(), "the checkpoint belongs to the last epoch recorded in metrics.jsonl")
+        XCTAssertEqual(epoch, epochsDone(dir), "the checkpoint belongs to the last epoch recorded in metrics.jsonl")
         var rng = RandomGenerator(seed: 0)
         XCTAssertNoThrow(try MLP(inputFeatures: 784, classes: 10, using: &rng).loadStateDict(file.tensors))
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir).contains { $0.contains(".tmp") })
@@ -116,19 +127,7 @@ final class CLITests: XCTestCase {
     func testSecondInterruptQuitsAtOnce() throws {
         try requireData()
         let dir = tempDir()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["train", "--model", "mlp", "--epochs", "500", "--train-limit", "500", "--out", dir]
-        p.standardOutput = FileHandle.nullDevice
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        let metrics = dir + "/metrics.jsonl"
-        let deadline = Date().addingTimeInterval(300)
-        func epochsDone() -> Int { ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").split(separator: "\n").count }
-        // A metrics line is written just before its checkpoint: after two, epoch 1's is saved.
-        while epochsDone() < 2 && p.isRunning && Date() < deadline { usleep(50_000) }
-        XCTAssertTrue(p.isRunning, "training ended before it could be interrupted")
+        let (p, err) = try startTraining(["train", "--model", "mlp", "--epochs", "500", "--train-limit", "500"], in: dir)
         // Both signals must arrive before the next batch: stopped, the child holds them pending
         // (two of one kind would merge into one) and takes both as it continues.
         kill(p.processIdentifier, SIGSTOP)
@@ -159,20 +158,12 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
 
         let dir = tempDir()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args + ["--out", dir, "--quiet"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        func epochsDone() -> Int { ((try? String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").count }
-        let deadline = Date().addingTimeInterval(300)
-        while epochsDone() < 2 && p.isRunning && Date() < deadline { usleep(20_000) }
-        XCTAssertTrue(p.isRunning, "training ended before it could be interrupted")
+        let (p, err) = try startTraining(args + ["--quiet"], in: dir)
         kill(p.processIdentifier, SIGTERM)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 130)
-        let stoppedAt = epochsDone()
+        XCTAssertEqual(p.terminationStatus, 130, message)
+        let stoppedAt = epochsDone(dir)
         XCTAssertLessThan(stoppedAt, 20)
 
         let other = try run(args.map { $0 == "4" ? "5" : $0 } + ["--out", dir, "--resume"])
