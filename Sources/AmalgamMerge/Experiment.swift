@@ -92,9 +92,9 @@ public struct MergeDiagnostics: Codable, Sendable {
     public var afterPruning: Double = 0
     /// After pruning with the BatchNorm statistics recomputed on training images
     /// (``updateBatchNormStatistics(_:_:)``) instead of sliced from the wide network's — a
-    /// diagnostic only, computed on a copy (the student is fine-tuned from the sliced
-    /// statistics, as in the paper). Nil for networks without BatchNorm and in records written
-    /// before it existed.
+    /// diagnostic only, computed on a copy: the student is fine-tuned from the sliced statistics
+    /// (the reference code resets them to 0/1; fine-tuning in training mode replaces either).
+    /// Nil for networks without BatchNorm and in records written before it existed.
     public var afterPruningRecalibrated: Double?
     /// Mean open probability P(z > 0) of each gate group after the gate phase (target 1/K).
     public var openProbability: [Double] = []

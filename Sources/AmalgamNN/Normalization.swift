@@ -68,8 +68,8 @@ public func BatchNorm2d(_ features: Int, epsilon: Float = 1e-5, momentum: Float?
 /// PyTorch's `torch.optim.swa_utils.update_bn`: the statistics are reset (mean 0, variance 1,
 /// count 0) and become the cumulative average over the batches of each batch's mean and unbiased
 /// variance, computed without gradients. Needed when a network's weights change without its
-/// statistics following — after pruning (Pašen & Boža 2022 slice the wide network's statistics)
-/// or weight averaging.
+/// statistics following — after pruning channels (as in network merging, Pašen & Boža 2022) or
+/// averaging weights (SWA).
 ///
 /// Unlike `update_bn`, only the BatchNorm layers run in training mode; the rest of the model
 /// (dropout, for instance) stays in evaluation mode, so the statistics are those of the

@@ -44,11 +44,11 @@ final class Console {
 /// saves what it has and stops (a batch scheduler sends SIGTERM before it kills a job).
 nonisolated(unsafe) var interruptRequested: Int32 = 0
 
-/// The first SIGINT/SIGTERM asks the run to stop at its next safe point — the next training batch,
-/// saving its progress (the sine toy: the next seed); work between batches (an evaluation pass,
-/// building a merged network) finishes first, which can take minutes on a large model, so the
-/// handler says so on stderr. A second signal quits at once
-/// (exit status 130) without saving: what was saved before stays.
+/// The first SIGINT/SIGTERM asks the run to stop at its next safe point — the next training
+/// batch, saving its progress (the sine toy: the next seed); work between batches (an evaluation
+/// pass, building a merged network) finishes first, which can take minutes on a large model, so
+/// the handler says so on stderr. A second signal quits at once (exit status 130) without
+/// saving: what was saved before stays.
 func installInterruptHandler() {
     let handler: @convention(c) (Int32) -> Void = { _ in
         if interruptRequested != 0 {
