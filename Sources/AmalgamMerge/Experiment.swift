@@ -262,11 +262,14 @@ public final class MergeExperiment {
     func sgd(_ lr: Float) -> SGD { SGD(learningRate: lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay) }
 
     /// Trains one standard model (teacher or baseline) for `epochs` with the base recipe.
-    func trainStandard(name: String, seed: UInt64, modelSeed: UInt64, epochs: Double) throws -> (Module, Double, Double) {
+    /// `keepsWeights: false` marks a baseline whose weights the experiment discards: resumed, it
+    /// needs only its phase record, and when its weights file is gone it is not reported through
+    /// `.model` (the returned module is then untrained and must not be used).
+    func trainStandard(name: String, seed: UInt64, modelSeed: UInt64, epochs: Double, keepsWeights: Bool = true) throws -> (Module, Double, Double) {
         let model = make(seed: modelSeed)
-        if let saved = try checkpoints?.load(seed: seed, phase: name, run: runKey, into: model) {
+        if let saved = try checkpoints?.load(seed: seed, phase: name, run: runKey, into: model, weightsOptional: !keepsWeights) {
             callback(.phaseEnd(seed: seed, name: name + " (saved)", testAccuracy: saved.testAccuracy, seconds: saved.seconds))
-            callback(.model(seed: seed, name: name, module: model))
+            if saved.weightsLoaded { callback(.model(seed: seed, name: name, module: model)) }
             return (model, saved.testAccuracy, saved.seconds)
         }
         let (acc, secs) = try fit(model, name: name, seed: seed, dataSeed: modelSeed, epochs: epochs, optimizer: sgd(recipe.learningRate),
@@ -430,7 +433,7 @@ public final class MergeExperiment {
 
         if given == nil {
             if strategies.contains(.long) {
-                let (_, acc, secs) = try trainStandard(name: "long", seed: seed, modelSeed: base &+ 100, epochs: budget.total)
+                let (_, acc, secs) = try trainStandard(name: "long", seed: seed, modelSeed: base &+ 100, epochs: budget.total, keepsWeights: false)
                 out[MergeStrategy.long.rawValue] = StrategyOutcome(testAccuracy: acc, seconds: secs, trainFlops: flops(teacherMACs, budget.total), epochs: budget.total)
             }
             if strategies.contains(.bestOf3) {
@@ -440,7 +443,8 @@ public final class MergeExperiment {
                     accs = Array(diag.teacherAccuracies.prefix(3)); secs = Array(teacherSeconds.prefix(3))
                 }
                 while accs.count < 3 {
-                    let (_, a, s) = try trainStandard(name: "best-of-3 #\(accs.count + 1)", seed: seed, modelSeed: base &+ 200 &+ UInt64(accs.count), epochs: budget.bestOfThreeEpochs)
+                    let (_, a, s) = try trainStandard(name: "best-of-3 #\(accs.count + 1)", seed: seed, modelSeed: base &+ 200 &+ UInt64(accs.count), epochs: budget.bestOfThreeEpochs,
+                                                   keepsWeights: false)
                     accs.append(a); secs.append(s)
                 }
                 out[MergeStrategy.bestOf3.rawValue] = StrategyOutcome(testAccuracy: accs.max()!, seconds: secs.reduce(0, +),
@@ -448,7 +452,7 @@ public final class MergeExperiment {
             }
             if strategies.contains(.longEqualCompute) {
                 let epochs = mergedFLOPs / flops(teacherMACs, 1)
-                let (_, acc, secs) = try trainStandard(name: "long (equal compute)", seed: seed, modelSeed: base &+ 100, epochs: epochs)
+                let (_, acc, secs) = try trainStandard(name: "long (equal compute)", seed: seed, modelSeed: base &+ 100, epochs: epochs, keepsWeights: false)
                 out[MergeStrategy.longEqualCompute.rawValue] = StrategyOutcome(testAccuracy: acc, seconds: secs, trainFlops: flops(teacherMACs, epochs), epochs: epochs)
             }
         }

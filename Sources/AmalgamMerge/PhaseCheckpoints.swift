@@ -11,6 +11,10 @@ public struct PhaseRecord: Codable, Sendable {
     public var seconds: Double
     /// For the merge phase: the diagnostics of the whole merge (gates, pruning, fine-tuning).
     public var diagnostics: MergeDiagnostics?
+    /// False when ``PhaseCheckpoints/load(seed:phase:run:into:weightsOptional:)`` returned the
+    /// record without weights (never written to disk).
+    public var weightsLoaded = true
+    enum CodingKeys: String, CodingKey { case run, testAccuracy, seconds, diagnostics }
     public init(run: String, testAccuracy: Double, seconds: Double, diagnostics: MergeDiagnostics? = nil) {
         self.run = run; self.testAccuracy = testAccuracy; self.seconds = seconds; self.diagnostics = diagnostics
     }
@@ -55,7 +59,14 @@ public struct PhaseCheckpoints: Sendable {
     }
 
     /// The saved phase, its weights loaded into `model`; nil when it was not saved (or `reuse` is off).
-    public func load(seed: UInt64, phase: String, run: String, into model: Module) throws -> PhaseRecord? {
+    ///
+    /// With `weightsOptional`, for a phase whose weights the caller discards (a baseline that
+    /// only contributes its accuracy), the record alone is enough when the weights file is gone:
+    /// `model` is then left untouched and the returned record has `weightsLoaded == false`. This
+    /// lets the state of a long experiment be carried between machines as its records, its
+    /// teachers and its merged student (see `scripts/experiments/merging_state.sh`). A weights
+    /// file that is there is always loaded and checked.
+    public func load(seed: UInt64, phase: String, run: String, into model: Module, weightsOptional: Bool = false) throws -> PhaseRecord? {
         guard reuse else { return nil }
         let stem = stem(seed: seed, phase: phase)
         guard FileManager.default.fileExists(atPath: stem + ".json") else { return nil }
@@ -66,6 +77,11 @@ public struct PhaseCheckpoints: Sendable {
         guard record.run == run else { throw differentRun(stem + ".json", saved: record.run, run: run) }
         guard record.testAccuracy.isFinite, record.seconds.isFinite else {
             throw AmalgamError.format(path: stem + ".json", message: "test accuracy \(record.testAccuracy), seconds \(record.seconds)")
+        }
+        if weightsOptional && !FileManager.default.fileExists(atPath: stem + ".safetensors") {
+            var r = record
+            r.weightsLoaded = false
+            return r
         }
         try model.load(from: stem + ".safetensors")
         return record

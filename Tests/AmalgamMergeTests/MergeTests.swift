@@ -324,6 +324,47 @@ final class MergeResumeTests: XCTestCase {
         XCTAssertNotEqual(MergeExperiment.digest(teachers(10)), MergeExperiment.digest(teachers(20)))
     }
 
+    /// A finished seed's baselines whose weights the experiment discards (long, best-of-3 #3, the
+    /// equal-compute model) resume from their records alone once their weights files are gone:
+    /// nothing is retrained, the numbers are the same and no untrained model is reported. The
+    /// teachers' weights stay required, and a weights file that is there is still checked.
+    func testDiscardedBaselinesResumeFromTheirRecordsAlone() throws {
+        let all: Set<MergeStrategy> = [.merged, .long, .bestOf3, .teacher, .teacherEnsemble, .longEqualCompute]
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try experiment(dir).run(seed: 0, strategies: all)
+        for phase in ["long", "best-of-3-3", "long-equal-compute"] {
+            try FileManager.default.removeItem(atPath: "\(dir)/seed0/phase-\(phase).safetensors")
+        }
+        let again = try experiment(dir)
+        var started: [String] = [], reported: [String] = []
+        again.callback = { event in
+            switch event {
+            case .phaseStart(_, let n, _, _): started.append(n)
+            case .model(_, let n, _): reported.append(n)
+            default: break
+            }
+        }
+        let second = try again.run(seed: 0, strategies: all)
+        XCTAssertEqual(started, [], "a phase was trained again")
+        XCTAssertEqual(reported.sorted(), ["merged", "teacher 0", "teacher 1"])
+        XCTAssertEqual(Set(first.strategies.keys), Set(all.map(\.rawValue)))
+        for (name, outcome) in first.strategies {
+            XCTAssertEqual(outcome.testAccuracy, second.strategies[name]?.testAccuracy, name)
+            XCTAssertEqual(outcome.trainFlops, second.strategies[name]?.trainFlops, name)
+        }
+
+        // A weights file that is there is loaded and checked: a truncated one is an error naming it.
+        let bad = "\(dir)/seed0/phase-long.safetensors"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: bad))
+        XCTAssertThrowsError(try experiment(dir).run(seed: 0, strategies: all)) { XCTAssertTrue("\($0)".contains(bad), "\($0)") }
+        try FileManager.default.removeItem(atPath: bad)
+        // The teachers are needed (merging, the ensemble): their weights cannot be left out.
+        let teacher = "\(dir)/seed0/phase-teacher-0.safetensors"
+        try FileManager.default.removeItem(atPath: teacher)
+        XCTAssertThrowsError(try experiment(dir).run(seed: 0, strategies: all)) { XCTAssertTrue("\($0)".contains(teacher), "\($0)") }
+    }
+
     func testStoppedAndKilledPhasesResumeExactly() throws {
         let strategies: Set<MergeStrategy> = [.merged, .long, .teacher]
         let straightDir = tempDir()
