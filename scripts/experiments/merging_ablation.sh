@@ -30,10 +30,11 @@ case $MODEL in
     run 2 gatewlr05 --gate-weight-lr 0.05
     ;;
   resnet20)
-    # The base is the sweep's own merged student. log α = 3 opens every gate fully at the start
-    # (deterministic z = 1), so the wide network starts equal to the teachers' ensemble.
-    run 0 gateinit3 --gate-init 3
-    run 0 gatewlr05 --gate-weight-lr 0.05
+    # The base is the sweep's own merged student of the same seed (seed 1: the first whose
+    # teachers were at hand). log α = 3 opens every gate fully at the start (deterministic
+    # z = 1), so the wide network starts equal to the teachers' ensemble.
+    run 1 gateinit3 --gate-init 3
+    run 1 gatewlr05 --gate-weight-lr 0.05
     ;;
   *) echo "unknown model $MODEL (cnn or resnet20)" >&2; exit 2 ;;
 esac
