@@ -383,12 +383,17 @@ public final class MergeExperiment {
         var diag = MergeDiagnostics()
         let base = seed &* 1000
 
-        // Teachers.
+        // Teachers, when a requested strategy uses them: the merge, the teacher rows, and
+        // best-of-3 when the teachers are its candidates. The long baselines do not, so a process
+        // asked only for them (`--strategies long,long_equal_compute`) trains no teacher and can
+        // run beside the one that merges; their phases join in one directory afterwards.
+        let teachersAreCandidates = abs(budget.teacherEpochs - budget.bestOfThreeEpochs) < 1e-9
+        let needsTeachers = !strategies.isDisjoint(with: [.merged, .teacher, .teacherEnsemble]) || (strategies.contains(.bestOf3) && teachersAreCandidates)
         var teachers: [Module] = [], teacherSeconds: [Double] = []
         if let given {
             teachers = given
             for t in given { diag.teacherAccuracies.append(try evaluate(t, testBatches).accuracy); teacherSeconds.append(0) }
-        } else {
+        } else if needsTeachers {
             for t in 0..<k {
                 let (m, acc, secs) = try trainStandard(name: "teacher \(t)", seed: seed, modelSeed: base &+ UInt64(t), epochs: budget.teacherEpochs)
                 teachers.append(m); diag.teacherAccuracies.append(acc); teacherSeconds.append(secs)
@@ -406,9 +411,10 @@ public final class MergeExperiment {
                 trainFlops: Double(k) * flops(teacherMACs, teacherEpochs), epochs: Double(k) * teacherEpochs)
         }
 
-        // Merge: wide student, gates, prune, fine-tune.
-        var mergedFLOPs = Double(k) * flops(teacherMACs, teacherEpochs)
-        if strategies.contains(.merged) || strategies.contains(.longEqualCompute) {
+        // Merge: wide student, gates, prune, fine-tune. Its FLOPs follow from the budget alone,
+        // so the equal-compute baseline does not need the merge to run.
+        let mergedFLOPs = Double(k) * flops(teacherMACs, teacherEpochs) + flops(wideMACs, budget.gateEpochs) + flops(teacherMACs, budget.fineTuneEpochs)
+        if strategies.contains(.merged) {
             let store = checkpoints
             let student = make(seed: base &+ 503)
             let fAcc: Double
@@ -425,7 +431,6 @@ public final class MergeExperiment {
                 store?.removeProgress(seed: seed, phase: "fine-tune")
             }
             callback(.model(seed: seed, name: "merged", module: student))
-            mergedFLOPs += flops(wideMACs, budget.gateEpochs) + flops(teacherMACs, budget.fineTuneEpochs)
             out[MergeStrategy.merged.rawValue] = StrategyOutcome(
                 testAccuracy: fAcc, seconds: teacherSeconds.reduce(0, +) + diag.gateSeconds + diag.fineTuneSeconds, trainFlops: mergedFLOPs,
                 epochs: Double(k) * teacherEpochs + budget.gateEpochs + budget.fineTuneEpochs)
@@ -439,7 +444,7 @@ public final class MergeExperiment {
             if strategies.contains(.bestOf3) {
                 // Teachers trained for T/3 are best-of-3 candidates already (K = 2).
                 var accs: [Double] = [], secs: [Double] = []
-                if abs(budget.teacherEpochs - budget.bestOfThreeEpochs) < 1e-9 {
+                if teachersAreCandidates {
                     accs = Array(diag.teacherAccuracies.prefix(3)); secs = Array(teacherSeconds.prefix(3))
                 }
                 while accs.count < 3 {

@@ -365,6 +365,43 @@ final class MergeResumeTests: XCTestCase {
         XCTAssertThrowsError(try experiment(dir).run(seed: 0, strategies: all)) { XCTAssertTrue("\($0)".contains(teacher), "\($0)") }
     }
 
+    /// A process asked only for the long baselines trains no teacher and no merge, and gets the
+    /// numbers (accuracy, FLOPs) of the full run; its phases joined with those of a process that
+    /// merged give, resumed, the full run without training anything.
+    func testLongBaselinesRunAloneAndJoinTheMergingProcess() throws {
+        let all: Set<MergeStrategy> = [.merged, .long, .bestOf3, .teacher, .teacherEnsemble, .longEqualCompute]
+        let fullDir = tempDir(), longDir = tempDir(), mergeDir = tempDir()
+        defer { for d in [fullDir, longDir, mergeDir] { try? FileManager.default.removeItem(atPath: d) } }
+        let full = try experiment(fullDir).run(seed: 0, strategies: all)
+
+        let alone = try experiment(longDir)
+        var started: [String] = []
+        alone.callback = { if case .phaseStart(_, let n, _, _) = $0 { started.append(n) } }
+        let longs = try alone.run(seed: 0, strategies: [.long, .longEqualCompute])
+        XCTAssertEqual(started, ["long", "long (equal compute)"])
+        XCTAssertEqual(Set(longs.strategies.keys), ["long", "long_equal_compute"])
+        for name in ["long", "long_equal_compute"] {
+            XCTAssertEqual(longs.strategies[name]!.testAccuracy, full.strategies[name]!.testAccuracy, name)
+            XCTAssertEqual(longs.strategies[name]!.trainFlops, full.strategies[name]!.trainFlops, name)
+            XCTAssertEqual(longs.strategies[name]!.epochs, full.strategies[name]!.epochs, name)
+        }
+        XCTAssertEqual(longs.diagnostics.teacherAccuracies, [])
+
+        _ = try experiment(mergeDir).run(seed: 0, strategies: [.merged, .bestOf3, .teacher, .teacherEnsemble])
+        for f in try FileManager.default.contentsOfDirectory(atPath: longDir + "/seed0") where f.hasPrefix("phase-") {
+            try FileManager.default.copyItem(atPath: "\(longDir)/seed0/\(f)", toPath: "\(mergeDir)/seed0/\(f)")
+        }
+        let joined = try experiment(mergeDir)
+        started = []
+        joined.callback = { if case .phaseStart(_, let n, _, _) = $0 { started.append(n) } }
+        let result = try joined.run(seed: 0, strategies: all)
+        XCTAssertEqual(started, [], "a joined phase was trained again")
+        for (name, outcome) in full.strategies {
+            XCTAssertEqual(outcome.testAccuracy, result.strategies[name]?.testAccuracy, name)
+            XCTAssertEqual(outcome.trainFlops, result.strategies[name]?.trainFlops, name)
+        }
+    }
+
     func testStoppedAndKilledPhasesResumeExactly() throws {
         let strategies: Set<MergeStrategy> = [.merged, .long, .teacher]
         let straightDir = tempDir()
