@@ -25,7 +25,7 @@ struct Merge: ParsableCommand {
     @Option(help: "Number of teachers K (≥ 2).") var teachers = 2
     @Option(help: "Seeds: a list and/or ranges, e.g. 0,1,2 or 0-9.") var seeds = "0"
     @Option(help: "Merge these teacher checkpoints (safetensors of --model) instead of training teachers.") var teachersFrom: String?
-    @Option(help: "Strategies (comma-separated) among \(MergeStrategy.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Strategies (comma-separated) among \(MergeStrategy.allCases.map(\.rawValue).joined(separator: ", ")); only what they need is trained (long and long_equal_compute need no teachers, so they can run as a separate process with its own --out, joined afterwards by copying its seed<S>/ folder and rerunning with --resume).")
     var strategies = "merged,long,best_of_3,teacher,teacher_ensemble"
     @Flag(help: "Add long_equal_compute: one model given the merge pipeline's training FLOPs.") var equalCompute = false
     @Option(help: "Learning rate of teachers and baselines (SGD, cosine).") var lr: Float = 0.05
