@@ -27,7 +27,7 @@ pack)
     mkdir -p "$to"
     for run in "$from"/*/; do
         run=${run%/}; name=$(basename "$run")
-        [ -f "$run/summary.json" ] || ls "$run"/seed*/phase-*.json >/dev/null 2>&1 || continue
+        [ -f "$run/summary.json" ] || ls "$run"/seed*/phase-* >/dev/null 2>&1 || continue
         rm -rf "${to:?}/$name"; mkdir -p "$to/$name"
         [ -f "$run/summary.json" ] && cp "$run/summary.json" "$to/$name/"
         done_seeds=$(finished_seeds "$run")
