@@ -18,21 +18,30 @@ $A merge --model cnn --budget-epochs 12 --seeds 0,1,2 --equal-compute --out "$OU
 $A merge --model cnn --budget-epochs 24 --seeds 0 --equal-compute --out "$OUT/cnn-T24" --resume
 $A merge --model resnet20 --budget-epochs 6 --seeds 0,1 --out "$OUT/resnet20-T6" --resume
 # T = 48 without the equal-compute baseline (72 more epochs of the long model), as two one-thread
-# processes side by side (about 2 hours each): the long model alone, and the teachers, the merge
-# and best-of-3; then their phases are joined in one directory, where the full run reloads them
-# all and trains nothing.
+# processes side by side: the teachers and the merge (about 2 h 20 min), and beside it the long
+# model (about 1 h 25 min) followed by best-of-3's third model (about 30 min), which starts once
+# the teachers are done, from a copy of their phases. Then the phases are joined in one
+# directory, where the full run reloads them all and trains nothing.
 join_T48() {
   mkdir -p "$OUT/cnn-T48/seed0"
-  cp -p "$OUT"/cnn-T48-long/seed0/phase-*.json "$OUT"/cnn-T48-long/seed0/phase-*.safetensors "$OUT/cnn-T48/seed0/"
-  cp -p "$OUT"/cnn-T48-merge/seed0/phase-*.json "$OUT"/cnn-T48-merge/seed0/phase-*.safetensors "$OUT/cnn-T48/seed0/"
+  for part in long merge b3; do
+    cp -p "$OUT"/cnn-T48-$part/seed0/phase-*.json "$OUT/cnn-T48/seed0/"
+    cp -p "$OUT"/cnn-T48-$part/seed0/phase-*.safetensors "$OUT/cnn-T48/seed0/" 2>/dev/null || true
+  done
   $A merge --model cnn --budget-epochs 48 --seeds 0 --threads 1 --out "$OUT/cnn-T48" --resume
 }
 if [ ! -f "$OUT/cnn-T48/summary.json" ]; then
-  $A merge --model cnn --budget-epochs 48 --seeds 0 --strategies long --threads 1 --out "$OUT/cnn-T48-long" --resume &
-  long_pid=$!
-  $A merge --model cnn --budget-epochs 48 --seeds 0 --strategies merged,best_of_3,teacher,teacher_ensemble --threads 1 \
+  (
+    $A merge --model cnn --budget-epochs 48 --seeds 0 --strategies long --threads 1 --out "$OUT/cnn-T48-long" --resume
+    while [ ! -f "$OUT/cnn-T48-merge/seed0/phase-teacher-1.json" ]; do sleep 30; done
+    mkdir -p "$OUT/cnn-T48-b3/seed0"
+    cp -p "$OUT"/cnn-T48-merge/seed0/phase-teacher-* "$OUT/cnn-T48-b3/seed0/"
+    $A merge --model cnn --budget-epochs 48 --seeds 0 --strategies best_of_3 --threads 1 --out "$OUT/cnn-T48-b3" --resume
+  ) &
+  side_pid=$!
+  $A merge --model cnn --budget-epochs 48 --seeds 0 --strategies merged,teacher,teacher_ensemble --threads 1 \
     --out "$OUT/cnn-T48-merge" --resume
-  wait "$long_pid"
+  wait "$side_pid"
   join_T48
 fi
 python3 scripts/experiments/merging_report.py "$OUT"/*/summary.json
