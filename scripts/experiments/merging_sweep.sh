@@ -33,7 +33,10 @@ join_T48() {
 if [ ! -f "$OUT/cnn-T48/summary.json" ]; then
   (
     $A merge --model cnn --budget-epochs 48 --seeds 0 --strategies long --threads 1 --out "$OUT/cnn-T48-long" --resume
-    while [ ! -f "$OUT/cnn-T48-merge/seed0/phase-teacher-1.json" ]; do sleep 30; done
+    while [ ! -f "$OUT/cnn-T48-merge/seed0/phase-teacher-1.json" ]; do
+      kill -0 $$ 2>/dev/null || exit 1   # the sweep stopped (the merge failed): stop waiting
+      sleep 30
+    done
     mkdir -p "$OUT/cnn-T48-b3/seed0"
     cp -p "$OUT"/cnn-T48-merge/seed0/phase-teacher-* "$OUT/cnn-T48-b3/seed0/"
     $A merge --model cnn --budget-epochs 48 --seeds 0 --strategies best_of_3 --threads 1 --out "$OUT/cnn-T48-b3" --resume
