@@ -33,7 +33,7 @@ def main(out, paths):
     for t, d in data.items():
         for base, v in d.items():
             if v:
-                print(f"T = {t:g}  merged − {base}: {', '.join(f'{x:+.2f}' for x in v)}  mean {statistics.mean(v):+.2f} points ({len(v)} seeds)")
+                print(f"T = {t:g}  merged − {base}: {', '.join(f'{x:+.2f}' for x in v)}  mean {statistics.mean(v):+.2f} points ({len(v)} seed{'s' if len(v) != 1 else ''})")
     W, H, L, R, M = 560, 340, 60, 170, 30
     ts = list(data)
     allv = [x for d in data.values() for v in d.values() for x in v] + [0.0]
