@@ -1,13 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Floors (see docs/architecture in ../shared/DESIGN.md): AmalgamCore (tensors, kernels, autodiff)
-// < AmalgamNN (modules, layers, losses, optimizers, training loop, model zoo)
-// < AmalgamData (IDX, CSV, safetensors, datasets, loaders) < the `amalgam` CLI.
+// Floors (docs/architecture.md): AmalgamCore (tensors, kernels, autodiff) < AmalgamFormats (files
+// ↔ tensors: safetensors, IDX, CSV, NPY, gzip, JSON lines, SVG charts, WordPiece) < AmalgamData
+// (datasets, loaders, batches) < AmalgamNN (modules, layers, losses, optimizers, the one training
+// loop and its checkpointer, model I/O, the model zoo and pretrained loaders) < the methods, one
+// target each < the `amalgam` CLI. A floor imports only floors below it.
 let package = Package(
     name: "Amalgam",
     products: [
         .library(name: "AmalgamCore", targets: ["AmalgamCore"]),
+        .library(name: "AmalgamFormats", targets: ["AmalgamFormats"]),
         .library(name: "AmalgamNN", targets: ["AmalgamNN"]),
         .library(name: "AmalgamData", targets: ["AmalgamData"]),
         .library(name: "AmalgamMerge", targets: ["AmalgamMerge"]),
@@ -26,37 +29,38 @@ let package = Package(
         // The kernels hand raw buffer pointers to worker closures; Swift 5 mode keeps that legal
         // without a wrapper around every pointer (NUMERICS.md, "Parallelism").
         .target(name: "AmalgamCore", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "AmalgamNN", dependencies: ["AmalgamCore"], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "AmalgamData", dependencies: ["AmalgamCore", "AmalgamNN", "CZlib"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamFormats", dependencies: ["AmalgamCore", "CZlib"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamData", dependencies: ["AmalgamCore", "AmalgamFormats"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamNN", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Network merging (Pašen & Boža 2022): wide student, hard-concrete gates, pruning, the budget experiment.
-        .target(name: "AmalgamMerge", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamMerge", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Sparse generalized linear models (skglm): Float64 design matrices, datafits, penalties, solvers, estimators.
         .target(name: "AmalgamGLM", swiftSettings: [.swiftLanguageMode(.v5)]),
         // Feature diversity (Nayman et al. 2022): PCA and clustering scores, linear probes, rank correlations.
-        .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Coreset selection (DeepCore's methods, corrected): budgets, scores, k-center, herding, submodular greedy.
-        .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamDiversity", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Post-training pruning of transformers (Kwon et al. 2022): Fisher, search, rearrangement, tuning, export.
-        .target(name: "AmalgamPrune", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamPrune", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune",
+                "AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // The Amalgam side of the side-by-side benchmark against PyTorch (scripts/bench/run.py).
         .executableTarget(
-            name: "amalgam-bench", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamGLM", "COpenBLAS"],
+            name: "amalgam-bench", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamGLM", "COpenBLAS"],
             path: "Benchmarks/AmalgamBench", swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
-        .testTarget(name: "AmalgamNNTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AmalgamDataTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AmalgamMergeTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamMerge"]),
+        .testTarget(name: "AmalgamNNTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamDataTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamMergeTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge"]),
         .testTarget(name: "AmalgamGLMTests", dependencies: ["AmalgamGLM"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AmalgamDiversityTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamDiversity"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AmalgamCoresetTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamDiversity", "AmalgamCoreset"]),
-        .testTarget(name: "AmalgamPruneTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamPrune"]),
-        .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamData", "amalgam"]),
+        .testTarget(name: "AmalgamDiversityTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamCoresetTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity", "AmalgamCoreset"]),
+        .testTarget(name: "AmalgamPruneTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamPrune"]),
+        .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData", "amalgam"]),
     ]
 )

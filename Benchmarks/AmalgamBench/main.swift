@@ -7,6 +7,7 @@
 // inputs of the real shapes; `cnn-epoch` reports the wall time of one Fashion-MNIST epoch.
 import AmalgamCore
 import AmalgamData
+import AmalgamFormats
 import AmalgamGLM
 import AmalgamNN
 import COpenBLAS

@@ -1,6 +1,7 @@
 import AmalgamCore
 import AmalgamData
 import AmalgamDiversity
+import AmalgamFormats
 import AmalgamNN
 import Foundation
 
@@ -22,14 +23,6 @@ public struct CoresetRecipe: Sendable {
     public var learningRate: Float = 0.05
     public var weightDecay: Float = 5e-4
     public init() {}
-}
-
-/// What the pipeline reports while it runs (the library never prints).
-public enum CoresetEvent: Sendable {
-    case phaseStart(name: String, epochs: Int)
-    case epochEnd(name: String, epoch: Int, trainAccuracy: Double)
-    case phaseEnd(name: String, seconds: Double)
-    case progress(name: String, done: Int, total: Int)
 }
 
 /// The selection model's view of the training set: the model itself (DeepFool attacks it),
@@ -64,10 +57,37 @@ public final class CoresetExperiment {
     public let kind: ModelKind
     public let train: ImageDataset, test: ImageDataset
     public var recipe: CoresetRecipe
-    public var callback: (CoresetEvent) -> Void = { _ in }
+    /// Progress (``TrainingEvent``s of the phases "selection model" and "subset model", and
+    /// `.progress` of scoring work such as DeepFool's attacks).
+    public var callback: (TrainingEvent) -> Void = { _ in }
+    /// Polled between training batches; a stop saves the phase's state (with ``stateDirectory``)
+    /// and throws ``AmalgamError/interrupted``.
+    public var shouldStop: () -> Bool = { false }
+    /// Where the two training phases keep their state (`selection-state.safetensors`, with the
+    /// forgetting counts, and `subset-state.safetensors`), saved after every epoch, every
+    /// ``progressInterval`` seconds and when stopped; nil saves nothing.
+    public var stateDirectory: String?
+    /// Continue the phases saved in ``stateDirectory`` (bit for bit the numbers of an
+    /// uninterrupted run) instead of starting them again.
+    public var resume = false
+    /// Seconds of training between two saves of a phase in progress.
+    public var progressInterval: Double = 300
 
     public init(kind: ModelKind, train: ImageDataset, test: ImageDataset, recipe: CoresetRecipe = CoresetRecipe()) {
         self.kind = kind; self.train = train; self.test = test; self.recipe = recipe
+    }
+
+    /// The checkpointer of a phase (nil without ``stateDirectory``); the run key adds the recipe.
+    func checkpointer(_ phase: String, run: String) -> Checkpointer? {
+        guard let stateDirectory else { return nil }
+        let c = Checkpointer(path: "\(stateDirectory)/\(phase)-state.safetensors", runKey: run + " recipe \(recipe)", resume: resume, interval: progressInterval)
+        c.metadata = ["phase": phase]
+        return c
+    }
+
+    /// Removes the phases' saved states (once the run's results are written).
+    public func removeStates() {
+        for phase in ["selection", "subset"] { checkpointer(phase, run: "")?.remove() }
     }
 
     func optimizer(_ lr: Float) -> SGD { SGD(learningRate: lr, momentum: 0.9, weightDecay: recipe.weightDecay, nesterov: true) }
@@ -92,24 +112,36 @@ public final class CoresetExperiment {
             return SelectionFeatures(model: model, probabilities: probabilities, embeddings: embeddings, forgetting: f.scalars.map(Double.init),
                                      trainingSeconds: Double(file.metadata["training_seconds"] ?? "") ?? 0, cached: true)
         }
+        // The recipe: SGD at a constant rate; at the end of every epoch the whole training set's
+        // outputs (evaluation mode) give the features and one forgetting presentation.
         let trainer = Trainer(model: model, optimizer: optimizer(recipe.selectionLearningRate))
+        trainer.context = RunContext(phase: "selection model", seed: seed)
+        trainer.callbacks = [callback]
+        trainer.shouldStop = shouldStop
         var forgetting = ForgettingCounter(examples: train.count)
-        let loader = DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: seed)
-        callback(.phaseStart(name: "selection model", epochs: recipe.selectionEpochs))
-        let start = DispatchTime.now().uptimeNanoseconds
-        var probabilities = try FeatureMatrix(rows: 1, columns: 1, values: [0]), embeddings = probabilities
-        for epoch in 1...max(recipe.selectionEpochs, 1) {
-            if recipe.selectionEpochs > 0 {
-                model.train()
-                for batch in loader.batches(epoch: epoch) { _ = try trainer.trainStep(batch) }
+        if let c = checkpointer("selection", run: "selection model \(kind.rawValue) seed \(seed) epochs \(recipe.selectionEpochs) examples \(train.count)") {
+            c.saveState = { forgetting.state }
+            let n = train.count
+            c.restoreState = { meta in
+                do { forgetting = try ForgettingCounter(examples: n, state: meta) } catch let e as AmalgamError {
+                    throw AmalgamError.format(path: c.path, message: e.description)
+                }
             }
+            trainer.checkpointer = c
+        }
+        var probabilities = try FeatureMatrix(rows: 1, columns: 1, values: [0]), embeddings = probabilities
+        func present(_ model: Module) throws {
             (probabilities, embeddings) = try outputs(model)
             let correct = (0..<train.count).map { i in (0..<train.classes).max { probabilities[i, $0] < probabilities[i, $1] }! == train.labels[i] }
             forgetting.record(Array(0..<train.count), correct: correct)
-            callback(.epochEnd(name: "selection model", epoch: epoch, trainAccuracy: Double(correct.filter { $0 }.count) / Double(train.count)))
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        callback(.phaseEnd(name: "selection model", seconds: seconds))
+        trainer.onEpochEnd = [{ m, _ in try present(m) }]
+        let loader = DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: seed)
+        let fitted = try trainer.fit(steps: recipe.selectionEpochs * loader.batchCount, batchesPerEpoch: loader.batchCount,
+                                     train: { loader.batches(epoch: $0) }, test: { [Batch]() }, evaluation: .never)
+        if recipe.selectionEpochs == 0 { try present(model) }   // an untrained model still has features
+        else if fitted.history.isEmpty { (probabilities, embeddings) = try outputs(model) }   // resumed after its last epoch
+        let seconds = fitted.seconds
         if let cacheDirectory, let cachePath {
             try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
             var state = model.stateDict()
@@ -156,7 +188,7 @@ public final class CoresetExperiment {
         case .deepfool:
             let total = train.count
             let d = try DeepFool.distances(model: features!.model, images: train.images) { done, _ in
-                if done % 10_000 < 100 || done == total { self.callback(.progress(name: "deepfool", done: done, total: total)) }
+                if done % 10_000 < 100 || done == total { self.callback(.progress(RunContext(phase: "deepfool", seed: seed), done: done, total: total)) }
             }
             return try AmalgamCoreset.select(DeepFoolSelection(distances: d), labels: labels, classes: classes, budget: budget, seed: seed)
         case .cal:
@@ -177,24 +209,25 @@ public final class CoresetExperiment {
     }
 
     /// Trains a fresh model on the subset (weighted when the coreset has weights) and returns its
-    /// test accuracy and training time.
+    /// test accuracy and training time; the trained model is reported as `.model` (phase
+    /// "subset model").
     public func trainOnSubset(_ coreset: Coreset, seed: UInt64) throws -> (accuracy: Double, seconds: Double) {
         let subset = train.subset(coreset.indices)
         let model = kind.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed &+ 1)
         var loader = DataLoader(subset, batchSize: recipe.batchSize, shuffle: true, seed: seed &+ 1)
         if let w = coreset.weights { loader.weights = w.map(Float.init) }
-        let steps = max(1, recipe.epochs * ((subset.count + recipe.batchSize - 1) / recipe.batchSize))
+        let steps = max(1, recipe.epochs * loader.batchCount)
         let trainer = Trainer(model: model, optimizer: optimizer(recipe.learningRate), schedule: CosineSchedule(base: recipe.learningRate, totalSteps: steps))
-        callback(.phaseStart(name: "subset model", epochs: recipe.epochs))
-        let start = DispatchTime.now().uptimeNanoseconds
-        for epoch in 1...max(recipe.epochs, 1) {
-            var correct = 0
-            for batch in loader.batches(epoch: epoch) { correct += try trainer.trainStep(batch).correct }
-            callback(.epochEnd(name: "subset model", epoch: epoch, trainAccuracy: Double(correct) / Double(subset.count)))
-        }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        callback(.phaseEnd(name: "subset model", seconds: seconds))
-        let accuracy = try evaluate(model, DataLoader(test, batchSize: 1000, shuffle: false).batches()).accuracy
+        trainer.context = RunContext(phase: "subset model", seed: seed)
+        trainer.callbacks = [callback]
+        trainer.shouldStop = shouldStop
+        let subsetKey = "\(coreset.indices.count) indices \(coreset.indices.reduce(into: UInt64(0)) { $0 = $0 &* 31 &+ UInt64($1) })"
+            + " weights \(coreset.weights.map { w in w.reduce(into: UInt64(0)) { $0 = $0 &* 31 &+ $1.bitPattern } } ?? 0)"
+        trainer.checkpointer = checkpointer("subset", run: "subset model \(kind.rawValue) seed \(seed) epochs \(recipe.epochs) \(subsetKey)")
+        let fitted = try trainer.fit(steps: recipe.epochs * loader.batchCount, batchesPerEpoch: loader.batchCount, train: { loader.batches(epoch: $0) },
+                                     test: { DataLoader(self.test, batchSize: 1000, shuffle: false).batches() }, evaluation: .atEnd)
+        let accuracy = fitted.test!.accuracy, seconds = fitted.seconds
+        callback(.model(trainer.context, model))
         return (accuracy, seconds)
     }
 }

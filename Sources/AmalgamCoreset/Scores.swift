@@ -1,3 +1,4 @@
+import AmalgamCore
 import AmalgamDiversity
 import Foundation
 
@@ -78,6 +79,29 @@ public struct ForgettingCounter: Sendable {
             if c { everLearned[i] = true }
             lastCorrect[i] = c
         }
+    }
+
+    /// The counter as text (saved with a selection model's training state): the forgetting
+    /// counts comma-separated, and per example '0'/'1' for ever learned and last correct.
+    public var state: [String: String] {
+        ["forgotten": forgotten.map(String.init).joined(separator: ","),
+         "ever_learned": String(everLearned.map { $0 ? "1" : "0" }), "last_correct": String(lastCorrect.map { $0 ? "1" : "0" })]
+    }
+
+    /// A counter of `n` examples restored from ``state``; anything missing or of another size
+    /// is an error naming the entry.
+    public init(examples n: Int, state: [String: String]) throws {
+        func flags(_ key: String) throws -> [Bool] {
+            guard let s = state[key], s.count == n, s.allSatisfy({ $0 == "0" || $0 == "1" }) else {
+                throw AmalgamError.invalidData("forgetting state '\(key)' is missing or not \(n) flags")
+            }
+            return s.map { $0 == "1" }
+        }
+        let counts = (state["forgotten"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+        guard counts.count == n, counts.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw AmalgamError.invalidData("forgetting state 'forgotten' is missing or not \(n) counts")
+        }
+        forgotten = counts.map { $0! }; everLearned = try flags("ever_learned"); lastCorrect = try flags("last_correct")
     }
 
     /// Forgetting counts, never-learned examples at +∞.

@@ -1,5 +1,5 @@
 import AmalgamCore
-import AmalgamNN
+import AmalgamFormats
 import Foundation
 
 /// Labelled images `[N, C, H, W]` with integer labels.

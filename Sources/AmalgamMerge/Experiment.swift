@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamData
+import AmalgamFormats
 import AmalgamNN
 import Foundation
 
@@ -117,20 +118,6 @@ public struct MergeSeedResult: Codable, Sendable {
     }
 }
 
-/// Progress of a ``MergeExperiment`` (the library never prints; the CLI renders these).
-public enum MergeEvent {
-    /// A training phase starts: `name` (e.g. "teacher 1", "gates", "long"), its epochs and steps.
-    case phaseStart(seed: UInt64, name: String, epochs: Double, steps: Int)
-    /// The phase continues from its saved progress at `step` of `steps`.
-    case phaseResumed(seed: UInt64, name: String, step: Int, steps: Int)
-    /// One optimisation step of the current phase finished.
-    case step(step: Int, steps: Int, loss: Float)
-    /// A phase ended with this test accuracy.
-    case phaseEnd(seed: UInt64, name: String, testAccuracy: Double, seconds: Double)
-    /// A model is final (a teacher, the long model, the merged model); save it if wanted.
-    case model(seed: UInt64, name: String, module: Module)
-}
-
 /// The equal-budget comparison of network merging against its baselines on an image
 /// classification dataset (Pašen & Boža 2022, with the additions: K teachers, the
 /// teachers' ensemble, FLOP accounting and an equal-compute long baseline).
@@ -140,7 +127,9 @@ public final class MergeExperiment {
     public let test: ImageDataset
     public var budget: MergeBudget
     public var recipe: MergeRecipe
-    public var callback: (MergeEvent) -> Void = { _ in }
+    /// Progress of every phase (``TrainingEvent``s with the phase and seed in their context;
+    /// `.model` when a model is final: a teacher, the merged student, a kept baseline).
+    public var callback: (TrainingEvent) -> Void = { _ in }
     public var shouldStop: () -> Bool = { false }
     /// Finished phases are saved here and, with `reuse`, reloaded instead of retrained (nil:
     /// nothing is saved). With given teachers (``run(seed:strategies:teachers:)``) the gate
@@ -203,60 +192,31 @@ public final class MergeExperiment {
         var restore: ([String: String]) throws -> Void
     }
 
-    /// Trains `model` for `steps(epochs)` steps over reshuffled epochs of the training set. With
-    /// `store`, the phase's progress is saved every `store.progressInterval` seconds and when
-    /// stopped, and a saved progress is continued (exactly: the epoch's batches before the saved
-    /// step are rebuilt and dropped, which replays their augmentation draws).
+    /// The recipe of one phase, run by the one ``Trainer``: `model` trained for
+    /// `steps(epochs)` steps over reshuffled, augmented epochs of the training set, then
+    /// evaluated on the test set. With `store`, the ``Checkpointer`` of the phase saves its
+    /// progress every `store.progressInterval` seconds and when stopped, and continues a saved
+    /// progress exactly.
     func fit(_ model: Module, name: String, seed: UInt64, dataSeed: UInt64, epochs: Double, optimizer: Optimizer,
              schedule: LearningRateSchedule, extraLoss: [(Module) throws -> Tensor] = [],
-             beforeStep: (Int) -> Void = { _ in }, store: PhaseCheckpoints? = nil, state: PhaseState? = nil) throws -> (accuracy: Double, seconds: Double) {
-        let total = steps(epochs)
-        callback(.phaseStart(seed: seed, name: name, epochs: epochs, steps: total))
+             beforeStep: @escaping (Int) -> Void = { _ in }, store: PhaseCheckpoints? = nil, state: PhaseState? = nil) throws -> (accuracy: Double, seconds: Double) {
         var loader = DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: dataSeed)
         if recipe.augment { loader.augment = { x, rng in Augmentation.randomCrop(x, padding: 2, using: &rng) } }
         let trainer = Trainer(model: model, optimizer: optimizer, schedule: schedule)
+        trainer.context = RunContext(phase: name, seed: seed)
         trainer.extraLoss = extraLoss
-        var step = 0, priorSeconds = 0.0
-        if let store, let saved = try store.loadProgress(seed: seed, phase: name, run: runKey, model: model, optimizer: optimizer) {
-            guard saved.step < total else {
-                throw AmalgamError.invalidArgument("the saved progress of phase '\(name)' (seed \(seed)) is at step \(saved.step) of \(total); remove it or use another output directory")
-            }
-            try state?.restore(saved.metadata)
-            step = saved.step; priorSeconds = saved.seconds
-            trainer.restore(step: step)
-            callback(.phaseResumed(seed: seed, name: name, step: step, steps: total))
+        trainer.beforeStep = [beforeStep]
+        trainer.callbacks = [callback]
+        trainer.shouldStop = shouldStop
+        if let store {
+            let checkpointer = store.progress(seed: seed, phase: name, run: runKey)
+            if let state { checkpointer.saveState = state.save; checkpointer.restoreState = state.restore }
+            trainer.checkpointer = checkpointer
         }
-        let start = DispatchTime.now().uptimeNanoseconds
-        var lastSave = start
-        func elapsed() -> Double { priorSeconds + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-        func saveProgress() throws {
-            try store?.saveProgress(seed: seed, phase: name, run: runKey, model: model, optimizer: optimizer, step: step, seconds: elapsed(),
-                                    metadata: state?.save() ?? [:])
-            lastSave = DispatchTime.now().uptimeNanoseconds
-        }
-        model.train()
-        var epoch = step / batchesPerEpoch, skip = step % batchesPerEpoch
-        while step < total {
-            epoch += 1
-            var batches = loader.batches(epoch: epoch).makeIterator()
-            while skip > 0 { _ = batches.next(); skip -= 1 }
-            while let batch = batches.next() {
-                if shouldStop() {
-                    if step > 0 { try saveProgress() }
-                    throw AmalgamError.interrupted
-                }
-                beforeStep(step)
-                let (loss, _) = try trainer.trainStep(batch)
-                step += 1
-                callback(.step(step: step, steps: total, loss: loss))
-                if step == total { break }
-                if let store, Double(DispatchTime.now().uptimeNanoseconds - lastSave) / 1e9 >= store.progressInterval { try saveProgress() }
-            }
-        }
-        let seconds = elapsed()
-        let accuracy = try evaluate(model, testBatches).accuracy
-        callback(.phaseEnd(seed: seed, name: name, testAccuracy: accuracy, seconds: seconds))
-        return (accuracy, seconds)
+        let loaderCopy = loader
+        let result = try trainer.fit(steps: steps(epochs), batchesPerEpoch: batchesPerEpoch, epochs: epochs,
+                                     train: { loaderCopy.batches(epoch: $0) }, test: { self.testBatches }, evaluation: .atEnd)
+        return (result.test!.accuracy, result.seconds)
     }
 
     func sgd(_ lr: Float) -> SGD { SGD(learningRate: lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay) }
@@ -268,15 +228,15 @@ public final class MergeExperiment {
     func trainStandard(name: String, seed: UInt64, modelSeed: UInt64, epochs: Double, keepsWeights: Bool = true) throws -> (Module, Double, Double) {
         let model = make(seed: modelSeed)
         if let saved = try checkpoints?.load(seed: seed, phase: name, run: runKey, into: model, weightsOptional: !keepsWeights) {
-            callback(.phaseEnd(seed: seed, name: name + " (saved)", testAccuracy: saved.testAccuracy, seconds: saved.seconds))
-            if saved.weightsLoaded { callback(.model(seed: seed, name: name, module: model)) }
+            callback(.phaseEnd(RunContext(phase: name, seed: seed), testAccuracy: saved.testAccuracy, seconds: saved.seconds, saved: true))
+            if saved.weightsLoaded { callback(.model(RunContext(phase: name, seed: seed), model)) }
             return (model, saved.testAccuracy, saved.seconds)
         }
         let (acc, secs) = try fit(model, name: name, seed: seed, dataSeed: modelSeed, epochs: epochs, optimizer: sgd(recipe.learningRate),
                                   schedule: CosineSchedule(base: recipe.learningRate, totalSteps: steps(epochs)), store: checkpoints)
         try checkpoints?.save(seed: seed, phase: name, model: model, record: PhaseRecord(run: runKey, testAccuracy: acc, seconds: secs))
         checkpoints?.removeProgress(seed: seed, phase: name)
-        callback(.model(seed: seed, name: name, module: model))
+        callback(.model(RunContext(phase: name, seed: seed), model))
         return (model, acc, secs)
     }
 
@@ -308,7 +268,7 @@ public final class MergeExperiment {
             let teacherAccuracies = diag.teacherAccuracies
             diag = d
             diag.teacherAccuracies = teacherAccuracies
-            callback(.phaseEnd(seed: seed, name: "gates (saved)", testAccuracy: d.afterGates, seconds: d.gateSeconds))
+            callback(.phaseEnd(RunContext(phase: "gates", seed: seed), testAccuracy: d.afterGates, seconds: d.gateSeconds, saved: true))
         } else {
             merged.gatesEnabled = false
             diag.wideGatesOff = try evaluate(merged, testBatches).accuracy
@@ -423,14 +383,14 @@ public final class MergeExperiment {
                 diag = d
                 diag.teacherAccuracies = teacherAccuracies
                 fAcc = rec.testAccuracy
-                callback(.phaseEnd(seed: seed, name: "merged (saved)", testAccuracy: fAcc, seconds: d.gateSeconds + d.fineTuneSeconds))
+                callback(.phaseEnd(RunContext(phase: "merged", seed: seed), testAccuracy: fAcc, seconds: d.gateSeconds + d.fineTuneSeconds, saved: true))
             } else {
                 fAcc = try merge(teachers, into: student, seed: seed, base: base, diagnostics: &diag, store: store)
                 try store?.save(seed: seed, phase: "merged", model: student,
                                 record: PhaseRecord(run: runKey, testAccuracy: fAcc, seconds: diag.gateSeconds + diag.fineTuneSeconds, diagnostics: diag))
                 store?.removeProgress(seed: seed, phase: "fine-tune")
             }
-            callback(.model(seed: seed, name: "merged", module: student))
+            callback(.model(RunContext(phase: "merged", seed: seed), student))
             out[MergeStrategy.merged.rawValue] = StrategyOutcome(
                 testAccuracy: fAcc, seconds: teacherSeconds.reduce(0, +) + diag.gateSeconds + diag.fineTuneSeconds, trainFlops: mergedFLOPs,
                 epochs: Double(k) * teacherEpochs + budget.gateEpochs + budget.fineTuneEpochs)

@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamData
+import AmalgamFormats
 import AmalgamNN
 import Foundation
 
@@ -97,33 +98,15 @@ public struct PhaseCheckpoints: Sendable {
         try writeAtomically(try encoder.encode(record), to: stem + ".json")
     }
 
-    /// The phase in progress saved by ``saveProgress(seed:phase:run:model:optimizer:step:seconds:)``,
-    /// restored into `model` and `optimizer`: the step it reached and the seconds spent; nil when
-    /// there is none (or `reuse` is off).
-    public func loadProgress(seed: UInt64, phase: String, run: String, model: Module, optimizer: Optimizer) throws -> (step: Int, seconds: Double, metadata: [String: String])? {
-        guard reuse else { return nil }
-        let path = progressPath(seed: seed, phase: phase)
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        var seconds = 0.0
-        // The run and the seconds are checked before anything is loaded.
-        let (step, meta) = try TrainingCheckpoint.read(from: path, model: model, optimizer: optimizer) { meta in
-            guard meta["run"] == run else { throw differentRun(path, saved: meta["run"], run: run) }
-            guard let s = meta["seconds"].flatMap(Double.init), s.isFinite, s >= 0 else {
-                throw AmalgamError.format(path: path, message: "metadata 'user.seconds' is \(meta["seconds"] ?? "missing")")
-            }
-            seconds = s
-        }
-        return (step, seconds, meta)
-    }
-
-    /// Saves the phase in progress after `step` steps and `seconds` of training, atomically.
-    public func saveProgress(seed: UInt64, phase: String, run: String, model: Module, optimizer: Optimizer, step: Int, seconds: Double,
-                             metadata: [String: String] = [:]) throws {
-        let path = progressPath(seed: seed, phase: phase)
-        try FileManager.default.createDirectory(atPath: "\(directory)/seed\(seed)", withIntermediateDirectories: true)
-        var meta = metadata
-        meta["run"] = run; meta["phase"] = phase; meta["seconds"] = "\(seconds)"
-        try TrainingCheckpoint.write(to: path, model: model, optimizer: optimizer, step: step, metadata: meta)
+    /// The ``Checkpointer`` of the phase in progress: its file, the run key (a file of another
+    /// run configuration is refused, naming both), saves every ``progressInterval`` seconds and
+    /// when stopped, not at epoch ends (a phase records no per-epoch metrics), and resumes when
+    /// ``reuse`` is on. Its metadata holds the run, the phase and the seconds spent.
+    public func progress(seed: UInt64, phase: String, run: String) -> Checkpointer {
+        let c = Checkpointer(path: progressPath(seed: seed, phase: phase), runKey: run, resume: reuse, interval: progressInterval, saveEveryEpoch: false)
+        c.metadata = ["phase": phase]
+        c.mismatch = { path, saved in differentRun(path, saved: saved, run: run) }
+        return c
     }
 
     /// Removes the phase-in-progress file (called once the phase is saved as finished).

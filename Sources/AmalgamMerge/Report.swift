@@ -1,4 +1,5 @@
 import AmalgamData
+import AmalgamFormats
 import Foundation
 
 /// Everything `amalgam merge` records: the setup, and per strategy the per-seed test metric,

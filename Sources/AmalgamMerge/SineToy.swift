@@ -1,4 +1,5 @@
 import AmalgamCore
+import AmalgamData
 import AmalgamNN
 import Foundation
 
@@ -39,29 +40,31 @@ public struct SineToy {
         return Double(try withoutGradients { try (model(data.x) - data.y).squared().mean() }.item)
     }
 
-    /// SGD with momentum over fixed-order mini-batches for `epochs` epochs; `lrAt(epoch)` gives
-    /// the weights' learning rate of an epoch; `extra` adds a penalty; `beforeEpoch` runs first.
+    /// The recipe of one sine-toy phase, run by the one ``Trainer``: MSE over fixed-order
+    /// mini-batches for `epochs` epochs; `lrAt(epoch)` gives the weights' learning rate of an
+    /// epoch (0-based, a per-step schedule constant over each epoch); `extra` adds a penalty;
+    /// `beforeEpoch` runs before an epoch's first step.
     static func fit(_ model: Module, _ data: (x: Tensor, y: Tensor), epochs: Int, batchSize: Int, optimizer: Optimizer,
-                    lrAt: (Int) -> Float, extra: ((Module) -> Tensor)? = nil, beforeEpoch: (Int) -> Void = { _ in }) throws {
+                    lrAt: @escaping (Int) -> Float, extra: ((Module) -> Tensor)? = nil, beforeEpoch: @escaping (Int) -> Void = { _ in }) throws {
         let n = data.x.shape[0]
-        model.train()
-        for e in 0..<epochs {
-            beforeEpoch(e)
-            optimizer.learningRate = lrAt(e)
-            var start = 0
-            while start < n {
-                let end = min(start + batchSize, n)
-                let xb = data.x.slice(axis: 0, start: start, end: end), yb = data.y.slice(axis: 0, start: start, end: end)
-                let (loss, grads) = try valueAndGrad(model) { m -> Tensor in
-                    var l = try (m(xb) - yb).squared().mean()
-                    if let extra { l = l + extra(m) }
-                    return l
-                }
-                guard loss.item.isFinite else { throw AmalgamError.nonFinite("sine toy: the loss became \(loss.item)") }
-                optimizer.update(model, gradients: grads)
-                start = end
-            }
+        let batches = stride(from: 0, to: n, by: batchSize).map { start -> Batch in
+            let end = min(start + batchSize, n)
+            return Batch(inputs: data.x.slice(axis: 0, start: start, end: end), targets: data.y.slice(axis: 0, start: start, end: end))
         }
+        let perEpoch = batches.count
+        let trainer = Trainer(model: model, optimizer: optimizer, schedule: EpochSchedule(stepsPerEpoch: perEpoch, rate: lrAt))
+        trainer.loss = .meanSquaredError
+        if let extra { trainer.extraLoss = [extra] }
+        trainer.beforeStep = [{ (step: Int) in if step % perEpoch == 0 { beforeEpoch(step / perEpoch) } }]
+        trainer.context = RunContext(phase: "sine toy")
+        _ = try trainer.fit(steps: epochs * perEpoch, batchesPerEpoch: perEpoch, train: { _ in batches }, test: { [Batch]() }, evaluation: .never)
+    }
+
+    /// A rate that is constant over each epoch: `rate(step / stepsPerEpoch)`.
+    struct EpochSchedule: LearningRateSchedule {
+        let stepsPerEpoch: Int
+        let rate: (Int) -> Float
+        func callAsFunction(_ step: Int) -> Float { rate(step / stepsPerEpoch) }
     }
 
     /// One seed: every strategy's outcome, with the test MSE in `testAccuracy` (`merged`,

@@ -49,6 +49,24 @@ open class Module {
         return y
     }
 
+    /// The computation of a module that takes several named inputs (an attention mask, a task
+    /// id, a diffusion step beside the primary input). The default runs ``forward(_:)-(Tensor)``
+    /// on the primary input, so every single-input layer accepts ``Inputs`` unchanged;
+    /// multi-input models override this one instead.
+    open func forward(_ inputs: Inputs) throws -> Tensor {
+        try forward(inputs.primary)
+    }
+
+    /// Applies the module to named inputs: the input hook (when installed) sees the primary
+    /// input, then ``forward(_:)-(Inputs)``, then the output hook — so hooks see multi-input
+    /// models exactly as they see single-input ones.
+    public func callAsFunction(_ inputs: Inputs) throws -> Tensor {
+        if let observe = _inputHook { try observe(inputs.primary) }
+        let y = try forward(inputs)
+        if let hook = _outputHook { return try hook(y) }
+        return y
+    }
+
     /// A function applied to this module's output on every call (nil by default). Model surgery
     /// uses it to insert per-channel gates without changing a model's class or parameter names
     /// (network merging); the hook is not part of the state dict.

@@ -1,4 +1,5 @@
 import AmalgamCore
+import AmalgamData
 
 /// Batch normalisation over `[N, C]` (1-d) or `[N, C, H, W]` (2-d), as in PyTorch.
 ///

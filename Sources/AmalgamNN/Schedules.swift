@@ -62,3 +62,14 @@ public struct OneCycleSchedule: LearningRateSchedule {
         return anneal(maximum, final, end > up ? Swift.min(1, (s - up) / (end - up)) : 1)
     }
 }
+
+/// Linear warm-up to `peak` over `warmup` steps, then linear decay to 0 at `total`
+/// (`get_linear_schedule_with_warmup` of Hugging Face transformers, the fine-tuning default).
+public struct LinearWarmupDecay: LearningRateSchedule {
+    public let peak: Float, warmup: Int, total: Int
+    public init(peak: Float, warmup: Int, total: Int) { self.peak = peak; self.warmup = warmup; self.total = total }
+    public func callAsFunction(_ step: Int) -> Float {
+        if step < warmup { return peak * Float(step + 1) / Float(warmup) }
+        return peak * Swift.max(0, Float(total - step) / Float(Swift.max(1, total - warmup)))
+    }
+}

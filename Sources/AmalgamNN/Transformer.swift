@@ -276,8 +276,10 @@ extension Parameter {
 /// fine-tuned from are trained. Parameter names `bert.*`, `classifier.*` (Hugging Face's
 /// `BertForSequenceClassification` layout, with mean instead of `[CLS]`-pooler pooling).
 ///
-/// `forward` takes ids and attention mask packed as `[B, 2, T]` (``pack(ids:mask:)``), so the
-/// generic ``Trainer`` and ``evaluate(_:_:)`` drive it like any classifier.
+/// Called with ``Inputs`` it reads the token ids as the primary input and the mask under
+/// `attention_mask` (a `Batch` from ``TokenBatch/batch`` carries both), so the generic
+/// ``Trainer`` and ``evaluate(_:_:)`` drive it like any classifier; called with ids alone every
+/// token is attended to (as in PyTorch when `attention_mask` is omitted).
 public final class BertClassifier: Module {
     public var bert: BertModel
     public var dropout: Dropout
@@ -293,17 +295,20 @@ public final class BertClassifier: Module {
     /// Number of classes.
     public var classes: Int { classifier.outFeatures }
 
-    /// ids and mask `[B, T]` → `[B, 2, T]`.
-    public static func pack(ids: Tensor, mask: Tensor) -> Tensor { Tensor.stack([ids, mask], axis: 1) }
-
     /// Logits `[B, classes]` of ids and mask `[B, T]`.
     public func logits(ids: Tensor, mask: Tensor) throws -> Tensor {
         try classifier(dropout(bert.meanPooled(ids: ids, mask: mask, normalize: false)))
     }
 
-    /// Packed `[B, 2, T]` (ids, mask) → logits `[B, classes]`.
-    public override func forward(_ x: Tensor) throws -> Tensor {
-        guard x.rank == 3, x.shape[1] == 2 else { throw AmalgamError.shape("BertClassifier expected packed ids and mask [B, 2, T], got \(x.shape)") }
-        return try logits(ids: x.select(axis: 1, index: 0), mask: x.select(axis: 1, index: 1))
+    /// ids `[B, T]` (primary) and `attention_mask` `[B, T]` → logits `[B, classes]`.
+    public override func forward(_ inputs: Inputs) throws -> Tensor {
+        let ids = inputs.primary
+        guard ids.rank == 2 else { throw AmalgamError.shape("BertClassifier expected token ids [B, T], got \(ids.shape)") }
+        let mask = inputs["attention_mask"] ?? Tensor.ones(ids.shape)
+        guard mask.shape == ids.shape else { throw AmalgamError.shape("BertClassifier: attention_mask \(mask.shape) does not match the ids \(ids.shape)") }
+        return try logits(ids: ids, mask: mask)
     }
+
+    /// ids `[B, T]`, every token attended to → logits `[B, classes]`.
+    public override func forward(_ ids: Tensor) throws -> Tensor { try forward(Inputs(ids)) }
 }

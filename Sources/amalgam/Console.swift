@@ -16,28 +16,48 @@ final class Console {
 
     func error(_ s: String) { FileHandle.standardError.write(Data(("error: " + s + "\n").utf8)) }
 
-    /// Renders training events.
+    /// Renders ``TrainingEvent``s — every command's progress, one way: a progress bar on a
+    /// terminal, a line per epoch run whole, per resumed phase and per finished phase (prefixed
+    /// with the seed and the phase when the run names them).
     func handle(_ event: TrainingEvent) {
         guard !quiet else { return }
+        func label(_ c: RunContext) -> String {
+            (c.seed.map { "seed \($0)  " } ?? "") + (c.phase == "train" ? "" : c.phase + "  ")
+        }
         switch event {
-        case .runStart(let e): epochs = e
-        case .batchEnd(let epoch, let batch, let batches, let loss):
+        case .phaseStart(_, let e, _): epochs = Int(e.rounded(.up))
+        case .phaseResumed(let c, let step, let steps):
+            line(label(c) + "resumes from its saved progress at step \(step) of \(steps)")
+        case .epochStart: break
+        case .batchEnd(let c, let epoch, let batch, let batches, let step, let steps, let loss):
             guard isTerminal else { return }
             let now = DispatchTime.now().uptimeNanoseconds
-            guard batch == batches || now - lastDraw > 100_000_000 else { return }
+            guard batch == batches || step == steps || now - lastDraw > 100_000_000 else { return }
             lastDraw = now
-            let width = 30, filled = batches > 0 ? width * batch / batches : width
+            let width = 30, filled = batches > 0 ? width * min(batch, batches) / batches : width
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            FileHandle.standardError.write(Data(String(format: "\repoch %d/%d %@ %d/%d loss %.4f ", epoch, epochs, bar, batch, batches, loss).utf8))
-        case .epochEnd(let m):
-            if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            var s = String(format: "epoch %d/%d  train loss %.4f acc %.4f", m.epoch, epochs, m.trainLoss, m.trainAccuracy)
+            FileHandle.standardError.write(Data(String(format: "\r%@epoch %d/%d %@ %d/%d loss %.4f ", label(c), epoch, epochs, bar, batch, batches, loss).utf8))
+        case .epochEnd(let c, let m):
+            clearBar()
+            var s = label(c) + String(format: "epoch %d/%d  train loss %.4f acc %.4f", m.epoch, epochs, m.trainLoss, m.trainAccuracy)
             if let tl = m.testLoss, let ta = m.testAccuracy { s += String(format: "  test loss %.4f acc %.4f", tl, ta) }
             s += String(format: "  %.1fs", m.seconds)
             line(s)
-        default: break
+        case .phaseEnd(let c, let accuracy, let seconds, let saved):
+            clearBar()
+            guard showPhaseEnds else { return }
+            let name = c.phase + (saved ? " (saved)" : "")
+            line((c.seed.map { "seed \($0)  " } ?? "") + name.padding(toLength: max(name.count, 22), withPad: " ", startingAt: 0)
+                 + (accuracy.map { String(format: " test accuracy %.4f", $0) } ?? "") + String(format: "  %.1fs", seconds))
+        case .progress(let c, let done, let total): line("  " + label(c) + "\(done)/\(total)")
+        case .model: break
         }
     }
+
+    /// Whether finished phases get a line (commands that print their own result turn it off).
+    var showPhaseEnds = true
+
+    private func clearBar() { if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
 }
 
 /// Set by the SIGINT/SIGTERM handler; polled by the training loop between batches, which

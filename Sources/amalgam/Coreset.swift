@@ -1,6 +1,7 @@
 import AmalgamCore
 import AmalgamCoreset
 import AmalgamData
+import AmalgamFormats
 import AmalgamNN
 import ArgumentParser
 import Foundation
@@ -32,6 +33,7 @@ struct CoresetCommand: ParsableCommand {
     @Option(help: "Use only this many training examples (a seeded subset; for quick runs).") var trainLimit: Int?
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Print nothing but errors.") var quiet = false
+    @Flag(help: "Continue the training phases saved in --out (OUT/selection-state.safetensors, OUT/subset-state.safetensors: saved after every epoch, every 5 minutes and on SIGINT/SIGTERM) with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 
     func validate() throws {
         guard fraction > 0, fraction <= 1 else { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
@@ -40,7 +42,7 @@ struct CoresetCommand: ParsableCommand {
 
     func run() throws {
         let console = Console(quiet: quiet)
-        do {
+        try runReportingErrors(console) {
             var train = try FashionMNIST.load(split: .train, directory: data.dataDir)
             let (mean, std) = train.channelStatistics()
             train = train.normalized(mean: mean, std: std)
@@ -55,14 +57,11 @@ struct CoresetCommand: ParsableCommand {
             var recipe = CoresetRecipe()
             recipe.selectionEpochs = selectionEpochs; recipe.epochs = epochs; recipe.batchSize = batchSize
             let experiment = CoresetExperiment(kind: model, train: train, test: test, recipe: recipe)
-            experiment.callback = { event in
-                switch event {
-                case .phaseStart(let name, let epochs): console.line("\(name): \(epochs) epochs")
-                case .epochEnd(let name, let epoch, let acc): console.line(String(format: "  %@ epoch %d  train accuracy %.4f", name, epoch, acc))
-                case .phaseEnd(let name, let seconds): console.line(String(format: "%@ done in %.1f s", name, seconds))
-                case .progress(let name, let done, let total): console.line("  \(name) \(done)/\(total)")
-                }
-            }
+            experiment.callback = console.handle
+            experiment.stateDirectory = out
+            experiment.resume = resume
+            installInterruptHandler()
+            experiment.shouldStop = { interruptRequested != 0 }
             let features = method.needsSelectionModel ? try experiment.selectionFeatures(seed: seed, cacheDirectory: cache) : nil
             if let features, features.cached { console.line("selection model loaded from \(cache!)") }
             let start = DispatchTime.now().uptimeNanoseconds
@@ -82,9 +81,8 @@ struct CoresetCommand: ParsableCommand {
                 "uncertainty": uncertainty.rawValue, "function": function.rawValue, "greedy": greedy.rawValue,
             ]
             try writeAtomically(JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys]), to: out + "/summary.json")
+            experiment.removeStates()
             console.line(String(format: "test accuracy %.4f (subset of %d, %.1f s training) → %@/summary.json", accuracy, coreset.indices.count, trainSeconds, out))
-        } catch let e as AmalgamError {
-            console.error(e.description); throw ExitCode.failure
         }
     }
 }

@@ -1,6 +1,7 @@
 import AmalgamCore
 import AmalgamData
 import AmalgamDiversity
+import AmalgamFormats
 import AmalgamNN
 import ArgumentParser
 import Foundation

@@ -1,5 +1,7 @@
 import AmalgamCore
 import AmalgamData
+import AmalgamFormats
+import AmalgamNN
 import ArgumentParser
 import Foundation
 

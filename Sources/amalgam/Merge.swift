@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamData
+import AmalgamFormats
 import AmalgamMerge
 import AmalgamNN
 import ArgumentParser
@@ -133,10 +134,10 @@ struct Merge: ParsableCommand {
                      + "gates \(formatEpochs(b.gateEpochs)), fine-tuning \(formatEpochs(b.fineTuneEpochs)); seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
         var results = try previousResults(outDir, model: model.rawValue, dataset: "fashion-mnist", k: k, console)
         var saveError: Error?
-        let progress = PhaseProgress(console: console)
         experiment.callback = { event in
-            progress.handle(event)
-            if case .model(let seed, let name, let module) = event {
+            console.handle(event)
+            if case .model(let context, let module) = event, let seed = context.seed {
+                let name = context.phase
                 do {
                     let dir = outDir + "/seed\(seed)"
                     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -204,33 +205,6 @@ struct Merge: ParsableCommand {
             console.line(pad(name, 20) + pad(String(format: "%.4f ± %.4f", s.mean, s.std), 30) + s.testAccuracy.map { String(format: "%.4f", $0) }.joined(separator: " "))
         }
         console.line("→ \(outDir)/summary.json, results.md, chart.svg")
-    }
-}
-
-/// Renders ``MergeEvent``s: a line per phase, a progress bar on a terminal.
-final class PhaseProgress {
-    let console: Console
-    private var name = "", lastDraw: UInt64 = 0
-    init(console: Console) { self.console = console }
-    func handle(_ event: MergeEvent) {
-        guard !console.quiet else { return }
-        switch event {
-        case .phaseStart(_, let n, _, _): name = n
-        case .step(let step, let steps, let loss):
-            guard console.isTerminal else { return }
-            let now = DispatchTime.now().uptimeNanoseconds
-            guard step == steps || now - lastDraw > 100_000_000 else { return }
-            lastDraw = now
-            let width = 30, filled = width * step / max(steps, 1)
-            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            FileHandle.standardError.write(Data(String(format: "\r%@ %@ %d/%d loss %.4f ", name, bar, step, steps, loss).utf8))
-        case .phaseEnd(let seed, let n, let acc, let secs):
-            if console.isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            console.line("seed \(seed)  " + n.padding(toLength: max(n.count, 22), withPad: " ", startingAt: 0) + String(format: " test accuracy %.4f  %.1fs", acc, secs))
-        case .phaseResumed(let seed, let n, let step, let steps):
-            console.line("seed \(seed)  " + n + " resumes from its saved progress at step \(step) of \(steps)")
-        case .model: break
-        }
     }
 }
 

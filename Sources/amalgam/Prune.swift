@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamData
+import AmalgamFormats
 import AmalgamNN
 import AmalgamPrune
 import ArgumentParser
@@ -35,6 +36,7 @@ struct Finetune: ParsableCommand {
     @Option(help: "Random seed (head initialisation, data order, passage sample).") var seed: UInt64 = 0
     @Option(help: "Output directory (a classifier directory: config.json, vocab.txt, model.safetensors, summary.json).") var out: String
     @Flag(help: "Print nothing but errors.") var quiet = false
+    @Flag(help: "Continue the run in --out from its last finished epoch (OUT/training-state.safetensors, saved after every epoch), with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 
     func validate() throws {
         guard task == "austen" else { throw ValidationError("unknown task '\(task)'; the only fine-tuning task is austen") }
@@ -43,51 +45,39 @@ struct Finetune: ParsableCommand {
 
     func run() throws {
         let console = Console(quiet: quiet)
-        do {
+        try runReportingErrors(console) {
             let (train, test) = try austen.load(seed: seed)
             let classifier = TextClassifier(encoder: try SentenceEncoder(directory: modelDir), labels: Austen.titles, maxLength: maxLength, seed: seed)
-            let model = classifier.model
-            if !trainEmbeddings { model.freeze("bert.embeddings") }
-            var rng = RandomGenerator(seed: seed &+ 7)
-            let steps = epochs * ((train.count + batchSize - 1) / batchSize)
-            let trainer = Trainer(model: model, optimizer: Adam(learningRate: learningRate, weightDecay: 0.01, decoupled: true),
-                                  schedule: LinearWarmupDecay(peak: learningRate, warmup: max(1, steps / 10), total: steps))
-            trainer.gradientClipNorm = 1
-            let start = DispatchTime.now().uptimeNanoseconds
-            var history: [[String: Any]] = []
-            console.line("fine-tuning on \(train.count) passages, testing on \(test.count) (held-out chapters), \(epochs) epochs")
-            for epoch in 1...epochs {
-                let order = rng.permutation(train.count).map { train[$0] }
-                let batches = classifier.batches(order.map(\.text), labels: order.map(\.novel), batchSize: batchSize).map {
-                    Batch(inputs: BertClassifier.pack(ids: $0.ids, mask: $0.mask), labels: $0.labels)
-                }
-                let m = try trainer.trainEpoch(batches, epoch: epoch, batchCount: batches.count)
-                let t = try classifier.evaluate(test.map(\.text), labels: test.map(\.novel))
-                let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                history.append(["epoch": epoch, "train_loss": m.loss, "train_accuracy": m.accuracy, "test_loss": t.loss, "test_accuracy": t.accuracy, "seconds": secs])
-                console.line(String(format: "epoch %d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.0f s", epoch, m.loss, m.accuracy, t.loss, t.accuracy, secs))
-            }
-            model.eval()
+            var recipe = FineTuneRecipe()
+            recipe.epochs = epochs; recipe.learningRate = learningRate; recipe.batchSize = batchSize; recipe.trainEmbeddings = trainEmbeddings
+            // The state after every epoch, under a key naming everything the numbers depend on.
+            let keyEncoder = JSONEncoder()
+            keyEncoder.outputFormatting = .sortedKeys
+            let runKey = "finetune austen words \(austen.words) train \(train.count) test \(test.count) seed \(seed) max_length \(maxLength) encoder "
+                + SentenceEncoder.locate(modelDir) + " recipe " + String(decoding: try keyEncoder.encode(recipe), as: UTF8.self)
+            let checkpointer = Checkpointer(path: out + "/training-state.safetensors", runKey: runKey, resume: resume)
+            installInterruptHandler()
+            console.line("fine-tuning on \(train.count) passages, testing on \(test.count) (held-out chapters), \(epochs) epochs"
+                         + (resume && checkpointer.exists ? " (resuming from \(checkpointer.path))" : ""))
+            let history = try fineTune(classifier, train: train.map { LabelledText(text: $0.text, label: $0.novel) },
+                                       test: test.map { LabelledText(text: $0.text, label: $0.novel) }, recipe: recipe, seed: seed,
+                                       checkpointer: checkpointer, shouldStop: { interruptRequested != 0 }, callback: console.handle)
             try classifier.save(to: out, metadata: ["task": "austen"])
+            checkpointer.remove()   // the directory is a model to ship: the saved state (3× its size) goes once the model is saved
+            var elapsed = 0.0
+            let epochsOut: [[String: Any]] = history.map { m in
+                elapsed += m.seconds
+                return ["epoch": m.epoch, "train_loss": m.trainLoss, "train_accuracy": m.trainAccuracy, "test_loss": m.testLoss ?? 0,
+                        "test_accuracy": m.testAccuracy ?? 0, "seconds": elapsed]
+            }
             let summary: [String: Any] = [
                 "task": "austen", "train_passages": train.count, "test_passages": test.count, "words": austen.words, "epochs": epochs,
                 "learning_rate": Double(learningRate), "batch_size": batchSize, "max_length": maxLength, "seed": Int(seed),
-                "test_accuracy": history.last!["test_accuracy"]!, "history": history,
+                "test_accuracy": history.last!.testAccuracy ?? 0, "history": epochsOut,
             ]
             try writeAtomically(JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys]), to: out + "/summary.json")
             console.line("saved → \(out)")
-        } catch let e as AmalgamError {
-            console.error(e.description); throw ExitCode.failure
         }
-    }
-}
-
-/// Linear warm-up to `peak` over `warmup` steps, then linear decay to 0 at `total`.
-struct LinearWarmupDecay: LearningRateSchedule {
-    let peak: Float, warmup: Int, total: Int
-    func callAsFunction(_ step: Int) -> Float {
-        if step < warmup { return peak * Float(step + 1) / Float(warmup) }
-        return peak * max(0, Float(total - step) / Float(max(1, total - warmup)))
     }
 }
 

@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamData
+import AmalgamFormats
 import AmalgamNN
 import ArgumentParser
 import Foundation
@@ -103,25 +104,23 @@ struct Train: ParsableCommand {
         let statePath = outDir + "/training-state.safetensors"
         let checkpoint = outDir + "/model.safetensors"
         let trainer = Trainer(model: net, optimizer: opt, schedule: sched)
-        var startEpoch = 1
-        var previous: [EpochMetrics] = []
-        if resume, FileManager.default.fileExists(atPath: statePath) {
-            let (step, meta) = try TrainingCheckpoint.read(from: statePath, model: net, optimizer: opt) { meta in
-                guard meta["run"] == runKey else {
-                    throw AmalgamError.invalidArgument("--resume: \(statePath) belongs to a run with other options; use the original run's options or another --out")
-                }
-            }
-            guard let done = meta["epoch"].flatMap({ Int($0) }), done >= 1, done <= epochs, step == done * loader.batchCount else {
-                throw AmalgamError.format(path: statePath, message: "epoch \(meta["epoch"] ?? "missing") and step \(step) do not fit a run of \(epochs) epochs of \(loader.batchCount) batches")
-            }
-            trainer.restore(step: step)
-            startEpoch = done + 1
-            // Keep the metrics of the epochs the state includes (a crash may have written one more).
-            let lines = ((try? String(contentsOfFile: outDir + "/metrics.jsonl", encoding: .utf8)) ?? "").split(separator: "\n")
-            previous = try lines.map { try JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }.filter { $0.epoch <= done }
-            guard previous.count == done else {
-                throw AmalgamError.format(path: outDir + "/metrics.jsonl", message: "holds \(previous.count) epochs before epoch \(done + 1), expected \(done)")
-            }
+        trainer.loss = .crossEntropy(labelSmoothing: labelSmoothing)
+        // The state after every epoch: resumed with --resume, refused if saved with other options.
+        trainer.checkpointer = Checkpointer(path: statePath, runKey: runKey, resume: resume)
+        installInterruptHandler()
+        trainer.shouldStop = { interruptRequested != 0 }
+        trainer.callbacks.append(console.handle)
+        console.showPhaseEnds = false
+        // Keep the metrics of the epochs the saved state includes (a crash may have written one more).
+        let saved = try trainer.resume()
+        if let saved, saved.epoch == nil {
+            throw AmalgamError.format(path: statePath, message: "no epoch in its metadata (step \(saved.step)): not a state `amalgam train` saved")
+        }
+        let done = saved?.epoch ?? 0
+        let lines = done == 0 ? [] : ((try? String(contentsOfFile: outDir + "/metrics.jsonl", encoding: .utf8)) ?? "").split(separator: "\n")
+        let previous = try lines.map { try JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }.filter { $0.epoch <= done }
+        guard previous.count == done else {
+            throw AmalgamError.format(path: outDir + "/metrics.jsonl", message: "holds \(previous.count) epochs before epoch \(done + 1), expected \(done)")
         }
         try writeJSON(config, to: outDir + "/config.json")
         let metrics = try JSONLinesWriter(path: outDir + "/metrics.jsonl")
@@ -129,40 +128,28 @@ struct Train: ParsableCommand {
         let checkpointMetadata = ["model": model.rawValue, "dataset": data.dataset.rawValue,
                                   "normalization_mean": mean.map { "\($0)" }.joined(separator: ","),
                                   "normalization_std": std.map { "\($0)" }.joined(separator: ","), "seed": "\(seed)", "width": "\(width)"]
-
-        trainer.labelSmoothing = labelSmoothing
-        installInterruptHandler()
-        trainer.shouldStop = { interruptRequested != 0 }
-        var lastSaved = startEpoch - 1
-        var saveError: Error?
-        trainer.callbacks.append(console.handle)
-        trainer.callbacks.append { event in
-            guard case .epochEnd(let m) = event, saveError == nil else { return }
-            do {
-                // Metrics, then the model, then the resumable state: a state on disk means the
-                // two before it are complete.
-                try metrics.append(m)
-                var meta = checkpointMetadata
-                meta["epoch"] = "\(m.epoch)"
-                try net.save(to: checkpoint, metadata: meta)
-                try TrainingCheckpoint.write(to: statePath, model: net, optimizer: opt, step: trainer.step, metadata: ["epoch": "\(m.epoch)", "run": runKey])
-                lastSaved = m.epoch
-            } catch { saveError = error }
+        // Metrics, then the model, then (the checkpointer) the resumable state: a state on disk
+        // means the two before it are complete.
+        var lastSaved = done
+        trainer.onEpochEnd.append { net, m in
+            try metrics.append(m)
+            var meta = checkpointMetadata
+            meta["epoch"] = "\(m.epoch)"
+            try net.save(to: checkpoint, metadata: meta)
+            lastSaved = m.epoch
         }
         console.line("training \(model.rawValue) (\(net.parameterCount) parameters) on \(train.count) \(data.dataset.rawValue) images for \(epochs) epochs → \(outDir)"
-                     + (startEpoch > 1 ? " (resuming after epoch \(startEpoch - 1))" : ""))
+                     + (done > 0 ? " (resuming after epoch \(done))" : ""))
         let start = DispatchTime.now().uptimeNanoseconds
         var history: [EpochMetrics]
         do {
-            history = try trainer.fit(epochs: epochs, startEpoch: startEpoch, batchesPerEpoch: loader.batchCount,
-                                      train: { loader.batches(epoch: $0) }, test: { testLoader.batches() })
-            history = previous + history
+            history = previous + (try trainer.fit(epochs: epochs, batchesPerEpoch: loader.batchCount,
+                                                  train: { loader.batches(epoch: $0) }, test: { testLoader.batches() }))
         } catch AmalgamError.interrupted {
             console.error(lastSaved > 0 ? "interrupted; the checkpoint of epoch \(lastSaved) is intact at \(checkpoint)"
                                         : "interrupted before the first epoch finished; no checkpoint written")
             throw AmalgamError.interrupted
         }
-        if let saveError { throw saveError }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let last = history.last!
         let summary = TrainSummary(model: model.rawValue, dataset: data.dataset.rawValue, epochs: epochs, seed: seed,

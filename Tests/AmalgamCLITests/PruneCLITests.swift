@@ -1,4 +1,5 @@
 import AmalgamData
+import AmalgamNN
 import Foundation
 import XCTest
 

@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamData
+import AmalgamFormats
 import AmalgamNN
 import Foundation
 import XCTest

@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamData
+import AmalgamFormats
 import AmalgamNN
 @testable import AmalgamMerge
 import Foundation
@@ -299,8 +300,8 @@ final class MergeResumeTests: XCTestCase {
         var phase = "", step = 0
         e.callback = { event in
             switch event {
-            case .phaseStart(_, let n, _, _): phase = n; step = 0
-            case .step(let s, _, _): step = s
+            case .phaseStart(let c, _, _): phase = c.phase; step = 0
+            case .batchEnd(_, _, _, _, let s, _, _): step = s
             default: break
             }
         }
@@ -311,7 +312,7 @@ final class MergeResumeTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/seed0/phase-gates.progress.safetensors"))
         let again = try experiment(dir)
         var resumed: [String] = []
-        again.callback = { if case .phaseResumed(_, let n, let s, _) = $0 { resumed.append("\(n) \(s)") } }
+        again.callback = { if case .phaseResumed(let c, let s, _) = $0 { resumed.append("\(c.phase) \(s)") } }
         let result = try again.run(seed: 0, strategies: [.merged], teachers: teachers(10))
         XCTAssertEqual(resumed, ["gates 1"])
         XCTAssertEqual(result.strategies["merged"]!.testAccuracy, straight.strategies["merged"]!.testAccuracy)
@@ -340,8 +341,8 @@ final class MergeResumeTests: XCTestCase {
         var started: [String] = [], reported: [String] = []
         again.callback = { event in
             switch event {
-            case .phaseStart(_, let n, _, _): started.append(n)
-            case .model(_, let n, _): reported.append(n)
+            case .phaseStart(let c, _, _): started.append(c.phase)
+            case .model(let c, _): reported.append(c.phase)
             default: break
             }
         }
@@ -376,7 +377,7 @@ final class MergeResumeTests: XCTestCase {
 
         let alone = try experiment(longDir)
         var started: [String] = []
-        alone.callback = { if case .phaseStart(_, let n, _, _) = $0 { started.append(n) } }
+        alone.callback = { if case .phaseStart(let c, _, _) = $0 { started.append(c.phase) } }
         let longs = try alone.run(seed: 0, strategies: [.long, .longEqualCompute])
         XCTAssertEqual(started, ["long", "long (equal compute)"])
         XCTAssertEqual(Set(longs.strategies.keys), ["long", "long_equal_compute"])
@@ -393,7 +394,7 @@ final class MergeResumeTests: XCTestCase {
         }
         let joined = try experiment(mergeDir)
         started = []
-        joined.callback = { if case .phaseStart(_, let n, _, _) = $0 { started.append(n) } }
+        joined.callback = { if case .phaseStart(let c, _, _) = $0 { started.append(c.phase) } }
         let result = try joined.run(seed: 0, strategies: all)
         XCTAssertEqual(started, [], "a joined phase was trained again")
         for (name, outcome) in full.strategies {
@@ -420,9 +421,9 @@ final class MergeResumeTests: XCTestCase {
             var phase = "", step = 0
             e.callback = { event in
                 switch event {
-                case .phaseStart(_, let n, _, _): phase = n; step = 0
-                case .phaseResumed(_, let n, let s, _): resumedAt.append((n, s)); step = s
-                case .step(let s, _, _): step = s
+                case .phaseStart(let c, _, _): phase = c.phase; step = 0
+                case .phaseResumed(let c, let s, _): resumedAt.append((c.phase, s)); step = s
+                case .batchEnd(_, _, _, _, let s, _, _): step = s
                 default: break
                 }
             }
@@ -456,8 +457,8 @@ final class MergeResumeTests: XCTestCase {
         var phase = ""
         e.callback = { event in
             switch event {
-            case .phaseStart(_, let n, _, _): phase = n
-            case .step(let s, _, _) where phase == "gates" && s == 2:
+            case .phaseStart(let c, _, _): phase = c.phase
+            case .batchEnd(_, _, _, _, let s, _, _) where phase == "gates" && s == 2:
                 try? FileManager.default.copyItem(atPath: killedDir, toPath: copyDir)
             default: break
             }
@@ -466,7 +467,7 @@ final class MergeResumeTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: copyDir + "/seed0/phase-gates.progress.safetensors"))
         let again = try experiment(copyDir)
         var resumed: [(String, Int)] = []
-        again.callback = { if case .phaseResumed(_, let n, let s, _) = $0 { resumed.append((n, s)) } }
+        again.callback = { if case .phaseResumed(let c, let s, _) = $0 { resumed.append((c.phase, s)) } }
         let r2 = try again.run(seed: 0, strategies: strategies)
         XCTAssertEqual(resumed.map { "\($0.0) \($0.1)" }, ["gates 1"])
         for (name, outcome) in straight.strategies { XCTAssertEqual(outcome.testAccuracy, r2.strategies[name]!.testAccuracy, name) }

@@ -1,4 +1,5 @@
 import AmalgamCore
+import AmalgamData
 import AmalgamNN
 import XCTest
 
@@ -178,7 +179,7 @@ final class LayerTests: XCTestCase {
         let trainer = Trainer(model: model, optimizer: SGD(learningRate: 0.1, momentum: 0.9))
         var events: [String] = []
         trainer.callbacks.append { e in
-            switch e { case .runStart: events.append("start"); case .epochEnd: events.append("epoch"); case .runEnd: events.append("end"); default: break }
+            switch e { case .phaseStart: events.append("start"); case .epochEnd: events.append("epoch"); case .phaseEnd: events.append("end"); default: break }
         }
         let batches = [Batch(inputs: x, labels: labels)]
         let history = try trainer.fit(epochs: 30, batchesPerEpoch: 1, train: { _ in batches }, test: { batches })

@@ -1,5 +1,5 @@
 import AmalgamCore
-import AmalgamNN
+import AmalgamFormats
 import Foundation
 
 /// A resumable snapshot of a training run in one safetensors file, written atomically

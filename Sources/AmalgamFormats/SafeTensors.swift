@@ -1,5 +1,4 @@
 import AmalgamCore
-import AmalgamNN
 import Foundation
 
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length N, N bytes of
@@ -168,21 +167,5 @@ public enum SafeTensors {
     /// Writes a file atomically (temporary file + rename).
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], dtype: DType = .F32, to path: String) throws {
         try writeAtomically(try serialize(tensors, metadata: metadata, dtype: dtype), to: path)
-    }
-}
-
-extension Module {
-    /// Saves the state dict (parameters and buffers, PyTorch-style names) as safetensors, atomically.
-    public func save(to path: String, metadata: [String: String] = [:], dtype: SafeTensors.DType = .F32) throws {
-        try SafeTensors.write(stateDict(), metadata: metadata, dtype: dtype, to: path)
-    }
-
-    /// Loads a safetensors checkpoint into this module; with `strict`, missing or unexpected
-    /// names are errors. Errors name the file and the tensor.
-    public func load(from path: String, strict: Bool = true) throws {
-        let file = try SafeTensors.read(path: path)
-        do { try loadStateDict(file.tensors, strict: strict) } catch let e as AmalgamError {
-            throw AmalgamError.format(path: path, message: e.description)
-        }
     }
 }

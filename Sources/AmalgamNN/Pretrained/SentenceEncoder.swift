@@ -1,5 +1,5 @@
 import AmalgamCore
-import AmalgamNN
+import AmalgamFormats
 import Foundation
 
 /// A pretrained BERT sentence encoder loaded from a directory holding `config.json`,

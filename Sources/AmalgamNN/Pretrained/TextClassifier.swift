@@ -1,5 +1,6 @@
 import AmalgamCore
-import AmalgamNN
+import AmalgamData
+import AmalgamFormats
 import Foundation
 
 /// A fine-tuned text classifier on a BERT encoder, stored as a directory: `config.json` (the
@@ -83,8 +84,6 @@ public final class TextClassifier {
     /// Accuracy and mean cross-entropy on labelled texts (evaluation mode).
     public func evaluate(_ texts: [String], labels: [Int], batchSize: Int = 64) throws -> PassMetrics {
         model.eval()
-        return try AmalgamNN.evaluate(model, batches(texts, labels: labels, batchSize: batchSize).map {
-            Batch(inputs: BertClassifier.pack(ids: $0.ids, mask: $0.mask), labels: $0.labels)
-        })
+        return try AmalgamNN.evaluate(model, batches(texts, labels: labels, batchSize: batchSize).map(\.batch))
     }
 }

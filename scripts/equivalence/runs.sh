@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Usage: run.sh BIN OUT — the behaviour-equivalence runs.
+set -euo pipefail
+A=$1; O=$2; mkdir -p $O
+T="--threads 1"
+$A train --model mlp --epochs 1 --out $O/train-mlp $T --quiet
+$A train --model cnn --epochs 1 --train-limit 2000 --out $O/train-cnn $T --quiet
+$A merge --dataset sine --seeds 0-1 --budget-epochs 30 --out $O/merge-sine $T --quiet
+$A merge --dataset sine --seeds 0-1 --out $O/merge-sine-full $T --quiet
+$A merge --model mlp --budget-epochs 1.5 --train-limit 3000 --seeds 0 --equal-compute --out $O/merge-mlp $T --quiet
+$A coreset --method forgetting --fraction 0.1 --model mlp --train-limit 3000 --selection-epochs 2 --epochs 2 --cache $O/coreset-cache --out $O/coreset-forgetting --quiet
+$A coreset --method craig --fraction 0.1 --model cnn --train-limit 1000 --selection-epochs 1 --epochs 2 --cache $O/coreset-cache --out $O/coreset-craig --quiet
+$A finetune --train-per-novel 16 --test-per-novel 8 --epochs 2 --out $O/finetune --quiet
