@@ -33,15 +33,15 @@ let package = Package(
         .target(name: "AmalgamData", dependencies: ["AmalgamCore", "AmalgamFormats"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "AmalgamNN", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Network merging (Pašen & Boža 2022): wide student, hard-concrete gates, pruning, the budget experiment.
-        .target(name: "AmalgamMerge", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamMerge", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Sparse generalized linear models (skglm): Float64 design matrices, datafits, penalties, solvers, estimators.
-        .target(name: "AmalgamGLM", swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamGLM", exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Feature diversity (Nayman et al. 2022): PCA and clustering scores, linear probes, rank correlations.
-        .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "COpenBLAS"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Coreset selection (DeepCore's methods, corrected): budgets, scores, k-center, herding, submodular greedy.
-        .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity", "COpenBLAS"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Post-training pruning of transformers (Kwon et al. 2022): Fisher, search, rearrangement, tuning, export.
-        .target(name: "AmalgamPrune", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamPrune", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "COpenBLAS"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [

@@ -2,6 +2,59 @@ import AmalgamData
 import AmalgamFormats
 import Foundation
 
+/// One strategy's outcome for one seed.
+public struct StrategyOutcome: Codable, Sendable {
+    public var testAccuracy: Double
+    /// Wall time of all the training (and merging) the strategy needed.
+    public var seconds: Double
+    /// Training FLOPs (``trainingFLOPs(macs:examples:)``) of all that training.
+    public var trainFlops: Double
+    /// Training epochs counted the paper's way (teacher-sized epochs and wide-student epochs alike).
+    public var epochs: Double
+    public init(testAccuracy: Double, seconds: Double, trainFlops: Double, epochs: Double) {
+        self.testAccuracy = testAccuracy; self.seconds = seconds; self.trainFlops = trainFlops; self.epochs = epochs
+    }
+}
+
+/// Diagnostics of the merge pipeline for one seed.
+public struct MergeDiagnostics: Codable, Sendable {
+    /// Teachers' test accuracies.
+    public var teacherAccuracies: [Double] = []
+    /// The wide student right after construction with gates disabled (equals the ensemble).
+    public var wideGatesOff: Double = 0
+    /// The wide student right after construction with the initial deterministic gates (≈ 0.78).
+    public var wideInitialGates: Double = 0
+    /// After the gate phase (deterministic gates).
+    public var afterGates: Double = 0
+    /// After pruning, before fine-tuning.
+    public var afterPruning: Double = 0
+    /// After pruning with the BatchNorm statistics recomputed on training images
+    /// (``updateBatchNormStatistics(_:_:)``) instead of sliced from the wide network's — a
+    /// diagnostic only, computed on a copy: the student is fine-tuned from the sliced statistics
+    /// (the reference code resets them to 0/1; fine-tuning in training mode replaces either).
+    /// Nil for networks without BatchNorm and in records written before it existed.
+    public var afterPruningRecalibrated: Double?
+    /// Mean open probability P(z > 0) of each gate group after the gate phase (target 1/K).
+    public var openProbability: [Double] = []
+    /// Per group, the fraction of kept channels that came from each teacher.
+    public var keptFromTeacher: [[Double]] = []
+    public var alphaFinal: Double = 0
+    /// Seconds of the gate phase and of fine-tuning.
+    public var gateSeconds: Double = 0
+    public var fineTuneSeconds: Double = 0
+    public init() {}
+}
+
+/// One seed's results.
+public struct MergeSeedResult: Codable, Sendable {
+    public var seed: UInt64
+    public var strategies: [String: StrategyOutcome]
+    public var diagnostics: MergeDiagnostics
+    public init(seed: UInt64, strategies: [String: StrategyOutcome], diagnostics: MergeDiagnostics) {
+        self.seed = seed; self.strategies = strategies; self.diagnostics = diagnostics
+    }
+}
+
 /// Everything `amalgam merge` records: the setup, and per strategy the per-seed test metric,
 /// wall time, training FLOPs and epochs; per seed the merge diagnostics. Encoded as
 /// `summary.json` with snake_case keys.
