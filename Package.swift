@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .library(name: "AmalgamCore", targets: ["AmalgamCore"]),
         .library(name: "AmalgamFormats", targets: ["AmalgamFormats"]),
+        .library(name: "AmalgamLinalg", targets: ["AmalgamLinalg"]),
         .library(name: "AmalgamNN", targets: ["AmalgamNN"]),
         .library(name: "AmalgamData", targets: ["AmalgamData"]),
         .library(name: "AmalgamMerge", targets: ["AmalgamMerge"]),
@@ -29,6 +30,8 @@ let package = Package(
         // The kernels hand raw buffer pointers to worker closures; Swift 5 mode keeps that legal
         // without a wrapper around every pointer (NUMERICS.md, "Parallelism").
         .target(name: "AmalgamCore", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Float64 dense linear algebra (Gram, products, triangular and SPD solves, symmetric eigenvalues) shared by the methods.
+        .target(name: "AmalgamLinalg", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "AmalgamFormats", dependencies: ["AmalgamCore", "CZlib"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "AmalgamData", dependencies: ["AmalgamCore", "AmalgamFormats"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "AmalgamNN", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData"], swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -37,11 +40,11 @@ let package = Package(
         // Sparse generalized linear models (skglm): Float64 design matrices, datafits, penalties, solvers, estimators.
         .target(name: "AmalgamGLM", exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Feature diversity (Nayman et al. 2022): PCA and clustering scores, linear probes, rank correlations.
-        .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "COpenBLAS"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Coreset selection (DeepCore's methods, corrected): budgets, scores, k-center, herding, submodular greedy.
-        .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity", "COpenBLAS"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity", "AmalgamLinalg"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Post-training pruning of transformers (Kwon et al. 2022): Fisher, search, rearrangement, tuning, export.
-        .target(name: "AmalgamPrune", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "COpenBLAS"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamPrune", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg", "COpenBLAS"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [

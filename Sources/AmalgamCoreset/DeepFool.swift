@@ -1,7 +1,7 @@
 import AmalgamCore
 import AmalgamDiversity
 import AmalgamNN
-import COpenBLAS
+import AmalgamLinalg
 import Foundation
 
 /// DeepFool distances (Moosavi-Dezfooli et al. 2016), the decision-boundary score of DeepCore's
@@ -140,8 +140,8 @@ public final class Cal: SelectionMethod {
             let rows = min(block, m - rowStart)
             e.withUnsafeBufferPointer { ep in
                 gram.withUnsafeMutableBufferPointer { gp in
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(m), Int32(dim), 1, ep.baseAddress! + rowStart * dim, Int32(dim),
-                                ep.baseAddress!, Int32(dim), 0, gp.baseAddress!, Int32(m))
+                    Linalg.gemm(.none, .transpose, rows, m, dim, 1, ep.baseAddress! + rowStart * dim, dim,
+                                ep.baseAddress!, dim, 0, gp.baseAddress!, m)
                 }
             }
             for r in 0..<rows {

@@ -165,46 +165,48 @@ public final class CoresetExperiment {
         return (try FeatureMatrix(rows: logits.rows, columns: c, values: probs), embeddings)
     }
 
-    /// Selects with `method` under `budget`.
+    /// Selects with `method` under `budget`: the method built from the selection model's
+    /// features (``selectionMethod(_:features:uncertainty:function:greedy:)``), then one
+    /// class-balanced selection.
     public func select(_ method: CoresetMethodName, budget: Budget, features: SelectionFeatures?, seed: UInt64,
                        uncertainty: ExampleScores.Uncertainty = .entropy, function: SubmodularSelection.Function = .graphCut,
                        greedy: GreedyOptimizer = .lazy) throws -> Coreset {
-        let labels = train.labels, classes = train.classes
-        guard method == .uniform || features != nil else { throw AmalgamError.invalidArgument("\(method.rawValue) needs a selection model's features") }
+        let m = try selectionMethod(method, features: features, seed: seed, uncertainty: uncertainty, function: function, greedy: greedy)
+        return try AmalgamCoreset.select(m, labels: train.labels, classes: train.classes, budget: budget, seed: seed)
+    }
+
+    /// The ``SelectionMethod`` a method name stands for, built from the selection model's features.
+    public func selectionMethod(_ method: CoresetMethodName, features: SelectionFeatures?, seed: UInt64 = 0,
+                                uncertainty: ExampleScores.Uncertainty = .entropy, function: SubmodularSelection.Function = .graphCut,
+                                greedy: GreedyOptimizer = .lazy) throws -> any SelectionMethod {
+        if method == .uniform { return Uniform() }
+        guard let f = features else { throw AmalgamError.invalidArgument("\(method.rawValue) needs a selection model's features") }
+        let labels = train.labels
         switch method {
-        case .uniform: return try AmalgamCoreset.select(Uniform(), labels: labels, classes: classes, budget: budget, seed: seed)
-        case .herding: return try AmalgamCoreset.select(Herding(embeddings: features!.embeddings), labels: labels, classes: classes, budget: budget, seed: seed)
-        case .kCenter: return try AmalgamCoreset.select(KCenterGreedy(features: features!.embeddings), labels: labels, classes: classes, budget: budget, seed: seed)
-        case .contextualDiversity:
-            return try AmalgamCoreset.select(KCenterGreedy(contextualDiversity: features!.probabilities), labels: labels, classes: classes, budget: budget, seed: seed)
-        case .forgetting: return try AmalgamCoreset.select(TopScores(scores: features!.forgetting), labels: labels, classes: classes, budget: budget, seed: seed)
-        case .el2n:
-            return try AmalgamCoreset.select(TopScores(scores: ExampleScores.el2n(features!.probabilities, labels: labels)), labels: labels, classes: classes, budget: budget, seed: seed)
-        case .grand:
-            let s = ExampleScores.grand(features!.probabilities, embeddings: features!.embeddings, labels: labels)
-            return try AmalgamCoreset.select(TopScores(scores: s), labels: labels, classes: classes, budget: budget, seed: seed)
-        case .uncertainty:
-            return try AmalgamCoreset.select(TopScores(scores: ExampleScores.uncertainty(features!.probabilities, uncertainty)), labels: labels, classes: classes, budget: budget, seed: seed)
+        case .uniform: return Uniform()
+        case .herding: return Herding(embeddings: f.embeddings)
+        case .kCenter: return KCenterGreedy(features: f.embeddings)
+        case .contextualDiversity: return KCenterGreedy(contextualDiversity: f.probabilities)
+        case .forgetting: return TopScores(scores: f.forgetting)
+        case .el2n: return TopScores(scores: ExampleScores.el2n(f.probabilities, labels: labels))
+        case .grand: return TopScores(scores: ExampleScores.grand(f.probabilities, embeddings: f.embeddings, labels: labels))
+        case .uncertainty: return TopScores(scores: ExampleScores.uncertainty(f.probabilities, uncertainty))
         case .deepfool:
             let total = train.count
-            let d = try DeepFool.distances(model: features!.model, images: train.images) { done, _ in
+            let d = try DeepFool.distances(model: f.model, images: train.images) { done, _ in
                 if done % 10_000 < 100 || done == total { self.callback(.progress(RunContext(phase: "deepfool", seed: seed), done: done, total: total)) }
             }
-            return try AmalgamCoreset.select(DeepFoolSelection(distances: d), labels: labels, classes: classes, budget: budget, seed: seed)
-        case .cal:
-            return try AmalgamCoreset.select(try Cal(embeddings: features!.embeddings, probabilities: features!.probabilities), labels: labels, classes: classes, budget: budget, seed: seed)
+            return DeepFoolSelection(distances: d)
+        case .cal: return try Cal(embeddings: f.embeddings, probabilities: f.probabilities)
         case .craig:
-            let g = try LastLayerGradients(probabilities: features!.probabilities, embeddings: features!.embeddings, labels: labels)
-            return try AmalgamCoreset.select(Craig(gradients: g, optimizer: greedy), labels: labels, classes: classes, budget: budget, seed: seed)
+            return Craig(gradients: try LastLayerGradients(probabilities: f.probabilities, embeddings: f.embeddings, labels: labels), optimizer: greedy)
         case .gradmatch:
-            let g = try ExampleScores.lastLayerGradients(features!.probabilities, embeddings: features!.embeddings, labels: labels)
-            return try AmalgamCoreset.select(GradMatch(gradients: g), labels: labels, classes: classes, budget: budget, seed: seed)
+            return GradMatch(gradients: try ExampleScores.lastLayerGradients(f.probabilities, embeddings: f.embeddings, labels: labels))
         case .glister:
-            let m = Glister(probabilities: features!.probabilities, embeddings: features!.embeddings, labels: labels, learningRate: Double(recipe.selectionLearningRate))
-            return try AmalgamCoreset.select(m, labels: labels, classes: classes, budget: budget, seed: seed)
+            return Glister(probabilities: f.probabilities, embeddings: f.embeddings, labels: labels, learningRate: Double(recipe.selectionLearningRate))
         case .submodular:
-            let g = try LastLayerGradients(probabilities: features!.probabilities, embeddings: features!.embeddings, labels: labels)
-            return try AmalgamCoreset.select(SubmodularSelection(gradients: g, function: function, optimizer: greedy), labels: labels, classes: classes, budget: budget, seed: seed)
+            let g = try LastLayerGradients(probabilities: f.probabilities, embeddings: f.embeddings, labels: labels)
+            return SubmodularSelection(gradients: g, function: function, optimizer: greedy)
         }
     }
 
@@ -229,5 +231,34 @@ public final class CoresetExperiment {
         let accuracy = fitted.test!.accuracy, seconds = fitted.seconds
         callback(.model(trainer.context, model))
         return (accuracy, seconds)
+    }
+}
+
+/// The record of one `amalgam coreset` run (`summary.json`).
+public struct CoresetSummary: Codable, Sendable {
+    public var method: String
+    public var fraction: Double
+    public var balanced: Bool
+    public var model: String
+    public var seed: UInt64
+    public var selectionEpochs, epochs, selected, trainExamples: Int
+    public var weighted: Bool
+    public var testAccuracy, selectionSeconds, trainSeconds, selectionModelSeconds: Double
+    public var selectionModelCached: Bool
+    public var uncertainty, function, greedy: String
+    public init(method: String, fraction: Double, balanced: Bool, model: String, seed: UInt64, selectionEpochs: Int, epochs: Int, selected: Int,
+                trainExamples: Int, weighted: Bool, testAccuracy: Double, selectionSeconds: Double, trainSeconds: Double,
+                selectionModelSeconds: Double, selectionModelCached: Bool, uncertainty: String, function: String, greedy: String) {
+        self.method = method; self.fraction = fraction; self.balanced = balanced; self.model = model; self.seed = seed
+        self.selectionEpochs = selectionEpochs; self.epochs = epochs; self.selected = selected; self.trainExamples = trainExamples
+        self.weighted = weighted; self.testAccuracy = testAccuracy; self.selectionSeconds = selectionSeconds; self.trainSeconds = trainSeconds
+        self.selectionModelSeconds = selectionModelSeconds; self.selectionModelCached = selectionModelCached
+        self.uncertainty = uncertainty; self.function = function; self.greedy = greedy
+    }
+    enum CodingKeys: String, CodingKey {
+        case method, fraction, balanced, model, seed, epochs, selected, weighted, uncertainty, function, greedy
+        case selectionEpochs = "selection_epochs", trainExamples = "train_examples", testAccuracy = "test_accuracy"
+        case selectionSeconds = "selection_seconds", trainSeconds = "train_seconds", selectionModelSeconds = "selection_model_seconds"
+        case selectionModelCached = "selection_model_cached"
     }
 }

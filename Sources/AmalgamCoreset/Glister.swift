@@ -1,6 +1,6 @@
 import AmalgamCore
 import AmalgamDiversity
-import COpenBLAS
+import AmalgamLinalg
 import Foundation
 
 /// GLISTER (Killamsetty et al. 2021), on the last layer, with its state update working (in
@@ -42,10 +42,10 @@ public struct Glister: SelectionMethod {
         var qbar = [Double](repeating: 0, count: k)
         for a in 0..<n { for c in 0..<k { qbar[c] += q[a * k + c] / Double(n) } }
         var mm = [Double](repeating: 0, count: k * d)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(d), Int32(n), 1 / Double(n), q, Int32(k), e, Int32(d), 0, &mm, Int32(d))
+        Linalg.gemm(.transpose, .none, k, d, n, 1 / Double(n), q, k, e, d, 0, &mm, d)
         // (E Mᵀ)_{x,c} = e_x · m_c.
         var em = [Double](repeating: 0, count: n * k)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(k), Int32(d), 1, e, Int32(d), mm, Int32(d), 0, &em, Int32(k))
+        Linalg.gemm(.none, .transpose, n, k, d, 1, e, d, mm, d, 0, &em, k)
         return (0..<n).map { a in (0..<k).reduce(0) { $0 + q[a * k + $1] * (qbar[$1] + em[a * k + $1]) } }
     }
 
@@ -65,7 +65,7 @@ public struct Glister: SelectionMethod {
         // 1 + e_x·e_i for every member i, one GEMV.
         var dots = [Double](repeating: 1, count: n)
         let ex = Array(e[(x * d)..<((x + 1) * d)])
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(d), 1, e, Int32(d), ex, 1, 1, &dots, 1)
+        Linalg.gemv(.none, n, d, 1, e, d, ex, 1, 1, &dots, 1)
         var out = z
         for a in 0..<n { for c in 0..<k { out[a * k + c] -= learningRate * dots[a] * qx[c] } }
         return out

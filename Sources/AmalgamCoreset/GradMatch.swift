@@ -1,5 +1,5 @@
 import AmalgamCore
-import COpenBLAS
+import AmalgamLinalg
 import AmalgamDiversity
 import Foundation
 
@@ -24,7 +24,7 @@ public struct GradMatch: SelectionMethod {
         let g = gradients.selectingRows(members).values                     // [n, d]
         var b = [Double](repeating: 0, count: d)
         let ones = [Double](repeating: 1, count: n)
-        cblas_dgemv(CblasRowMajor, CblasTrans, Int32(n), Int32(d), 1, g, Int32(d), ones, 1, 0, &b, 1)
+        Linalg.gemv(.transpose, n, d, 1, g, d, ones, 1, 0, &b, 1)
         let bnorm = Self.norm(b)
         var r = b, chosen: [Int] = [], taken = [Bool](repeating: false, count: n)
         var corr = [Double](repeating: 0, count: n)
@@ -33,15 +33,15 @@ public struct GradMatch: SelectionMethod {
         var lower = [Double](repeating: 0, count: cap * cap)
         var rows = [Double](), c = [Double](), x = [Double]()
         while chosen.count < cap {
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(d), 1, g, Int32(d), r, 1, 0, &corr, 1)
+            Linalg.gemv(.none, n, d, 1, g, d, r, 1, 0, &corr, 1)
             var j = -1, best = -Double.infinity
             for i in 0..<n where !taken[i] && corr[i] > best { best = corr[i]; j = i }
             guard j >= 0 else { break }
             let m = chosen.count
             let gj = Array(g[(j * d)..<((j + 1) * d)])
             var z = [Double](repeating: 0, count: m)
-            if m > 0 { cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(d), 1, rows, Int32(d), gj, 1, 0, &z, 1) }
-            if m > 0 { cblas_dtrsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, Int32(m), lower, Int32(cap), &z, 1) }
+            if m > 0 { Linalg.gemv(.none, m, d, 1, rows, d, gj, 1, 0, &z, 1) }
+            if m > 0 { Linalg.trsv(.lower, .none, m, lower, cap, &z, 1) }
             let pivot = Self.dot(gj, gj) + lambda - Self.dot(z, z)
             guard pivot > 0, pivot.isFinite else { break }   // numerically dependent on the chosen rows
             for q in 0..<m { lower[m * cap + q] = z[q] }
@@ -50,11 +50,11 @@ public struct GradMatch: SelectionMethod {
             // x = H_S⁻¹ c_S by two triangular solves (BLAS `dtrsv`, row-major L with stride `cap`).
             let k = m + 1
             var y = c
-            cblas_dtrsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, Int32(k), lower, Int32(cap), &y, 1)
-            cblas_dtrsv(CblasRowMajor, CblasLower, CblasTrans, CblasNonUnit, Int32(k), lower, Int32(cap), &y, 1)
+            Linalg.trsv(.lower, .none, k, lower, cap, &y, 1)
+            Linalg.trsv(.lower, .transpose, k, lower, cap, &y, 1)
             x = y
             r = b
-            cblas_dgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(d), -1, rows, Int32(d), x, 1, 1, &r, 1)
+            Linalg.gemv(.transpose, k, d, -1, rows, d, x, 1, 1, &r, 1)
             if Self.norm(r) <= 1e-12 * max(bnorm, 1) { break }
         }
         let picked = chosen.map { members[$0] }
@@ -63,7 +63,7 @@ public struct GradMatch: SelectionMethod {
         return (keep.map { picked[$0] }, keep.map { w[$0] })
     }
 
-    static func dot(_ a: [Double], _ b: [Double]) -> Double { cblas_ddot(Int32(a.count), a, 1, b, 1) }
+    static func dot(_ a: [Double], _ b: [Double]) -> Double { Linalg.dot(a.count, a, 1, b, 1) }
     static func norm(_ a: [Double]) -> Double { dot(a, a).squareRoot() }
 
     /// argmin_x ‖A_Sᵀx − b‖² + λ‖x‖² (with x ≥ 0 when `nonNegative`), A_S the rows `set`,
@@ -73,9 +73,9 @@ public struct GradMatch: SelectionMethod {
         guard m > 0 else { return [] }
         let a = gradients.selectingRows(set).values                      // [m, d]
         var h = [Double](repeating: 0, count: m * m), c = [Double](repeating: 0, count: m)
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(m), Int32(d), 1, a, Int32(d), 0, &h, Int32(m))
+        Linalg.syrk(.upper, .none, m, d, 1, a, d, 0, &h, m)
         for p in 0..<m { for q in (p + 1)..<max(p + 1, m) { h[q * m + p] = h[p * m + q] }; h[p * m + p] += lambda }
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(d), 1, a, Int32(d), b, 1, 0, &c, 1)
+        Linalg.gemv(.none, m, d, 1, a, d, b, 1, 0, &c, 1)
         // Coordinate descent on ½xᵀHx − cᵀx (H positive definite for λ > 0): exact for the
         // unconstrained problem in the limit, and with clamping at 0 it solves the NNLS problem.
         var x = start?.count == m ? start! : [Double](repeating: 0, count: m)
@@ -83,7 +83,7 @@ public struct GradMatch: SelectionMethod {
         for _ in 0..<10_000 {
             var change = 0.0
             for p in 0..<m {
-                let g = h.withUnsafeBufferPointer { hp in cblas_ddot(Int32(m), hp.baseAddress! + p * m, 1, x, 1) } - c[p]
+                let g = h.withUnsafeBufferPointer { hp in Linalg.dot(m, hp.baseAddress! + p * m, 1, x, 1) } - c[p]
                 var next = x[p] - g / h[p * m + p]
                 if nonNegative { next = max(next, 0) }
                 change = max(change, abs(next - x[p]) * h[p * m + p].squareRoot())

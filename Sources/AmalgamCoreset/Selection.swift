@@ -1,6 +1,6 @@
 import AmalgamCore
 import AmalgamDiversity
-import COpenBLAS
+import AmalgamLinalg
 import Foundation
 
 /// A selected coreset: training-set indices, optional per-example weights (for weighted
@@ -115,7 +115,7 @@ public struct Herding: SelectionMethod {
         var c = [Double](repeating: 0, count: d), dots = [Double](repeating: 0, count: m)
         for t in 1...size {
             for k in 0..<d { c[k] = Double(t) * mu[k] - sum[k] }
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(d), 1, x, Int32(d), c, 1, 0, &dots, 1)
+            Linalg.gemv(.none, m, d, 1, x, d, c, 1, 0, &dots, 1)
             var best = -1, bestDistance = Double.infinity
             for a in 0..<m where available[a] {
                 let dist = norms[a] - 2 * dots[a]   // ‖c‖² is the same for every candidate
@@ -172,7 +172,7 @@ public struct KCenterGreedy: SelectionMethod {
             nearest[next] = -1
             if euclidean {
                 x.withUnsafeBufferPointer { xp in
-                    cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(d), 1, xp.baseAddress!, Int32(d), xp.baseAddress! + next * d, 1, 0, &dots, 1)
+                    Linalg.gemv(.none, m, d, 1, xp.baseAddress!, d, xp.baseAddress! + next * d, 1, 0, &dots, 1)
                 }
                 for a in 0..<m where nearest[a] >= 0 { nearest[a] = min(nearest[a], max(0, norms[a] + norms[next] - 2 * dots[a]).squareRoot()) }
             } else {

@@ -1,6 +1,6 @@
 import AmalgamCore
 import AmalgamDiversity
-import COpenBLAS
+import AmalgamLinalg
 import Foundation
 
 /// A monotone or non-monotone set function over a ground set 0..<n, evaluated incrementally:
@@ -23,7 +23,7 @@ extension FeatureMatrix: GramSource {
         let x = selectingRows(rows).values
         let n = rows.count, d = columns
         var g = [Double](repeating: 0, count: n * n)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d), 1, x, Int32(d), x, Int32(d), 0, &g, Int32(n))
+        Linalg.gemm(.none, .transpose, n, n, d, 1, x, d, x, d, 0, &g, n)
         return g
     }
 }
@@ -160,7 +160,7 @@ public struct LogDeterminant: SetFunction {
         var px = [Double](repeating: 0, count: t)
         for k in 0..<t { px[k] = projections[k * n + x] }
         var dots = [Double](repeating: 0, count: n)
-        if t > 0 { cblas_dgemv(CblasRowMajor, CblasTrans, Int32(t), Int32(n), 1, projections, Int32(n), px, 1, 0, &dots, 1) }
+        if t > 0 { Linalg.gemv(.transpose, t, n, 1, projections, n, px, 1, 0, &dots, 1) }
         var column = [Double](repeating: 0, count: n)
         for y in 0..<n {
             let ky = (similarity[x * n + y] + (y == x ? epsilon : 0) - dots[y]) / r   // s symmetric

@@ -19,10 +19,7 @@ public enum Austen {
 
     /// The explicit directory, else `$AMALGAM_AUSTEN`, else the default.
     public static func locate(_ explicit: String?) -> String {
-        if let explicit { return explicit }
-        if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty { return env }
-        let base = ProcessInfo.processInfo.environment["XDG_DATA_HOME"] ?? (NSHomeDirectory() + "/.local/share")
-        return base + "/amalgam/austen"
+        DataLocator(environmentVariable: environmentVariable, defaults: { [DataLocator.userData("austen")] }).locate(explicit)!
     }
 
     /// One passage: its text, novel (label) and chapter number within the novel.

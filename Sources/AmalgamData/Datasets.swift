@@ -54,14 +54,12 @@ public enum FashionMNIST {
 
     /// The directory to read: the explicit one, else `$AMALGAM_DATA` (itself, or its
     /// `fashion-mnist` subfolder), else the Debian package's location.
-    public static func locate(_ explicit: String?) -> String {
-        if let explicit { return explicit }
-        if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty {
-            let sub = env + "/fashion-mnist"
-            return FileManager.default.fileExists(atPath: sub + "/train-labels-idx1-ubyte.gz") || FileManager.default.fileExists(atPath: sub + "/train-labels-idx1-ubyte") ? sub : env
-        }
-        return defaultDirectory
-    }
+    public static func locate(_ explicit: String?) -> String { locator.locate(explicit)! }
+
+    static let locator = DataLocator(environmentVariable: environmentVariable, defaults: { [defaultDirectory] }, refine: { env in
+        let sub = env + "/fashion-mnist"
+        return FileManager.default.fileExists(atPath: sub + "/train-labels-idx1-ubyte.gz") || FileManager.default.fileExists(atPath: sub + "/train-labels-idx1-ubyte") ? sub : env
+    })
 
     /// Loads the training or test split as floats in [0, 1], shape `[N, 1, 28, 28]`.
     public static func load(split: Split, directory: String? = nil) throws -> ImageDataset {

@@ -109,3 +109,22 @@ public struct DiversityReport: Sendable, Codable {
     public var threshold: Double
 }
 
+
+/// What `amalgam diversity --out` writes: the scores of one checkpoint and how they were measured.
+public struct DiversityRecord: Encodable {
+    public var checkpoint, model: String
+    public var report: DiversityReport
+    public var seed: UInt64
+    public var seconds: Double
+    public init(checkpoint: String, model: String, report: DiversityReport, seed: UInt64, seconds: Double) {
+        self.checkpoint = checkpoint; self.model = model; self.report = report; self.seed = seed; self.seconds = seconds
+    }
+    enum CodingKeys: String, CodingKey { case checkpoint, model, features, samples, draws, standardized, threshold, seed, seconds, pca, cluster, spectrum }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(checkpoint, forKey: .checkpoint); try c.encode(model, forKey: .model); try c.encode(report.features, forKey: .features)
+        try c.encode(report.samples, forKey: .samples); try c.encode(report.draws, forKey: .draws); try c.encode(report.standardized, forKey: .standardized)
+        try c.encode(report.threshold, forKey: .threshold); try c.encode(seed, forKey: .seed); try c.encode(seconds, forKey: .seconds)
+        try c.encode(report.pca, forKey: .pca); try c.encode(report.cluster, forKey: .cluster); try c.encode(report.spectrum, forKey: .spectrum)
+    }
+}

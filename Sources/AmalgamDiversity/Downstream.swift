@@ -14,18 +14,19 @@ public enum Digits {
     /// `…/site-packages|dist-packages/sklearn/datasets/data/digits.csv.gz` under /usr/lib,
     /// /usr/local/lib or the active virtual environment (`$VIRTUAL_ENV`).
     public static func locate(_ explicit: String?) throws -> String {
-        if let explicit { return explicit }
-        if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty { return env }
-        var roots = ["/usr/lib", "/usr/local/lib"]
-        if let venv = ProcessInfo.processInfo.environment["VIRTUAL_ENV"] { roots.insert(venv + "/lib", at: 0) }
-        let fm = FileManager.default
-        for root in roots {
-            for python in ((try? fm.contentsOfDirectory(atPath: root)) ?? []).filter({ $0.hasPrefix("python3") }).sorted() {
-                for packages in ["site-packages", "dist-packages"] {
-                    let p = "\(root)/\(python)/\(packages)/sklearn/datasets/data/digits.csv.gz"
-                    if fm.fileExists(atPath: p) { return p }
+        let locator = DataLocator(environmentVariable: environmentVariable, defaults: {
+            var roots = ["/usr/lib", "/usr/local/lib"]
+            if let venv = ProcessInfo.processInfo.environment["VIRTUAL_ENV"] { roots.insert(venv + "/lib", at: 0) }
+            let fm = FileManager.default
+            return roots.flatMap { root in
+                ((try? fm.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasPrefix("python3") }.sorted().flatMap { python in
+                    ["site-packages", "dist-packages"].map { "\(root)/\(python)/\($0)/sklearn/datasets/data/digits.csv.gz" }
                 }
             }
+        })
+        if let path = locator.locate(explicit), explicit != nil || ProcessInfo.processInfo.environment[environmentVariable].map({ !$0.isEmpty }) == true
+            || FileManager.default.fileExists(atPath: path) {
+            return path
         }
         throw AmalgamError.invalidArgument("""
             digits.csv.gz not found. Install scikit-learn (`pip install scikit-learn` or `apt-get install python3-sklearn`), \
@@ -119,5 +120,26 @@ extension TransferResult {
         return TransferResult(task: task, trainExamples: train.count, testExamples: test.count,
                               trainAccuracy: try probe.accuracy(ftrain, labels: train.labels),
                               testAccuracy: try probe.accuracy(ftest, labels: test.labels), iterations: probe.iterations)
+    }
+}
+
+/// What `amalgam transfer --out` writes: one linear probe's result and its settings.
+public struct TransferRecord: Encodable {
+    public var checkpoint, model: String
+    public var result: TransferResult
+    public var lambda, seconds: Double
+    public init(checkpoint: String, model: String, result: TransferResult, lambda: Double, seconds: Double) {
+        self.checkpoint = checkpoint; self.model = model; self.result = result; self.lambda = lambda; self.seconds = seconds
+    }
+    enum CodingKeys: String, CodingKey {
+        case checkpoint, model, downstream, lambda, iterations, seconds
+        case trainExamples = "train_examples", testExamples = "test_examples", trainAccuracy = "train_accuracy", testAccuracy = "test_accuracy"
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(checkpoint, forKey: .checkpoint); try c.encode(model, forKey: .model); try c.encode(result.task, forKey: .downstream)
+        try c.encode(lambda, forKey: .lambda); try c.encode(result.trainExamples, forKey: .trainExamples); try c.encode(result.testExamples, forKey: .testExamples)
+        try c.encode(result.trainAccuracy, forKey: .trainAccuracy); try c.encode(result.testAccuracy, forKey: .testAccuracy)
+        try c.encode(result.iterations, forKey: .iterations); try c.encode(seconds, forKey: .seconds)
     }
 }

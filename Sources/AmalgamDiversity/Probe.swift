@@ -1,5 +1,5 @@
 import AmalgamCore
-import COpenBLAS
+import AmalgamLinalg
 import Foundation
 
 /// A linear probe: multinomial logistic regression on frozen features,
@@ -129,7 +129,7 @@ public struct LinearProbe: Sendable {
     static func scores(_ w: [Double], _ b: [Double], _ x: [Double], _ n: Int, _ d: Int, _ c: Int) -> [Double] {
         var z = [Double](repeating: 0, count: n * c)
         for i in 0..<n { for k in 0..<c { z[i * c + k] = b[k] } }
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(c), Int32(d), 1, x, Int32(d), w, Int32(c), 1, &z, Int32(c))
+        Linalg.gemm(.none, .none, n, c, d, 1, x, d, w, c, 1, &z, c)
         return z
     }
 
@@ -152,7 +152,7 @@ public struct LinearProbe: Sendable {
         var grad = [Double](repeating: 0, count: d * c + c)
         // ∇W = x̃ᵀ (P − Y)/N + λW.
         grad.withUnsafeMutableBufferPointer { gp in
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(d), Int32(c), Int32(n), 1, x, Int32(d), z, Int32(c), 0, gp.baseAddress, Int32(c))
+            Linalg.gemm(.transpose, .none, d, c, n, 1, x, d, z, c, 0, gp.baseAddress!, c)
         }
         var reg = 0.0
         for k in 0..<(d * c) { grad[k] += lambda * w[k]; reg += w[k] * w[k] }

@@ -1,5 +1,5 @@
 import AmalgamCore
-import COpenBLAS
+import AmalgamLinalg
 import Foundation
 
 /// A sample of features: `rows` samples × `columns` features, row-major, in Float64.
@@ -59,7 +59,7 @@ public struct FeatureMatrix: Sendable {
         c.values.withUnsafeBufferPointer { x in
             cov.withUnsafeMutableBufferPointer { out in
                 // Row-major X (N × D): C = scale · XᵀX, upper triangle.
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(rows), scale, x.baseAddress, Int32(d), 0, out.baseAddress, Int32(d))
+                Linalg.syrk(.upper, .transpose, d, rows, scale, x.baseAddress!, d, 0, out.baseAddress!, d)
             }
         }
         for i in 0..<d { for j in 0..<i { cov[i * d + j] = cov[j * d + i] } }
@@ -70,15 +70,6 @@ public struct FeatureMatrix: Sendable {
 /// The eigenvalues of a symmetric D × D matrix (LAPACK `dsyev` from OpenBLAS), largest first.
 public func symmetricEigenvalues(_ matrix: [Double], size d: Int) throws -> [Double] {
     guard d >= 1, matrix.count == d * d else { throw AmalgamError.invalidData("\(matrix.count) values for a \(d) × \(d) matrix") }
-    var a = matrix, w = [Double](repeating: 0, count: d)
-    var n = Int32(d), lda = Int32(d), info: Int32 = 0, lwork: Int32 = -1
-    var query = 0.0
-    let jobz = Int8(UInt8(ascii: "N")), uplo = Int8(UInt8(ascii: "U"))
-    var jz = jobz, up = uplo
-    dsyev_(&jz, &up, &n, &a, &lda, &w, &query, &lwork, &info)
-    lwork = Int32(max(Int(query), 3 * d))
-    var work = [Double](repeating: 0, count: Int(lwork))
-    dsyev_(&jz, &up, &n, &a, &lda, &w, &work, &lwork, &info)
-    guard info == 0 else { throw AmalgamError.invalidData("the eigensolver did not converge (LAPACK dsyev info \(info))") }
+    guard let w = Linalg.symmetricEigenvalues(matrix, n: d) else { throw AmalgamError.invalidData("the eigensolver did not converge (LAPACK dsyev)") }
     return w.reversed()
 }

@@ -269,52 +269,6 @@ func gridOrGiven(_ given: [Double]?, count: Int, eps: Double, alphaMax: () throw
     return alphaGrid(alphaMax: amax, count: count, eps: eps)
 }
 
-/// The path of `datafit` + `penalty(α)` over `alphas` (default: `count` values log-spaced from
-/// α_max down to `eps`·α_max, scikit-learn's grid), with warm starts, solved by ``AndersonCD``.
-public func regularizationPath<X: DesignMatrix, F: LipschitzDatafit, P: Penalty>(
-    _ X: X, _ y: [Double], datafit: F, penalty: (Double) -> P, alphas given: [Double]? = nil, count: Int = 100, eps: Double = 1e-3,
-    solver: AndersonCD = AndersonCD()
-) throws -> GLMPath {
-    let alphas = try gridOrGiven(given, count: count, eps: eps) {
-        penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept))
-    }
-    return try warmStartedPath(alphas, p0: solver.p0) { a, w, b, p0 in
-        var s = solver
-        s.p0 = p0
-        return try s.solve(X, y, datafit: datafit, penalty: penalty(a), w0: w, intercept0: b)
-    }
-}
-
-/// The same path solved by ``ProxNewton``, for datafits without a curvature bound (Poisson,
-/// Gamma, ``Cox``).
-public func regularizationPath<X: DesignMatrix, F: SmoothDatafit, P: Penalty>(
-    _ X: X, _ y: [Double], datafit: F, penalty: (Double) -> P, alphas given: [Double]? = nil, count: Int = 100, eps: Double = 1e-3,
-    solver: ProxNewton
-) throws -> GLMPath {
-    let alphas = try gridOrGiven(given, count: count, eps: eps) {
-        penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept))
-    }
-    return try warmStartedPath(alphas, p0: solver.p0) { a, w, b, p0 in
-        var s = solver
-        s.p0 = p0
-        return try s.solve(X, y, datafit: datafit, penalty: penalty(a), w0: w, intercept0: b)
-    }
-}
-
-/// The path of a group penalty solved by ``GroupBCD``; the default grid needs `alphaMax`
-/// (``WeightedGroupL2/alphaMax(gradientAtZero:)``; the sparse-group penalty has none).
-public func regularizationPath<X: DesignMatrix, F: LipschitzDatafit, P: GroupPenalty>(
-    _ X: X, _ y: [Double], datafit: F, groupPenalty penalty: (Double) -> P, alphaMax: Double? = nil, alphas given: [Double]? = nil,
-    count: Int = 100, eps: Double = 1e-3, solver: GroupBCD = GroupBCD()
-) throws -> GLMPath {
-    let alphas = try gridOrGiven(given, count: count, eps: eps) { alphaMax }
-    return try warmStartedPath(alphas, p0: solver.p0) { a, w, b, p0 in
-        var s = solver
-        s.p0 = p0
-        return try s.solve(X, y, datafit: datafit, penalty: penalty(a), w0: w, intercept0: b)
-    }
-}
-
 /// ∇F at w = 0 for any smooth datafit, the intercept (when `fitIntercept` and the datafit
 /// admits one) at its optimum, found by Newton steps b ← b − t·Σ∇F / Σ diag-Hessian with t
 /// halved until F decreases (F is convex in b; b = log ȳ for Poisson and Gamma). For Lipschitz
@@ -416,49 +370,4 @@ func heldOutValue<X: DesignMatrix, F: Datafit>(_ X: X, _ y: [Double], _ datafit:
     try f.prepare(targets: rows.map { y[$0] })
     let z = X.selectingRows(rows).multiply(coef).map { $0 + intercept }
     return z.withUnsafeBufferPointer { f.value($0) }
-}
-
-/// K-fold cross-validation of α along a warm-started path on each training fold (LassoCV-style:
-/// folds are consecutive blocks of rows split as scikit-learn's KFold without shuffling; the loss
-/// is the datafit's value on the held-out rows, half the MSE for least squares; the α grid is
-/// computed on all rows, as LassoCV does).
-public func crossValidateAlpha<X: DesignMatrix, F: LipschitzDatafit, P: Penalty>(
-    _ X: X, _ y: [Double], datafit: F, penalty: @escaping (Double) -> P, folds: Int = 5, count: Int = 100, eps: Double = 1e-3,
-    solver: AndersonCD = AndersonCD()
-) throws -> CrossValidation {
-    try checkProblem(X, y)
-    let alphas = try gridOrGiven(nil, count: count, eps: eps) {
-        penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept))
-    }
-    return try crossValidate(rows: X.rowCount, folds: folds, alphas: alphas, fitPath: { train in
-        try regularizationPath(X.selectingRows(train), train.map { y[$0] }, datafit: datafit, penalty: penalty, alphas: alphas, solver: solver)
-    }, loss: { try heldOutValue(X, y, datafit, $0, $1, $2) })
-}
-
-/// The same cross-validation solved by ``ProxNewton`` (per-sample datafits without a curvature
-/// bound: Poisson, Gamma; the held-out loss is the datafit's value, i.e. half the mean deviance
-/// up to a constant).
-public func crossValidateAlpha<X: DesignMatrix, F: Datafit, P: Penalty>(
-    _ X: X, _ y: [Double], datafit: F, penalty: @escaping (Double) -> P, folds: Int = 5, count: Int = 100, eps: Double = 1e-3,
-    solver: ProxNewton
-) throws -> CrossValidation {
-    try checkProblem(X, y)
-    let alphas = try gridOrGiven(nil, count: count, eps: eps) {
-        penalty(1).alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept))
-    }
-    return try crossValidate(rows: X.rowCount, folds: folds, alphas: alphas, fitPath: { train in
-        try regularizationPath(X.selectingRows(train), train.map { y[$0] }, datafit: datafit, penalty: penalty, alphas: alphas, solver: solver)
-    }, loss: { try heldOutValue(X, y, datafit, $0, $1, $2) })
-}
-
-/// Cross-validation of a group penalty's α over the grid from `alphaMax` (``GroupBCD``).
-public func crossValidateAlpha<X: DesignMatrix, F: LipschitzDatafit, P: GroupPenalty>(
-    _ X: X, _ y: [Double], datafit: F, groupPenalty penalty: @escaping (Double) -> P, alphaMax: Double, folds: Int = 5, count: Int = 100,
-    eps: Double = 1e-3, solver: GroupBCD = GroupBCD()
-) throws -> CrossValidation {
-    try checkProblem(X, y)
-    let alphas = alphaGrid(alphaMax: alphaMax, count: count, eps: eps)
-    return try crossValidate(rows: X.rowCount, folds: folds, alphas: alphas, fitPath: { train in
-        try regularizationPath(X.selectingRows(train), train.map { y[$0] }, datafit: datafit, groupPenalty: penalty, alphas: alphas, solver: solver)
-    }, loss: { try heldOutValue(X, y, datafit, $0, $1, $2) })
 }

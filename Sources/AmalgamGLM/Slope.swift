@@ -145,30 +145,3 @@ func normalQuantile(_ u: Double) -> Double {
     }
     return (lo + hi) / 2
 }
-
-/// The SLOPE path over α with weights α·λ (`shape` gives λ), warm-started, solved by ``FISTA``;
-/// the default grid runs from ``SLOPE/alphaMax(gradientAtZero:)`` down to `eps` times it.
-public func regularizationPath<X: DesignMatrix, F: LipschitzDatafit>(
-    _ X: X, _ y: [Double], datafit: F, slope shape: SLOPE, alphas given: [Double]? = nil, count: Int = 100, eps: Double = 1e-3,
-    solver: FISTA = FISTA()
-) throws -> GLMPath {
-    let alphas = try gridOrGiven(given, count: count, eps: eps) {
-        shape.alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept))
-    }
-    return try warmStartedPath(alphas, p0: 0) { a, w, b, _ in
-        try solver.solve(X, y, datafit: datafit, penalty: shape.scaled(by: a), w0: w, intercept0: b)
-    }
-}
-
-/// K-fold cross-validation of SLOPE's α (as ``crossValidateAlpha(_:_:datafit:penalty:folds:count:eps:solver:)``).
-public func crossValidateAlpha<X: DesignMatrix, F: LipschitzDatafit>(
-    _ X: X, _ y: [Double], datafit: F, slope shape: SLOPE, folds: Int = 5, count: Int = 100, eps: Double = 1e-3,
-    solver: FISTA = FISTA()
-) throws -> CrossValidation {
-    try checkProblem(X, y)
-    let alphas = alphaGrid(alphaMax: shape.alphaMax(gradientAtZero: try gradientAtZero(X, y, datafit: datafit, fitIntercept: solver.fitIntercept)),
-                           count: count, eps: eps)
-    return try crossValidate(rows: X.rowCount, folds: folds, alphas: alphas, fitPath: { train in
-        try regularizationPath(X.selectingRows(train), train.map { y[$0] }, datafit: datafit, slope: shape, alphas: alphas, solver: solver)
-    }, loss: { try heldOutValue(X, y, datafit, $0, $1, $2) })
-}

@@ -53,6 +53,17 @@ public final class MergeExperiment {
         return String(h, radix: 16)
     }
 
+    /// Teachers trained elsewhere (`--teachers-from`): checkpoints of `kind` for images like
+    /// `data`'s; at least two, each error naming its file.
+    public static func loadTeachers(_ paths: [String], kind: ModelKind, like data: ImageDataset) throws -> [Module] {
+        guard paths.count >= 2 else { throw AmalgamError.invalidArgument("--teachers-from needs at least two checkpoints, got \(paths.count)") }
+        return try paths.map { p in
+            let m = kind.make(channels: data.channels, imageSize: data.imageSize, classes: data.classes, seed: 0)
+            do { try m.load(from: p) } catch { throw AmalgamError.invalidArgument("--teachers-from \(p): \(error)") }
+            return m
+        }
+    }
+
     /// `train` and `test` already normalised.
     public init(kind: ModelKind, train: ImageDataset, test: ImageDataset, budget: MergeBudget, recipe: MergeRecipe = MergeRecipe()) throws {
         guard budget.teachers >= 2 else { throw AmalgamError.invalidArgument("merging needs at least two teachers, got \(budget.teachers)") }

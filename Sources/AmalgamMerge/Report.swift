@@ -1,3 +1,4 @@
+import AmalgamCore
 import AmalgamData
 import AmalgamFormats
 import Foundation
@@ -169,3 +170,28 @@ public func meanStd(_ xs: [Double]) -> (mean: Double, std: Double) {
 
 /// An epoch count as reports print it: whole numbers without decimals, others with two.
 public func formatEpochs(_ v: Double) -> String { v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.2f", v) }
+
+extension MergeSummary {
+    /// Writes `summary.json`, `results.md` and `chart.svg` into `directory`, each atomically.
+    public func write(to directory: String) throws {
+        try writeAtomically(json(), to: directory + "/summary.json")
+        try writeAtomically(Data(markdown().utf8), to: directory + "/results.md")
+        try writeAtomically(Data(chart().utf8), to: directory + "/chart.svg")
+    }
+
+    /// The per-seed results of `directory/summary.json` when it describes the same run (model,
+    /// dataset, budget, K), for resuming a sweep; none when there is no summary. A summary of
+    /// another run is an error, not silently replaced.
+    public static func finishedSeeds(in directory: String, model: String, dataset: String, budget: Double, teachers k: Int) throws -> [MergeSeedResult] {
+        let path = directory + "/summary.json"
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let old: MergeSummary
+        do { old = try MergeSummary.decode(Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+            throw AmalgamError.invalidArgument("--resume: cannot read \(path): \(error)")
+        }
+        guard old.model == model, old.dataset == dataset, old.budgetEpochs == budget, old.teachers == k else {
+            throw AmalgamError.invalidArgument("--resume: \(path) is a run of \(old.model) on \(old.dataset) with budget \(formatEpochs(old.budgetEpochs)) and K = \(old.teachers), not this one")
+        }
+        return old.diagnostics
+    }
+}

@@ -78,3 +78,39 @@ public func fineTune(_ classifier: TextClassifier, train: [LabelledText], test: 
     model.eval()
     return history
 }
+
+/// The record of one fine-tuning run (`summary.json` of `amalgam finetune`).
+public struct FineTuneSummary: Codable, Sendable {
+    /// One epoch, with the seconds since the start of training.
+    public struct Epoch: Codable, Sendable {
+        public var epoch: Int
+        public var trainLoss, trainAccuracy, testLoss, testAccuracy, seconds: Double
+        enum CodingKeys: String, CodingKey {
+            case epoch, seconds
+            case trainLoss = "train_loss", trainAccuracy = "train_accuracy", testLoss = "test_loss", testAccuracy = "test_accuracy"
+        }
+    }
+    public var task: String
+    public var trainPassages, testPassages, words, epochs, batchSize, maxLength: Int
+    public var learningRate: Double
+    public var seed: UInt64
+    public var testAccuracy: Double
+    public var history: [Epoch]
+
+    /// The summary of `history` (per-epoch seconds summed into seconds since the start).
+    public init(task: String, trainPassages: Int, testPassages: Int, words: Int, recipe: FineTuneRecipe, maxLength: Int, seed: UInt64, history: [EpochMetrics]) {
+        self.task = task; self.trainPassages = trainPassages; self.testPassages = testPassages; self.words = words
+        epochs = recipe.epochs; batchSize = recipe.batchSize; self.maxLength = maxLength; learningRate = Double(recipe.learningRate); self.seed = seed
+        testAccuracy = history.last?.testAccuracy ?? 0
+        var elapsed = 0.0
+        self.history = history.map { m in
+            elapsed += m.seconds
+            return Epoch(epoch: m.epoch, trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss ?? 0, testAccuracy: m.testAccuracy ?? 0, seconds: elapsed)
+        }
+    }
+    enum CodingKeys: String, CodingKey {
+        case task, words, epochs, seed, history
+        case trainPassages = "train_passages", testPassages = "test_passages", batchSize = "batch_size", maxLength = "max_length"
+        case learningRate = "learning_rate", testAccuracy = "test_accuracy"
+    }
+}

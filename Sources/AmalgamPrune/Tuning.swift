@@ -2,7 +2,8 @@ import AmalgamCore
 import AmalgamData
 import AmalgamFormats
 import AmalgamNN
-import COpenBLAS
+import AmalgamLinalg
+import COpenBLAS   // the Float32 Gram of the tuning statistics (cblas_ssyrk)
 import Foundation
 
 /// What mask tuning did, per layer: whether the attention (`nil` = skipped: layer 0, or nothing
@@ -41,14 +42,11 @@ public enum MaskTuning {
         let k = r.count
         guard k > 0, m.count == k * k else { return nil }
         var a = [Double](repeating: 0, count: k * k), b = [Double](repeating: 0, count: k)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(k), Int32(k), 1, m, Int32(k), m, Int32(k), 0, &a, Int32(k))
+        Linalg.gemm(.transpose, .none, k, k, k, 1, m, k, m, k, 0, &a, k)
         for i in 0..<k { a[i * k + i] += damping * damping }
-        cblas_dgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(k), 1, m, Int32(k), r, 1, 0, &b, 1)
-        var n = Int32(k), nrhs: Int32 = 1, lda = Int32(k), ldb = Int32(k), info: Int32 = 0
-        var uplo = Int8(UInt8(ascii: "U"))
-        dposv_(&uplo, &n, &nrhs, &a, &lda, &b, &ldb, &info)
-        guard info == 0, b.allSatisfy({ $0.isFinite }) else { return nil }
-        return b
+        Linalg.gemv(.transpose, k, k, 1, m, k, r, 1, 0, &b, 1)
+        guard let x = Linalg.solvePositiveDefinite(a, n: k, b), x.allSatisfy({ $0.isFinite }) else { return nil }
+        return x
     }
 
     /// Scales s = 1 + δ from accumulated M = AᵀA and v = Aᵀy, or nil when rejected.

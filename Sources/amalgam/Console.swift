@@ -1,4 +1,5 @@
 import AmalgamCore
+import AmalgamGLM
 import AmalgamNN
 import ArgumentParser
 import Foundation
@@ -84,11 +85,14 @@ func installInterruptHandler() {
     signal(SIGTERM, handler)
 }
 
-/// Runs a command body: AmalgamError becomes a one-line message and exit status 1; an
-/// interruption exits with 130.
+/// Runs a command body — every command's one error wrapper: an `AmalgamError` or a `GLMError`
+/// becomes a one-line message on standard error and exit status 1; an interruption exits with 130.
 func runReportingErrors(_ console: Console, _ body: () throws -> Void) throws {
     do { try body() } catch let e as AmalgamError {
         if case .interrupted = e { throw ExitCode(130) }
+        console.error(e.description)
+        throw ExitCode.failure
+    } catch let e as GLMError {
         console.error(e.description)
         throw ExitCode.failure
     }

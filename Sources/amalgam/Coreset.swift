@@ -73,14 +73,11 @@ struct CoresetCommand: ParsableCommand {
             try writeAtomically(Data((coreset.indices.map(String.init).joined(separator: "\n") + "\n").utf8), to: out + "/indices.txt")
             if let w = coreset.weights { try writeAtomically(Data((w.map { "\($0)" }.joined(separator: "\n") + "\n").utf8), to: out + "/weights.txt") }
             if let s = coreset.scores { try writeAtomically(Data((s.map { "\($0)" }.joined(separator: "\n") + "\n").utf8), to: out + "/scores.txt") }
-            let summary: [String: Any] = [
-                "method": method.rawValue, "fraction": fraction, "balanced": !noBalance, "model": model.rawValue, "seed": Int(seed),
-                "selection_epochs": selectionEpochs, "epochs": epochs, "selected": coreset.indices.count, "train_examples": train.count,
-                "weighted": coreset.weights != nil, "test_accuracy": accuracy, "selection_seconds": selectionSeconds, "train_seconds": trainSeconds,
-                "selection_model_seconds": features?.trainingSeconds ?? 0, "selection_model_cached": features?.cached ?? false,
-                "uncertainty": uncertainty.rawValue, "function": function.rawValue, "greedy": greedy.rawValue,
-            ]
-            try writeAtomically(JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys]), to: out + "/summary.json")
+            try writeJSON(CoresetSummary(method: method.rawValue, fraction: fraction, balanced: !noBalance, model: model.rawValue, seed: seed,
+                                         selectionEpochs: selectionEpochs, epochs: epochs, selected: coreset.indices.count, trainExamples: train.count,
+                                         weighted: coreset.weights != nil, testAccuracy: accuracy, selectionSeconds: selectionSeconds, trainSeconds: trainSeconds,
+                                         selectionModelSeconds: features?.trainingSeconds ?? 0, selectionModelCached: features?.cached ?? false,
+                                         uncertainty: uncertainty.rawValue, function: function.rawValue, greedy: greedy.rawValue), to: out + "/summary.json")
             experiment.removeStates()
             console.line(String(format: "test accuracy %.4f (subset of %d, %.1f s training) → %@/summary.json", accuracy, coreset.indices.count, trainSeconds, out))
         }

@@ -34,8 +34,9 @@ func readSentences(_ path: String) throws -> [String] {
     return lines
 }
 
-struct Embed: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Sentence embeddings (mean-pooled, L2-normalised) as JSON or .npy.")
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed", abstract: "Sentence embeddings (mean-pooled, L2-normalised) as JSON or .npy.")
 
     @OptionGroup var encoder: EncoderOptions
     @Option(help: "Read sentences from this file, one per line.") var input: String?
@@ -44,7 +45,7 @@ struct Embed: ParsableCommand {
 
     func run() throws {
         let console = Console(quiet: false)
-        do {
+        try runReportingErrors(console) {
             var all = sentences
             if let input { all += try readSentences(input) }
             guard !all.isEmpty else { throw AmalgamError.invalidArgument("no sentences: pass them as arguments or with --input FILE") }
@@ -59,38 +60,6 @@ struct Embed: ParsableCommand {
             let rows = (0..<all.count).map { i in "[" + values[(i * dim)..<((i + 1) * dim)].map { String($0) }.joined(separator: ", ") + "]" }
             let json = "{\"model\": \(jsonString(enc.directory)), \"dimension\": \(dim), \"count\": \(all.count), \"embeddings\": [\n" + rows.joined(separator: ",\n") + "\n]}\n"
             if let output { try writeAtomically(Data(json.utf8), to: output) } else { print(json, terminator: "") }
-        } catch let e as AmalgamError {
-            console.error(e.description)
-            throw ExitCode.failure
-        }
-    }
-}
-
-struct Similarity: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the cosine-similarity matrix of a few sentences.")
-
-    @OptionGroup var encoder: EncoderOptions
-    @Argument(help: "Two or more sentences.") var sentences: [String]
-
-    func validate() throws {
-        guard sentences.count >= 2 else { throw ValidationError("give at least two sentences") }
-    }
-
-    func run() throws {
-        let console = Console(quiet: false)
-        do {
-            let e = try encoder.load().embed(sentences, batchSize: encoder.batchSize)
-            let s = e.matmul(e.transposed())
-            let n = sentences.count
-            for (i, text) in sentences.enumerated() { print("[\(i)] \(text)") }
-            func pad(_ t: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - t.count)) + t }
-            print(pad("", 6) + (0..<n).map { pad("[\($0)]", 7) }.joined())
-            for i in 0..<n {
-                print(pad("[\(i)]", 5) + " " + (0..<n).map { String(format: "%7.3f", s[i, $0]) }.joined())
-            }
-        } catch let e as AmalgamError {
-            console.error(e.description)
-            throw ExitCode.failure
         }
     }
 }

@@ -5,8 +5,9 @@ import AmalgamNN
 import ArgumentParser
 import Foundation
 
-struct Evaluate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the test accuracy of a checkpoint.")
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate", abstract: "Print the test accuracy of a checkpoint.")
 
     @Option(help: "A model.safetensors written by `amalgam train`.") var checkpoint: String
     @Option(help: "Model architecture of the checkpoint.") var model: ModelKind
@@ -15,7 +16,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let console = Console(quiet: false)
-        do {
+        try runReportingErrors(console) {
             let (net, mean, std) = try loadClassifier(checkpoint: checkpoint, model: model, dataDir: data.dataDir)
             let test = try FashionMNIST.load(split: .test, directory: data.dataDir).normalized(mean: mean, std: std)
             let result = try evaluate(net, DataLoader(test, batchSize: 1000, shuffle: false).batches())
@@ -24,9 +25,6 @@ struct Evaluate: ParsableCommand {
             } else {
                 print(String(format: "test accuracy %.4f (%d/%d), loss %.4f", result.accuracy, Int((result.accuracy * Double(result.examples)).rounded()), result.examples, result.loss))
             }
-        } catch let e as AmalgamError {
-            console.error(e.description)
-            throw ExitCode.failure
         }
     }
 }

@@ -10,8 +10,9 @@ enum MergeDataset: String, ExpressibleByArgument, CaseIterable { case fashionMNI
 enum AlphaPer: String, ExpressibleByArgument, CaseIterable { case step, epoch }
 
 /// `amalgam merge`: the equal-budget comparison of network merging (Pašen & Boža 2022).
-struct Merge: ParsableCommand {
+struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "merge",
         abstract: "Train K teachers, merge them into one network of the original width, and compare with the baselines under the same budget.",
         discussion: """
         Writes DIR/summary.json (per strategy: per-seed test_accuracy, seconds, train_flops), DIR/results.md \
@@ -110,16 +111,7 @@ struct Merge: ParsableCommand {
         recipe.alphaGrowth = alphaPer == .step ? .perStep(final: alphaFinal) : .perEpoch(growth: alphaGrowth)
         recipe.perTeacherQuota = perTeacherQuota
 
-        var given: [Module]? = nil
-        if let teachersFrom {
-            let paths = teachersFrom.split(separator: ",").map(String.init)
-            guard paths.count >= 2 else { throw AmalgamError.invalidArgument("--teachers-from needs at least two checkpoints, got \(paths.count)") }
-            given = try paths.map { p in
-                let m = model.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: 0)
-                do { try m.load(from: p) } catch { throw AmalgamError.invalidArgument("--teachers-from \(p): \(error)") }
-                return m
-            }
-        }
+        let given = try teachersFrom.map { try MergeExperiment.loadTeachers($0.split(separator: ",").map(String.init), kind: model, like: train) }
         let k = given?.count ?? teachers
         let experiment = try MergeExperiment(kind: model, train: train, test: test, budget: MergeBudget(total: budget, teachers: k), recipe: recipe)
         experiment.shouldStop = { interruptRequested != 0 }
@@ -160,17 +152,10 @@ struct Merge: ParsableCommand {
 
     /// With --resume, the per-seed results already in DIR/summary.json, if it describes the same run.
     func previousResults(_ outDir: String, model: String, dataset: String, k: Int, _ console: Console) throws -> [MergeSeedResult] {
-        let path = outDir + "/summary.json"
-        guard resume, FileManager.default.fileExists(atPath: path) else { return [] }
-        let old: MergeSummary
-        do { old = try MergeSummary.decode(Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-            throw AmalgamError.invalidArgument("--resume: cannot read \(path): \(error)")
-        }
-        guard old.model == model, old.dataset == dataset, old.budgetEpochs == budget, old.teachers == k else {
-            throw AmalgamError.invalidArgument("--resume: \(path) is a run of \(old.model) on \(old.dataset) with budget \(formatEpochs(old.budgetEpochs)) and K = \(old.teachers), not this one")
-        }
-        console.line("resuming: seeds \(old.seeds.map(String.init).joined(separator: ",")) already done in \(path)")
-        return old.diagnostics
+        guard resume else { return [] }
+        let done = try MergeSummary.finishedSeeds(in: outDir, model: model, dataset: dataset, budget: budget, teachers: k)
+        if !done.isEmpty { console.line("resuming: seeds \(done.map { String($0.seed) }.joined(separator: ",")) already done in \(outDir)/summary.json") }
+        return done
     }
 
     func runSine(_ console: Console, _ seedList: [UInt64], _ outDir: String, _ command: String) throws {
@@ -193,9 +178,7 @@ struct Merge: ParsableCommand {
     }
 
     func writeReport(_ summary: MergeSummary, _ outDir: String, _ console: Console, final: Bool) throws {
-        try writeAtomically(summary.json(), to: outDir + "/summary.json")
-        try writeAtomically(Data(summary.markdown().utf8), to: outDir + "/results.md")
-        try writeAtomically(Data(summary.chart().utf8), to: outDir + "/chart.svg")
+        try summary.write(to: outDir)
         guard final else { return }
         console.line("")
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
@@ -207,21 +190,3 @@ struct Merge: ParsableCommand {
         console.line("→ \(outDir)/summary.json, results.md, chart.svg")
     }
 }
-
-/// "0,1,2", "0-9" or a mix.
-func parseSeeds(_ s: String) throws -> [UInt64] {
-    var out: [UInt64] = []
-    for part in s.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
-        let ends = part.split(separator: "-", omittingEmptySubsequences: false)
-        if ends.count == 2, let a = UInt64(ends[0]), let b = UInt64(ends[1]), a <= b, b - a < 10_000 {
-            out += Array(a...b)
-        } else if let v = UInt64(part) {
-            out.append(v)
-        } else {
-            throw ValidationError("--seeds: cannot read '\(part)' (use e.g. 0,1,2 or 0-9)")
-        }
-    }
-    guard !out.isEmpty else { throw ValidationError("--seeds is empty") }
-    return out
-}
-

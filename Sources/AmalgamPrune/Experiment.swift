@@ -1,0 +1,311 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamFormats
+import AmalgamNN
+import Foundation
+
+/// What is pruned: a classifier, whose test accuracy is kept, or an encoder, whose sentence
+/// embeddings are kept (no labels needed).
+public enum PruningTarget {
+    case classifier(TextClassifier)
+    case encoder(SentenceEncoder)
+}
+
+/// Settings of a ``PruningExperiment``.
+public struct PruningSettings: Sendable {
+    /// Kept fractions of the budget, each in (0, 1]; one Fisher pass serves them all.
+    public var constraints: [Double]
+    public var metric: PruningMetric = .mac
+    /// Sample texts for the Fisher and the tuning, drawn with replacement (as the reference).
+    public var samples = 2048
+    public var batchSize = 32
+    public var rearrange = true
+    public var tune = true
+    /// Seed of the sample draw (and of the embedding objective's projection).
+    public var seed: UInt64 = 0
+    /// A latency table to reuse instead of measuring one (`metric == .latency`).
+    public var latencyTable: LatencyTable?
+    public init(constraints: [Double]) { self.constraints = constraints }
+}
+
+/// The latency model as `summary.json` records it.
+public struct LatencyModelSummary: Codable, Sendable {
+    public var attention: LatencyModel
+    public var ffn: LatencyModel
+}
+
+/// One constraint's record (`summary.json`).
+public struct PruningSummary: Codable, Sendable {
+    public var task: String
+    public var model: String
+    public var constraint: Double
+    public var metric: String
+    public var samples: Int
+    public var batchSize: Int
+    public var seed: UInt64
+    public var meanSequenceLength: Double
+    /// `test_accuracy` (classifier) or `embedding_cosine` (encoder).
+    public var metricName: String
+    /// The score of the unpruned model.
+    public var before: Double
+    /// The score after each stage (search, rearrange, tune).
+    public var after: [String: Double]
+    public var macRatio: Double
+    public var keptHeads: [Int]
+    public var keptNeurons: [Int]
+    public var latencySecondsOriginal: Double
+    public var latencySecondsPruned: Double
+    public var speedup: Double
+    public var pruningSeconds: Double
+    public var stageSeconds: [String: Double]
+    public var wallSeconds: Double
+    public var testPassages: Int
+    /// The largest |masked − exported| over the last hidden states of 16 test texts.
+    public var exportMaxAbsDifference: Double
+    /// Whether mask tuning ran, and where its rejection rule stopped it (nil: it ran to the end).
+    public var tuningRan: Bool
+    public var tuningStoppedAt: String?
+    public var latencyModel: LatencyModelSummary?
+
+    enum CodingKeys: String, CodingKey {
+        case task, model, constraint, metric, samples, seed, before, after, speedup
+        case batchSize = "batch_size", meanSequenceLength = "mean_sequence_length", metricName = "metric_name", macRatio = "mac_ratio"
+        case keptHeads = "kept_heads", keptNeurons = "kept_neurons", latencySecondsOriginal = "latency_seconds_original"
+        case latencySecondsPruned = "latency_seconds_pruned", pruningSeconds = "pruning_seconds", stageSeconds = "stage_seconds"
+        case wallSeconds = "wall_seconds", testPassages = "test_passages", exportMaxAbsDifference = "export_max_abs_difference"
+        case tuningStoppedAt = "tuning_stopped_at", latencyModel = "latency_model"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(task, forKey: .task); try c.encode(model, forKey: .model); try c.encode(constraint, forKey: .constraint)
+        try c.encode(metric, forKey: .metric); try c.encode(samples, forKey: .samples); try c.encode(batchSize, forKey: .batchSize)
+        try c.encode(seed, forKey: .seed); try c.encode(meanSequenceLength, forKey: .meanSequenceLength); try c.encode(metricName, forKey: .metricName)
+        try c.encode(before, forKey: .before); try c.encode(after, forKey: .after); try c.encode(macRatio, forKey: .macRatio)
+        try c.encode(keptHeads, forKey: .keptHeads); try c.encode(keptNeurons, forKey: .keptNeurons)
+        try c.encode(latencySecondsOriginal, forKey: .latencySecondsOriginal); try c.encode(latencySecondsPruned, forKey: .latencySecondsPruned)
+        try c.encode(speedup, forKey: .speedup); try c.encode(pruningSeconds, forKey: .pruningSeconds); try c.encode(stageSeconds, forKey: .stageSeconds)
+        try c.encode(wallSeconds, forKey: .wallSeconds); try c.encode(testPassages, forKey: .testPassages)
+        try c.encode(exportMaxAbsDifference, forKey: .exportMaxAbsDifference)
+        // Recorded when tuning ran: the layer it stopped at, or null when it ran to the end.
+        if tuningRan { if let s = tuningStoppedAt { try c.encode(s, forKey: .tuningStoppedAt) } else { try c.encodeNil(forKey: .tuningStoppedAt) } }
+        try c.encodeIfPresent(latencyModel, forKey: .latencyModel)
+    }
+
+}
+
+extension PruningSummary {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        task = try c.decode(String.self, forKey: .task); model = try c.decode(String.self, forKey: .model)
+        constraint = try c.decode(Double.self, forKey: .constraint); metric = try c.decode(String.self, forKey: .metric)
+        samples = try c.decode(Int.self, forKey: .samples); batchSize = try c.decode(Int.self, forKey: .batchSize)
+        seed = try c.decode(UInt64.self, forKey: .seed); meanSequenceLength = try c.decode(Double.self, forKey: .meanSequenceLength)
+        metricName = try c.decode(String.self, forKey: .metricName); before = try c.decode(Double.self, forKey: .before)
+        after = try c.decode([String: Double].self, forKey: .after); macRatio = try c.decode(Double.self, forKey: .macRatio)
+        keptHeads = try c.decode([Int].self, forKey: .keptHeads); keptNeurons = try c.decode([Int].self, forKey: .keptNeurons)
+        latencySecondsOriginal = try c.decode(Double.self, forKey: .latencySecondsOriginal)
+        latencySecondsPruned = try c.decode(Double.self, forKey: .latencySecondsPruned); speedup = try c.decode(Double.self, forKey: .speedup)
+        pruningSeconds = try c.decode(Double.self, forKey: .pruningSeconds); stageSeconds = try c.decode([String: Double].self, forKey: .stageSeconds)
+        wallSeconds = try c.decode(Double.self, forKey: .wallSeconds); testPassages = try c.decode(Int.self, forKey: .testPassages)
+        exportMaxAbsDifference = try c.decode(Double.self, forKey: .exportMaxAbsDifference)
+        tuningRan = c.contains(.tuningStoppedAt)
+        tuningStoppedAt = try c.decodeIfPresent(String.self, forKey: .tuningStoppedAt)
+        latencyModel = try c.decodeIfPresent(LatencyModelSummary.self, forKey: .latencyModel)
+    }
+}
+
+/// One constraint's outcome: the masks of every stage, the exported smaller model, the record.
+public struct PruningOutcome {
+    public var constraint: Double
+    public var result: PruningResult
+    public var summary: PruningSummary
+    /// The latency table the budget used (measured or given; nil for MACs).
+    public var latencyTable: LatencyTable?
+    /// The exported model: a classifier (the original head on the smaller encoder) or an encoder.
+    public var exported: PrunedModel
+}
+
+/// A physically smaller model exported from a pruning mask, with what it needs to be loaded.
+public struct PrunedModel {
+    public var bert: BertModel
+    public var classifier: TextClassifier?
+    public var tokenizer: WordPieceTokenizer
+    public var maxLength: Int
+
+    /// Writes a model directory: a classifier directory, or an encoder directory
+    /// (`config.json`, `vocab.txt`, `model.safetensors`, `sentence_bert_config.json`) that
+    /// ``SentenceEncoder`` loads; each file atomically.
+    public func save(to dir: String, metadata: [String: String]) throws {
+        if let classifier { return try classifier.save(to: dir, metadata: metadata) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try writeAtomically(JSONEncoder().encode(bert.config), to: dir + "/config.json")
+        try tokenizer.writeVocabulary(to: dir + "/vocab.txt")
+        try bert.save(to: dir + "/model.safetensors", metadata: metadata)
+        try writeAtomically(Data("{\"max_seq_length\": \(maxLength)}".utf8), to: dir + "/sentence_bert_config.json")
+    }
+}
+
+/// Post-training pruning of a transformer on a text task (Kwon et al. 2022), end to end: draw
+/// the sample, one Fisher pass, then per constraint search → rearrange → tune, score every stage
+/// on the held-out texts, export a smaller dense model, check it computes what the masked model
+/// computes, and time both.
+public final class PruningExperiment {
+    public let target: PruningTarget
+    /// The model directory's name, recorded in summaries and exports.
+    public let modelName: String
+    public let train: [LabelledText], test: [LabelledText]
+    public var settings: PruningSettings
+    /// Progress: `.progress` of the phases "latency table", "fisher", "search", "rearrange", "tune".
+    public var callback: (TrainingEvent) -> Void = { _ in }
+
+    public init(target: PruningTarget, modelName: String, train: [LabelledText], test: [LabelledText], settings: PruningSettings) throws {
+        guard !settings.constraints.isEmpty, settings.constraints.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
+            throw AmalgamError.invalidArgument("every constraint must be in (0, 1], got \(settings.constraints)")
+        }
+        guard settings.samples >= 32 else { throw AmalgamError.invalidArgument("the Fisher needs at least 32 samples, got \(settings.samples)") }
+        guard settings.batchSize >= 1, settings.batchSize <= settings.samples else { throw AmalgamError.invalidArgument("the batch size must be in 1...\(settings.samples)") }
+        guard !train.isEmpty, !test.isEmpty else { throw AmalgamError.invalidArgument("pruning needs sample and test texts") }
+        self.target = target; self.modelName = modelName; self.train = train; self.test = test; self.settings = settings
+        if case .classifier(let c) = target, c.labels.count < 2 { throw AmalgamError.invalidArgument("\(modelName) has \(c.labels.count) labels") }
+        guard bert.config.layerHeads == nil, bert.config.layerIntermediateSizes == nil else {
+            throw AmalgamError.invalidArgument("\(modelName) is already pruned; prune the unpruned model")
+        }
+    }
+
+    var classifier: TextClassifier? { if case .classifier(let c) = target { return c }; return nil }
+    var bert: BertModel {
+        switch target { case .classifier(let c): return c.model.bert; case .encoder(let e): return e.model }
+    }
+    var tokenizer: WordPieceTokenizer {
+        switch target { case .classifier(let c): return c.tokenizer; case .encoder(let e): return e.tokenizer }
+    }
+    var maxLength: Int {
+        switch target { case .classifier(let c): return c.maxLength; case .encoder(let e): return min(e.maxLength, 128) }
+    }
+
+    func progress(_ phase: String) -> (Int, Int) -> Void {
+        { done, total in if done == total || done % 16 == 0 { self.callback(.progress(RunContext(phase: phase), done: done, total: total)) } }
+    }
+
+    /// Runs every constraint, handing each outcome to `body` as soon as it is ready (to write it).
+    public func run(_ body: (PruningOutcome) throws -> Void) throws {
+        let wall = DispatchTime.now().uptimeNanoseconds
+        let s = settings
+        var rng = RandomGenerator(seed: s.seed)
+        let drawn = (0..<s.samples).map { _ in train[Int(rng.next() % UInt64(train.count))] }
+        let bert = self.bert, tokenizer = self.tokenizer, maxLength = self.maxLength, classifier = self.classifier
+        let batches = tokenizer.batches(drawn.map(\.text), labels: drawn.map(\.label), batchSize: s.batchSize, maxLength: maxLength)
+        let tokens = batches.reduce(0.0) { $0 + Double($1.mask.scalars.reduce(0, +)) }
+        // Tuning gets the same sample sorted by length (little padding; its sums run over tokens).
+        let lengths = batches.flatMap { b in (0..<b.mask.shape[0]).map { b.mask.select(axis: 0, index: $0).scalars.reduce(0, +) } }
+        let byLength = drawn.indices.sorted { (lengths[$0], $0) < (lengths[$1], $1) }
+        let tuningBatches = tokenizer.batches(byLength.map { drawn[$0].text }, labels: byLength.map { drawn[$0].label }, batchSize: s.batchSize, maxLength: maxLength)
+        let seqLen = tokens / Double(s.samples)
+        var table = s.latencyTable
+        if s.metric == .latency && table == nil {
+            callback(.progress(RunContext(phase: "latency table"), done: 0, total: 1))
+            table = try LatencyTable.measure(bert.config, batchSize: s.batchSize, sequenceLength: Int(seqLen.rounded()))
+            callback(.progress(RunContext(phase: "latency table"), done: 1, total: 1))
+        }
+        let loss = classifier.map { PostTrainingPruning.classificationLoss($0.model) } ?? PostTrainingPruning.embeddingLoss(seed: s.seed)
+        let fisherStart = DispatchTime.now().uptimeNanoseconds
+        let grads = try maskGradients(bert, batches: batches, loss: loss, progress: progress("fisher"))
+        let fisherSeconds = Double(DispatchTime.now().uptimeNanoseconds - fisherStart) / 1e9
+        // Evaluation data and the unpruned score, shared by every constraint.
+        let testTexts = test.map(\.text), testLabels = test.map(\.label)
+        var reference: Tensor? = nil
+        bert.clearMasks()
+        if classifier == nil { reference = try Self.embed(bert, tokenizer, testTexts, maxLength) }
+        func score() throws -> Double {
+            if let classifier { return try classifier.evaluate(testTexts, labels: testLabels).accuracy }
+            return Self.meanCosine(try Self.embed(bert, tokenizer, testTexts, maxLength), reference!)
+        }
+        let before = try score()
+        for c in s.constraints {
+            var options = PruningOptions(constraint: c)
+            options.metric = s.metric; options.rearrange = s.rearrange; options.tune = s.tune
+            let pruneStart = DispatchTime.now().uptimeNanoseconds
+            var result = try PostTrainingPruning.run(bert, batches: batches, tuningBatches: tuningBatches, gradients: grads, options: options,
+                                                     sequenceLength: seqLen, latency: table) { stage, done, total in self.progress(stage)(done, total) }
+            result.seconds["fisher"] = fisherSeconds
+            let pruneSeconds = Double(DispatchTime.now().uptimeNanoseconds - pruneStart) / 1e9 + fisherSeconds
+
+            // Every stage on the held-out texts.
+            let cost = PruningCost.macs(bert.config, sequenceLength: seqLen)
+            var stages: [(String, PruningMask)] = [("search", result.searched)]
+            if s.rearrange { stages.append(("rearrange", result.rearranged)) }
+            if s.tune { stages.append(("tune", result.tuned)) }
+            var stageScores: [String: Double] = [:]
+            for (name, mask) in stages {
+                try mask.apply(to: bert)
+                stageScores[name] = try score()
+            }
+            bert.clearMasks()
+
+            // The final mask as a smaller dense model, checked against the masked one and timed.
+            let small = try PrunedExport.model(bert, mask: result.final)
+            var exported = PrunedModel(bert: small, classifier: nil, tokenizer: tokenizer, maxLength: maxLength)
+            if let classifier {
+                var r2 = RandomGenerator(seed: 0)
+                let head = BertClassifier(bert: small, classes: classifier.labels.count, using: &r2)
+                try head.classifier.loadStateDict(classifier.model.classifier.stateDict())
+                head.eval()
+                exported.classifier = TextClassifier(model: head, tokenizer: tokenizer, labels: classifier.labels, maxLength: maxLength)
+            }
+            let checkBatches = tokenizer.batches(Array(testTexts.prefix(16)), batchSize: 8, maxLength: maxLength)
+            try result.final.apply(to: bert)
+            let maskedOut = try checkBatches.map { b in try withoutGradients { try bert(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } }
+            bert.clearMasks()
+            let smallOut = try checkBatches.map { b in try withoutGradients { try small(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } }
+            var exportDifference = 0.0
+            for (x, y) in zip(maskedOut, smallOut) { for (u, v) in zip(x.scalars, y.scalars) { exportDifference = max(exportDifference, Double(abs(u - v))) } }
+            let timingBatches = tokenizer.batches(Array(testTexts.prefix(128)), batchSize: 32, maxLength: maxLength)
+            let (originalSeconds, smallSeconds) = try Self.timeForwardPair(bert, small, timingBatches)
+
+            let summary = PruningSummary(
+                task: classifier != nil ? "austen" : "embedding", model: modelName, constraint: c, metric: s.metric.rawValue, samples: s.samples,
+                batchSize: s.batchSize, seed: s.seed, meanSequenceLength: seqLen, metricName: classifier != nil ? "test_accuracy" : "embedding_cosine",
+                before: before, after: stageScores, macRatio: cost.ratio(result.final), keptHeads: result.final.keptHeadsPerLayer,
+                keptNeurons: result.final.keptNeuronsPerLayer, latencySecondsOriginal: originalSeconds, latencySecondsPruned: smallSeconds,
+                speedup: originalSeconds / smallSeconds, pruningSeconds: pruneSeconds, stageSeconds: result.seconds,
+                wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - wall) / 1e9, testPassages: test.count,
+                exportMaxAbsDifference: exportDifference, tuningRan: result.tuningReport != nil, tuningStoppedAt: result.tuningReport?.stoppedAt,
+                latencyModel: table.map { LatencyModelSummary(attention: $0.attention, ffn: $0.ffn) })
+            try body(PruningOutcome(constraint: c, result: result, summary: summary, latencyTable: table, exported: exported))
+        }
+    }
+
+    /// Mean-pooled, normalised embeddings of `texts`.
+    public static func embed(_ bert: BertModel, _ tokenizer: WordPieceTokenizer, _ texts: [String], _ maxLength: Int) throws -> Tensor {
+        bert.eval()
+        return try withoutGradients {
+            Tensor.concatenate(try tokenizer.batches(texts, batchSize: 64, maxLength: maxLength).map {
+                try bert.meanPooled(ids: $0.ids, typeIDs: $0.typeIDs, mask: $0.mask)
+            }, axis: 0)
+        }
+    }
+
+    /// Mean over rows of the cosine between two row-normalised matrices.
+    public static func meanCosine(_ a: Tensor, _ b: Tensor) -> Double {
+        let d = a.shape[1], x = a.scalars, y = b.scalars
+        var s = 0.0
+        for i in 0..<a.shape[0] { var dot = 0.0; for j in 0..<d { dot += Double(x[i * d + j]) * Double(y[i * d + j]) }; s += dot }
+        return s / Double(a.shape[0])
+    }
+
+    /// Median wall times of a forward pass over `batches` by two models, measured alternately
+    /// (five runs each after one warm-up), so a load change on the machine hits both alike.
+    public static func timeForwardPair(_ a: BertModel, _ b: BertModel, _ batches: [TokenBatch]) throws -> (Double, Double) {
+        a.eval(); b.eval()
+        func once(_ m: BertModel) throws -> Double {
+            let s = DispatchTime.now().uptimeNanoseconds
+            try withoutGradients { for x in batches { _ = try m(ids: x.ids, typeIDs: x.typeIDs, mask: x.mask) } }
+            return Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9
+        }
+        _ = try once(a); _ = try once(b)
+        var ta: [Double] = [], tb: [Double] = []
+        for _ in 0..<5 { ta.append(try once(a)); tb.append(try once(b)) }
+        return (ta.sorted()[2], tb.sorted()[2])
+    }
+}

@@ -1,0 +1,59 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamFormats
+import AmalgamNN
+import AmalgamPrune
+import ArgumentParser
+import Foundation
+
+/// `amalgam finetune`: a classification head on a sentence encoder, fine-tuned on the Austen task.
+struct FinetuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Fine-tune a sentence encoder (MiniLM) with a classification head on the Austen task: which of the six novels a passage comes from.")
+
+    @Option(help: "Task (only austen).") var task = "austen"
+    @Option(name: .customLong("model"), help: "Encoder directory (default: $AMALGAM_MINILM, else where scripts/setup-minilm.sh puts all-MiniLM-L6-v2).") var modelDir: String?
+    @OptionGroup var austen: AustenOptions
+    @Option(help: "Epochs.") var epochs = 3
+    @Option(help: "Peak learning rate (AdamW, linear warm-up over 10% of the steps, then linear decay).") var learningRate: Float = 1e-4
+    @Option(help: "Mini-batch size.") var batchSize = 32
+    @Option(help: "Longest input in tokens.") var maxLength = 64
+    @Flag(help: "Also train the token embeddings (frozen by default: faster, and the task does not need them).") var trainEmbeddings = false
+    @Option(help: "Random seed (head initialisation, data order, passage sample).") var seed: UInt64 = 0
+    @Option(help: "Output directory (a classifier directory: config.json, vocab.txt, model.safetensors, summary.json).") var out: String
+    @Flag(help: "Print nothing but errors.") var quiet = false
+    @Flag(help: "Continue the run in --out from its last finished epoch (OUT/training-state.safetensors, saved after every epoch), with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
+
+    func validate() throws {
+        guard task == "austen" else { throw ValidationError("unknown task '\(task)'; the only fine-tuning task is austen") }
+        guard epochs >= 1, batchSize >= 1, maxLength >= 8, learningRate > 0 else { throw ValidationError("--epochs, --batch-size ≥ 1, --max-length ≥ 8, --learning-rate > 0") }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        try runReportingErrors(console) {
+            let (train, test) = try austen.load(seed: seed)
+            let classifier = TextClassifier(encoder: try SentenceEncoder(directory: modelDir), labels: Austen.titles, maxLength: maxLength, seed: seed)
+            var recipe = FineTuneRecipe()
+            recipe.epochs = epochs; recipe.learningRate = learningRate; recipe.batchSize = batchSize; recipe.trainEmbeddings = trainEmbeddings
+            // The state after every epoch, under a key naming everything the numbers depend on.
+            let keyEncoder = JSONEncoder()
+            keyEncoder.outputFormatting = .sortedKeys
+            let runKey = "finetune austen words \(austen.words) train \(train.count) test \(test.count) seed \(seed) max_length \(maxLength) encoder "
+                + SentenceEncoder.locate(modelDir) + " recipe " + String(decoding: try keyEncoder.encode(recipe), as: UTF8.self)
+            let checkpointer = Checkpointer(path: out + "/training-state.safetensors", runKey: runKey, resume: resume)
+            installInterruptHandler()
+            console.line("fine-tuning on \(train.count) passages, testing on \(test.count) (held-out chapters), \(epochs) epochs"
+                         + (resume && checkpointer.exists ? " (resuming from \(checkpointer.path))" : ""))
+            let history = try fineTune(classifier, train: train.map { LabelledText(text: $0.text, label: $0.novel) },
+                                       test: test.map { LabelledText(text: $0.text, label: $0.novel) }, recipe: recipe, seed: seed,
+                                       checkpointer: checkpointer, shouldStop: { interruptRequested != 0 }, callback: console.handle)
+            try classifier.save(to: out, metadata: ["task": "austen"])
+            checkpointer.remove()   // the directory is a model to ship: the saved state (3× its size) goes once the model is saved
+            try writeJSON(FineTuneSummary(task: "austen", trainPassages: train.count, testPassages: test.count, words: austen.words, recipe: recipe,
+                                          maxLength: maxLength, seed: seed, history: history), to: out + "/summary.json")
+            console.line("saved → \(out)")
+        }
+    }
+}
