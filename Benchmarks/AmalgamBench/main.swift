@@ -84,7 +84,7 @@ case "cnn-epoch":
     let trainer = Trainer(model: model, optimizer: SGD(learningRate: 0.01, momentum: 0.9))
     let loader = DataLoader(train, batchSize: 128, shuffle: true, seed: 0)
     let start = now()
-    _ = try trainer.trainEpoch(loader.batches(epoch: 1), epoch: 1, batchCount: loader.batchCount)
+    _ = try trainer.fit(steps: loader.batchCount, batchesPerEpoch: loader.batchCount, train: { loader.batches(epoch: $0) }, test: { [Batch]() }, evaluation: .never)
     (value, unit) = (now() - start, "s")
 case "embed":
     // Sentences per second of SentenceEncoder.embed (batch 32) on the lines of --input.

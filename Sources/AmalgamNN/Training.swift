@@ -153,23 +153,6 @@ public final class Trainer<M: Module> {
         return (value.item, objective.correct?(output, batch) ?? 0)
     }
 
-    /// One pass of training over `batches` (no checkpoints, no epoch-end hooks: a building
-    /// block for benchmarks; runs use `fit`).
-    public func trainEpoch<S: Sequence>(_ batches: S, epoch: Int, batchCount: Int) throws -> PassMetrics where S.Element == Batch {
-        model.train()
-        var lossSum = 0.0, correct = 0, seen = 0, b = 0
-        for batch in batches {
-            if shouldStop() { throw AmalgamError.interrupted }
-            let (l, c) = try trainStep(batch)
-            lossSum += Double(l) * Double(batch.count)
-            correct += c
-            seen += batch.count
-            b += 1
-            emit(.batchEnd(context, epoch: epoch, batch: b, batches: batchCount, step: step, steps: batchCount, loss: l))
-        }
-        return PassMetrics(loss: lossSum / Double(Swift.max(seen, 1)), accuracy: Double(correct) / Double(Swift.max(seen, 1)), examples: seen)
-    }
-
     /// Trains whole epochs, evaluating on `test` after each, and returns the metrics of the
     /// epochs this call ran (a resumed run continues after the saved epoch).
     public func fit<S: Sequence, T: Sequence>(epochs: Int, batchesPerEpoch: Int, train: (Int) -> S, test: (() -> T)?) throws -> [EpochMetrics]

@@ -195,7 +195,7 @@ final class LayerTests: XCTestCase {
         _ = try hooked.trainStep(batches[0])
         XCTAssertLessThan(model.namedParameters()[0].1.value.squared().sum().item, before * 0.7)
         trainer.shouldStop = { true }
-        XCTAssertThrowsError(try trainer.trainEpoch(batches, epoch: 1, batchCount: 1)) { XCTAssertEqual($0 as? AmalgamError, .interrupted) }
+        XCTAssertThrowsError(try trainer.fit(epochs: 31, batchesPerEpoch: 1, train: { _ in batches }, test: { batches })) { XCTAssertEqual($0 as? AmalgamError, .interrupted) }
     }
 
     func testClipGradientNorm() {
