@@ -31,10 +31,10 @@ let package = Package(
         // without a wrapper around every pointer (NUMERICS.md, "Parallelism").
         .target(name: "AmalgamCore", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Float64 dense linear algebra (Gram, products, triangular and SPD solves, symmetric eigenvalues) shared by the methods.
-        .target(name: "AmalgamLinalg", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamLinalg", dependencies: ["AmalgamCore", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "AmalgamFormats", dependencies: ["AmalgamCore", "CZlib"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "AmalgamData", dependencies: ["AmalgamCore", "AmalgamFormats"], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "AmalgamNN", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamNN", dependencies: ["AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamData"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Network merging (Pašen & Boža 2022): wide student, hard-concrete gates, pruning, the budget experiment.
         .target(name: "AmalgamMerge", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Sparse generalized linear models (skglm): Float64 design matrices, datafits, penalties, solvers, estimators.
@@ -42,7 +42,7 @@ let package = Package(
         // Feature diversity (Nayman et al. 2022): PCA and clustering scores, linear probes, rank correlations.
         .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Coreset selection (DeepCore's methods, corrected): budgets, scores, k-center, herding, submodular greedy.
-        .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity", "AmalgamLinalg"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Post-training pruning of transformers (Kwon et al. 2022): Fisher, search, rearrangement, tuning, export.
         .target(name: "AmalgamPrune", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg", "COpenBLAS"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
@@ -61,8 +61,8 @@ let package = Package(
         .testTarget(name: "AmalgamDataTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamMergeTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge"]),
         .testTarget(name: "AmalgamGLMTests", dependencies: ["AmalgamGLM"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AmalgamDiversityTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AmalgamCoresetTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity", "AmalgamCoreset"]),
+        .testTarget(name: "AmalgamDiversityTests", dependencies: ["AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamCoresetTests", dependencies: ["AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamCoreset"]),
         .testTarget(name: "AmalgamPruneTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamPrune"]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData", "amalgam"]),
     ]

@@ -1,5 +1,4 @@
 import AmalgamCore
-import AmalgamDiversity
 import AmalgamNN
 import AmalgamLinalg
 import Foundation

@@ -1,6 +1,6 @@
 import AmalgamCore
 import AmalgamData
-import AmalgamDiversity
+import AmalgamLinalg
 import AmalgamFormats
 import AmalgamNN
 import Foundation

@@ -1,6 +1,5 @@
 import AmalgamCore
 import AmalgamLinalg
-import AmalgamDiversity
 import Foundation
 
 /// GradMatch (Killamsetty et al. 2021, the OMP variant, as DeepCore runs it per class): choose

@@ -1,5 +1,5 @@
 import AmalgamCore
-import AmalgamDiversity
+import AmalgamLinalg
 import Foundation
 
 /// Example-level scores from a selection model, oriented so that higher = keep (use them with

@@ -1,5 +1,4 @@
 import AmalgamCore
-import AmalgamDiversity
 import AmalgamLinalg
 import Foundation
 

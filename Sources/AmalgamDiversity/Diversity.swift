@@ -1,4 +1,5 @@
 import AmalgamCore
+import AmalgamLinalg
 import Foundation
 
 /// Feature diversity scores (after Nayman et al., "Diverse ImageNet Models Transfer Better",

@@ -1,4 +1,5 @@
 import AmalgamCore
+import AmalgamLinalg
 import AmalgamData
 import AmalgamFormats
 import AmalgamNN

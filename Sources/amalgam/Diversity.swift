@@ -1,4 +1,5 @@
 import AmalgamCore
+import AmalgamLinalg
 import AmalgamData
 import AmalgamDiversity
 import AmalgamFormats

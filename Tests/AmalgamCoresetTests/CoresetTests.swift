@@ -1,6 +1,6 @@
 import AmalgamCore
 import AmalgamCoreset
-import AmalgamDiversity
+import AmalgamLinalg
 import AmalgamNN
 import Foundation
 import XCTest

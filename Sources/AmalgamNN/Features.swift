@@ -1,5 +1,5 @@
 import AmalgamCore
-import AmalgamNN
+import AmalgamLinalg
 import Foundation
 
 /// The penultimate features of a classifier: the input of its last `Linear` layer (the

@@ -1,5 +1,4 @@
 import AmalgamCore
-import AmalgamLinalg
 import Foundation
 
 /// A sample of features: `rows` samples × `columns` features, row-major, in Float64.
