@@ -25,9 +25,12 @@ public struct PhaseRecord: Codable, Sendable {
 /// student after fine-tuning, each baseline — so that an interrupted run resumes after its last
 /// finished phase instead of starting the seed again.
 ///
-/// Layout: `DIRECTORY/seed<S>/phase-<name>.safetensors` (the weights) and `phase-<name>.json`
-/// (a ``PhaseRecord``), both written atomically, the record last: a record on disk means the
-/// weights beside it are complete. A resumed run gets exactly the numbers of an uninterrupted one
+/// Layout: `DIRECTORY/seed<S>/<name>.safetensors` (the weights — the one copy of each trained
+/// model, loadable anywhere a model of its architecture loads, e.g. `teacher-0.safetensors`,
+/// `merged.safetensors`, `gates.safetensors` for the wide network with its gates) and
+/// `phase-<name>.json` (a ``PhaseRecord``), both written atomically, the record last: a record
+/// on disk means the weights beside it are complete. Weights saved by earlier versions as
+/// `phase-<name>.safetensors` are still read. A resumed run gets exactly the numbers of an uninterrupted one
 /// (each phase draws from its own seeds, and the reloaded weights are the saved float32 values);
 /// only the recorded seconds are those of the original phase. Records of another configuration
 /// are refused with an error rather than silently mixed in.
@@ -44,11 +47,24 @@ public struct PhaseCheckpoints: Sendable {
     public var reuse: Bool
     /// Seconds of training between two saves of the phase in progress (default 5 minutes).
     public var progressInterval: Double = 300
+    /// Metadata written into every saved model besides its phase, run, seed and role (the CLI
+    /// puts the model kind, the dataset and the normalisation statistics here, which
+    /// `amalgam evaluate` reads).
+    public var modelMetadata: [String: String] = [:]
     public init(directory: String, reuse: Bool) { self.directory = directory; self.reuse = reuse }
 
-    func stem(seed: UInt64, phase: String) -> String {
-        let name = phase.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).joined(separator: "-")
-        return "\(directory)/seed\(seed)/phase-\(name)"
+    /// A phase's name as a file name: "teacher 0" → "teacher-0", "long (equal compute)" → "long-equal-compute".
+    public static func fileName(_ phase: String) -> String {
+        phase.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).joined(separator: "-")
+    }
+
+    func stem(seed: UInt64, phase: String) -> String { "\(directory)/seed\(seed)/phase-\(Self.fileName(phase))" }
+
+    /// Where a finished phase's weights are: `seed<S>/<name>.safetensors`, or an earlier
+    /// version's `phase-<name>.safetensors` when only that exists.
+    public func weightsPath(seed: UInt64, phase: String) -> String {
+        let path = "\(directory)/seed\(seed)/\(Self.fileName(phase)).safetensors", old = stem(seed: seed, phase: phase) + ".safetensors"
+        return !FileManager.default.fileExists(atPath: path) && FileManager.default.fileExists(atPath: old) ? old : path
     }
 
     /// Where the phase in progress is kept.
@@ -79,12 +95,13 @@ public struct PhaseCheckpoints: Sendable {
         guard record.testAccuracy.isFinite, record.seconds.isFinite else {
             throw AmalgamError.format(path: stem + ".json", message: "test accuracy \(record.testAccuracy), seconds \(record.seconds)")
         }
-        if weightsOptional && !FileManager.default.fileExists(atPath: stem + ".safetensors") {
+        let weights = weightsPath(seed: seed, phase: phase)
+        if weightsOptional && !FileManager.default.fileExists(atPath: weights) {
             var r = record
             r.weightsLoaded = false
             return r
         }
-        try model.load(from: stem + ".safetensors")
+        try model.load(from: weights)
         return record
     }
 
@@ -92,7 +109,9 @@ public struct PhaseCheckpoints: Sendable {
     public func save(seed: UInt64, phase: String, model: Module, record: PhaseRecord) throws {
         let stem = stem(seed: seed, phase: phase)
         try FileManager.default.createDirectory(atPath: "\(directory)/seed\(seed)", withIntermediateDirectories: true)
-        try model.save(to: stem + ".safetensors", metadata: ["phase": phase, "run": record.run])
+        var meta = modelMetadata
+        meta["phase"] = phase; meta["run"] = record.run; meta["seed"] = "\(seed)"; meta["role"] = phase
+        try model.save(to: "\(directory)/seed\(seed)/\(Self.fileName(phase)).safetensors", metadata: meta)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(try encoder.encode(record), to: stem + ".json")

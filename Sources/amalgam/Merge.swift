@@ -117,7 +117,11 @@ struct MergeCommand: ParsableCommand {
         experiment.shouldStop = { interruptRequested != 0 }
         // Every finished phase is saved, so an interrupted run loses nothing already trained
         // (given teachers are named in the run key by a digest of their weights).
-        experiment.checkpoints = PhaseCheckpoints(directory: outDir, reuse: resume)
+        // Each trained model is written once, by the phase store, with what `evaluate` needs.
+        var store = PhaseCheckpoints(directory: outDir, reuse: resume)
+        store.modelMetadata = ["model": model.rawValue, "dataset": "fashion-mnist",
+                               "normalization_mean": mean.map { "\($0)" }.joined(separator: ","), "normalization_std": std.map { "\($0)" }.joined(separator: ",")]
+        experiment.checkpoints = store
         var strategySet = try parseStrategies()
         if given != nil { strategySet.subtract([.long, .bestOf3, .longEqualCompute]) }
         let b = experiment.budget
@@ -125,24 +129,9 @@ struct MergeCommand: ParsableCommand {
                      + (given == nil ? "teachers \(formatEpochs(b.teacherEpochs)) each, " : "given teachers, ")
                      + "gates \(formatEpochs(b.gateEpochs)), fine-tuning \(formatEpochs(b.fineTuneEpochs)); seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
         var results = try previousResults(outDir, model: model.rawValue, dataset: "fashion-mnist", k: k, console)
-        var saveError: Error?
-        experiment.callback = { event in
-            console.handle(event)
-            if case .model(let context, let module) = event, let seed = context.seed {
-                let name = context.phase
-                do {
-                    let dir = outDir + "/seed\(seed)"
-                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                    let file = name.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).joined(separator: "-")
-                    try module.save(to: "\(dir)/\(file).safetensors", metadata: ["model": model.rawValue, "dataset": "fashion-mnist",
-                        "normalization_mean": mean.map { "\($0)" }.joined(separator: ","), "normalization_std": std.map { "\($0)" }.joined(separator: ","),
-                        "seed": "\(seed)", "role": name])
-                } catch { saveError = error }
-            }
-        }
+        experiment.callback = console.handle
         for seed in seedList where !results.contains(where: { $0.seed == seed }) {
             results.append(try experiment.run(seed: seed, strategies: strategySet, teachers: given))
-            if let saveError { throw saveError }
             try writeReport(MergeSummary(model: model.rawValue, dataset: "fashion-mnist", budget: experiment.budget, trainExamples: train.count,
                                          recipe: recipe, results: results, command: command, threads: Threading.threads), outDir, console, final: false)
         }

@@ -64,7 +64,10 @@ final class MergeCLITests: XCTestCase {
         let full = try cli.run(args + ["--out", a])
         XCTAssertEqual(full.status, 0, full.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: a + "/seed0/phase-teacher-0.json"))
-        XCTAssertTrue(FileManager.default.fileExists(atPath: a + "/seed0/phase-merged.safetensors"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: a + "/seed0/merged.safetensors"))
+        // Each trained model is written once: no phase copy beside the named model.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: a + "/seed0/phase-merged.safetensors"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: a + "/seed0/phase-teacher-0.safetensors"))
         // The run as if stopped after the teachers: no summary, no merge or long-baseline phases.
         try FileManager.default.removeItem(atPath: b)
         try FileManager.default.copyItem(atPath: a, toPath: b)

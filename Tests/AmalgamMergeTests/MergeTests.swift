@@ -316,7 +316,7 @@ final class MergeResumeTests: XCTestCase {
         let result = try again.run(seed: 0, strategies: [.merged], teachers: teachers(10))
         XCTAssertEqual(resumed, ["gates 1"])
         XCTAssertEqual(result.strategies["merged"]!.testAccuracy, straight.strategies["merged"]!.testAccuracy)
-        try assertSameWeights("\(straightDir)/seed0/phase-merged.safetensors", "\(dir)/seed0/phase-merged.safetensors", "merged")
+        try assertSameWeights("\(straightDir)/seed0/merged.safetensors", "\(dir)/seed0/merged.safetensors", "merged")
 
         XCTAssertThrowsError(try experiment(dir).run(seed: 0, strategies: [.merged], teachers: teachers(20))) {
             XCTAssertTrue("\($0)".contains("different run") && "\($0)".contains("given teachers"), "\($0)")
@@ -335,7 +335,7 @@ final class MergeResumeTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let first = try experiment(dir).run(seed: 0, strategies: all)
         for phase in ["long", "best-of-3-3", "long-equal-compute"] {
-            try FileManager.default.removeItem(atPath: "\(dir)/seed0/phase-\(phase).safetensors")
+            try FileManager.default.removeItem(atPath: "\(dir)/seed0/\(phase).safetensors")
         }
         let again = try experiment(dir)
         var started: [String] = [], reported: [String] = []
@@ -356,12 +356,12 @@ final class MergeResumeTests: XCTestCase {
         }
 
         // A weights file that is there is loaded and checked: a truncated one is an error naming it.
-        let bad = "\(dir)/seed0/phase-long.safetensors"
+        let bad = "\(dir)/seed0/long.safetensors"
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: bad))
         XCTAssertThrowsError(try experiment(dir).run(seed: 0, strategies: all)) { XCTAssertTrue("\($0)".contains(bad), "\($0)") }
         try FileManager.default.removeItem(atPath: bad)
         // The teachers are needed (merging, the ensemble): their weights cannot be left out.
-        let teacher = "\(dir)/seed0/phase-teacher-0.safetensors"
+        let teacher = "\(dir)/seed0/teacher-0.safetensors"
         try FileManager.default.removeItem(atPath: teacher)
         XCTAssertThrowsError(try experiment(dir).run(seed: 0, strategies: all)) { XCTAssertTrue("\($0)".contains(teacher), "\($0)") }
     }
@@ -403,6 +403,30 @@ final class MergeResumeTests: XCTestCase {
         }
     }
 
+    /// Each finished phase's model is written once, as `<phase>.safetensors` with the metadata
+    /// the phase store and evaluation need; weights an earlier version saved as
+    /// `phase-<phase>.safetensors` are still read.
+    func testModelsAreWrittenOnceAndTheEarlierLayoutIsRead() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let e = try experiment(dir)
+        e.checkpoints?.modelMetadata = ["model": "cnn"]
+        let first = try e.run(seed: 0, strategies: [.teacher, .teacherEnsemble])
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/seed0").sorted()
+        XCTAssertEqual(files, ["phase-teacher-0.json", "phase-teacher-1.json", "teacher-0.safetensors", "teacher-1.safetensors"])
+        let meta = try SafeTensors.read(path: dir + "/seed0/teacher-0.safetensors").metadata
+        XCTAssertEqual(meta["model"], "cnn"); XCTAssertEqual(meta["phase"], "teacher 0"); XCTAssertEqual(meta["seed"], "0")
+        XCTAssertEqual(meta["run"], e.runKey)
+
+        try FileManager.default.moveItem(atPath: dir + "/seed0/teacher-0.safetensors", toPath: dir + "/seed0/phase-teacher-0.safetensors")
+        let again = try experiment(dir)
+        var started: [String] = []
+        again.callback = { if case .phaseStart(let c, _, _) = $0 { started.append(c.phase) } }
+        let second = try again.run(seed: 0, strategies: [.teacher, .teacherEnsemble])
+        XCTAssertEqual(started, [], "a teacher was trained again")
+        XCTAssertEqual(second.strategies["teacher_ensemble"]!.testAccuracy, first.strategies["teacher_ensemble"]!.testAccuracy)
+    }
+
     func testStoppedAndKilledPhasesResumeExactly() throws {
         let strategies: Set<MergeStrategy> = [.merged, .long, .teacher]
         let straightDir = tempDir()
@@ -442,7 +466,7 @@ final class MergeResumeTests: XCTestCase {
         XCTAssertEqual(straight.diagnostics.afterGates, result!.diagnostics.afterGates)
         XCTAssertEqual(straight.diagnostics.openProbability, result!.diagnostics.openProbability)
         for phase in ["merged", "long", "gates", "teacher-0"] {
-            try assertSameWeights("\(straightDir)/seed0/phase-\(phase).safetensors", "\(dir)/seed0/phase-\(phase).safetensors", phase)
+            try assertSameWeights("\(straightDir)/seed0/\(phase).safetensors", "\(dir)/seed0/\(phase).safetensors", phase)
         }
         // Finished phases leave no progress files behind.
         let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/seed0").filter { $0.contains("progress") }
@@ -471,12 +495,12 @@ final class MergeResumeTests: XCTestCase {
         let r2 = try again.run(seed: 0, strategies: strategies)
         XCTAssertEqual(resumed.map { "\($0.0) \($0.1)" }, ["gates 1"])
         for (name, outcome) in straight.strategies { XCTAssertEqual(outcome.testAccuracy, r2.strategies[name]!.testAccuracy, name) }
-        try assertSameWeights("\(straightDir)/seed0/phase-merged.safetensors", "\(copyDir)/seed0/phase-merged.safetensors", "merged after the kill")
+        try assertSameWeights("\(straightDir)/seed0/merged.safetensors", "\(copyDir)/seed0/merged.safetensors", "merged after the kill")
 
         // Progress of another configuration is refused, naming the file.
         let other = try experiment(copyDir)
         other.recipe.learningRate = 0.07
-        try FileManager.default.copyItem(atPath: killedDir + "/seed0/phase-teacher-0.safetensors", toPath: copyDir + "/seed0/x")
+        try FileManager.default.copyItem(atPath: killedDir + "/seed0/teacher-0.safetensors", toPath: copyDir + "/seed0/x")
         try FileManager.default.moveItem(atPath: copyDir + "/seed0/phase-teacher-0.json", toPath: copyDir + "/seed0/phase-teacher-0.json.bak")
         try TrainingCheckpoint.write(to: copyDir + "/seed0/phase-teacher-0.progress.safetensors", model: other.make(seed: 0), optimizer: SGD(learningRate: 0.1),
                                      step: 1, metadata: ["run": experiment(copyDir).runKey, "seconds": "1"])

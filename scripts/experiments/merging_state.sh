@@ -35,18 +35,20 @@ pack)
             seed_dir=${seed_dir%/}; seed=${seed_dir##*/seed}
             grep -qx "$seed" <<<"$done_seeds" && continue
             out="$to/$name/seed$seed"; mkdir -p "$out"
-            for f in "$seed_dir"/phase-*.json "$seed_dir"/phase-teacher-*.safetensors "$seed_dir"/phase-merged.safetensors \
-                     "$seed_dir"/phase-*.progress.safetensors; do
+            # Weights are <phase>.safetensors (phase-<phase>.safetensors before the models were written once).
+            for f in "$seed_dir"/phase-*.json "$seed_dir"/teacher-*.safetensors "$seed_dir"/merged.safetensors \
+                     "$seed_dir"/phase-teacher-*.safetensors "$seed_dir"/phase-merged.safetensors "$seed_dir"/phase-*.progress.safetensors; do
                 [ -f "$f" ] && cp "$f" "$out/"
             done
-            if [ ! -f "$seed_dir/phase-merged.json" ] && [ -f "$seed_dir/phase-gates.safetensors" ]; then
-                cp "$seed_dir/phase-gates.safetensors" "$out/"
+            if [ ! -f "$seed_dir/phase-merged.json" ]; then
+                for g in "$seed_dir/gates.safetensors" "$seed_dir/phase-gates.safetensors"; do [ -f "$g" ] && cp "$g" "$out/"; done
             fi
             # A weights file without its record is an unfinished save: the record is written last.
-            for w in "$out"/phase-*.safetensors; do
+            for w in "$out"/*.safetensors; do
                 [ -f "$w" ] || continue
                 case $w in *.progress.safetensors) continue ;; esac
-                [ -f "${w%.safetensors}.json" ] || rm -f "$w"
+                b=$(basename "$w" .safetensors); b=${b#phase-}
+                [ -f "$out/phase-$b.json" ] || rm -f "$w"
             done
         done
         echo "$name: $(du -sh "$to/$name" | cut -f1)"

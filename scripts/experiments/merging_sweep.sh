@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The experiments of docs/results/merging.md (issue 9). Every run resumes: seeds already in a
 # run's summary.json are kept, and within an unfinished seed every finished phase (each teacher,
-# the merged student, each baseline; DIR/seed<S>/phase-*) is reloaded instead of retrained, and
+# the merged student, each baseline; DIR/seed<S>/phase-*.json and its model <phase>.safetensors) is reloaded instead of retrained, and
 # the phase in progress continues from its last save (every 5 minutes and on SIGINT/SIGTERM), so
 # the sweep can be interrupted at any time and restarted, losing at most five minutes. On 2 cores
 # the small CNN takes about 2 minutes per teacher epoch and about 4× that per wide-student epoch;
@@ -30,7 +30,7 @@ join_T48() {
   mkdir -p "$OUT/cnn-T48/seed0"
   for part in long merge b3; do
     cp -p "$OUT"/cnn-T48-$part/seed0/phase-*.json "$OUT/cnn-T48/seed0/"
-    cp -p "$OUT"/cnn-T48-$part/seed0/phase-*.safetensors "$OUT/cnn-T48/seed0/" 2>/dev/null || true
+    cp -p "$OUT"/cnn-T48-$part/seed0/*.safetensors "$OUT/cnn-T48/seed0/" 2>/dev/null || true
   done
   $A merge --model cnn --budget-epochs 48 --seeds 0 --threads 1 --out "$OUT/cnn-T48" --resume
 }
@@ -42,7 +42,7 @@ if [ ! -f "$OUT/cnn-T48/summary.json" ]; then
       sleep 30
     done
     mkdir -p "$OUT/cnn-T48-b3/seed0"
-    cp -p "$OUT"/cnn-T48-merge/seed0/phase-teacher-* "$OUT/cnn-T48-b3/seed0/"
+    cp -p "$OUT"/cnn-T48-merge/seed0/phase-teacher-* "$OUT"/cnn-T48-merge/seed0/teacher-*.safetensors "$OUT/cnn-T48-b3/seed0/"
     $A merge --model cnn --budget-epochs 48 --seeds 0 --strategies best_of_3 --threads 1 --out "$OUT/cnn-T48-b3" --resume
   ) &
   side_pid=$!
