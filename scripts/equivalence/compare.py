@@ -60,12 +60,42 @@ def files(root):
     return out
 
 
+EVALUATION_KEYS = {"model", "dataset", "normalization_mean", "normalization_std", "seed", "role"}
+
+
+def written_once(before, after, fa, fb):
+    """Merging used to save each finished phase twice: DIR/seedS/phase-NAME.safetensors (the
+    phase store) and DIR/seedS/NAME.safetensors (the CLI). Since it writes each model once, as
+    NAME.safetensors with the metadata of both. Such pairs are checked here: the one file must
+    hold the tensors of both old copies, byte for byte, and the union of their metadata (plus
+    what evaluation reads, for models the CLI did not copy, such as the gated wide network)."""
+    checked = set()
+    for f in sorted(fa - fb):
+        d, name = os.path.split(f)
+        if not (name.startswith("phase-") and name.endswith(".safetensors")) or name.endswith(".progress.safetensors"):
+            continue
+        new = os.path.join(d, name[len("phase-"):])
+        if new not in fb:
+            continue
+        h, meta, data = safetensors(os.path.join(after, new))
+        old = [safetensors(os.path.join(before, g)) for g in (f, new) if g in fa]
+        union = {}
+        for _, m, _ in old:
+            union.update(m)
+        extra = set(meta) - set(union)
+        if any(oh != h or od != data for oh, _, od in old) or any(meta.get(k) != v for k, v in union.items()) or not extra <= EVALUATION_KEYS:
+            yield f"differs: {new} (not the one copy of {f})"
+        checked.update({f, new})
+    yield checked
+
+
 def main(before, after):
     ROOTS.extend([os.path.abspath(before), os.path.abspath(after), before.rstrip("/"), after.rstrip("/")])
     fa, fb = files(before), files(after)
-    bad = [f"only in {before}: {f}" for f in sorted(fa - fb)] + [f"only in {after}: {f}" for f in sorted(fb - fa)]
-    compared = 0
-    for f in sorted(fa & fb):
+    *bad, merged = written_once(before, after, fa, fb)
+    bad += [f"only in {before}: {f}" for f in sorted(fa - fb - merged)] + [f"only in {after}: {f}" for f in sorted(fb - fa - merged)]
+    compared = len(merged)
+    for f in sorted((fa & fb) - merged):
         compared += 1
         if not same(os.path.join(before, f), os.path.join(after, f)):
             bad.append(f"differs: {f}")
