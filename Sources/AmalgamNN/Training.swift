@@ -220,9 +220,10 @@ public final class Trainer<M: Module> {
                 }
                 for hook in beforeStep { hook(step) }
                 let (l, c) = try trainStep(batch)
-                lossSum += Double(l) * Double(batch.count)
+                let n = loss.predictions(batch)
+                lossSum += Double(l) * Double(n)
                 correct += c
-                seen += batch.count
+                seen += n
                 b += 1
                 emit(.batchEnd(context, epoch: epoch, batch: b, batches: batchesPerEpoch, step: step, steps: total, loss: l))
                 if step == total { break }
@@ -265,9 +266,10 @@ public func evaluate<S: Sequence>(_ model: Module, _ batches: S, loss: TrainingL
         var lossSum = 0.0, correct = 0, seen = 0
         for batch in batches {
             let out = try model(batch.modelInputs)
-            lossSum += Double(try loss.evaluation(out, batch).item) * Double(batch.count)
+            let n = loss.predictions(batch)
+            lossSum += Double(try loss.evaluation(out, batch).item) * Double(n)
             correct += loss.correct?(out, batch) ?? 0
-            seen += batch.count
+            seen += n
         }
         return PassMetrics(loss: lossSum / Double(Swift.max(seen, 1)), accuracy: Double(correct) / Double(Swift.max(seen, 1)), examples: seen)
     }

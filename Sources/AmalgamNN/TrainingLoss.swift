@@ -18,10 +18,14 @@ public struct TrainingLoss {
     /// Correct predictions among the batch's examples; nil when the output is not class scores
     /// (accuracy is then reported as 0).
     public var correct: ((_ output: Tensor, _ batch: Batch) -> Int)?
+    /// How many predictions the loss averages over in a batch — the weight of the batch's loss
+    /// in an epoch's mean and the denominator of its accuracy: the examples by default, the
+    /// positions that are not ignored for a language model.
+    public var predictions: (_ batch: Batch) -> Int
 
     public init(name: String, training: @escaping (Tensor, Batch) throws -> Tensor, evaluation: ((Tensor, Batch) throws -> Tensor)? = nil,
-                correct: ((Tensor, Batch) -> Int)? = nil) {
-        self.name = name; self.training = training; self.evaluation = evaluation ?? training; self.correct = correct
+                correct: ((Tensor, Batch) -> Int)? = nil, predictions: @escaping (Batch) -> Int = { $0.count }) {
+        self.name = name; self.training = training; self.evaluation = evaluation ?? training; self.correct = correct; self.predictions = predictions
     }
 
     /// Cross-entropy of logits `[N, C]` with the batch's labels (`CrossEntropyLoss`), weighted by
@@ -66,6 +70,6 @@ public struct TrainingLoss {
             let v = out.shape.last ?? 1
             let predicted = out.reshaped([out.count / Swift.max(v, 1), v]).argmax(axis: 1)
             return zip(predicted, b.labels).filter { $1 != ignoreIndex && $0 == $1 }.count
-        })
+        }, predictions: { b in b.labels.filter { $0 != ignoreIndex }.count })
     }
 }

@@ -119,6 +119,19 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try TrainingLoss.languageModel().training(out, Batch(inputs: Tensor.zeros([2, 3]), labels: [Int](repeating: -100, count: 6))))
         XCTAssertThrowsError(try TrainingLoss.languageModel().training(out, Batch(inputs: Tensor.zeros([2, 3]), labels: [1, 2])))
 
+        // Epoch metrics average over the positions a language model predicts, not over rows.
+        var r2 = RandomGenerator(seed: 8)
+        let head = Linear(4, 5, using: &r2)
+        let x = Tensor.normal([6, 4], using: &r2)
+        let lmBatch = Batch(inputs: x, labels: [1, -100, 3, 0, -100, 4])
+        let m = try evaluate(head, [lmBatch], loss: .languageModel())
+        let headOut = try withoutGradients { try head(x) }
+        let keptRows = [0, 2, 3, 5]
+        let predicted = headOut.indexSelect(axis: 0, indices: keptRows).argmax(axis: 1)
+        XCTAssertEqual(m.examples, 4)
+        XCTAssertEqual(m.accuracy, Double(zip(predicted, [1, 3, 0, 4]).filter { $0 == $1 }.count) / 4)
+        XCTAssertEqual(m.loss, Double(try Loss.crossEntropy(logits: headOut.indexSelect(axis: 0, indices: keptRows), labels: [1, 3, 0, 4]).item), accuracy: 1e-6)
+
         let p = Tensor([1, 2, 3], shape: [3, 1]), t = Tensor([1, 0, 5], shape: [3, 1])
         XCTAssertEqual(try TrainingLoss.meanSquaredError.training(p, Batch(inputs: p, targets: t)).item, (0 + 4 + 4) / 3, accuracy: 1e-6)
         XCTAssertThrowsError(try TrainingLoss.meanSquaredError.training(p, Batch(inputs: p))) { XCTAssertTrue("\($0)".contains("targets")) }
