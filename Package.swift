@@ -57,6 +57,7 @@ let package = Package(
             name: "amalgam-bench", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamGLM", "COpenBLAS"],
             path: "Benchmarks/AmalgamBench", swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
+        .testTarget(name: "AmalgamLinalgTests", dependencies: ["AmalgamCore", "AmalgamLinalg"]),
         .testTarget(name: "AmalgamNNTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamDataTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamMergeTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge"]),
