@@ -6,7 +6,7 @@ Run by hand (outputs are committed):
     python3 -m venv /tmp/venv-ref && /tmp/venv-ref/bin/pip install torch==2.13.0 safetensors numpy
     /tmp/venv-ref/bin/python scripts/reference/make_golden.py
 Writes Tests/AmalgamNNTests/Fixtures/nn_golden.safetensors and
-Tests/AmalgamDataTests/Fixtures/python_written.{safetensors,json}.
+Tests/AmalgamFormatsTests/Fixtures/python_written.{safetensors,json}.
 """
 import json, os
 import torch
@@ -154,10 +154,10 @@ tensors = {
     "embeddings.position_ids": torch.arange(12, dtype=torch.int64).reshape(1, 12),
     "bn1.num_batches_tracked": torch.tensor(5, dtype=torch.int64),
 }
-save_file(tensors, os.path.join(root, "Tests/AmalgamDataTests/Fixtures/python_written.safetensors"),
+save_file(tensors, os.path.join(root, "Tests/AmalgamFormatsTests/Fixtures/python_written.safetensors"),
           metadata={"format": "pt", "note": "written by safetensors"})
 expected = {k: {"dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape),
                 "values": v.to(torch.float32).flatten().tolist()} for k, v in tensors.items()}
-with open(os.path.join(root, "Tests/AmalgamDataTests/Fixtures/python_written.json"), "w") as f:
+with open(os.path.join(root, "Tests/AmalgamFormatsTests/Fixtures/python_written.json"), "w") as f:
     json.dump(expected, f, indent=1, sort_keys=True)
 print("wrote", len(out), "golden tensors")

@@ -6,7 +6,7 @@
     python3 -m venv /tmp/venv-ref && /tmp/venv-ref/bin/pip install tokenizers rdata sentence-transformers torch==2.13.0
     /tmp/venv-ref/bin/python scripts/reference/make_transformer_fixtures.py
 
-Writes Tests/AmalgamDataTests/Fixtures/tokenizer_cases.json (token ids from Hugging Face
+Writes Tests/AmalgamNNTests/Fixtures/tokenizer_cases.json (token ids from Hugging Face
 `tokenizers` with the model's tokenizer.json, truncation at 128, no padding) and
 embedding_cases.{json,safetensors} (sentence-transformers embeddings, max_seq_length 256).
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 model_dir = os.environ.get("AMALGAM_MINILM", os.path.expanduser("~/.local/share/amalgam/all-MiniLM-L6-v2"))
-fixtures = os.path.join(root, "Tests", "AmalgamDataTests", "Fixtures")
+fixtures = os.path.join(root, "Tests", "AmalgamNNTests", "Fixtures")
 
 
 def austen_novels():

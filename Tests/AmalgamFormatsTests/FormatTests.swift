@@ -1,0 +1,70 @@
+import AmalgamCore
+import AmalgamFormats
+import Foundation
+import XCTest
+
+final class IDXTests: XCTestCase {
+    /// A valid IDX file of unsigned bytes with the given shape.
+    func idx(_ shape: [Int], fill: UInt8 = 7) -> Data {
+        var d = Data([0, 0, 8, UInt8(shape.count)])
+        for s in shape { d.append(contentsOf: [UInt8(s >> 24 & 255), UInt8(s >> 16 & 255), UInt8(s >> 8 & 255), UInt8(s & 255)]) }
+        d.append(contentsOf: [UInt8](repeating: fill, count: shape.reduce(1, *)))
+        return d
+    }
+
+    func testReadsRawAndGzip() throws {
+        let dir = tempDir()
+        try idx([3, 2, 2]).write(to: URL(fileURLWithPath: dir + "/a.idx"))
+        try gzipped(idx([3, 2, 2])).write(to: URL(fileURLWithPath: dir + "/a.idx.gz"))
+        for path in [dir + "/a.idx", dir + "/a.idx.gz"] {
+            let a = try IDXArray.read(path: path)
+            XCTAssertEqual(a.shape, [3, 2, 2])
+            XCTAssertEqual(a.bytes, [UInt8](repeating: 7, count: 12))
+        }
+    }
+
+    func testCorruptAndTruncatedFilesThrowClearErrors() throws {
+        let dir = tempDir()
+        let good = idx([4, 3, 3])
+        let cases: [(String, Data, String)] = [
+            ("truncated data", good.prefix(good.count - 5), "IDX data truncated: shape [4, 3, 3] needs 36 bytes after the header, file has 31"),
+            ("truncated header", good.prefix(9), "IDX header truncated"),
+            ("bad magic", Data([1, 0]) + good.dropFirst(2), "bad IDX magic"),
+            ("bad type", Data([0, 0, 0x0D]) + good.dropFirst(3), "unsupported IDX type code 0xd"),
+            ("trailing bytes", good + Data([1, 2]), "2 trailing bytes"),
+            ("empty", Data(), "too short"),
+        ]
+        for (name, data, expected) in cases {
+            let path = dir + "/\(name.replacingOccurrences(of: " ", with: "_")).idx"
+            try data.write(to: URL(fileURLWithPath: path))
+            let m = errorMessage { _ = try IDXArray.read(path: path) }
+            XCTAssertTrue(m.contains(expected) && m.contains(path), "\(name): \(m)")
+        }
+        let gz = try gzipped(good)
+        let truncatedGz = dir + "/t.idx.gz", corruptGz = dir + "/c.idx.gz"
+        try gz.prefix(gz.count - 12).write(to: URL(fileURLWithPath: truncatedGz))
+        var corrupt = gz
+        for i in 12..<min(30, corrupt.count) { corrupt[i] ^= 0xA5 }
+        try corrupt.write(to: URL(fileURLWithPath: corruptGz))
+        let mt = errorMessage { _ = try IDXArray.read(path: truncatedGz) }
+        XCTAssertTrue(mt.contains("truncated") && mt.contains(truncatedGz), mt)
+        let mc = errorMessage { _ = try IDXArray.read(path: corruptGz) }
+        XCTAssertTrue(mc.contains(corruptGz) && (mc.contains("corrupt") || mc.contains("truncated") || mc.contains("IDX")), mc)
+        XCTAssertTrue(errorMessage { _ = try IDXArray.read(path: dir + "/nope.idx") }.contains("file not found"))
+    }
+}
+
+final class CSVTests: XCTestCase {
+    func testParsesHeaderAndNumbers() throws {
+        let t = try CSVTable.parse("a,b,c\n1,2,3\n4.5, -6e-1 ,7\n\n")
+        XCTAssertEqual(t.columns, ["a", "b", "c"])
+        XCTAssertEqual(t.rows, [[1, 2, 3], [4.5, -0.6, 7]])
+        XCTAssertEqual(t.tensor.shape, [2, 3])
+        XCTAssertEqual(try CSVTable.parse("1;2\r\n3;4\r\n", delimiter: ";").rows, [[1, 2], [3, 4]])
+    }
+
+    func testErrorsNameLineAndColumn() {
+        XCTAssertTrue(errorMessage { _ = try CSVTable.parse("a,b\n1,2\n3,x\n", path: "t.csv") }.contains("t.csv: line 3, column 2: 'x' is not a number"))
+        XCTAssertTrue(errorMessage { _ = try CSVTable.parse("1,2\n3\n", path: "t.csv") }.contains("line 2: 1 fields, expected 2"))
+    }
+}
