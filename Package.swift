@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune",
+                "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -66,6 +66,6 @@ let package = Package(
         .testTarget(name: "AmalgamDiversityTests", dependencies: ["AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamCoresetTests", dependencies: ["AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamCoreset"]),
         .testTarget(name: "AmalgamPruneTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamPrune"]),
-        .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData", "amalgam"]),
+        .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData", "AmalgamNN", "amalgam"]),
     ]
 )

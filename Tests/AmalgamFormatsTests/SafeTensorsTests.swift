@@ -1,7 +1,5 @@
 import AmalgamCore
-import AmalgamData
 import AmalgamFormats
-import AmalgamNN
 import Foundation
 import XCTest
 
