@@ -35,9 +35,8 @@ extension MergeExperiment {
             if let state { checkpointer.saveState = state.save; checkpointer.restoreState = state.restore }
             trainer.checkpointer = checkpointer
         }
-        let loaderCopy = loader
         let result = try trainer.fit(steps: steps(epochs), batchesPerEpoch: batchesPerEpoch, epochs: epochs,
-                                     train: { loaderCopy.batches(epoch: $0) }, test: { self.testBatches }, evaluation: .atEnd)
+                                     train: { loader.batches(epoch: $0) }, test: { self.testBatches }, evaluation: .atEnd)
         return (result.test!.accuracy, result.seconds)
     }
 

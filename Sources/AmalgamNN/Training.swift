@@ -69,8 +69,6 @@ public struct FitResult {
     public var test: PassMetrics?
     /// Seconds of training, those before a resumed state included.
     public var seconds: Double
-    /// The state the run continued from, if it was resumed.
-    public var resumed: Checkpointer.Saved?
 }
 
 /// The training loop — the only one: batches → `valueAndGrad` → loss (+ extra terms) →
@@ -193,7 +191,6 @@ public final class Trainer<M: Module> {
         var history: [EpochMetrics] = []
         var lastTest: PassMetrics?
         var epoch = step / batchesPerEpoch, skip = step % batchesPerEpoch
-        model.train()
         while step < total {
             epoch += 1
             // An epoch resumed mid-way continues the sums saved with it, so its metrics (and its
@@ -252,7 +249,7 @@ public final class Trainer<M: Module> {
         case .atEnd: final = try test.map { try evaluate(model, $0(), loss: loss) }
         }
         emit(.phaseEnd(context, testAccuracy: final?.accuracy, seconds: seconds, saved: false))
-        return FitResult(history: history, test: final, seconds: seconds, resumed: saved)
+        return FitResult(history: history, test: final, seconds: seconds)
     }
 }
 

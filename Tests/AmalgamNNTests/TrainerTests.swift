@@ -8,12 +8,6 @@ import XCTest
 /// The one training loop: checkpoints and resumption, losses as values, structured inputs.
 /// Synthetic data (unit tests only).
 final class TrainerTests: XCTestCase {
-    func tempDir() -> String {
-        let d = NSTemporaryDirectory() + "amalgam-trainer-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
-
     /// Three Gaussian blobs in 4-D; epoch e's batches are a permutation seeded by e (as a loader's).
     func blobs() -> (x: Tensor, labels: [Int]) {
         var r = RandomGenerator(seed: 5)

@@ -11,8 +11,8 @@ import Foundation
 ///   training and when the run is stopped (SIGINT/SIGTERM through ``Trainer/shouldStop``), the
 ///   last two only when ``interval`` is set: a state saved mid-epoch is continued mid-epoch
 ///   (the epoch's batches before the saved step are rebuilt and dropped, which replays their
-///   shuffle and augmentation draws), so per-epoch training metrics are reported only for
-///   epochs run whole.
+///   shuffle and augmentation draws) and carries the epoch's running loss and accuracy sums, so
+///   the resumed epoch reports the metrics of an uninterrupted one.
 /// - **Resume.** With ``resume`` on, ``Trainer`` restores the saved state (weights, optimizer
 ///   state, random generators, step, seconds spent) before it trains and continues with bit for
 ///   bit the numbers of an uninterrupted run; with it off, an existing state is overwritten.
