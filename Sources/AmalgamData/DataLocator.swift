@@ -19,10 +19,16 @@ public struct DataLocator: Sendable {
     /// The explicit path, else the environment variable's, else a default; nil only when there
     /// are no defaults and neither was given.
     public func locate(_ explicit: String?) -> String? {
+        locateExisting(explicit) ?? defaults().first
+    }
+
+    /// The explicit path, else the environment variable's, else the first default place that
+    /// exists; nil when none of them gives a place (for data with no single install location,
+    /// whose loader then says how to get it).
+    public func locateExisting(_ explicit: String?) -> String? {
         if let explicit { return explicit }
         if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty { return refine(env) }
-        let candidates = defaults()
-        return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates.first
+        return defaults().first { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// `$XDG_DATA_HOME/amalgam/NAME`, else `~/.local/share/amalgam/NAME`: where the setup scripts

@@ -25,10 +25,7 @@ public enum Digits {
                 }
             }
         })
-        if let path = locator.locate(explicit), explicit != nil || ProcessInfo.processInfo.environment[environmentVariable].map({ !$0.isEmpty }) == true
-            || FileManager.default.fileExists(atPath: path) {
-            return path
-        }
+        if let path = locator.locateExisting(explicit) { return path }
         throw AmalgamError.invalidArgument("""
             digits.csv.gz not found. Install scikit-learn (`pip install scikit-learn` or `apt-get install python3-sklearn`), \
             or point --digits-file or $\(environmentVariable) at sklearn/datasets/data/digits.csv.gz

@@ -27,6 +27,14 @@ public final class JSONLinesWriter {
     deinit { try? handle.close() }
 }
 
+/// A value as compact JSON with sorted keys: equal values give the same text (run keys, state
+/// saved as metadata).
+public func sortedJSON<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
 /// Writes a value as pretty-printed JSON with sorted keys, atomically.
 public func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
     let encoder = JSONEncoder()

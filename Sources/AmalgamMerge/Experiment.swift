@@ -27,9 +27,7 @@ public final class MergeExperiment {
 
     /// The configuration a saved phase must match to be reused.
     public var runKey: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let r = (try? encoder.encode(recipe)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        let r = (try? sortedJSON(recipe)) ?? "?"
         return "\(kind.rawValue) budget \(budget.total) K \(budget.teachers) train \(train.count) test \(test.count) recipe \(r)"
             + (givenTeachersDigest.map { " given teachers \($0)" } ?? "")
     }

@@ -62,9 +62,8 @@ public struct PruningSummary: Codable, Sendable {
     public var testPassages: Int
     /// The largest |masked − exported| over the last hidden states of 16 test texts.
     public var exportMaxAbsDifference: Double
-    /// Whether mask tuning ran, and where its rejection rule stopped it (nil: it ran to the end).
-    public var tuningRan: Bool
-    public var tuningStoppedAt: String?
+    /// How mask tuning ended (nil: it did not run, and the key is left out).
+    public var tuningStoppedAt: TuningStop?
     public var latencyModel: LatencyModelSummary?
 
     enum CodingKeys: String, CodingKey {
@@ -75,43 +74,24 @@ public struct PruningSummary: Codable, Sendable {
         case wallSeconds = "wall_seconds", testPassages = "test_passages", exportMaxAbsDifference = "export_max_abs_difference"
         case tuningStoppedAt = "tuning_stopped_at", latencyModel = "latency_model"
     }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(task, forKey: .task); try c.encode(model, forKey: .model); try c.encode(constraint, forKey: .constraint)
-        try c.encode(metric, forKey: .metric); try c.encode(samples, forKey: .samples); try c.encode(batchSize, forKey: .batchSize)
-        try c.encode(seed, forKey: .seed); try c.encode(meanSequenceLength, forKey: .meanSequenceLength); try c.encode(metricName, forKey: .metricName)
-        try c.encode(before, forKey: .before); try c.encode(after, forKey: .after); try c.encode(macRatio, forKey: .macRatio)
-        try c.encode(keptHeads, forKey: .keptHeads); try c.encode(keptNeurons, forKey: .keptNeurons)
-        try c.encode(latencySecondsOriginal, forKey: .latencySecondsOriginal); try c.encode(latencySecondsPruned, forKey: .latencySecondsPruned)
-        try c.encode(speedup, forKey: .speedup); try c.encode(pruningSeconds, forKey: .pruningSeconds); try c.encode(stageSeconds, forKey: .stageSeconds)
-        try c.encode(wallSeconds, forKey: .wallSeconds); try c.encode(testPassages, forKey: .testPassages)
-        try c.encode(exportMaxAbsDifference, forKey: .exportMaxAbsDifference)
-        // Recorded when tuning ran: the layer it stopped at, or null when it ran to the end.
-        if tuningRan { if let s = tuningStoppedAt { try c.encode(s, forKey: .tuningStoppedAt) } else { try c.encodeNil(forKey: .tuningStoppedAt) } }
-        try c.encodeIfPresent(latencyModel, forKey: .latencyModel)
-    }
-
 }
 
-extension PruningSummary {
+/// Where mask tuning's rejection rule stopped it: the layer, written as its name, or null when
+/// tuning ran to the end (a decoder reads that null back as a missing value).
+public enum TuningStop: Codable, Sendable, Equatable {
+    case ranToEnd
+    case stoppedAt(String)
+
+    public init(_ stoppedAt: String?) { self = stoppedAt.map { .stoppedAt($0) } ?? .ranToEnd }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self { case .ranToEnd: try c.encodeNil(); case .stoppedAt(let s): try c.encode(s) }
+    }
+
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        task = try c.decode(String.self, forKey: .task); model = try c.decode(String.self, forKey: .model)
-        constraint = try c.decode(Double.self, forKey: .constraint); metric = try c.decode(String.self, forKey: .metric)
-        samples = try c.decode(Int.self, forKey: .samples); batchSize = try c.decode(Int.self, forKey: .batchSize)
-        seed = try c.decode(UInt64.self, forKey: .seed); meanSequenceLength = try c.decode(Double.self, forKey: .meanSequenceLength)
-        metricName = try c.decode(String.self, forKey: .metricName); before = try c.decode(Double.self, forKey: .before)
-        after = try c.decode([String: Double].self, forKey: .after); macRatio = try c.decode(Double.self, forKey: .macRatio)
-        keptHeads = try c.decode([Int].self, forKey: .keptHeads); keptNeurons = try c.decode([Int].self, forKey: .keptNeurons)
-        latencySecondsOriginal = try c.decode(Double.self, forKey: .latencySecondsOriginal)
-        latencySecondsPruned = try c.decode(Double.self, forKey: .latencySecondsPruned); speedup = try c.decode(Double.self, forKey: .speedup)
-        pruningSeconds = try c.decode(Double.self, forKey: .pruningSeconds); stageSeconds = try c.decode([String: Double].self, forKey: .stageSeconds)
-        wallSeconds = try c.decode(Double.self, forKey: .wallSeconds); testPassages = try c.decode(Int.self, forKey: .testPassages)
-        exportMaxAbsDifference = try c.decode(Double.self, forKey: .exportMaxAbsDifference)
-        tuningRan = c.contains(.tuningStoppedAt)
-        tuningStoppedAt = try c.decodeIfPresent(String.self, forKey: .tuningStoppedAt)
-        latencyModel = try c.decodeIfPresent(LatencyModelSummary.self, forKey: .latencyModel)
+        let c = try decoder.singleValueContainer()
+        self = c.decodeNil() ? .ranToEnd : .stoppedAt(try c.decode(String.self))
     }
 }
 
@@ -270,7 +250,7 @@ public final class PruningExperiment {
                 keptNeurons: result.final.keptNeuronsPerLayer, latencySecondsOriginal: originalSeconds, latencySecondsPruned: smallSeconds,
                 speedup: originalSeconds / smallSeconds, pruningSeconds: pruneSeconds, stageSeconds: result.seconds,
                 wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - wall) / 1e9, testPassages: test.count,
-                exportMaxAbsDifference: exportDifference, tuningRan: result.tuningReport != nil, tuningStoppedAt: result.tuningReport?.stoppedAt,
+                exportMaxAbsDifference: exportDifference, tuningStoppedAt: result.tuningReport.map { TuningStop($0.stoppedAt) },
                 latencyModel: table.map { LatencyModelSummary(attention: $0.attention, ffn: $0.ffn) })
             try body(PruningOutcome(constraint: c, result: result, summary: summary, latencyTable: table, exported: exported))
         }

@@ -54,11 +54,7 @@ public func fineTune(_ classifier: TextClassifier, train: [LabelledText], test: 
     // The epochs' metrics travel with the saved state, so a resumed run reports them all.
     var history: [EpochMetrics] = []
     if let checkpointer {
-        checkpointer.saveState = {
-            let e = JSONEncoder()
-            e.outputFormatting = .sortedKeys
-            return ["history": String(decoding: (try? e.encode(history)) ?? Data("[]".utf8), as: UTF8.self)]
-        }
+        checkpointer.saveState = { ["history": (try? sortedJSON(history)) ?? "[]"] }
         checkpointer.restoreState = { meta in
             guard let h = meta["history"], let decoded = try? JSONDecoder().decode([EpochMetrics].self, from: Data(h.utf8)) else {
                 throw AmalgamError.format(path: checkpointer.path, message: "no readable 'history' in its metadata")

@@ -38,16 +38,13 @@ struct FinetuneCommand: ParsableCommand {
             var recipe = FineTuneRecipe()
             recipe.epochs = epochs; recipe.learningRate = learningRate; recipe.batchSize = batchSize; recipe.trainEmbeddings = trainEmbeddings
             // The state after every epoch, under a key naming everything the numbers depend on.
-            let keyEncoder = JSONEncoder()
-            keyEncoder.outputFormatting = .sortedKeys
             let runKey = "finetune austen words \(austen.words) train \(train.count) test \(test.count) seed \(seed) max_length \(maxLength) encoder "
-                + SentenceEncoder.locate(modelDir) + " recipe " + String(decoding: try keyEncoder.encode(recipe), as: UTF8.self)
+                + SentenceEncoder.locate(modelDir) + " recipe " + (try sortedJSON(recipe))
             let checkpointer = Checkpointer(path: out + "/training-state.safetensors", runKey: runKey, resume: resume)
             installInterruptHandler()
             console.line("fine-tuning on \(train.count) passages, testing on \(test.count) (held-out chapters), \(epochs) epochs"
                          + (resume && checkpointer.exists ? " (resuming from \(checkpointer.path))" : ""))
-            let history = try fineTune(classifier, train: train.map { LabelledText(text: $0.text, label: $0.novel) },
-                                       test: test.map { LabelledText(text: $0.text, label: $0.novel) }, recipe: recipe, seed: seed,
+            let history = try fineTune(classifier, train: train, test: test, recipe: recipe, seed: seed,
                                        checkpointer: checkpointer, shouldStop: { interruptRequested != 0 }, callback: console.handle)
             try classifier.save(to: out, metadata: ["task": "austen"])
             checkpointer.remove()   // the directory is a model to ship: the saved state (3× its size) goes once the model is saved

@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamData
+import AmalgamPrune
 import ArgumentParser
 import Foundation
 
@@ -12,8 +13,11 @@ struct AustenOptions: ParsableArguments {
     @Option(help: "Training passages per novel.") var trainPerNovel = 400
     @Option(help: "Test passages per novel (from held-out chapters).") var testPerNovel = 150
 
-    func load(seed: UInt64) throws -> (train: [Austen.Passage], test: [Austen.Passage]) {
-        try Austen.task(directory: austenDir, words: words, trainPerNovel: trainPerNovel, testPerNovel: testPerNovel, seed: seed)
+    /// The task's passages as labelled texts (label: the novel).
+    func load(seed: UInt64) throws -> (train: [LabelledText], test: [LabelledText]) {
+        let (train, test) = try Austen.task(directory: austenDir, words: words, trainPerNovel: trainPerNovel, testPerNovel: testPerNovel, seed: seed)
+        func labelled(_ p: [Austen.Passage]) -> [LabelledText] { p.map { LabelledText(text: $0.text, label: $0.novel) } }
+        return (labelled(train), labelled(test))
     }
 }
 

@@ -67,8 +67,7 @@ struct PruneCommand: ParsableCommand {
                 }
             }
             let (train, test) = try austen.load(seed: 0)
-            let experiment = try PruningExperiment(target: try target(), modelName: modelDir, train: train.map { LabelledText(text: $0.text, label: $0.novel) },
-                                                   test: test.map { LabelledText(text: $0.text, label: $0.novel) }, settings: settings)
+            let experiment = try PruningExperiment(target: try target(), modelName: modelDir, train: train, test: test, settings: settings)
             experiment.callback = console.handle
             let many = settings.constraints.count > 1
             try experiment.run { outcome in

@@ -152,9 +152,7 @@ public struct ClassifierTraining: Sendable {
         // What a resumed run must share with the original (not the machine's thread count or paths).
         var identity = config
         identity.dataDir = ""; identity.threads = 0; identity.blasCore = ""
-        let keyEncoder = JSONEncoder()
-        keyEncoder.outputFormatting = .sortedKeys
-        let runKey = String(decoding: try keyEncoder.encode(identity), as: UTF8.self) + " width \(width)"
+        let runKey = try sortedJSON(identity) + " width \(width)"
         let statePath = outDir + "/training-state.safetensors", checkpoint = outDir + "/model.safetensors"
         let trainer = Trainer(model: net, optimizer: opt, schedule: sched)
         trainer.loss = .crossEntropy(labelSmoothing: labelSmoothing)
