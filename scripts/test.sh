@@ -7,4 +7,6 @@ scripts/setup-minilm.sh      # the pretrained sentence encoder the transformer t
 scripts/setup-austen.sh      # Jane Austen's novels (the pruning task)
 export AMALGAM_REQUIRE_DATA=1   # the dataset tests must run, not skip
 swift build --build-tests
-swift test --skip-build --disable-swift-testing   # all tests are XCTest
+swift test --skip-build --disable-swift-testing   # all tests are XCTest; oneDNN, the default backend
+# The portable backend passes the same suite (AMALGAM_BACKEND=openblas: no oneDNN call at all).
+AMALGAM_BACKEND=openblas swift test --skip-build --disable-swift-testing

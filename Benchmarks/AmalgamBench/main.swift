@@ -76,11 +76,24 @@ case "mlp": (value, unit) = (try trainStepRate(MLP(inputFeatures: 784, classes: 
 case "cnn": (value, unit) = (try trainStepRate(SmallCNN(dropout: false, using: &rng), input: [1, 28, 28], classes: 10, batch: 128), "steps/s")
 case "resnet20": (value, unit) = (try trainStepRate(ResNet(using: &rng), input: [1, 28, 28], classes: 10, batch: 128), "steps/s")
 case "tiny": (value, unit) = (try trainStepRate(MLP(inputFeatures: 2, hidden: [16], classes: 1, using: &rng), input: [2], classes: 1, batch: 8), "steps/s")
-case "cnn-epoch":
+case "se-resnet20": (value, unit) = (try trainStepRate(SEResNet20(using: &rng), input: [1, 28, 28], classes: 10, batch: 128), "steps/s")
+case "dw-separable": (value, unit) = (try trainStepRate(DepthwiseSeparable(using: &rng), input: [64, 28, 28], classes: 10, batch: 64), "steps/s")
+case "conv1d-stack": (value, unit) = (try trainStepRate(ConvStack1d(using: &rng), input: [64, 1, 4096], classes: 10, batch: 8), "steps/s")
+case "moe":
+    // 2,048 tokens through the MoE layer, loss = mean square of the output: forward + backward + SGD.
+    let layer = MoELayer(using: &rng)
+    let x = Tensor.normal([2048, 256], using: &rng)
+    let opt = SGD(learningRate: 0.01)
+    value = try rate {
+        let (_, grads) = try valueAndGrad(layer) { l in try l(x).squared().mean() }
+        opt.update(layer, gradients: grads)
+    }
+    unit = "steps/s"
+case "cnn-epoch", "resnet20-epoch":
     var train = try FashionMNIST.load(split: .train)
     let (mean, std) = train.channelStatistics()
     train = train.normalized(mean: mean, std: std)
-    let model = SmallCNN(dropout: false, using: &rng)
+    let model: Module = workload == "cnn-epoch" ? SmallCNN(dropout: false, using: &rng) : ResNet(using: &rng)
     let trainer = Trainer(model: model, optimizer: SGD(learningRate: 0.01, momentum: 0.9))
     let loader = DataLoader(train, batchSize: 128, shuffle: true, seed: 0)
     let start = now()
@@ -153,5 +166,5 @@ default:
 }
 var usage = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage)
-print(String(format: "{\"side\": \"amalgam\", \"workload\": \"%@\", \"threads\": %d, \"value\": %.6g, \"unit\": \"%@\", \"peak_rss_mb\": %.1f}",
-             workload, threads, value, unit, Double(usage.ru_maxrss) / 1024))
+print(String(format: "{\"side\": \"amalgam\", \"backend\": \"%@\", \"workload\": \"%@\", \"threads\": %d, \"value\": %.6g, \"unit\": \"%@\", \"peak_rss_mb\": %.1f}",
+             Backend.current.rawValue, workload, threads, value, unit, Double(usage.ru_maxrss) / 1024))

@@ -1,3 +1,4 @@
+import CAmalgamDNNL
 import Foundation
 
 /// Geometry of a 2-D convolution or pooling window.
@@ -94,17 +95,95 @@ extension Tensor {
     /// input `[N, C, H, W]`, weight `[OC, C/groups, kh, kw]`, bias `[OC]` → `[N, OC, OH, OW]`.
     /// Pullbacks: dW = Σₙ dY·colᵀ, dX = col2im(Wᵀ·dY), db = Σ dY; the input gradient is skipped
     /// when the input is not tracked (the first layer).
+    ///
+    /// Runs on ``Backend/current``: oneDNN's convolution primitives (cached by shape; see
+    /// ``Backend``) or im2col + OpenBLAS. The shape checks come first and are the same for both.
+    ///
+    /// `fusedReLU` returns max(conv(x) + b, 0): on oneDNN the ReLU is a post-op of the
+    /// convolution (applied to each output block while it is still in cache, one pass over memory
+    /// fewer, forward and backward); on OpenBLAS it is the separate ``relu()``. Its gradient masks
+    /// the incoming gradient by y > 0, as ``relu()``'s does.
     public static func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil,
                               stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
-                              dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
+                              dilation: (Int, Int) = (1, 1), groups: Int = 1, fusedReLU: Bool = false) -> Tensor {
         precondition(input.rank == 4 && weight.rank == 4, "conv2d needs input [N, C, H, W] and weight [OC, C/g, kh, kw], got \(input.shape) and \(weight.shape)")
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let (oc, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
         precondition(groups >= 1 && c % groups == 0 && oc % groups == 0 && cg == c / groups,
                      "conv2d: input has \(c) channels, weight \(weight.shape) with groups \(groups)")
+        precondition(stride.0 >= 1 && stride.1 >= 1 && dilation.0 >= 1 && dilation.1 >= 1 && padding.0 >= 0 && padding.1 >= 0,
+                     "conv2d: stride \(stride) and dilation \(dilation) must be ≥ 1, padding \(padding) ≥ 0")
         let geo = Conv2dGeometry(kernel: (kh, kw), stride: stride, padding: padding, dilation: dilation)
         let (oh, ow) = geo.outputSize(h, w)
         precondition(oh > 0 && ow > 0, "conv2d: input \(h)×\(w) is smaller than the kernel \(kh)×\(kw) (dilation \(dilation), padding \(padding))")
+        if let bias { precondition(bias.shape == [oc], "conv2d: bias \(bias.shape) for \(oc) output channels") }
+        if Backend.usesOneDNN && n > 0 {
+            let key = OneDNNConvolutions.Key(n: n, c: c, h: h, w: w, oc: oc, kh: kh, kw: kw, sh: stride.0, sw: stride.1,
+                                             ph: padding.0, pw: padding.1, dh: dilation.0, dw: dilation.1, groups: groups,
+                                             bias: bias != nil, relu: fusedReLU)
+            if let out = conv2dOneDNN(input, weight: weight, bias: bias, key: key, outShape: [n, oc, oh, ow]) { return out }
+        }
+        let out = conv2dOpenBLAS(input, weight: weight, bias: bias, geo: geo, groups: groups, outShape: [n, oc, oh, ow])
+        return fusedReLU ? out.relu() : out
+    }
+
+    /// The oneDNN path of ``conv2d(_:weight:bias:stride:padding:dilation:groups:)``; nil when
+    /// oneDNN refuses the configuration (it then runs on OpenBLAS).
+    static func conv2dOneDNN(_ input: Tensor, weight: Tensor, bias: Tensor?, key: OneDNNConvolutions.Key, outShape: [Int]) -> Tensor? {
+        var out = Tensor(uninitializedShape: outShape)
+        let ok: Bool = OneDNNConvolutions.lock.withLock {
+            guard let prim = OneDNNConvolutions.primitive(key) else { return false }
+            return Threading.withOneDNNThreads {
+                amalgam_conv_forward(prim.handle, input.storage.pointer, weight.storage.pointer, bias?.storage.pointer, out.storage.pointer) == 0
+            }
+        }
+        guard ok else { return nil }
+        var inputs = [input, weight]
+        if let bias { inputs.append(bias) }
+        let y = out
+        record(&out, inputs) { gOut, needs in
+            var g = gOut
+            if key.relu {
+                // The ReLU post-op's gradient: keep g where the output is positive.
+                var masked = Tensor(uninitializedShape: gOut.shape)
+                let pg = gOut.storage.pointer, py = y.storage.pointer, pm = masked.storage.pointer
+                for i in 0..<masked.count { pm[i] = py[i] > 0 ? pg[i] : 0 }
+                masked.node = nil
+                g = masked
+            }
+            var dx: Tensor? = needs[0] ? Tensor(uninitializedShape: input.shape) : nil
+            var dW: Tensor? = needs[1] || (bias != nil && needs[2]) ? Tensor(uninitializedShape: weight.shape) : nil
+            var db: Tensor? = bias != nil && needs[2] ? Tensor(uninitializedShape: [key.oc]) : nil
+            OneDNNConvolutions.lock.withLock {
+                // The primitive was created by the forward call; it is recreated if the cache was
+                // emptied in between.
+                guard let prim = OneDNNConvolutions.primitive(key) else { preconditionFailure("oneDNN convolution vanished: \(key)") }
+                Threading.withOneDNNThreads {
+                    if let dW {
+                        let rc = amalgam_conv_backward_weights(prim.handle, input.storage.pointer, g.storage.pointer, dW.storage.pointer, db?.storage.pointer)
+                        precondition(rc == 0, "oneDNN convolution backward-weights failed: \(String(cString: amalgam_dnnl_message()))")
+                    }
+                    if let dx {
+                        let rc = amalgam_conv_backward_data(prim.handle, g.storage.pointer, weight.storage.pointer, dx.storage.pointer)
+                        precondition(rc == 0, "oneDNN convolution backward-data failed: \(String(cString: amalgam_dnnl_message()))")
+                    }
+                }
+            }
+            if !needs[1] { dW = nil }
+            dx?.node = nil; dW?.node = nil; db?.node = nil
+            var result: [Tensor?] = [dx, dW]
+            if bias != nil { result.append(db) }
+            return result
+        }
+        return out
+    }
+
+    /// The OpenBLAS path: im2col + SGEMM per image (split over the kernel workers), col2im back.
+    static func conv2dOpenBLAS(_ input: Tensor, weight: Tensor, bias: Tensor?, geo: Conv2dGeometry, groups: Int, outShape: [Int]) -> Tensor {
+        let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let (oc, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        let (oh, ow) = (outShape[2], outShape[3])
+        let (stride, padding) = (geo.stride, geo.padding)
         let ocg = oc / groups, kc = cg * kh * kw, p = oh * ow
         let direct = kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0)
         var out = Tensor(uninitializedShape: [n, oc, oh, ow])

@@ -1,10 +1,20 @@
+import CAmalgamDNNL
 import COpenBLAS
 import Foundation
 
-/// C = op(A)·op(B) for row-major matrices through OpenBLAS (`beta` accumulates into C).
+/// C = op(A)·op(B) for row-major matrices (`beta` accumulates into C), on ``Backend/current``:
+/// oneDNN's JIT SGEMM (`dnnl_sgemm`, row-major, threads from the calling thread's OpenMP setting)
+/// or OpenBLAS's `cblas_sgemm` (always for products under 2¹⁴ multiply-adds).
 @inline(__always)
 func sgemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
            m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, beta: Float = 0) {
+    // Products of a few thousand multiply-adds cost less than oneDNN's dispatch (measured on
+    // the `tiny` benchmark row): they stay on OpenBLAS on either backend.
+    if Backend.usesOneDNN, m * n * k >= 1 << 14,
+       amalgam_dnnl_sgemm(transposeA ? 84 : 78, transposeB ? 84 : 78, Int64(m), Int64(n), Int64(k), 1, a, Int64(transposeA ? m : k),
+                          b, Int64(transposeB ? k : n), beta, c, Int64(n)) == 0 {
+        return
+    }
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), 1, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
                 beta, c, Int32(n))
@@ -12,8 +22,11 @@ func sgemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMuta
 
 /// Threads used by OpenBLAS (and by Amalgam's own parallel kernels).
 public enum Threading {
-    /// Sets the number of OpenBLAS threads.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(Swift.max(1, n))) }
+    /// Sets the number of OpenBLAS threads and of oneDNN's OpenMP threads for the calling thread.
+    public static func setThreads(_ n: Int) {
+        openblas_set_num_threads(Int32(Swift.max(1, n)))
+        if Backend.available { _ = amalgam_dnnl_set_threads(Int32(Swift.max(1, n))) }
+    }
     public static var threads: Int { Int(openblas_get_num_threads()) }
     /// The OpenBLAS kernel in use (for benchmark reports).
     public static var blasCore: String { String(cString: openblas_get_corename()) }

@@ -24,11 +24,11 @@ extension Tensor {
         parallelChunks(count: c, work: 5 * Double(x.count)) { _, channels in
         for ch in channels {
             var s: Double = 0
-            for i in 0..<n { let r = px + (i * c + ch) * inner; for k in 0..<inner { s += Double(r[k]) } }
+            for i in 0..<n { s += Double(laneSum(px + (i * c + ch) * inner, inner)) }
             let mu = Float(s / Double(m))
-            var ss: Float = 0
-            for i in 0..<n { let r = px + (i * c + ch) * inner; for k in 0..<inner { let d = r[k] - mu; ss += d * d } }
-            let v = ss / Float(m)
+            var ss: Double = 0
+            for i in 0..<n { ss += Double(laneSquaredDeviation(px + (i * c + ch) * inner, inner, mu)) }
+            let v = Float(ss / Double(m))
             let inv = 1 / (v + epsilon).squareRoot()
             pmean[ch] = mu
             pvar[ch] = v
@@ -49,9 +49,10 @@ extension Tensor {
                 let mu = meanV.storage.pointer[ch], inv = pinv[ch]
                 var sg: Float = 0, sgx: Float = 0
                 for i in 0..<n {
-                    let r = px + (i * c + ch) * inner, q = gp + (i * c + ch) * inner
-                    for k in 0..<inner { sg += q[k]; sgx += q[k] * (r[k] - mu) * inv }
+                    let (a, b) = laneSumAndDeviationDot(gp + (i * c + ch) * inner, px + (i * c + ch) * inner, inner, mu)
+                    sg += a; sgx += b
                 }
+                sgx *= inv
                 pdg[ch] = sgx
                 pdb[ch] = sg
                 if let pdx {
@@ -118,4 +119,54 @@ extension Tensor {
         }
         return out
     }
+}
+
+// Reductions over one row of a channel in 16 lanes. A single running sum is a chain of dependent
+// additions the compiler may not reorder (so it neither vectorises nor pipelines it); sixteen
+// partial sums make the loop SIMD and are added at the end. The order is fixed, so results are
+// deterministic; they differ from a sequential sum by rounding only. (Products and sums are
+// written apart: `addProduct` on SIMD types calls `fmaf` per lane on Linux.)
+
+/// Σ p[k] for k < count.
+@inline(__always) func laneSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+    var acc = SIMD16<Float>(repeating: 0)
+    var k = 0
+    let raw = UnsafeRawPointer(p)
+    while k + 16 <= count { acc += raw.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<Float>.self); k += 16 }
+    var total = acc.sum()
+    while k < count { total += p[k]; k += 1 }
+    return total
+}
+
+/// Σ (p[k] − mu)² for k < count.
+@inline(__always) func laneSquaredDeviation(_ p: UnsafePointer<Float>, _ count: Int, _ mu: Float) -> Float {
+    var acc = SIMD16<Float>(repeating: 0)
+    let m = SIMD16<Float>(repeating: mu)
+    var k = 0
+    let raw = UnsafeRawPointer(p)
+    while k + 16 <= count {
+        let d = raw.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<Float>.self) - m
+        acc += d * d
+        k += 16
+    }
+    var total = acc.sum()
+    while k < count { let d = p[k] - mu; total += d * d; k += 1 }
+    return total
+}
+
+/// (Σ q[k], Σ q[k]·(x[k] − mu)) for k < count.
+@inline(__always) func laneSumAndDeviationDot(_ q: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int, _ mu: Float) -> (Float, Float) {
+    var a = SIMD16<Float>(repeating: 0), b = SIMD16<Float>(repeating: 0)
+    let m = SIMD16<Float>(repeating: mu)
+    var k = 0
+    let rq = UnsafeRawPointer(q), rx = UnsafeRawPointer(x)
+    while k + 16 <= count {
+        let g = rq.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<Float>.self)
+        a += g
+        b += g * (rx.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<Float>.self) - m)
+        k += 16
+    }
+    var sa = a.sum(), sb = b.sum()
+    while k < count { sa += q[k]; sb += q[k] * (x[k] - mu); k += 1 }
+    return (sa, sb)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import CAmalgamDNNL
 import COpenBLAS
 
 /// Splits `0..<count` over up to `Threading.kernelWorkers` workers when `work` (a rough count of
@@ -15,7 +16,11 @@ func parallelChunks(count: Int, work: Double, _ body: (Int, Range<Int>) -> Void)
     openblas_set_num_threads(1)
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         let lo = count * w / workers, hi = count * (w + 1) / workers
+        // oneDNN's products inside a worker run on that worker alone (its OpenMP setting is per
+        // thread; the calling thread runs one of the chunks and gets its setting back).
+        let saved = amalgam_dnnl_set_threads(1)
         body(w, lo..<hi)
+        if saved > 0 { _ = amalgam_dnnl_set_threads(saved) }
     }
     openblas_set_num_threads(blasThreads)
 }

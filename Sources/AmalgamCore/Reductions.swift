@@ -261,3 +261,86 @@ extension Tensor {
         return out
     }
 }
+
+extension Tensor {
+    /// Attention weights in one fused pass: softmax(scale·x + mask) along the last axis.
+    ///
+    /// `scores` is `[…, T, S]` (e.g. `[B, heads, T, S]`); `maskBias`, when given, is added after
+    /// scaling and broadcasts against `scores` (e.g. `[B, 1, 1, S]` for padding, `[1, 1, T, S]`
+    /// for causality; its last axis must be S). Unfused this is three passes over B·heads·T·S
+    /// values (scale, add, softmax) and two temporaries; here each row is read once for its
+    /// maximum and once for the exponentials. The mask is a constant: no gradient flows to it.
+    /// Pullback: dx = scale · y ⊙ (g − Σ g⊙y).
+    public static func scaledMaskedSoftmax(_ scores: Tensor, scale: Float, maskBias: Tensor? = nil) -> Tensor {
+        precondition(scores.rank >= 1, "scaledMaskedSoftmax needs scores […, S], got \(scores.shape)")
+        let s = scores.shape[scores.rank - 1], rows = scores.count / Swift.max(s, 1)
+        // Per-row offset into the mask: broadcast strides over the leading axes.
+        var maskStrides: [Int] = []
+        var lead = Array(scores.shape.dropLast())
+        if let maskBias {
+            precondition(maskBias.rank <= scores.rank && maskBias.shape.last == s,
+                         "scaledMaskedSoftmax: mask \(maskBias.shape) does not broadcast against scores \(scores.shape)")
+            let mshape = [Int](repeating: 1, count: scores.rank - maskBias.rank) + maskBias.shape
+            var step = s
+            maskStrides = [Int](repeating: 0, count: lead.count)
+            for d in stride(from: lead.count - 1, through: 0, by: -1) {
+                precondition(mshape[d] == lead[d] || mshape[d] == 1,
+                             "scaledMaskedSoftmax: mask \(maskBias.shape) does not broadcast against scores \(scores.shape)")
+                maskStrides[d] = mshape[d] == 1 ? 0 : step
+                step *= mshape[d]
+            }
+        }
+        if lead.isEmpty { lead = [1]; maskStrides = [0] }
+        var out = Tensor(uninitializedShape: scores.shape)
+        let px = scores.storage.pointer, po = out.storage.pointer, pm = maskBias?.storage.pointer
+        let leadShape = lead, strides = maskStrides
+        parallelChunks(count: rows, work: Double(scores.count) * 20) { _, range in
+            for r in range {
+                let x = px + r * s, o = po + r * s
+                var mrow: UnsafePointer<Float>? = nil
+                if let pm {
+                    var rem = r, off = 0
+                    for d in stride(from: leadShape.count - 1, through: 0, by: -1) { off += (rem % leadShape[d]) * strides[d]; rem /= leadShape[d] }
+                    mrow = UnsafePointer(pm + off)
+                }
+                var m = -Float.infinity
+                if let mrow { for k in 0..<s { let v = x[k] * scale + mrow[k]; o[k] = v; m = Swift.max(m, v) } }
+                else { for k in 0..<s { let v = x[k] * scale; o[k] = v; m = Swift.max(m, v) } }
+                if !m.isFinite { m = 0 }
+                var total: Float = 0
+                for k in 0..<s { let e = Foundation.exp(o[k] - m); o[k] = e; total += e }
+                let inv = 1 / total
+                for k in 0..<s { o[k] *= inv }
+            }
+        }
+        let y = out
+        record(&out, [scores]) { g, _ in
+            var dx = Tensor(uninitializedShape: y.shape)
+            let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
+            parallelChunks(count: rows, work: Double(y.count) * 4) { _, range in
+                for r in range {
+                    let gr = pg + r * s, yr = py + r * s, d = pd + r * s
+                    let dot = laneDot(gr, yr, s)
+                    for k in 0..<s { d[k] = scale * yr[k] * (gr[k] - dot) }
+                }
+            }
+            dx.node = nil
+            return [dx]
+        }
+        return out
+    }
+}
+
+/// Σ a[k]·b[k] in 16 lanes (see `laneSum`).
+@inline(__always) func laneDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+    var acc = SIMD16<Float>(repeating: 0)
+    var k = 0
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while k + 16 <= count {
+        acc += ra.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<Float>.self) * rb.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<Float>.self)
+        k += 16
+    }
+    var total = acc.sum()
+    while k < count { total += a[k] * b[k]; k += 1 }
+    return total
+}

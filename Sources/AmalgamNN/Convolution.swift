@@ -24,11 +24,16 @@ public final class Conv2d: Module {
         self.groups = groups
     }
 
-    public override func forward(_ x: Tensor) throws -> Tensor {
+    public override func forward(_ x: Tensor) throws -> Tensor { try forward(x, fusedReLU: false) }
+
+    /// The convolution, optionally followed by a fused ReLU (what `Sequential` runs for a
+    /// `Conv2d` + ReLU pair).
+    public func forward(_ x: Tensor, fusedReLU: Bool) throws -> Tensor {
         let k = (weight.value.shape[2], weight.value.shape[3])
         try checkShape(x.rank == 4 && x.shape[1] == inChannels, "Conv2d(\(inChannels)→\(outChannels))", expected: "[N, \(inChannels), H, W]", got: x.shape)
         let (oh, ow) = Conv2dGeometry(kernel: k, stride: stride, padding: padding, dilation: dilation).outputSize(x.shape[2], x.shape[3])
         try checkShape(oh > 0 && ow > 0, "Conv2d(\(inChannels)→\(outChannels), kernel \(k.0)×\(k.1))", expected: "spatial size at least the dilated kernel", got: x.shape)
-        return Tensor.conv2d(x, weight: weight.value, bias: bias?.value, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        return Tensor.conv2d(x, weight: weight.value, bias: bias?.value, stride: stride, padding: padding, dilation: dilation,
+                             groups: groups, fusedReLU: fusedReLU)
     }
 }

@@ -128,9 +128,9 @@ public final class BertSelfAttention: Module {
         let d = headSize, h = heads * headSize
         func split(_ y: Tensor) -> Tensor { y.reshaped([b, t, heads, d]).permuted([0, 2, 1, 3]) }   // [B, nh, T, d]
         let q = split(try query(x)), k = split(try key(x)), v = split(try value(x))
-        var scores = Tensor.matmul(q, k, transposeB: true) * (1 / Float(d).squareRoot())           // [B, nh, T, T]
-        if let maskBias { scores = scores + maskBias }
-        let probs = try dropout(scores.softmax(axis: -1))
+        // softmax(QKᵀ/√d + mask) in one fused pass over the [B, nh, T, T] scores.
+        let scores = Tensor.matmul(q, k, transposeB: true)
+        let probs = try dropout(Tensor.scaledMaskedSoftmax(scores, scale: 1 / Float(d).squareRoot(), maskBias: maskBias))
         var context = Tensor.matmul(probs, v)                                                       // [B, nh, T, d]
         if headMultiplier.isActiveMultiplier { context = context * headMultiplier.value.reshaped([1, heads, 1, 1]) }
         return context.permuted([0, 2, 1, 3]).reshaped([b, t, h])

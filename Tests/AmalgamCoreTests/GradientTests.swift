@@ -163,6 +163,28 @@ final class GradientTests: XCTestCase {
         check("conv2d, input only", [x]) { conv($0[0], w) }
     }
 
+    /// The fused attention softmax equals scale, add mask, softmax — values and gradients — for
+    /// padding, causal and absent masks, and its gradient passes finite differences.
+    func testScaledMaskedSoftmaxEqualsTheUnfusedSequence() {
+        let x = randn([2, 3, 4, 5], scale: 2)
+        let padding = Tensor([0, 0, 0, -1e9, -1e9, 0, 0, 0, 0, -1e9], shape: [2, 1, 1, 5])
+        let causal = Tensor((0..<20).map { i in Float(i % 5 > i / 5 + 1 ? -1e9 : 0) }, shape: [1, 1, 4, 5])
+        let seed = randn([2, 3, 4, 5])
+        for mask in [nil, padding, causal] {
+            let fused = valueAndGrad(at: [x]) { (Tensor.scaledMaskedSoftmax($0[0], scale: 0.35, maskBias: mask) * seed).sum() }
+            let plain = valueAndGrad(at: [x]) { v -> Tensor in
+                var s = v[0] * 0.35
+                if let mask { s = s + mask }
+                return (s.softmax(axis: -1) * seed).sum()
+            }
+            XCTAssertEqual(fused.value.scalars[0], plain.value.scalars[0], accuracy: 1e-5)
+            for (u, w) in zip(fused.gradients[0].scalars, plain.gradients[0].scalars) { XCTAssertEqual(u, w, accuracy: 1e-6) }
+            check("scaledMaskedSoftmax", [x]) { Tensor.scaledMaskedSoftmax($0[0], scale: 0.35, maskBias: mask) }
+        }
+        let rows = Tensor.scaledMaskedSoftmax(x, scale: 1, maskBias: padding).sum(axis: -1).scalars
+        for r in rows { XCTAssertEqual(r, 1, accuracy: 1e-6) }
+    }
+
     func testFusedNormalization() {
         let x = randn([3, 2, 4, 5], scale: 2) + 1
         check("batchNorm 2d", [x, randn([2]), randn([2])]) { Tensor.batchNorm($0[0], gamma: $0[1], beta: $0[2], epsilon: 1e-5).output }

@@ -53,6 +53,83 @@ def idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
+class SqueezeExcitation(torch.nn.Module):
+    def __init__(self, c, reduction=4):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(c, max(1, c // reduction)); self.fc2 = torch.nn.Linear(max(1, c // reduction), c)
+    def forward(self, x):
+        s = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return x * torch.sigmoid(self.fc2(F.relu(self.fc1(s))))[:, :, None, None]
+
+
+class SEBasicBlock(torch.nn.Module):
+    def __init__(self, i, o, stride):
+        super().__init__()
+        nn = torch.nn
+        self.conv1 = nn.Conv2d(i, o, 3, stride, 1, bias=False); self.bn1 = nn.BatchNorm2d(o)
+        self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False); self.bn2 = nn.BatchNorm2d(o)
+        self.se = SqueezeExcitation(o)
+        self.shortcut = nn.Sequential(nn.Conv2d(i, o, 1, stride, bias=False), nn.BatchNorm2d(o)) if stride != 1 or i != o else None
+    def forward(self, x):
+        h = self.se(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+        return F.relu(h + (self.shortcut(x) if self.shortcut is not None else x))
+
+
+class SEResNet20(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 16, 3, 1, 1, bias=False); self.bn1 = torch.nn.BatchNorm2d(16)
+        blocks, c = [], 16
+        for w_, s_ in ((16, 1), (32, 2), (64, 2)):
+            for i in range(3):
+                blocks.append(SEBasicBlock(c, w_, s_ if i == 0 else 1)); c = w_
+        self.blocks = torch.nn.Sequential(*blocks); self.fc = torch.nn.Linear(64, 10)
+    def forward(self, x):
+        return self.fc(F.adaptive_avg_pool2d(self.blocks(F.relu(self.bn1(self.conv1(x)))), 1).flatten(1))
+
+
+class DepthwiseSeparable(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.dw = nn.Conv2d(64, 64, 3, 1, 1, groups=64, bias=False); self.bn1 = nn.BatchNorm2d(64)
+        self.pw = nn.Conv2d(64, 128, 1, bias=False); self.bn2 = nn.BatchNorm2d(128); self.fc = nn.Linear(128, 10)
+    def forward(self, x):
+        h = F.relu(self.bn2(self.pw(F.relu(self.bn1(self.dw(x))))))
+        return self.fc(F.adaptive_avg_pool2d(h, 1).flatten(1))
+
+
+class ConvStack1d(torch.nn.Module):
+    layers = [(3, 1), (5, 2), (7, 4), (9, 8), (15, 1), (21, 2), (31, 1), (3, 8)]
+    def __init__(self):
+        super().__init__()
+        mods = []
+        for k, d in self.layers:
+            mods += [torch.nn.Conv1d(64, 64, k, padding=d * (k - 1) // 2, dilation=d), torch.nn.ReLU()]
+        self.convs = torch.nn.Sequential(*mods); self.fc = torch.nn.Linear(64, 10)
+    def forward(self, x):
+        return self.fc(self.convs(x).mean(-1))
+
+
+class MoELayer(torch.nn.Module):
+    def __init__(self, d=256, experts=8):
+        super().__init__()
+        self.router = torch.nn.Linear(d, experts, bias=False)
+        self.up = torch.nn.ModuleList(torch.nn.Linear(d, 4 * d) for _ in range(experts))
+        self.down = torch.nn.ModuleList(torch.nn.Linear(4 * d, d) for _ in range(experts))
+    def forward(self, x):
+        probs = self.router(x).softmax(-1)
+        choice = probs.argmax(1)
+        out = torch.zeros_like(x)
+        for e in range(len(self.up)):
+            idx = (choice == e).nonzero().squeeze(1)
+            if idx.numel() == 0:
+                continue
+            h = self.down[e](F.gelu(self.up[e](x.index_select(0, idx))))
+            out = out.index_add(0, idx, h * probs.index_select(0, idx)[:, e:e + 1])
+        return out
+
+
 w = a.workload
 if w in ("sgemm512", "sgemm1024"):
     value, unit = gemm_rate(int(w[5:])), "GFLOP/s"
@@ -64,12 +141,26 @@ elif w == "resnet20":
     value, unit = train_rate(ResNet(), (1, 28, 28), 10, 128), "steps/s"
 elif w == "tiny":
     value, unit = train_rate(MLP(2, (16,), 1), (2,), 1, 8), "steps/s"
-elif w == "cnn-epoch":
+elif w == "se-resnet20":
+    value, unit = train_rate(SEResNet20(), (1, 28, 28), 10, 128), "steps/s"
+elif w == "dw-separable":
+    value, unit = train_rate(DepthwiseSeparable(), (64, 28, 28), 10, 64), "steps/s"
+elif w == "conv1d-stack":
+    value, unit = train_rate(ConvStack1d(), (64, 4096), 10, 8), "steps/s"
+elif w == "moe":
+    layer = MoELayer(); x = torch.randn(2048, 256)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.01)
+    def step():
+        opt.zero_grad(set_to_none=True)
+        layer(x).pow(2).mean().backward()
+        opt.step()
+    value, unit = rate(step), "steps/s"
+elif w in ("cnn-epoch", "resnet20-epoch"):
     d = os.environ.get("AMALGAM_DATA", "/usr/share/datasets/fashion-mnist")
     x = torch.from_numpy(idx(d + "/train-images-idx3-ubyte.gz").astype(np.float32) / 255).unsqueeze(1)
     y = torch.from_numpy(idx(d + "/train-labels-idx1-ubyte.gz").astype(np.int64))
     x = (x - x.mean()) / x.std()
-    model = SmallCNN(); opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model = SmallCNN() if w == "cnn-epoch" else ResNet(); opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     g = torch.Generator().manual_seed(0)
     start = time.perf_counter()
     for idxs in torch.randperm(len(y), generator=g).split(128):
