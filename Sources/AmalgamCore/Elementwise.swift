@@ -110,6 +110,49 @@ func fastErf(_ x: Float) -> Float {
     return x * p / q
 }
 
+/// The exact GELU over `range`: out = x·Φ(x) when `g` is nil, else the gradient
+/// out = g·(Φ(x) + x·φ(x)). Plain loops over pointers with branch-free scalar math, which LLVM
+/// vectorises; a per-element closure (`mapKernel`) is not inlined into the parallel loop and so
+/// never vectorises (nor do Swift's generic SIMD operations, which are not specialised here).
+@inline(__always)
+func geluExactKernel(_ px: UnsafeMutablePointer<Float>, _ pg: UnsafeMutablePointer<Float>?, _ po: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
+    if let pg {
+        for i in range {
+            let x = px[i]
+            let cdf = 0.5 * (1 + fastErf(x * 0.70710678118654752))
+            po[i] = pg[i] * (cdf + x * fastExpNonPositive(-0.5 * x * x) * 0.3989422804014327)
+        }
+    } else {
+        for i in range {
+            let x = px[i]
+            po[i] = x * (0.5 * (1 + fastErf(x * 0.70710678118654752)))
+        }
+    }
+}
+
+/// eˣ for x ≤ 0 (the GELU density's argument), branch-free so loops calling it vectorise:
+/// x = n·ln2 + r with |r| ≤ ln2/2, eʳ by its degree-6 Taylor polynomial (relative error below
+/// 2·10⁻⁷ there), 2ⁿ written into the exponent bits. Below ln 2⁻¹²⁶ ≈ −87.34 (where eˣ is
+/// subnormal) the result is 0.
+@inline(__always)
+func fastExpNonPositive(_ v: Float) -> Float {
+    let x = Swift.max(v, -87.33654)   // ln of the smallest normal float
+    // n = round(x/ln 2) by the 1.5·2²³ trick: adding it leaves n in the low mantissa bits (no
+    // float-to-integer conversion, whose range check would stop vectorisation).
+    let t = x * 1.4426950408889634 + 12582912
+    let n = t - 12582912
+    let r = x - n * 0.693145751953125 - n * 1.428606765330187e-06   // ln 2 in two parts
+    var p: Float = 1.0 / 720
+    p = p * r + 1.0 / 120
+    p = p * r + 1.0 / 24
+    p = p * r + 1.0 / 6
+    p = p * r + 0.5
+    p = p * r + 1
+    p = p * r + 1
+    let scale = Float(bitPattern: (t.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
+    return v < -87.33654 ? 0 : p * scale
+}
+
 extension Tensor {
     /// self += other (same shape), in place; not recorded.
     mutating func addInPlace(_ other: Tensor) {
@@ -299,7 +342,9 @@ extension Tensor {
         if approximate {
             out = mapKernel(self, cost: 25) { x in 0.5 * x * (1 + Foundation.tanh(c * (x + k * x * x * x))) }
         } else {
-            out = mapKernel(self, cost: 25) { x in 0.5 * x * (1 + fastErf(x * 0.70710678118654752)) }
+            out = Tensor(uninitializedShape: shape)
+            let px = storage.pointer, po = out.storage.pointer
+            parallelChunks(count: count, work: Double(count) * 25) { _, r in geluExactKernel(px, nil, po, r) }
         }
         let x = self
         Tensor.record(&out, [self]) { g, _ in
@@ -310,11 +355,10 @@ extension Tensor {
                     return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * k * x * x))
                 }]
             }
-            return [zipKernel(g, x, cost: 40) { g, x in
-                let cdf = 0.5 * (1 + fastErf(x * 0.70710678118654752))
-                let pdf = Foundation.exp(-0.5 * x * x) * 0.3989422804014327
-                return g * (cdf + x * pdf)
-            }]
+            var dx = Tensor(uninitializedShape: x.shape)
+            let px = x.storage.pointer, pg = g.storage.pointer, pd = dx.storage.pointer
+            parallelChunks(count: x.count, work: Double(x.count) * 40) { _, r in geluExactKernel(px, pg, pd, r) }
+            return [dx]
         }
         return out
     }

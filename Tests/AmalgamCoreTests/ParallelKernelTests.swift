@@ -121,3 +121,19 @@ final class ParallelKernelTests: XCTestCase {
         XCTAssertEqual(grads[0].scalars, zip(xs, ss).map { $0 > 0 ? $1 : 0 })
     }
 }
+
+/// The vectorisable exponential behind the exact GELU's gradient.
+final class FastExpTests: XCTestCase {
+    func testFastExpMatchesFoundationOnTheNonPositiveAxis() {
+        var worst: Float = 0
+        for i in 0...200_000 {
+            let x = -Float(i) * 0.0005          // [−100, 0]
+            let e = Foundation.exp(x), f = fastExpNonPositive(x)
+            if e < Float.leastNormalMagnitude { XCTAssertLessThan(f, 1e-37, "x = \(x)"); continue }
+            worst = max(worst, abs(f - e) / e)
+        }
+        XCTAssertLessThan(worst, 5e-7)
+        XCTAssertEqual(fastExpNonPositive(0), 1)
+        XCTAssertEqual(fastExpNonPositive(-1000), 0)
+    }
+}
