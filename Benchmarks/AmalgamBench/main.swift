@@ -26,6 +26,7 @@ let threads = Int(option("--threads", 2))
 let seconds = option("--seconds", 3)
 Threading.setThreads(threads)
 Threading.kernelWorkers = threads
+if ProcessInfo.processInfo.environment["AMALGAM_BENCH_NO_FUSION"] != nil { Sequential.fusesConvolutionReLU = false }
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 

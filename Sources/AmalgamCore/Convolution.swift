@@ -145,9 +145,12 @@ extension Tensor {
             var g = gOut
             if key.relu {
                 // The ReLU post-op's gradient: keep g where the output is positive.
+                // Both values loaded, so the loop is a vector select, not a branch (as relu()'s).
                 var masked = Tensor(uninitializedShape: gOut.shape)
                 let pg = gOut.storage.pointer, py = y.storage.pointer, pm = masked.storage.pointer
-                for i in 0..<masked.count { pm[i] = py[i] > 0 ? pg[i] : 0 }
+                parallelChunks(count: masked.count, work: Double(masked.count) * 2) { _, r in
+                    for i in r { let gi = pg[i], yi = py[i]; pm[i] = yi > 0 ? gi : 0 }
+                }
                 masked.node = nil
                 g = masked
             }

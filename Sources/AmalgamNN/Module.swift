@@ -290,6 +290,8 @@ private func snakeCaseUnicode(_ s: String) -> String {
 
 /// Modules applied in order; children are named "0", "1", … as in `nn.Sequential`.
 public final class Sequential: Module {
+    /// Whether `Conv2d` → ReLU pairs run as one fused convolution (default true).
+    nonisolated(unsafe) public static var fusesConvolutionReLU = true
     public var layers: [Module]
     public init(_ layers: [Module]) { self.layers = layers }
     public convenience init(_ layers: Module...) { self.init(layers) }
@@ -302,7 +304,7 @@ public final class Sequential: Module {
         var h = x
         var i = 0
         while i < layers.count {
-            if i + 1 < layers.count, let conv = layers[i] as? Conv2d, let act = layers[i + 1] as? Activation, act.kind == .relu,
+            if Sequential.fusesConvolutionReLU, i + 1 < layers.count, let conv = layers[i] as? Conv2d, let act = layers[i + 1] as? Activation, act.kind == .relu,
                !conv.hasHooks, !act.hasHooks {
                 h = try conv.forward(h, fusedReLU: true)
                 i += 2

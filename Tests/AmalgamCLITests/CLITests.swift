@@ -28,6 +28,13 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(d.stderr.contains("fashion-mnist"), d.stderr)
     }
 
+    /// An unknown AMALGAM_BACKEND is reported, not silently ignored, and the run goes on.
+    func testUnknownBackendIsReported() throws {
+        let r = try run(["train", "--data-dir", "/nonexistent/data", "--out", tempDir()], environment: ["AMALGAM_BACKEND": "cuda"])
+        XCTAssertTrue(r.stderr.contains("warning: AMALGAM_BACKEND=cuda is not a backend (onednn, openblas)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("apt-get install dataset-fashion-mnist"), "the command still ran: \(r.stderr)")
+    }
+
     func testMissingDatasetError() throws {
         let r = try run(["train", "--data-dir", "/nonexistent/data", "--out", tempDir()])
         XCTAssertEqual(r.status, 1)

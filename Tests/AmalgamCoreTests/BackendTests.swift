@@ -101,6 +101,38 @@ final class BackendTests: XCTestCase {
         }
     }
 
+    /// Matrix products (plain, every transpose, batched, shared matrix, the fused linear map) on
+    /// both backends, forward and backward; sizes on both sides of the 2¹⁴ cut-off below which
+    /// products stay on OpenBLAS.
+    func testMatrixProductsAgreeOnBothBackends() throws {
+        try requireOneDNN()
+        let shapes: [(Int, Int, Int)] = [(3, 4, 5), (64, 96, 80), (1, 300, 129), (130, 1, 200), (33, 65, 17)]
+        for (m, k, n) in shapes {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = randn(ta ? [2, k, m] : [2, m, k]), b = randn(tb ? [2, n, k] : [2, k, n]), r = randn([2, m, n])
+                func run(_ backend: Backend) -> [Tensor] {
+                    Backend.with(backend) {
+                        let y = Tensor.matmul(a, b, transposeA: ta, transposeB: tb)
+                        return [y] + valueAndGrad(at: [a, b]) { (Tensor.matmul($0[0], $0[1], transposeA: ta, transposeB: tb) * r).sum() }.gradients
+                    }
+                }
+                for (u, v) in zip(run(.oneDNN), run(.openBLAS)) {
+                    XCTAssertLessThanOrEqual(relativeDifference(u, v), 1e-5, "matmul \(m)×\(k)×\(n) ta \(ta) tb \(tb)")
+                }
+            }
+            let x = randn([m, k]), w = randn([n, k]), bias = randn([n]), shared = randn([k, n]), batched = randn([3, m, k])
+            func linear(_ backend: Backend) -> [Tensor] {
+                Backend.with(backend) {
+                    [Tensor.linear(x, weight: w, bias: bias), Tensor.matmul(batched, shared)]
+                        + valueAndGrad(at: [x, w, bias]) { Tensor.linear($0[0], weight: $0[1], bias: $0[2]).squared().sum() }.gradients
+                }
+            }
+            for (u, v) in zip(linear(.oneDNN), linear(.openBLAS)) {
+                XCTAssertLessThanOrEqual(relativeDifference(u, v), 1e-5, "linear / shared matrix \(m)×\(k)×\(n)")
+            }
+        }
+    }
+
     /// Primitives are created once per shape: a second training step creates none.
     func testRepeatedStepCreatesNoPrimitive() throws {
         try requireOneDNN()
