@@ -142,18 +142,8 @@ extension Tensor {
         if let bias { inputs.append(bias) }
         let y = out
         record(&out, inputs) { gOut, needs in
-            var g = gOut
-            if key.relu {
-                // The ReLU post-op's gradient: keep g where the output is positive.
-                // Both values loaded, so the loop is a vector select, not a branch (as relu()'s).
-                var masked = Tensor(uninitializedShape: gOut.shape)
-                let pg = gOut.storage.pointer, py = y.storage.pointer, pm = masked.storage.pointer
-                parallelChunks(count: masked.count, work: Double(masked.count) * 2) { _, r in
-                    for i in r { let gi = pg[i], yi = py[i]; pm[i] = yi > 0 ? gi : 0 }
-                }
-                masked.node = nil
-                g = masked
-            }
+            // The ReLU post-op's gradient first: keep g where the output is positive.
+            let g = key.relu ? reluGradient(gOut, output: y) : gOut
             var dx: Tensor? = needs[0] ? Tensor(uninitializedShape: input.shape) : nil
             var dW: Tensor? = needs[1] || (bias != nil && needs[2]) ? Tensor(uninitializedShape: weight.shape) : nil
             var db: Tensor? = bias != nil && needs[2] ? Tensor(uninitializedShape: [key.oc]) : nil

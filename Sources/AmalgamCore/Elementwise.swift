@@ -315,15 +315,19 @@ extension Tensor {
             for i in r { let v = px[i]; po[i] = v > 0 ? v : 0 }
         }
         let y = out
-        Tensor.record(&out, [self]) { g, _ in
-            let dx = Tensor(uninitializedShape: g.shape)
-            let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
-            parallelChunks(count: g.count, work: Double(g.count) * 2) { _, r in
-                for i in r { let gi = pg[i], yi = py[i]; pd[i] = yi > 0 ? gi : 0 }   // both loaded: a select, not a branch
-            }
-            return [dx]
-        }
+        Tensor.record(&out, [self]) { g, _ in [Tensor.reluGradient(g, output: y)] }
         return out
+    }
+
+    /// The gradient through a ReLU given its output `y`: g where y > 0, else 0 (shared by
+    /// ``relu()`` and the fused convolution + ReLU).
+    static func reluGradient(_ g: Tensor, output y: Tensor) -> Tensor {
+        let dx = Tensor(uninitializedShape: g.shape)
+        let pg = g.storage.pointer, py = y.storage.pointer, pd = dx.storage.pointer
+        parallelChunks(count: g.count, work: Double(g.count) * 2) { _, r in
+            for i in r { let gi = pg[i], yi = py[i]; pd[i] = yi > 0 ? gi : 0 }   // both loaded: a select, not a branch
+        }
+        return dx
     }
 
     /// Leaky ReLU: x for x > 0, slope·x otherwise.
