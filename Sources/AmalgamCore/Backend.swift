@@ -42,7 +42,7 @@ public enum Backend: String, Sendable, CaseIterable {
     /// available, else OpenBLAS. Setting ``oneDNN`` where it is unavailable keeps OpenBLAS.
     public static var current: Backend {
         get { lock.lock(); defer { lock.unlock() }; return chosen }
-        set { lock.lock(); defer { lock.unlock() }; chosen = newValue == .oneDNN && !available ? .openBLAS : newValue }
+        set { lock.lock(); defer { lock.unlock() }; chosen = usable(newValue) }
     }
 
     /// What `AMALGAM_BACKEND` asked for, when it names a backend that cannot be used or an unknown
@@ -67,10 +67,13 @@ public enum Backend: String, Sendable, CaseIterable {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var chosen: Backend = {
         if let asked = ProcessInfo.processInfo.environment["AMALGAM_BACKEND"].flatMap({ Backend(rawValue: $0.lowercased()) }) {
-            return asked == .oneDNN && !available ? .openBLAS : asked
+            return usable(asked)
         }
-        return available ? .oneDNN : .openBLAS
+        return usable(.oneDNN)
     }()
+
+    /// `backend`, or OpenBLAS when `backend` is oneDNN and it did not load.
+    private static func usable(_ backend: Backend) -> Backend { backend == .oneDNN && !available ? .openBLAS : backend }
 
     /// Fast check used by the kernels (no lock: a race only picks one valid backend or the other).
     @inline(__always) static var usesOneDNN: Bool { chosen == .oneDNN }
