@@ -226,6 +226,8 @@ struct amalgam_conv {
     port f_src, f_weights, f_dst;
     port d_diff_dst, d_weights, d_diff_src;
     port w_src, w_diff_dst, w_diff_weights;
+    dnnl_memory_t bias;          // the bias, or its gradient: the caller's buffer, set per call
+    float *bias_scratch;         // where the bias gradient goes when the caller wants none
     char impl[3][64];
 };
 
@@ -292,8 +294,9 @@ amalgam_conv *amalgam_conv_create(const amalgam_conv_shape *sh) {
     if (s != dnnl_success
         || port_init(&conv->f_src, &conv->src_md, query(conv->fwd_pd, dnnl_query_src_md), 0)
         || port_init(&conv->f_weights, &conv->weights_md, query(conv->fwd_pd, dnnl_query_weights_md), 1)
-        || port_init(&conv->f_dst, &conv->dst_md, query(conv->fwd_pd, dnnl_query_dst_md), 2)) {
-        if (s != dnnl_success) set_message("forward primitive creation failed", s);
+        || port_init(&conv->f_dst, &conv->dst_md, query(conv->fwd_pd, dnnl_query_dst_md), 2)
+        || (sh->bias && (s = p_dnnl_memory_create(&conv->bias, &conv->bias_md, engine, DNNL_MEMORY_NONE)) != dnnl_success)) {
+        if (s != dnnl_success) set_message("forward primitive or bias memory creation failed", s);
         amalgam_conv_destroy(conv);
         return NULL;
     }
@@ -309,15 +312,13 @@ int amalgam_conv_forward(amalgam_conv *conv, const float *src, const float *weig
         {DNNL_ARG_BIAS, NULL},
     };
     int nargs = 3;
-    dnnl_memory_t bias_mem = NULL;
     if (conv->shape.bias) {
         if (!bias) { snprintf(message, sizeof message, "convolution created with a bias, called without one"); return -1; }
-        if (p_dnnl_memory_create(&bias_mem, &conv->bias_md, engine, (void *)bias) != dnnl_success) return -1;
-        args[3].memory = bias_mem;
+        p_dnnl_memory_set_data_handle(conv->bias, (void *)bias);
+        args[3].memory = conv->bias;
         nargs = 4;
     }
     if (!failed) failed = run(conv->fwd, nargs, args);
-    if (bias_mem) p_dnnl_memory_destroy(bias_mem);
     if (!failed) failed = port_finish(&conv->f_dst);
     return failed ? -1 : 0;
 }
@@ -377,8 +378,6 @@ int amalgam_conv_backward_weights(amalgam_conv *conv, const float *src, const fl
         if (bad) { if (s != dnnl_success) set_message("backward-weights primitive creation failed", s); return -1; }
     }
     int failed = 0;
-    float *scratch_bias = NULL;
-    dnnl_memory_t bias_mem = NULL;
     dnnl_exec_arg_t args[4] = {
         {DNNL_ARG_SRC, port_in(&conv->w_src, src, &failed)},
         {DNNL_ARG_DIFF_DST, port_in(&conv->w_diff_dst, diff_dst, &failed)},
@@ -388,15 +387,15 @@ int amalgam_conv_backward_weights(amalgam_conv *conv, const float *src, const fl
     int nargs = 3;
     if (conv->shape.bias) {
         // The primitive computes the bias gradient with the weights' in the same pass.
-        if (!diff_bias) diff_bias = scratch_bias = malloc(sizeof(float) * (size_t)conv->shape.oc);
-        if (!diff_bias || p_dnnl_memory_create(&bias_mem, &conv->bias_md, engine, diff_bias) != dnnl_success) failed = 1;
-        args[3].memory = bias_mem;
+        if (!diff_bias && !conv->bias_scratch) conv->bias_scratch = malloc(sizeof(float) * (size_t)conv->shape.oc);
+        if (!diff_bias) diff_bias = conv->bias_scratch;
+        if (!diff_bias) { snprintf(message, sizeof message, "out of memory for a bias gradient"); failed = 1; }
+        else p_dnnl_memory_set_data_handle(conv->bias, diff_bias);
+        args[3].memory = conv->bias;
         nargs = 4;
     }
     if (!failed) failed = run(conv->bwd_weights, nargs, args);
     if (!failed) failed = port_finish(&conv->w_diff_weights);
-    if (bias_mem) p_dnnl_memory_destroy(bias_mem);
-    free(scratch_bias);
     return failed ? -1 : 0;
 }
 
@@ -413,6 +412,8 @@ void amalgam_conv_destroy(amalgam_conv *conv) {
     if (conv->bwd_data) p_dnnl_primitive_destroy(conv->bwd_data);
     if (conv->bwd_weights) p_dnnl_primitive_destroy(conv->bwd_weights);
     if (conv->fwd_pd) p_dnnl_primitive_desc_destroy(conv->fwd_pd);
+    if (conv->bias) p_dnnl_memory_destroy(conv->bias);
+    free(conv->bias_scratch);
     free(conv);
 }
 
