@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "AmalgamDiversity", targets: ["AmalgamDiversity"]),
         .library(name: "AmalgamCoreset", targets: ["AmalgamCoreset"]),
         .library(name: "AmalgamPrune", targets: ["AmalgamPrune"]),
+        .library(name: "AmalgamMoE", targets: ["AmalgamMoE"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     dependencies: [
@@ -48,10 +49,12 @@ let package = Package(
         .target(name: "AmalgamCoreset", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Post-training pruning of transformers (Kwon et al. 2022): Fisher, search, rearrangement, tuning, export.
         .target(name: "AmalgamPrune", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg", "COpenBLAS"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Mixture of experts (Switch, X-MoE, StableMoE, hash routing): the layer, routing metrics, a small language model.
+        .target(name: "AmalgamMoE", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune",
+                "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune", "AmalgamMoE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -69,6 +72,7 @@ let package = Package(
         .testTarget(name: "AmalgamDiversityTests", dependencies: ["AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamDiversity"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AmalgamCoresetTests", dependencies: ["AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamCoreset"]),
         .testTarget(name: "AmalgamPruneTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamPrune"]),
+        .testTarget(name: "AmalgamMoETests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMoE"]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData", "AmalgamNN", "amalgam"]),
     ]
 )

@@ -29,35 +29,72 @@ public enum Austen {
         public var chapter: Int
     }
 
-    /// Every passage of every novel.
-    public static func passages(directory: String? = nil, words: Int = 40) throws -> [Passage] {
-        guard words >= 1 else { throw AmalgamError.invalidArgument("passages need at least one word") }
+    /// One chapter of one novel: its paragraphs (lines of the book joined, blank lines between
+    /// paragraphs kept as "\n").
+    public struct Chapter: Sendable, Equatable {
+        public var novel: Int
+        /// 1-based chapter number within the novel (volumes are not restarted: "CHAPTER I" of
+        /// volume II is the next chapter).
+        public var chapter: Int
+        public var text: String
+    }
+
+    /// Every chapter of every novel, in order; the text before the first chapter heading (title,
+    /// volume headings) is left out, as are the headings themselves.
+    public static func chapters(directory: String? = nil) throws -> [Chapter] {
         let dir = locate(directory)
-        var result: [Passage] = []
+        var result: [Chapter] = []
         for (label, name) in novels.enumerated() {
             let path = dir + "/" + name + ".txt"
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw AmalgamError.missing("\(path) not found. Run scripts/setup-austen.sh (it needs the Debian package r-cran-janeaustenr), or point $\(environmentVariable) at a directory with \(novels.map { $0 + ".txt" }.joined(separator: ", ")).")
             }
             guard let text = String(data: data, encoding: .utf8) else { throw AmalgamError.format(path: path, message: "not valid UTF-8") }
-            var chapter = 0, buffer: [Substring] = []
+            var chapter = 0, paragraphs: [String] = [], current: [Substring] = []
+            func endParagraph() {
+                if !current.isEmpty { paragraphs.append(current.joined(separator: " ")); current = [] }
+            }
             func flush() {
-                var i = 0
-                while i + words <= buffer.count {
-                    result.append(Passage(text: buffer[i..<(i + words)].joined(separator: " "), novel: label, chapter: chapter))
-                    i += words
-                }
-                buffer = []
+                endParagraph()
+                if chapter > 0 { result.append(Chapter(novel: label, chapter: chapter, text: paragraphs.joined(separator: "\n"))) }
+                paragraphs = []
             }
             for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
                 let t = line.trimmingCharacters(in: .whitespaces)
                 if isChapterHeading(t) { flush(); chapter += 1; continue }
-                if chapter > 0 { buffer += t.split(separator: " ", omittingEmptySubsequences: true) }
+                guard chapter > 0 else { continue }
+                // Volume headings inside a book stay as one-line paragraphs, so passages (and the
+                // results built on them) are the word runs they always were.
+                if t.isEmpty { endParagraph() } else { current.append(Substring(t)) }
             }
             flush()
             guard chapter >= 5 else { throw AmalgamError.format(path: path, message: "found \(chapter) chapter headings; expected a whole novel") }
         }
         return result
+    }
+
+    /// Every passage of every novel.
+    public static func passages(directory: String? = nil, words: Int = 40) throws -> [Passage] {
+        guard words >= 1 else { throw AmalgamError.invalidArgument("passages need at least one word") }
+        var result: [Passage] = []
+        for c in try chapters(directory: directory) {
+            let w = c.text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            var i = 0
+            while i + words <= w.count {
+                result.append(Passage(text: w[i..<(i + words)].joined(separator: " "), novel: c.novel, chapter: c.chapter))
+                i += words
+            }
+        }
+        return result
+    }
+
+    /// Which split a chapter belongs to in the language-model task: chapters 10, 20, … of each
+    /// novel are test, 5, 15, … validation, the rest (80 %) training. The novel-attribution
+    /// task's test chapters (multiples of 5) are exactly this task's validation and test
+    /// chapters, so a model pretrained on the training chapters has never seen them.
+    public enum LanguageModelSplit: String, Sendable, CaseIterable { case train, validation, test }
+    public static func languageModelSplit(chapter: Int) -> LanguageModelSplit {
+        chapter % 10 == 0 ? .test : chapter % 5 == 0 ? .validation : .train
     }
 
     /// "CHAPTER 12", "Chapter XII", "CHAPTER I" (janeaustenr's headings).

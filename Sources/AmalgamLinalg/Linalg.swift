@@ -68,6 +68,23 @@ public enum Linalg {
         return info == 0 ? w : nil
     }
 
+    /// Eigenvalues (ascending) and eigenvectors of the symmetric n×n `a` (LAPACK `dsyev`, lower
+    /// triangle of the row-major `a`): `vectors[i·n + j]` is component j of the eigenvector of
+    /// `values[i]`. nil when it does not converge.
+    public static func symmetricEigen(_ a: [Double], n: Int) -> (values: [Double], vectors: [Double])? {
+        precondition(a.count == n * n, "symmetricEigen: \(a.count) values for \(n) × \(n)")
+        guard n > 0 else { return ([], []) }
+        var m = a, w = [Double](repeating: 0, count: n)
+        var jz = Int8(UInt8(ascii: "V")), up = Int8(UInt8(ascii: "U")), nn = Int32(n), lda = Int32(n), info: Int32 = 0
+        var lwork: Int32 = -1, query = 0.0
+        dsyev_(&jz, &up, &nn, &m, &lda, &w, &query, &lwork, &info)
+        lwork = Int32(max(Int(query), 3 * n))
+        var work = [Double](repeating: 0, count: Int(lwork))
+        dsyev_(&jz, &up, &nn, &m, &lda, &w, &work, &lwork, &info)
+        // Column-major output: column i (eigenvector i) is m[i·n ..< (i+1)·n] — already row i here.
+        return info == 0 ? (w, m) : nil
+    }
+
     /// The solution x of A·x = b for the symmetric positive-definite n×n A by Cholesky
     /// (`dposv`); nil when A is not positive definite. LAPACK reads the lower triangle of the
     /// row-major `a` (the upper of its column-major view).

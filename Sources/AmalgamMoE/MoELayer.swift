@@ -1,0 +1,151 @@
+import AmalgamCore
+import AmalgamNN
+
+/// A feed-forward network d → f → d with GELU (a transformer's FFN; one expert).
+public final class FeedForward: Module {
+    public var up: Linear, down: Linear
+    public init(_ d: Int, _ f: Int, using rng: inout RandomGenerator) {
+        up = Linear(d, f, using: &rng)
+        down = Linear(f, d, using: &rng)
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try down(up(x).gelu()) }
+}
+
+/// What one forward pass of an ``MoELayer`` routed (kept for metrics and the routing recorder;
+/// not on the tape).
+public struct RoutingRecord: Sendable {
+    /// Each token's first-choice expert (before any capacity drop).
+    public var firstChoice: [Int]
+    /// Tokens each expert was asked to take (all choices, before dropping).
+    public var requested: [Int]
+    /// Slots (token, choice) dropped for lack of capacity.
+    public var dropped: Int
+    /// Slots routed (T·k).
+    public var slots: Int
+    /// Which tokens had their first choice dropped.
+    public var firstDropped: [Bool]
+    /// The capacity per expert used (nil = unlimited).
+    public var capacity: Int?
+    /// Coefficient of variation (std / mean) of the experts' requested loads.
+    public var loadCoefficientOfVariation: Double {
+        let n = Double(requested.count), mean = Double(requested.reduce(0, +)) / n
+        guard mean > 0 else { return 0 }
+        let v = requested.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n
+        return v.squareRoot() / mean
+    }
+}
+
+/// A sparse mixture-of-experts feed-forward layer: a ``Router`` picks k of E expert FFNs for
+/// each token, each expert takes at most C tokens, and the output of token t is
+/// Σ_j g_{t,j}·FFN_{e_{t,j}}(h_t) over its kept choices — 0 for a token all of whose choices
+/// overflowed, so that in a residual block (h + MoE(LN(h))) a dropped token passes through
+/// unchanged, as in Switch / GShard / torchscale.
+///
+/// - **Capacity**: C = ⌊cf·⌈T/E⌉⌋ (torchscale's formula, at least 1) with the training
+///   capacity factor `capacityFactor`, or `evaluationCapacityFactor` in evaluation (nil =
+///   unlimited: no token is dropped). Slots fill in batch order, all first choices before any
+///   second choice (GShard's priority), so a first choice is never displaced by a second.
+/// - **Auxiliary losses**: the router's (balance, distillation) are left in ``auxiliaryLoss``
+///   after each forward pass, on the tape; a model sums its layers' and the training loop adds
+///   them (``Trainer/extraLoss``).
+/// - **Dense**: `RouterKind.dense` is not this layer; use ``FeedForward``.
+///
+/// Input `[…, d]` (any leading axes, flattened to T tokens); token ids, when the router needs
+/// them, are passed to ``callAsFunction(_:tokens:)`` in the same order.
+public final class MoELayer: Module {
+    public var router: Router
+    public var experts: [FeedForward]
+    public let topK: Int
+    public var capacityFactor: Float?
+    public var evaluationCapacityFactor: Float?
+    /// The router's auxiliary loss of the last forward pass (nil before one, or when the router has none).
+    public private(set) var auxiliaryLoss: Tensor?
+    public private(set) var auxiliaryParts: [String: Float] = [:]
+    /// What the last forward pass routed.
+    public private(set) var lastRouting: RoutingRecord?
+    /// When set, the last forward pass's router inputs `[T, d]` (detached) are kept in
+    /// ``lastRouterInput`` (representation-collapse metrics).
+    public var keepsRouterInput = false
+    public private(set) var lastRouterInput: Tensor?
+
+    public init(router: Router, experts: [FeedForward], topK: Int = 1, capacityFactor: Float? = 1.25, evaluationCapacityFactor: Float? = nil) throws {
+        guard experts.count >= 2 else { throw AmalgamError.invalidArgument("--experts: a mixture needs at least 2 experts, got \(experts.count)") }
+        guard router.experts == experts.count else { throw AmalgamError.invalidArgument("the router scores \(router.experts) experts, the layer has \(experts.count)") }
+        guard topK >= 1 && topK <= experts.count else { throw AmalgamError.invalidArgument("--top-k must be in 1…\(experts.count) (the number of experts), got \(topK)") }
+        for (name, cf) in [("--capacity-factor", capacityFactor), ("evaluation capacity factor", evaluationCapacityFactor)] {
+            if let cf, !(cf > 0 && cf.isFinite) { throw AmalgamError.invalidArgument("\(name) must be a positive number, got \(cf)") }
+        }
+        self.router = router; self.experts = experts; self.topK = topK
+        self.capacityFactor = capacityFactor; self.evaluationCapacityFactor = evaluationCapacityFactor
+    }
+
+    public var expertCount: Int { experts.count }
+
+    /// Freezes (or unfreezes) the router's routing parameters (``Router/routingParameterPrefixes``).
+    public func freezeRouter(_ frozen: Bool = true) {
+        for prefix in router.routingParameterPrefixes { router.freeze(prefix, frozen) }
+    }
+
+    /// The capacity per expert for T tokens in the current mode (nil = unlimited).
+    public func capacity(tokens t: Int) -> Int? {
+        guard let cf = isTraining ? capacityFactor : evaluationCapacityFactor else { return nil }
+        let perExpert = (t + expertCount - 1) / expertCount
+        return Swift.max(1, Int(cf * Float(perExpert)))
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor { try self(x, tokens: nil) }
+
+    public func callAsFunction(_ x: Tensor, tokens: [Int]?) throws -> Tensor {
+        guard x.rank >= 1, let d = x.shape.last, d == (experts[0].up.inFeatures) else {
+            throw AmalgamError.shape("MoELayer expected input […, \(experts[0].up.inFeatures)], got \(x.shape)")
+        }
+        let t = x.count / d
+        let flat = x.reshaped([t, d])
+        if keepsRouterInput { lastRouterInput = flat.stopGradient }
+        let r = try router.route(flat, tokens: tokens, k: topK)
+        auxiliaryLoss = r.auxiliaryLoss
+        auxiliaryParts = r.auxiliaryParts
+        let k = r.k, e = expertCount
+        // Slots in priority order: all first choices (batch order), then all second choices.
+        let cap = capacity(tokens: t) ?? Int.max
+        var filled = [Int](repeating: 0, count: e), requested = [Int](repeating: 0, count: e)
+        var rows = [[Int]](repeating: [], count: e), slots = [[Int]](repeating: [], count: e)
+        var position = [Int](repeating: -1, count: t * k)        // slot → row in the concatenated outputs
+        var dropped = 0
+        var firstDropped = [Bool](repeating: false, count: t)
+        for j in 0..<k {
+            for tok in 0..<t {
+                let s = tok * k + j, ex = r.experts[s]
+                requested[ex] += 1
+                if filled[ex] < cap {
+                    filled[ex] += 1
+                    rows[ex].append(tok); slots[ex].append(s)
+                } else {
+                    dropped += 1
+                    if j == 0 { firstDropped[tok] = true }
+                }
+            }
+        }
+        lastRouting = RoutingRecord(firstChoice: stride(from: 0, to: r.experts.count, by: k).map { r.experts[$0] }, requested: requested,
+                                    dropped: dropped, slots: t * k, firstDropped: firstDropped, capacity: cap == Int.max ? nil : cap)
+        let gates = r.gates.reshaped([t * k])
+        var outputs: [Tensor] = []
+        var offset = 0
+        for ex in 0..<e where !rows[ex].isEmpty {
+            let h = try experts[ex](flat.indexSelect(axis: 0, indices: rows[ex]))
+            outputs.append(h * gates.indexSelect(axis: 0, indices: slots[ex]).reshaped([rows[ex].count, 1]))
+            for (i, s) in slots[ex].enumerated() { position[s] = offset + i }
+            offset += rows[ex].count
+        }
+        // Dropped slots read a zero row.
+        outputs.append(Tensor.zeros([1, d]))
+        let all = Tensor.concatenate(outputs, axis: 0)
+        var y: Tensor?
+        for j in 0..<k {
+            let idx = (0..<t).map { position[$0 * k + j] < 0 ? offset : position[$0 * k + j] }
+            let part = all.indexSelect(axis: 0, indices: idx)
+            y = y.map { $0 + part } ?? part
+        }
+        return y!.reshaped(x.shape)
+    }
+}
