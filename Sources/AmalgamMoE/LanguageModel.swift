@@ -147,10 +147,18 @@ public final class MoELanguageModel: Module {
     public var auxiliaryLoss: Tensor { mixture?.auxiliaryLoss ?? Tensor(0) }
 
     public override func forward(_ ids: Tensor) throws -> Tensor {
+        let out = try hiddenStates(ids)
+        let (b, t) = (ids.shape[0], ids.shape[1])
+        return Tensor.matmul(out.reshaped([b * t, config.width]), tokenEmbedding.weight.value, transposeB: true).reshaped([b, t, config.vocabularySize])
+    }
+
+    /// The final (layer-normalised) hidden states `[B, T, d]` the output layer reads: what a
+    /// classification head on the pretrained model pools.
+    public func hiddenStates(_ ids: Tensor) throws -> Tensor {
         guard ids.rank == 2, ids.shape[1] >= 1, ids.shape[1] <= config.context else {
             throw AmalgamError.shape("MoELanguageModel expected ids [B, T] with 1 ≤ T ≤ \(config.context), got \(ids.shape)")
         }
-        let (b, t) = (ids.shape[0], ids.shape[1])
+        let t = ids.shape[1]
         let positions = Tensor((0..<t).map(Float.init))
         var h = try tokenEmbedding(ids) + (try positionEmbedding(positions)).reshaped([1, t, config.width])
         let mask = causalMask(t)
@@ -159,8 +167,7 @@ public final class MoELanguageModel: Module {
             h = try block(h, mask: mask)
         }
         if config.mixturePosition == blocks.count { h = try mix(h, ids: ids) }
-        let out = try finalNorm(h)
-        return Tensor.matmul(out.reshaped([b * t, config.width]), tokenEmbedding.weight.value, transposeB: true).reshaped([b, t, config.vocabularySize])
+        return try finalNorm(h)
     }
 
     func mix(_ h: Tensor, ids: Tensor) throws -> Tensor {

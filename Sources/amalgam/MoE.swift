@@ -1,0 +1,111 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamFormats
+import AmalgamMoE
+import AmalgamNN
+import ArgumentParser
+import Foundation
+
+extension RouterKind: ExpressibleByArgument {}
+
+/// `amalgam moe`: mixture-of-experts language models on the Austen novels.
+struct MoECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "moe",
+        abstract: "Mixture of experts: Switch, X-MoE, StableMoE and hash routing in a small language model on the Austen novels; routing-stability metrics.",
+        subcommands: [MoETrainCommand.self])
+}
+
+/// `amalgam moe train`: parse, call ``MoELanguageModelTraining``, render.
+struct MoETrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a decoder-only language model with one mixture-of-experts block on the Austen training chapters; writes config.json, tokenizer/, metrics.jsonl, routing.json, model.safetensors, summary.json and curves.svg.")
+
+    @Option(help: "Router of the mixture block: dense (no mixture: one FFN of the experts' width), switch, xmoe, stablemoe or hash.") var router: RouterKind = .switch
+    @Option(help: "Experts in the mixture block (at least 2).") var experts = 8
+    @Option(help: "Experts per token (1 or 2; hash routing: 1).") var topK = 1
+    @Option(help: "Training capacity factor: each expert takes at most ⌊cf·⌈T/E⌉⌋ tokens of a batch, the rest pass through unchanged.") var capacityFactor: Float = 1.25
+    @Option(help: "Model width.") var width = 128
+    @Option(help: "Decoder blocks (the mixture block sits after the first half).") var layers = 4
+    @Option(help: "Attention heads.") var heads = 4
+    @Option(help: "Hidden width of every FFN (each expert and the dense ones).") var ffn = 512
+    @Option(help: "Context length in tokens.") var context = 128
+    @Option(help: "Byte-pair vocabulary size learned from the training chapters.") var vocabSize = 4096
+    @Option(help: "X-MoE's routing dimension d_e.") var routingDim = 16
+    @Option(help: "Weight of the router's balance loss (default: 0.01 Switch and X-MoE, 0.3 StableMoE).") var balanceWeight: Float?
+    @Option(help: "Training steps.") var steps = 1000
+    @Option(help: "Sequences per batch.") var batchSize = 16
+    @Option(help: "Peak learning rate (AdamW, linear warm-up then cosine).") var lr: Float = 1e-3
+    @Option(help: "Weight decay (decoupled).") var weightDecay: Float = 0.01
+    @Option(help: "Linear warm-up steps.") var warmupSteps = 100
+    @Option(help: "StableMoE: step at which the distilled router is frozen and takes over (default: 10 % of --steps).") var stageSwitchStep: Int?
+    @Option(help: "Record the validation tokens' experts every this many steps.") var recordEvery = 50
+    @Option(help: "Validation perplexity every this many steps (and at the end).") var evaluateEvery = 250
+    @Option(help: "Random seed (initialisation, batches).") var seed: UInt64 = 0
+    @Option(help: "Directory with the six novels as text (default: $AMALGAM_AUSTEN, else where scripts/setup-austen.sh puts them).") var austenDir: String?
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
+    @Flag(help: "Print nothing but errors.") var quiet = false
+    @Flag(help: "Continue the run in --out from its saved state (DIR/training-state.safetensors) with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
+
+    var options: MoETrainingOptions {
+        var o = MoETrainingOptions()
+        o.model.router = router; o.model.experts = experts; o.model.topK = topK; o.model.capacityFactor = capacityFactor
+        o.model.width = width; o.model.layers = layers; o.model.heads = heads; o.model.feedForward = ffn; o.model.context = context
+        o.model.vocabularySize = vocabSize; o.model.routingDimension = routingDim; o.model.balanceWeight = balanceWeight
+        o.steps = steps; o.batchSize = batchSize; o.learningRate = lr; o.weightDecay = weightDecay; o.warmupSteps = warmupSteps
+        o.stageSwitchStep = stageSwitchStep; o.recordEvery = recordEvery; o.evaluateEvery = evaluateEvery; o.seed = seed
+        return o
+    }
+
+    func validate() throws {
+        do { try options.validate() } catch let e as AmalgamError { throw ValidationError(e.description) }
+        guard vocabSize >= 260 else { throw ValidationError("--vocab-size must be at least 260 (the byte-pair alphabet), got \(vocabSize)") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        try runReportingErrors(console) {
+            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
+            console.line("learning a \(vocabSize)-token byte-pair vocabulary from the Austen training chapters…")
+            let corpus = try AustenCorpus.load(directory: austenDir, vocabularySize: vocabSize)
+            let o = options
+            console.line("\(router.rawValue): \(o.steps) steps × \(o.batchSize) × \(context) tokens (\(o.steps * o.batchSize * context) tokens seen; train \(corpus.train.count), validation \(corpus.validation.count), test \(corpus.test.count) tokens) → \(out)")
+            installInterruptHandler()
+            console.showPhaseEnds = false
+            let summary = try MoELanguageModelTraining(o).run(
+                corpus: corpus, outDir: out, resume: resume, shouldStop: { interruptRequested != 0 }, callback: console.handle,
+                metricsCallback: { m in
+                    var s = "step \(m.step)"
+                    if let l = m.trainLoss { s += String(format: "  train loss %.4f", l) }
+                    if let p = m.validationPerplexity { s += String(format: "  val ppl %.2f", p) }
+                    if let f = m.fluctuation { s += String(format: "  fluctuation %.3f", f) }
+                    if let cv = m.loadCoefficientOfVariation { s += String(format: "  load cv %.3f", cv) }
+                    if let st = m.stage { s += "  stage \(st)" }
+                    console.line(s)
+                })
+            try writeCurves(outDir: out)
+            console.line(String(format: "validation perplexity %.2f, test perplexity %.2f, %.1f s → %@", summary.validationPerplexity, summary.testPerplexity, summary.seconds, out))
+            if let last = summary.lastFluctuationStep { console.line("last step at which a recorded validation token changed expert: \(last)") }
+        }
+    }
+}
+
+/// `curves.svg` of a run directory: validation perplexity and routing fluctuation over steps.
+func writeCurves(outDir: String) throws {
+    let lines = try String(decoding: readFile(outDir + "/metrics.jsonl"), as: UTF8.self).split(separator: "\n").map {
+        try JSONDecoder().decode(MoEStepMetrics.self, from: Data($0.utf8))
+    }
+    var series: [(name: String, points: [(x: Double, y: Double)])] = []
+    let ppl = lines.compactMap { m in m.validationPerplexity.map { (x: Double(m.step), y: Foundation.log($0)) } }
+    if !ppl.isEmpty { series.append(("validation log-perplexity", ppl)) }
+    let train = lines.compactMap { m in m.trainLoss.map { (x: Double(m.step), y: $0) } }
+    if !train.isEmpty { series.append(("train loss", train)) }
+    let fl = lines.compactMap { m in m.fluctuation.map { (x: Double(m.step), y: 10 * $0) } }
+    if !fl.isEmpty { series.append(("fluctuation × 10", fl)) }
+    guard !series.isEmpty else { return }
+    let svg = SVGChart.lines(title: outDir, xLabel: "step", yLabel: "nats per token / share × 10", series: series)
+    try writeAtomically(Data(svg.utf8), to: outDir + "/curves.svg")
+}
