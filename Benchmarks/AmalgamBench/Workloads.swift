@@ -116,7 +116,7 @@ final class Conv1dAs2d: Module {
 /// A Switch-style mixture-of-experts layer (top-1): router logits x·W_r, softmax, each token to
 /// its arg-max expert, expert e = Linear(d, 4d) → GELU → Linear(4d, d), output scaled by the
 /// router probability of the chosen expert (so the router gets a gradient). d = 256, 8 experts.
-final class MoELayer: Module {
+final class SwitchMoEProxy: Module {
     var router: Linear, up: [Linear], down: [Linear]
     init(d: Int = 256, experts: Int = 8, using rng: inout RandomGenerator) {
         router = Linear(d, experts, bias: false, using: &rng)

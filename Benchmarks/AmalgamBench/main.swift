@@ -10,6 +10,7 @@ import AmalgamData
 import AmalgamFormats
 import AmalgamGLM
 import AmalgamNN
+import AmalgamMoE
 import COpenBLAS
 import Foundation
 
@@ -82,12 +83,33 @@ case "dw-separable": (value, unit) = (try trainStepRate(DepthwiseSeparable(using
 case "conv1d-stack": (value, unit) = (try trainStepRate(ConvStack1d(using: &rng), input: [64, 1, 4096], classes: 10, batch: 8), "steps/s")
 case "moe":
     // 2,048 tokens through the MoE layer, loss = mean square of the output: forward + backward + SGD.
-    let layer = MoELayer(using: &rng)
+    let layer = SwitchMoEProxy(using: &rng)
     let x = Tensor.normal([2048, 256], using: &rng)
     let opt = SGD(learningRate: 0.01)
     value = try rate {
         let (_, grads) = try valueAndGrad(layer) { l in try l(x).squared().mean() }
         opt.update(layer, gradients: grads)
+    }
+    unit = "steps/s"
+case "moe-layer", "ffn":
+    // AmalgamMoE's layer (Switch router, 8 experts 256 → 1,024 → 256, no capacity limit, its
+    // balance loss added) against one dense FFN of the same width — equal active parameters per
+    // token — on 2,048 tokens: forward + backward + SGD.
+    let x = Tensor.normal([2048, 256], using: &rng)
+    let opt = SGD(learningRate: 0.01)
+    if workload == "ffn" {
+        let ffn = FeedForward(256, 1024, using: &rng)
+        value = try rate {
+            let (_, grads) = try valueAndGrad(ffn) { l in try l(x).squared().mean() }
+            opt.update(ffn, gradients: grads)
+        }
+    } else {
+        let layer = try AmalgamMoE.MoELayer(router: SwitchRouter(dimension: 256, experts: 8, using: &rng),
+                                            experts: (0..<8).map { _ in FeedForward(256, 1024, using: &rng) }, capacityFactor: nil)
+        value = try rate {
+            let (_, grads) = try valueAndGrad(layer) { l in try l(x).squared().mean() + l.auxiliaryLoss! }
+            opt.update(layer, gradients: grads)
+        }
     }
     unit = "steps/s"
 case "cnn-epoch", "resnet20-epoch":

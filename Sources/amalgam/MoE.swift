@@ -13,7 +13,7 @@ struct MoECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "moe",
         abstract: "Mixture of experts: Switch, X-MoE, StableMoE and hash routing in a small language model on the Austen novels; routing-stability metrics.",
-        subcommands: [MoETrainCommand.self])
+        subcommands: [MoETrainCommand.self, MoEFinetuneCommand.self, MoEReportCommand.self])
 }
 
 /// `amalgam moe train`: parse, call ``MoELanguageModelTraining``, render.
@@ -108,4 +108,76 @@ func writeCurves(outDir: String) throws {
     guard !series.isEmpty else { return }
     let svg = SVGChart.lines(title: outDir, xLabel: "step", yLabel: "nats per token / share × 10", series: series)
     try writeAtomically(Data(svg.utf8), to: outDir + "/curves.svg")
+}
+
+/// `amalgam moe finetune`: parse, call ``MoEFineTuning``, render.
+struct MoEFinetuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Fine-tune a pretrained `amalgam moe train` model with a classification head (mean of the final hidden states); writes finetune.json, model.safetensors, routing.json (the test tokens' experts before and after) and summary.json.")
+
+    @Option(help: "An `amalgam moe train` output directory.") var from: String
+    @Option(help: "Task: austen (which of the six novels a passage comes from; test passages from held-out chapters, which the language model never saw).") var task: String
+    @Flag(help: "Freeze the parameters that decide the routing (X-MoE's fine-tuning recipe).") var freezeRouter = false
+    @Option(help: "Epochs.") var epochs = 5
+    @Option(help: "Mini-batch size.") var batchSize = 32
+    @Option(help: "Peak learning rate (AdamW, cosine).") var lr: Float = 5e-4
+    @Option(help: "Weight decay (decoupled).") var weightDecay: Float = 0.01
+    @Option(help: "Tokens of each passage the classifier reads (shorter passages are left out and counted; a word is at least one token, so 40-word passages have at least 40).") var tokens = 40
+    @OptionGroup var austen: AustenOptions
+    @Option(help: "Random seed (head initialisation, batch order).") var seed: UInt64 = 0
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
+    @Flag(help: "Print nothing but errors.") var quiet = false
+    @Flag(help: "Continue the run in --out from its last finished epoch.") var resume = false
+
+    func validate() throws {
+        guard task == "austen" else { throw ValidationError("unknown task '\(task)'; use austen") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+        var o = MoEFineTuningOptions()
+        o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.weightDecay = weightDecay
+        do { try o.validate(context: Int.max) } catch let e as AmalgamError { throw ValidationError(e.description) }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        try runReportingErrors(console) {
+            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
+            var o = MoEFineTuningOptions()
+            o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.weightDecay = weightDecay; o.tokens = tokens
+            o.freezeRouter = freezeRouter; o.seed = seed
+            let pretrained = try PretrainedMoE(directory: from)
+            let (train, test) = try austen.load(seed: 0)
+            installInterruptHandler()
+            console.showPhaseEnds = false
+            console.line("fine-tuning \(from) on novel attribution (\(train.count) train, \(test.count) test passages)\(freezeRouter ? ", router frozen" : "") → \(out)")
+            let s = try MoEFineTuning(o).run(pretrained: pretrained, from: from, train: train.map { ($0.text, $0.label) }, test: test.map { ($0.text, $0.label) },
+                                             classes: Austen.titles.count, outDir: out, resume: resume, shouldStop: { interruptRequested != 0 }, callback: console.handle)
+            var line = String(format: "test accuracy %.4f (%d passages; %d train, %d test left out as shorter than %d tokens)", s.testAccuracy, s.testExamples, s.leftOut[0], s.leftOut[1], tokens)
+            if let c = s.routingChangedFromPretrained { line += String(format: "; %.1f %% of test tokens changed expert", 100 * c) }
+            console.line(line + String(format: ", %.1f s → %@", s.seconds, out))
+        }
+    }
+}
+
+/// `amalgam moe report`: tabulates runs, seeds pooled.
+struct MoEReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Tabulate `amalgam moe train` and `amalgam moe finetune` runs: mean ± std over seeds of perplexity, routing fluctuation, consistency across seeds, collapse and load; fine-tuning accuracy and routing changes.")
+
+    @Argument(help: "Run directories (each with summary.json).") var dirs: [String]
+    @Flag(help: "Markdown tables (the default prints the same tables).") var markdown = false
+    @Option(help: "Also write the rows as JSON to this file.") var json: String?
+
+    func validate() throws { guard !dirs.isEmpty else { throw ValidationError("give at least one run directory") } }
+
+    func run() throws {
+        let console = Console(quiet: false)
+        try runReportingErrors(console) {
+            let t = try MoEReport.tables(dirs)
+            print(MoEReport.markdown(t), terminator: "")
+            if let json { try writeJSON(t, to: json) }
+        }
+    }
 }

@@ -147,8 +147,11 @@ elif w == "dw-separable":
     value, unit = train_rate(DepthwiseSeparable(), (64, 28, 28), 10, 64), "steps/s"
 elif w == "conv1d-stack":
     value, unit = train_rate(ConvStack1d(), (64, 4096), 10, 8), "steps/s"
-elif w == "moe":
-    layer = MoELayer(); x = torch.randn(2048, 256)
+elif w in ("moe", "moe-layer", "ffn"):
+    # moe-layer: the same Switch computation as "moe" (Amalgam adds its balance loss: negligible);
+    # ffn: one dense FFN 256 -> 1024 -> 256, the experts' width (equal active parameters).
+    layer = MoELayer() if w != "ffn" else torch.nn.Sequential(torch.nn.Linear(256, 1024), torch.nn.GELU(), torch.nn.Linear(1024, 256))
+    x = torch.randn(2048, 256)
     opt = torch.optim.SGD(layer.parameters(), lr=0.01)
     def step():
         opt.zero_grad(set_to_none=True)
