@@ -29,6 +29,25 @@ public struct MoELanguageModelConfig: Codable, Equatable, Sendable {
         case routingDimension = "routing_dim", balanceWeight = "balance_weight"
     }
 
+    /// The largest model ``validate()`` accepts (2 GB of float weights; AdamW triples it).
+    public static let maximumParameters = 5e8
+
+    /// Parameters of the model (every weight, bias and norm; the routers' too), in floating point.
+    public var estimatedParameters: Double {
+        let d = Double(width), f = Double(feedForward), v = Double(vocabularySize)
+        let ffn = 2 * d * f + f + d
+        let block = 4 * d * d + 4 * d + ffn + 4 * d
+        let e = Double(experts), de = Double(routingDimension)
+        let routerParameters: Double
+        switch router {
+        case .dense, .hash: routerParameters = 0
+        case .switch: routerParameters = d * e
+        case .xmoe: routerParameters = d * de + de * e + 1
+        case .stablemoe: routerParameters = d * e + v * 50 + 50 * e
+        }
+        return v * d + Double(context) * d + Double(layers) * block + (router == .dense ? 1 : e) * ffn + 4 * d + routerParameters
+    }
+
     /// Where the mixture block sits.
     public var mixturePosition: Int { mixtureAfter ?? layers / 2 }
 
@@ -49,6 +68,11 @@ public struct MoELanguageModelConfig: Codable, Equatable, Sendable {
             if let c = evaluationCapacityFactor { try need(c > 0 && c.isFinite, "the evaluation capacity factor must be positive, got \(c)") }
             try need(routingDimension >= 1 && routingDimension <= 4096, "--routing-dim must be in 1…4096, got \(routingDimension)")
         }
+        // Each size is bounded above; their products are not: refuse a model too large to train
+        // here before anything is allocated (counted in floating point, so nothing overflows).
+        let parameters = estimatedParameters
+        try need(parameters <= Self.maximumParameters,
+                 String(format: "the model would have %.3g parameters, more than the %.0e this CPU toolkit trains; lower --vocab-size, --width, --ffn, --layers or --experts", parameters, Self.maximumParameters))
     }
 }
 

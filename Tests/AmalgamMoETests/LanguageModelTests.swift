@@ -54,3 +54,20 @@ final class LanguageModelTests: XCTestCase {
         XCTAssertThrowsError(try MoELanguageModel(config(.switch), seed: 0)(Tensor.zeros([1, 7]))) { XCTAssertTrue("\($0)".contains("T ≤ 6"), "\($0)") }
     }
 }
+
+final class MoEConfigBoundsTests: XCTestCase {
+    /// Sizes each within its bound but whose product is huge are refused before any allocation,
+    /// naming the count; the default model is accepted and its estimate is its real count.
+    func testAHugeModelIsRefusedBeforeAllocationAndTheEstimateIsExact() throws {
+        var c = MoELanguageModelConfig()
+        c.vocabularySize = 1 << 20; c.width = 8192
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("parameters"), "\($0)") }
+        XCTAssertThrowsError(try MoELanguageModel(c, seed: 0))
+        for router in RouterKind.allCases {
+            var small = MoELanguageModelConfig()
+            small.vocabularySize = 300; small.width = 16; small.heads = 2; small.feedForward = 24; small.context = 8; small.experts = 3; small.router = router
+            let m = try MoELanguageModel(small, seed: 0)
+            XCTAssertEqual(Int(small.estimatedParameters), m.parameterCount, "\(router)")
+        }
+    }
+}
