@@ -95,14 +95,18 @@ public final class MoELayer: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor { try self(x, tokens: nil) }
 
-    public func callAsFunction(_ x: Tensor, tokens: [Int]?) throws -> Tensor {
+    public func callAsFunction(_ x: Tensor, tokens: [Int]?) throws -> Tensor { try self(x, tokens: tokens, tasks: nil) }
+
+    /// Applies the layer to `x` `[…, d]`; `tokens` are the ids of its rows (routers that read
+    /// them: StableMoE's distilled router, hash) and `tasks` the task of each row (``TaskRouter``).
+    public func callAsFunction(_ x: Tensor, tokens: [Int]?, tasks: [Int]?) throws -> Tensor {
         guard x.rank >= 1, let d = x.shape.last, d == (experts[0].up.inFeatures) else {
             throw AmalgamError.shape("MoELayer expected input […, \(experts[0].up.inFeatures)], got \(x.shape)")
         }
         let t = x.count / d
         let flat = x.reshaped([t, d])
         if keepsRouterInput { lastRouterInput = flat.stopGradient }
-        let r = try router.route(flat, tokens: tokens, k: topK)
+        let r = try router.route(flat, tokens: tokens, tasks: tasks, k: topK)
         auxiliaryLoss = r.auxiliaryLoss
         auxiliaryParts = r.auxiliaryParts
         let k = r.k, e = expertCount

@@ -43,6 +43,11 @@ public class Router: Module {
     public func route(_ x: Tensor, tokens: [Int]?, k: Int) throws -> Routing {
         throw AmalgamError.invalidArgument("\(type(of: self)) does not route")
     }
+    /// Routes `x` `[T, d]` whose rows belong to the tasks `tasks` (one id per row; nil when the
+    /// caller has none). Routers that ignore tasks (all but ``TaskRouter``) route as above.
+    public func route(_ x: Tensor, tokens: [Int]?, tasks: [Int]?, k: Int) throws -> Routing {
+        try route(x, tokens: tokens, k: k)
+    }
     /// The parameters that define the assignment of tokens to experts (what "freeze the
     /// router" freezes). All the router's by default.
     public var routingParameterPrefixes: [String] { [""] }
