@@ -21,12 +21,34 @@ public struct MoELanguageModelConfig: Codable, Equatable, Sendable {
     /// X-MoE's routing dimension (d_e).
     public var routingDimension = 16
     public var balanceWeight: Float? = nil
+    /// RMoE: residual experts W_core + ΔW_i over a shared core FFN (``MoELayer/upcycled(from:experts:router:topK:capacityFactor:)``).
+    public var residualExperts = false
     public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = MoELanguageModelConfig()
+        vocabularySize = try c.decodeIfPresent(Int.self, forKey: .vocabularySize) ?? d.vocabularySize
+        width = try c.decodeIfPresent(Int.self, forKey: .width) ?? d.width
+        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? d.layers
+        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? d.heads
+        feedForward = try c.decodeIfPresent(Int.self, forKey: .feedForward) ?? d.feedForward
+        context = try c.decodeIfPresent(Int.self, forKey: .context) ?? d.context
+        router = try c.decodeIfPresent(RouterKind.self, forKey: .router) ?? d.router
+        experts = try c.decodeIfPresent(Int.self, forKey: .experts) ?? d.experts
+        topK = try c.decodeIfPresent(Int.self, forKey: .topK) ?? d.topK
+        capacityFactor = try c.decodeIfPresent(Float.self, forKey: .capacityFactor)
+        evaluationCapacityFactor = try c.decodeIfPresent(Float.self, forKey: .evaluationCapacityFactor)
+        mixtureAfter = try c.decodeIfPresent(Int.self, forKey: .mixtureAfter)
+        routingDimension = try c.decodeIfPresent(Int.self, forKey: .routingDimension) ?? d.routingDimension
+        balanceWeight = try c.decodeIfPresent(Float.self, forKey: .balanceWeight)
+        residualExperts = try c.decodeIfPresent(Bool.self, forKey: .residualExperts) ?? false
+    }
 
     enum CodingKeys: String, CodingKey {
         case vocabularySize = "vocab_size", width, layers, heads, feedForward = "ffn", context, router, experts, topK = "top_k"
         case capacityFactor = "capacity_factor", evaluationCapacityFactor = "eval_capacity_factor", mixtureAfter = "mixture_after"
-        case routingDimension = "routing_dim", balanceWeight = "balance_weight"
+        case routingDimension = "routing_dim", balanceWeight = "balance_weight", residualExperts = "residual_experts"
     }
 
     /// The largest model ``validate()`` accepts (2 GB of float weights; AdamW triples it).
@@ -152,9 +174,39 @@ public final class MoELanguageModel: Module {
             case .hash: router = HashRouter(experts: c.experts, vocabularySize: c.vocabularySize, using: &rng)
             case .dense: fatalError("unreachable")
             }
-            mixture = try MoELayer(router: router, experts: experts, topK: c.topK, capacityFactor: c.capacityFactor, evaluationCapacityFactor: c.evaluationCapacityFactor)
+            if c.residualExperts {
+                let m = try MoELayer.upcycled(from: FeedForward(c.width, c.feedForward, using: &rng), experts: c.experts, router: router,
+                                              topK: c.topK, capacityFactor: c.capacityFactor)
+                m.evaluationCapacityFactor = c.evaluationCapacityFactor
+                mixture = m
+            } else {
+                mixture = try MoELayer(router: router, experts: experts, topK: c.topK, capacityFactor: c.capacityFactor, evaluationCapacityFactor: c.evaluationCapacityFactor)
+            }
         }
         finalNorm = LayerNorm([c.width])
+    }
+
+    /// RMoE upcycling: a model like `dense` (trained with the `dense` router) whose middle FFN
+    /// becomes the core of `config.experts` zero residual experts under a new router
+    /// (`config.router`, drawn from `seed`); every other weight is `dense`'s. Its logits are
+    /// `dense`'s (up to float rounding) while no token is dropped (capacity nil, or not reached).
+    public static func upcycled(from dense: MoELanguageModel, router: RouterKind, experts: Int, topK: Int = 1,
+                                capacityFactor: Float? = 1.25, seed: UInt64) throws -> MoELanguageModel {
+        guard dense.config.router == .dense, let ffn = dense.denseFeedForward else {
+            throw AmalgamError.invalidArgument("upcycling needs a dense model (trained with --router dense); this one has router \(dense.config.router.rawValue)")
+        }
+        guard router != .dense else { throw AmalgamError.invalidArgument("--router: upcycling makes a mixture; choose a router other than dense") }
+        var c = dense.config
+        c.router = router; c.experts = experts; c.topK = topK; c.capacityFactor = capacityFactor; c.residualExperts = true
+        let model = try MoELanguageModel(c, seed: seed)
+        var state: [String: Tensor] = [:]
+        for (k, v) in dense.stateDict() {
+            state[k.hasPrefix("dense_feed_forward.") ? "mixture.core." + k.dropFirst("dense_feed_forward.".count) : k] = v
+        }
+        let unknown = Set(state.keys).subtracting(model.stateKeys)
+        guard unknown.isEmpty else { throw AmalgamError.invalidArgument("upcycling: no place for \(unknown.sorted().joined(separator: ", "))") }
+        try model.loadStateDict(state, strict: false)
+        return model
     }
 
     /// The additive causal mask `[1, 1, T, T]` (0 on and below the diagonal, −1e9 above).

@@ -2,13 +2,34 @@ import AmalgamCore
 import AmalgamNN
 
 /// A feed-forward network d → f → d with GELU (a transformer's FFN; one expert).
+///
+/// A residual expert (RMoE, ``MoELayer/upcycled(from:experts:router:topK:capacityFactor:)``)
+/// has a ``core``: its own `up` and `down` are then residuals ΔW added to the core's weights,
+/// FFN_i(x) = (W_core,down + ΔW_i,down)·GELU((W_core,up + ΔW_i,up)·x + b…) — the core is shared by
+/// every expert and registered once, by the layer (`core.…`), not under each expert.
 public final class FeedForward: Module {
     public var up: Linear, down: Linear
     public init(_ d: Int, _ f: Int, using rng: inout RandomGenerator) {
         up = Linear(d, f, using: &rng)
         down = Linear(f, d, using: &rng)
     }
-    public override func forward(_ x: Tensor) throws -> Tensor { try down(up(x).gelu()) }
+    /// The shared core of a residual expert (nil for an ordinary FFN).
+    public var core: FeedForward? {
+        get { _core }
+        set { _core = newValue }
+    }
+    // Underscored: reflection skips it, so the core's parameters are not named under each expert.
+    private var _core: FeedForward?
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        guard let c = _core else { return try down(up(x).gelu()) }
+        func sum(_ a: Parameter?, _ b: Parameter?) -> Tensor? {
+            guard let a, let b else { return a?.value ?? b?.value }
+            return a.value + b.value
+        }
+        let h = Tensor.linear(x, weight: c.up.weight.value + up.weight.value, bias: sum(c.up.bias, up.bias)).gelu()
+        return Tensor.linear(h, weight: c.down.weight.value + down.weight.value, bias: sum(c.down.bias, down.bias))
+    }
 }
 
 /// What one forward pass of an ``MoELayer`` routed (kept for metrics and the routing recorder;
@@ -55,6 +76,12 @@ public struct RoutingRecord: Sendable {
 public final class MoELayer: Module {
     public var router: Router
     public var experts: [FeedForward]
+    /// RMoE: the dense FFN every residual expert adds its ΔW to (nil for ordinary experts).
+    public var core: FeedForward?
+    /// Gates rescaled to sum to 1 over a token's kept experts in value — g / stop-gradient(Σg),
+    /// so the router still gets a gradient: a top-1 gate is exactly 1 — the upcycled layer's
+    /// rule, under which zero residuals give exactly the dense FFN whatever the routing.
+    public var unitGates = false
     public let topK: Int
     public var capacityFactor: Float?
     public var evaluationCapacityFactor: Float?
@@ -80,6 +107,28 @@ public final class MoELayer: Module {
     }
 
     public var expertCount: Int { experts.count }
+
+    /// Residual mixture of experts (RMoE, Wu et al. 2022; the spec marks the details unconfirmed):
+    /// from a trained dense FFN, a layer of `experts` residual experts W_core + ΔW_i with every ΔW_i
+    /// zero, a new `router`, and ``unitGates``, so that at the start it computes the dense FFN for
+    /// any routing while no token is dropped (up to float rounding: each expert multiplies its
+    /// own rows as a batch of another shape). Training it with `core.` frozen trains
+    /// only the residuals and the router (the paper's cheap phase); unfrozen, the core too.
+    /// The core is `dense` itself (shared, not copied).
+    public static func upcycled(from dense: FeedForward, experts e: Int, router: Router, topK: Int = 1, capacityFactor: Float? = 1.25) throws -> MoELayer {
+        var rng = RandomGenerator(seed: 0)
+        let d = dense.up.inFeatures, f = dense.up.outFeatures
+        let residuals = (0..<e).map { _ -> FeedForward in
+            let r = FeedForward(d, f, using: &rng)
+            for (_, p) in r.namedParameters() { p.value = Tensor.zeros(p.value.shape) }
+            r.core = dense
+            return r
+        }
+        let layer = try MoELayer(router: router, experts: residuals, topK: topK, capacityFactor: capacityFactor)
+        layer.core = dense
+        layer.unitGates = true
+        return layer
+    }
 
     /// Freezes (or unfreezes) the router's routing parameters (``Router/routingParameterPrefixes``).
     public func freezeRouter(_ frozen: Bool = true) {
@@ -132,7 +181,7 @@ public final class MoELayer: Module {
         }
         lastRouting = RoutingRecord(firstChoice: stride(from: 0, to: r.experts.count, by: k).map { r.experts[$0] }, requested: requested,
                                     dropped: dropped, slots: t * k, firstDropped: firstDropped, capacity: cap == Int.max ? nil : cap)
-        let gates = r.gates.reshaped([t * k])
+        let gates = unitGates ? (r.gates / r.gates.sum(axis: 1, keepDims: true).stopGradient).reshaped([t * k]) : r.gates.reshaped([t * k])
         var outputs: [Tensor] = []
         var offset = 0
         for ex in 0..<e where !rows[ex].isEmpty {
