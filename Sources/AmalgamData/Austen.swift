@@ -124,3 +124,78 @@ public enum Austen {
         return (ptr.map { train[$0] }, pte.map { test[$0] })
     }
 }
+
+// MARK: - Tasks for multi-task learning
+
+extension Austen {
+    /// A passage with what the multi-task labels are made from: its novel, chapter, the share of
+    /// its words inside double quotation marks (the quote state is followed through the whole
+    /// chapter, so a passage that starts inside a speech knows it), and where its chapter lies
+    /// in the novel (0 = first chapter, 1 = last).
+    public struct LabelledPassage: Sendable, Equatable {
+        public var text: String
+        public var novel: Int
+        public var chapter: Int
+        public var quotedShare: Double
+        public var position: Double
+    }
+
+    /// Labelling tasks over passages, each made from the text alone (no hand labels).
+    public enum PassageTask: String, Sendable, CaseIterable, Codable {
+        /// Which of the six novels (6 classes).
+        case novel
+        /// Early or late novel: Sense & Sensibility, Pride & Prejudice and Northanger Abbey were
+        /// first drafted in the 1790s; Mansfield Park, Emma and Persuasion written 1811–1816
+        /// (2 classes; a coarsening of `novel`).
+        case period
+        /// Dialogue (at least half the words inside quotation marks) or narration (2 classes).
+        case dialogue
+        /// From the first or the second half of its novel's chapters (2 classes).
+        case half
+        /// Whether the passage contains a question mark (2 classes; about punctuation, not
+        /// content: the unrelated task).
+        case question
+
+        public var classes: Int { self == .novel ? 6 : 2 }
+
+        public func label(_ p: LabelledPassage) -> Int {
+            switch self {
+            case .novel: return p.novel
+            case .period: return [0, 1, 4].contains(p.novel) ? 0 : 1
+            case .dialogue: return p.quotedShare >= 0.5 ? 1 : 0
+            case .half: return p.position < 0.5 ? 0 : 1
+            case .question: return p.text.contains("?") ? 1 : 0
+            }
+        }
+    }
+
+    /// Every passage of `words` words with its quote share and chapter position (the same word
+    /// runs as ``passages(directory:words:)``).
+    public static func labelledPassages(directory: String? = nil, words: Int = 40) throws -> [LabelledPassage] {
+        guard words >= 1 else { throw AmalgamError.invalidArgument("passages need at least one word") }
+        let chapters = try chapters(directory: directory)
+        var last = [Int](repeating: 1, count: novels.count)
+        for c in chapters { last[c.novel] = Swift.max(last[c.novel], c.chapter) }
+        var result: [LabelledPassage] = []
+        for c in chapters {
+            let w = c.text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            // A word is quoted when it opens a quote, closes one or lies between (the state at
+            // the word's first character, or any quote mark inside it).
+            var inside = false, quoted = [Bool](repeating: false, count: w.count)
+            for (i, word) in w.enumerated() {
+                let marks = word.filter { $0 == "\"" }.count
+                quoted[i] = inside || marks > 0
+                if marks % 2 == 1 { inside.toggle() }
+            }
+            let position = last[c.novel] > 1 ? Double(c.chapter - 1) / Double(last[c.novel] - 1) : 0
+            var i = 0
+            while i + words <= w.count {
+                let q = quoted[i..<(i + words)].filter { $0 }.count
+                result.append(LabelledPassage(text: w[i..<(i + words)].joined(separator: " "), novel: c.novel, chapter: c.chapter,
+                                              quotedShare: Double(q) / Double(words), position: position))
+                i += words
+            }
+        }
+        return result
+    }
+}
