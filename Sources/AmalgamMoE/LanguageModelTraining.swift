@@ -99,7 +99,12 @@ public struct MoEStepMetrics: Codable, Sendable, Equatable {
     /// Share of recorded validation tokens whose expert changed since the previous record.
     public var fluctuation: Double?
     public var loadCoefficientOfVariation: Double?
+    /// Share of the recorded validation tokens' expert slots dropped in evaluation (0 unless an
+    /// evaluation capacity is set).
     public var droppedShare: Double?
+    /// Share of expert slots the training capacity dropped over the training steps since the
+    /// previous line.
+    public var trainDroppedShare: Double?
     public var effectiveRank: Double?
     public var auxiliary: [String: Double]?
     public var stage: Int?
@@ -110,7 +115,7 @@ public struct MoEStepMetrics: Codable, Sendable, Equatable {
         case step, fluctuation, auxiliary, stage, seconds
         case trainLoss = "train_loss", validationLoss = "val_loss", validationPerplexity = "val_ppl"
         case loadCoefficientOfVariation = "load_cv", droppedShare = "dropped_share", effectiveRank = "effective_rank"
-        case learningRate = "learning_rate"
+        case learningRate = "learning_rate", trainDroppedShare = "train_dropped_share"
     }
 }
 
@@ -132,6 +137,8 @@ public struct MoESummary: Codable, Sendable {
     public var lastFluctuationStep: Int?
     public var loadCoefficientOfVariation: Double?
     public var droppedShare: Double?
+    /// Share of expert slots the training capacity dropped over the whole run.
+    public var trainDroppedShare: Double?
     public var effectiveRank: Double?
     public var representationCollapse: Double?
     public var tokenizer: String
@@ -142,7 +149,7 @@ public struct MoESummary: Codable, Sendable {
         case validationLoss = "val_loss", validationPerplexity = "val_ppl", testLoss = "test_loss", testPerplexity = "test_ppl"
         case stillChangingAfter = "still_changing_after", lastFluctuationStep = "last_fluctuation_step"
         case loadCoefficientOfVariation = "load_cv", droppedShare = "dropped_share", effectiveRank = "effective_rank"
-        case representationCollapse = "representation_collapse"
+        case representationCollapse = "representation_collapse", trainDroppedShare = "train_dropped_share"
     }
 }
 
@@ -200,9 +207,14 @@ public struct MoELanguageModelTraining {
         var recorder = RoutingRecorder()
         var lines: [MoEStepMetrics] = []
         var lossSum = 0.0, lossCount = 0
-        struct State: Codable { var recorder: RoutingRecorder; var lines: [MoEStepMetrics]; var lossSum: Double; var lossCount: Int }
+        // Expert slots dropped by the training capacity: since the last line, and over the run.
+        var dropped = 0, slots = 0, allDropped = 0, allSlots = 0
+        struct State: Codable {
+            var recorder: RoutingRecorder; var lines: [MoEStepMetrics]; var lossSum: Double; var lossCount: Int
+            var dropped: [Int]?
+        }
         checkpointer.saveState = {
-            let s = State(recorder: recorder, lines: lines, lossSum: lossSum, lossCount: lossCount)
+            let s = State(recorder: recorder, lines: lines, lossSum: lossSum, lossCount: lossCount, dropped: [dropped, slots, allDropped, allSlots])
             return ["moe_state": (try? sortedJSON(s)) ?? ""]
         }
         checkpointer.restoreState = { meta in
@@ -210,6 +222,7 @@ public struct MoELanguageModelTraining {
                 throw AmalgamError.format(path: outDir + "/training-state.safetensors", message: "no readable 'moe_state' in its metadata")
             }
             recorder = s.recorder; lines = s.lines; lossSum = s.lossSum; lossCount = s.lossCount
+            if let d = s.dropped, d.count == 4 { dropped = d[0]; slots = d[1]; allDropped = d[2]; allSlots = d[3] }
         }
         trainer.checkpointer = checkpointer
         let saved = try trainer.resume()
@@ -264,7 +277,8 @@ public struct MoELanguageModelTraining {
         func measure(step: Int, validate: Bool) throws {
             var m = MoEStepMetrics(step: step, learningRate: Double(opt.learningRate), seconds: seconds())
             if lossCount > 0 { m.trainLoss = lossSum / Double(lossCount) }
-            lossSum = 0; lossCount = 0
+            if slots > 0 { m.trainDroppedShare = Double(dropped) / Double(slots) }
+            lossSum = 0; lossCount = 0; dropped = 0; slots = 0
             if let p = try probeRouting() {
                 m.fluctuation = try recorder.record(step: step, assignment: p.assignment)
                 m.loadCoefficientOfVariation = p.cv; m.droppedShare = p.dropped; m.effectiveRank = p.rank
@@ -287,7 +301,10 @@ public struct MoELanguageModelTraining {
             }
         }]
         trainer.callbacks = [callback, { event in
-            if case .batchEnd(_, _, _, _, _, _, let loss) = event { lossSum += Double(loss); lossCount += 1 }
+            if case .batchEnd(_, _, _, _, _, _, let loss) = event {
+                lossSum += Double(loss); lossCount += 1
+                if let r = model.mixture?.lastRouting { dropped += r.dropped; slots += r.slots; allDropped += r.dropped; allSlots += r.slots }
+            }
         }]
         let windows = Swift.max(1, corpus.train.count / (o.batchSize * c.context))
         let context = c.context, batch = o.batchSize, train = corpus.train, seed = o.seed
@@ -330,6 +347,7 @@ public struct MoELanguageModelTraining {
             summary.stillChangingAfter = still
             summary.lastFluctuationStep = last.max().flatMap { $0 >= 0 ? $0 : nil }
             summary.representationCollapse = try probeRouting()?.rc
+            if allSlots > 0 { summary.trainDroppedShare = Double(allDropped) / Double(allSlots) }
         }
         try writeJSON(summary, to: outDir + "/summary.json")
         return summary

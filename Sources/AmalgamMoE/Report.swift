@@ -25,7 +25,9 @@ public enum MoEReport {
         public var lastFluctuationStep: MeanStd?
         /// Share of recorded validation tokens still changing expert after 20 %, 50 %, 80 % of training.
         public var stillChangingAfter: [String: MeanStd]
-        public var representationCollapse: MeanStd?, effectiveRank: MeanStd?, loadCoefficientOfVariation: MeanStd?, droppedShare: MeanStd?
+        public var representationCollapse: MeanStd?, effectiveRank: MeanStd?, loadCoefficientOfVariation: MeanStd?
+        /// Share of expert slots the training capacity dropped (runs that recorded it).
+        public var trainDroppedShare: MeanStd?
         /// Inter-run consistency: the mean over pairs of seeds of the matched agreement of the
         /// final routing of the recorded validation tokens (``RoutingMetrics/matchedAgreement(_:_:experts:)``).
         public var consistency: MeanStd?
@@ -99,7 +101,7 @@ public enum MoEReport {
                 parameters: s0.parameters, validationPerplexity: ms { $0.validationPerplexity }!, testPerplexity: ms { $0.testPerplexity }!,
                 seconds: ms { $0.seconds }!, lastFluctuationStep: sparse ? ms { Double($0.lastFluctuationStep ?? 0) } : nil,
                 stillChangingAfter: still, representationCollapse: ms { $0.representationCollapse }, effectiveRank: ms { $0.effectiveRank },
-                loadCoefficientOfVariation: ms { $0.loadCoefficientOfVariation }, droppedShare: ms { $0.droppedShare },
+                loadCoefficientOfVariation: ms { $0.loadCoefficientOfVariation }, trainDroppedShare: ms { $0.trainDroppedShare },
                 consistency: pairs(assignments) { a, b in
                     a.count == b.count ? RoutingMetrics.matchedAgreement(a, b, experts: o0.model.experts).agreement : .nan
                 }))
@@ -126,13 +128,13 @@ public enum MoEReport {
         }
         var out = ""
         if !t.languageModels.isEmpty {
-            out += "| router | E | k | seeds | val ppl | test ppl | last fluctuation step | still changing after 20 / 50 / 80 % | consistency | RC | eff. rank | load CV | dropped | GFLOPs/token | s |\n"
+            out += "| router | E | k | seeds | val ppl | test ppl | last fluctuation step | still changing after 20 / 50 / 80 % | consistency | RC | eff. rank | load CV | dropped in training | GFLOPs/token | s |\n"
             out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
             for r in t.languageModels {
                 let still = ["20%", "50%", "80%"].map { r.stillChangingAfter[$0].map { String(format: "%.3f", $0.mean) } ?? "–" }.joined(separator: " / ")
                 out += "| \(r.router) | \(r.experts) | \(r.topK) | \(r.seeds.map(String.init).joined(separator: ",")) | \(f(r.validationPerplexity)) | \(f(r.testPerplexity)) | "
                 out += "\(r.lastFluctuationStep.map { String(format: "%.0f ± %.0f", $0.mean, $0.std) } ?? "–") | \(still) | \(f(r.consistency, 3)) | "
-                out += "\(f(r.representationCollapse, 3)) | \(f(r.effectiveRank, 1)) | \(f(r.loadCoefficientOfVariation, 3)) | \(f(r.droppedShare, 4)) | "
+                out += "\(f(r.representationCollapse, 3)) | \(f(r.effectiveRank, 1)) | \(f(r.loadCoefficientOfVariation, 3)) | \(f(r.trainDroppedShare, 4))\(r.trainDroppedShare.map { $0.n < r.seeds.count ? " (n=\($0.n))" : "" } ?? "") | "
                 out += String(format: "%.4f | %.0f |\n", r.trainingFLOPsPerToken / 1e9, r.seconds.mean)
             }
         }

@@ -47,6 +47,8 @@ final class MoETrainingTests: XCTestCase {
         }
         XCTAssertTrue(s.validationPerplexity.isFinite && s.testPerplexity.isFinite)
         XCTAssertEqual(s.tokensSeen, 12 * 4 * 16)
+        let dropped = try XCTUnwrap(s.trainDroppedShare)
+        XCTAssertTrue(dropped >= 0 && dropped < 1)
         let m = try metricsWithoutTime(dir)
         XCTAssertEqual(m.map(\.step), [0, 2, 4, 6, 8, 10, 12])
         for line in m where line.step > 6 {
