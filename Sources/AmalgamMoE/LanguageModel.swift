@@ -23,6 +23,13 @@ public struct MoELanguageModelConfig: Codable, Equatable, Sendable {
     public var balanceWeight: Float? = nil
     /// RMoE: residual experts W_core + ΔW_i over a shared core FFN (``MoELayer/upcycled(from:experts:router:topK:capacityFactor:)``).
     public var residualExperts = false
+    /// Task-aware routing (``TaskRouter``) over `tasks` tasks instead of one shared router
+    /// (`router` must then be `switch`: each task's router is a Switch router).
+    public var taskRouting: TaskRouter.Mode? = nil
+    public var tasks = 1
+    /// The experts an extracted model kept, by their index in the full model (nil: all): the
+    /// router still scores every expert, tokens routed to a removed one pass through.
+    public var keptExperts: [Int]? = nil
     public init() {}
 
     public init(from decoder: Decoder) throws {
@@ -43,12 +50,16 @@ public struct MoELanguageModelConfig: Codable, Equatable, Sendable {
         routingDimension = try c.decodeIfPresent(Int.self, forKey: .routingDimension) ?? d.routingDimension
         balanceWeight = try c.decodeIfPresent(Float.self, forKey: .balanceWeight)
         residualExperts = try c.decodeIfPresent(Bool.self, forKey: .residualExperts) ?? false
+        taskRouting = try c.decodeIfPresent(TaskRouter.Mode.self, forKey: .taskRouting)
+        tasks = try c.decodeIfPresent(Int.self, forKey: .tasks) ?? 1
+        keptExperts = try c.decodeIfPresent([Int].self, forKey: .keptExperts)
     }
 
     enum CodingKeys: String, CodingKey {
         case vocabularySize = "vocab_size", width, layers, heads, feedForward = "ffn", context, router, experts, topK = "top_k"
         case capacityFactor = "capacity_factor", evaluationCapacityFactor = "eval_capacity_factor", mixtureAfter = "mixture_after"
         case routingDimension = "routing_dim", balanceWeight = "balance_weight", residualExperts = "residual_experts"
+        case taskRouting = "task_routing", tasks, keptExperts = "kept_experts"
     }
 
     /// The largest model ``validate()`` accepts (2 GB of float weights; AdamW triples it).
@@ -63,11 +74,14 @@ public struct MoELanguageModelConfig: Codable, Equatable, Sendable {
         let routerParameters: Double
         switch router {
         case .dense, .hash: routerParameters = 0
-        case .switch: routerParameters = d * e
+        case .switch:
+            routerParameters = taskRouting == .perTask ? d * e * Double(tasks)
+                : taskRouting == .taskEmbedding ? (d + 16) * e + 16 * Double(tasks) : d * e
         case .xmoe: routerParameters = d * de + de * e + 1
         case .stablemoe: routerParameters = d * e + v * 50 + 50 * e
         }
-        return v * d + Double(context) * d + Double(layers) * block + (router == .dense ? 1 : e) * ffn + 4 * d + routerParameters
+        let stored = router == .dense ? 1 : Double(keptExperts?.count ?? experts)
+        return v * d + Double(context) * d + Double(layers) * block + stored * ffn + 4 * d + routerParameters
     }
 
     /// Where the mixture block sits.
@@ -89,6 +103,15 @@ public struct MoELanguageModelConfig: Codable, Equatable, Sendable {
             if let c = capacityFactor { try need(c > 0 && c.isFinite, "--capacity-factor must be positive, got \(c)") }
             if let c = evaluationCapacityFactor { try need(c > 0 && c.isFinite, "the evaluation capacity factor must be positive, got \(c)") }
             try need(routingDimension >= 1 && routingDimension <= 4096, "--routing-dim must be in 1…4096, got \(routingDimension)")
+        }
+        try need(tasks >= 1 && tasks <= 1024, "the number of tasks must be in 1…1024, got \(tasks)")
+        if taskRouting != nil {
+            try need(router == .switch, "task-aware routing uses Switch routers per task; the router must be switch, got \(router.rawValue)")
+        }
+        if let kept = keptExperts {
+            try need(router != .dense && !kept.isEmpty && kept.count <= experts && Set(kept).count == kept.count && kept.allSatisfy { $0 >= 0 && $0 < experts },
+                     "kept_experts must be distinct expert indices in 0..<\(experts), got \(kept)")
+            try need(!residualExperts, "kept_experts: extraction of residual experts is not supported")
         }
         // Each size is bounded above; their products are not: refuse a model too large to train
         // here before anything is allocated (counted in floating point, so nothing overflows).
@@ -165,10 +188,15 @@ public final class MoELanguageModel: Module {
         if c.router == .dense {
             denseFeedForward = FeedForward(c.width, c.feedForward, using: &rng)
         } else {
-            let experts = (0..<c.experts).map { _ in FeedForward(c.width, c.feedForward, using: &rng) }
+            let experts = (0..<(c.keptExperts?.count ?? c.experts)).map { _ in FeedForward(c.width, c.feedForward, using: &rng) }
             let router: Router
             switch c.router {
-            case .switch: router = SwitchRouter(dimension: c.width, experts: c.experts, balanceWeight: c.balanceWeight ?? 0.01, using: &rng)
+            case .switch:
+                if let mode = c.taskRouting {
+                    router = try TaskRouter(mode: mode, tasks: c.tasks, dimension: c.width, experts: c.experts, balanceWeight: c.balanceWeight ?? 0.01, using: &rng)
+                } else {
+                    router = SwitchRouter(dimension: c.width, experts: c.experts, balanceWeight: c.balanceWeight ?? 0.01, using: &rng)
+                }
             case .xmoe: router = XMoERouter(dimension: c.width, experts: c.experts, routingDimension: c.routingDimension, balanceWeight: c.balanceWeight ?? 0.01, using: &rng)
             case .stablemoe: router = StableMoERouter(dimension: c.width, experts: c.experts, vocabularySize: c.vocabularySize, balanceWeight: c.balanceWeight ?? 0.3, using: &rng)
             case .hash: router = HashRouter(experts: c.experts, vocabularySize: c.vocabularySize, using: &rng)
@@ -180,7 +208,8 @@ public final class MoELanguageModel: Module {
                 m.evaluationCapacityFactor = c.evaluationCapacityFactor
                 mixture = m
             } else {
-                mixture = try MoELayer(router: router, experts: experts, topK: c.topK, capacityFactor: c.capacityFactor, evaluationCapacityFactor: c.evaluationCapacityFactor)
+                mixture = try MoELayer(router: router, experts: experts, topK: c.topK, capacityFactor: c.capacityFactor, evaluationCapacityFactor: c.evaluationCapacityFactor,
+                                       keptExperts: c.keptExperts)
             }
         }
         finalNorm = LayerNorm([c.width])
@@ -230,7 +259,10 @@ public final class MoELanguageModel: Module {
 
     /// The final (layer-normalised) hidden states `[B, T, d]` the output layer reads: what a
     /// classification head on the pretrained model pools.
-    public func hiddenStates(_ ids: Tensor) throws -> Tensor {
+    public func hiddenStates(_ ids: Tensor) throws -> Tensor { try hiddenStates(ids, tasks: nil) }
+
+    /// The same for sequences of the tasks `tasks` (one per sequence; task-aware routing).
+    public func hiddenStates(_ ids: Tensor, tasks: [Int]?) throws -> Tensor {
         guard ids.rank == 2, ids.shape[1] >= 1, ids.shape[1] <= config.context else {
             throw AmalgamError.shape("MoELanguageModel expected ids [B, T] with 1 ≤ T ≤ \(config.context), got \(ids.shape)")
         }
@@ -239,16 +271,20 @@ public final class MoELanguageModel: Module {
         var h = try tokenEmbedding(ids) + (try positionEmbedding(positions)).reshaped([1, t, config.width])
         let mask = causalMask(t)
         for (i, block) in blocks.enumerated() {
-            if i == config.mixturePosition { h = try mix(h, ids: ids) }
+            if i == config.mixturePosition { h = try mix(h, ids: ids, tasks: tasks) }
             h = try block(h, mask: mask)
         }
-        if config.mixturePosition == blocks.count { h = try mix(h, ids: ids) }
+        if config.mixturePosition == blocks.count { h = try mix(h, ids: ids, tasks: tasks) }
         return try finalNorm(h)
     }
 
-    func mix(_ h: Tensor, ids: Tensor) throws -> Tensor {
+    func mix(_ h: Tensor, ids: Tensor, tasks: [Int]?) throws -> Tensor {
         let x = try mixtureNorm(h)
-        if let mixture { return h + (try mixture(x, tokens: ids.scalars.map { Int($0) })) }
+        if let mixture {
+            let t = ids.shape[1]
+            if let tasks, tasks.count != ids.shape[0] { throw AmalgamError.shape("\(tasks.count) task ids for \(ids.shape[0]) sequences") }
+            return h + (try mixture(x, tokens: ids.scalars.map { Int($0) }, tasks: tasks.map { ts in ts.flatMap { [Int](repeating: $0, count: t) } }))
+        }
         return h + (try denseFeedForward!(x))
     }
 }

@@ -95,10 +95,27 @@ public final class MoELayer: Module {
     public var keepsRouterInput = false
     public private(set) var lastRouterInput: Tensor?
 
-    public init(router: Router, experts: [FeedForward], topK: Int = 1, capacityFactor: Float? = 1.25, evaluationCapacityFactor: Float? = nil) throws {
-        guard experts.count >= 2 else { throw AmalgamError.invalidArgument("--experts: a mixture needs at least 2 experts, got \(experts.count)") }
-        guard router.experts == experts.count else { throw AmalgamError.invalidArgument("the router scores \(router.experts) experts, the layer has \(experts.count)") }
-        guard topK >= 1 && topK <= experts.count else { throw AmalgamError.invalidArgument("--top-k must be in 1…\(experts.count) (the number of experts), got \(topK)") }
+    /// For an extracted layer, the router's expert index of each kept expert (nil: every expert
+    /// is here, in the router's order). Tokens routed to a removed expert pass through unchanged
+    /// and are counted as dropped.
+    public let keptExperts: [Int]?
+    private let slotOfExpert: [Int]
+
+    public init(router: Router, experts: [FeedForward], topK: Int = 1, capacityFactor: Float? = 1.25, evaluationCapacityFactor: Float? = nil,
+                keptExperts: [Int]? = nil) throws {
+        if let kept = keptExperts {
+            guard kept.count == experts.count, Set(kept).count == kept.count, kept.allSatisfy({ $0 >= 0 && $0 < router.experts }) else {
+                throw AmalgamError.invalidArgument("kept experts \(kept) do not name \(experts.count) distinct experts of the router's \(router.experts)")
+            }
+        } else {
+            guard experts.count >= 2 else { throw AmalgamError.invalidArgument("--experts: a mixture needs at least 2 experts, got \(experts.count)") }
+            guard router.experts == experts.count else { throw AmalgamError.invalidArgument("the router scores \(router.experts) experts, the layer has \(experts.count)") }
+        }
+        guard topK >= 1 && topK <= router.experts else { throw AmalgamError.invalidArgument("--top-k must be in 1…\(router.experts) (the number of experts), got \(topK)") }
+        self.keptExperts = keptExperts
+        var slot = [Int](repeating: -1, count: router.experts)
+        for (i, e) in (keptExperts ?? Array(0..<experts.count)).enumerated() { slot[e] = i }
+        slotOfExpert = slot
         for (name, cf) in [("--capacity-factor", capacityFactor), ("evaluation capacity factor", evaluationCapacityFactor)] {
             if let cf, !(cf > 0 && cf.isFinite) { throw AmalgamError.invalidArgument("\(name) must be a positive number, got \(cf)") }
         }
@@ -106,7 +123,8 @@ public final class MoELayer: Module {
         self.capacityFactor = capacityFactor; self.evaluationCapacityFactor = evaluationCapacityFactor
     }
 
-    public var expertCount: Int { experts.count }
+    /// The experts the router chooses among (more than ``experts`` holds in an extracted layer).
+    public var expertCount: Int { router.experts }
 
     /// Residual mixture of experts (RMoE, Wu et al. 2022; the spec marks the details unconfirmed):
     /// from a trained dense FFN, a layer of `experts` residual experts W_core + ΔW_i with every ΔW_i
@@ -170,7 +188,7 @@ public final class MoELayer: Module {
             for tok in 0..<t {
                 let s = tok * k + j, ex = r.experts[s]
                 requested[ex] += 1
-                if filled[ex] < cap {
+                if filled[ex] < cap && slotOfExpert[ex] >= 0 {
                     filled[ex] += 1
                     rows[ex].append(tok); slots[ex].append(s)
                 } else {
@@ -185,7 +203,7 @@ public final class MoELayer: Module {
         var outputs: [Tensor] = []
         var offset = 0
         for ex in 0..<e where !rows[ex].isEmpty {
-            let h = try experts[ex](flat.indexSelect(axis: 0, indices: rows[ex]))
+            let h = try experts[slotOfExpert[ex]](flat.indexSelect(axis: 0, indices: rows[ex]))
             outputs.append(h * gates.indexSelect(axis: 0, indices: slots[ex]).reshaped([rows[ex].count, 1]))
             for (i, s) in slots[ex].enumerated() { position[s] = offset + i }
             offset += rows[ex].count
