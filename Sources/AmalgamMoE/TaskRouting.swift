@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamNN
+import Foundation
 
 /// Task-aware routing for multi-task learning (Gupta et al. 2022, "Sparsely Activated Mixture-of-
 /// Experts are Robust Multi-Task Learners").
@@ -108,10 +109,31 @@ public final class TaskRouter: Router {
     }
 }
 
-/// How related two tasks are, from the representations a model gives their examples: the cosine
-/// similarity of the mean router inputs of each task's examples (task centroids at the mixture
-/// layer). It needs no labels of the unseen task, only some of its inputs.
+/// How related two tasks are.
+///
+/// - ``centroidCosine(_:_:)``: the cosine similarity of the mean router inputs of each task's
+///   examples (task centroids at the mixture layer); needs no labels, but says nothing when the
+///   tasks share their inputs and differ only in labels.
+/// - ``normalizedMutualInformation(_:_:)``: I(a; b)/√(H(a)H(b)) of two labelings of the same
+///   examples — for an unseen task with a few labelled examples, of a seen task's predicted
+///   labels and the unseen task's labels (how much the seen task's answer tells about it).
 public enum TaskRelatedness {
+    /// Normalised mutual information of two labelings of the same examples, in [0, 1] (0 when
+    /// either is constant).
+    public static func normalizedMutualInformation(_ a: [Int], _ b: [Int]) -> Double {
+        precondition(a.count == b.count, "normalizedMutualInformation: \(a.count) and \(b.count) labels")
+        let n = Double(a.count)
+        guard n > 0 else { return 0 }
+        var joint: [[Int]: Double] = [:], pa: [Int: Double] = [:], pb: [Int: Double] = [:]
+        for (x, y) in zip(a, b) { joint[[x, y], default: 0] += 1 / n; pa[x, default: 0] += 1 / n; pb[y, default: 0] += 1 / n }
+        func entropy(_ p: [Int: Double]) -> Double { -p.values.reduce(0) { $0 + ($1 > 0 ? $1 * Foundation.log($1) : 0) } }
+        let ha = entropy(pa), hb = entropy(pb)
+        guard ha > 0, hb > 0 else { return 0 }
+        var mi = 0.0
+        for (k, p) in joint where p > 0 { mi += p * Foundation.log(p / (pa[k[0]]! * pb[k[1]]!)) }
+        return Swift.max(0, Swift.min(1, mi / (ha * hb).squareRoot()))
+    }
+
     /// Cosine similarity of the mean rows of `a` `[N, d]` and `b` `[M, d]`.
     public static func centroidCosine(_ a: Tensor, _ b: Tensor) -> Double {
         let ma = a.mean(axis: 0).scalars.map(Double.init), mb = b.mean(axis: 0).scalars.map(Double.init)
