@@ -59,13 +59,16 @@ public struct MoEFineTuningOptions: Codable, Sendable, Equatable {
     /// router). StableMoE's routing is its distilled router, frozen anyway after the stage switch,
     /// and hash routing has no parameters: for those two the flag changes nothing.
     public var freezeRouter = false
+    /// RMoE: freeze the shared core of residual experts (train only the residuals ΔW, the router
+    /// and the rest of the model).
+    public var freezeCore = false
     public var seed: UInt64 = 0
     /// Test tokens whose experts are recorded (from test passages spread over the six novels).
     public var recordTokens = 8192
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case epochs, tokens, seed, recordTokens = "record_tokens"
+        case epochs, tokens, seed, recordTokens = "record_tokens", freezeCore = "freeze_core"
         case batchSize = "batch_size", learningRate = "learning_rate", weightDecay = "weight_decay", freezeRouter = "freeze_router"
     }
 
@@ -85,6 +88,9 @@ public struct MoEFineTuneSummary: Codable, Sendable {
     public var router: String
     public var pretrainingSeed: UInt64
     public var freezeRouter: Bool
+    /// RMoE runs: whether the pretrained model has residual experts, and whether their core was frozen.
+    public var residualExperts: Bool?
+    public var freezeCore: Bool?
     public var seed: UInt64
     public var epochs: Int
     public var trainExamples, testExamples: Int
@@ -98,7 +104,7 @@ public struct MoEFineTuneSummary: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case from, router, seed, epochs, seconds
-        case pretrainingSeed = "pretraining_seed", freezeRouter = "freeze_router", trainExamples = "train_examples", testExamples = "test_examples"
+        case pretrainingSeed = "pretraining_seed", freezeRouter = "freeze_router", residualExperts = "residual_experts", freezeCore = "freeze_core", trainExamples = "train_examples", testExamples = "test_examples"
         case leftOut = "left_out", testAccuracy = "test_accuracy", testLoss = "test_loss", routingChangedFromPretrained = "routing_changed_from_pretrained"
     }
 }
@@ -153,6 +159,9 @@ public struct MoEFineTuning {
         if o.freezeRouter, pre.model.mixture == nil {
             throw AmalgamError.invalidArgument("--freeze-router: \(dir) was trained with --router dense and has no router to freeze")
         }
+        if o.freezeCore, pre.model.mixture?.core == nil {
+            throw AmalgamError.invalidArgument("--freeze-core: \(dir) has no residual experts (make them with `amalgam moe upcycle`)")
+        }
         guard classes >= 2 else { throw AmalgamError.invalidArgument("fine-tuning needs at least 2 classes, got \(classes)") }
         let tr = Self.encode(train, pre.tokenizer, tokens: o.tokens), te = Self.encode(test, pre.tokenizer, tokens: o.tokens)
         guard !tr.ids.isEmpty, !te.ids.isEmpty else {
@@ -175,6 +184,7 @@ public struct MoEFineTuning {
         }
         let before = try assignments()
         if o.freezeRouter { model.lm.mixture!.freezeRouter() }
+        if o.freezeCore { model.freeze("lm.mixture.core") }
 
         let opt = Adam(learningRate: o.learningRate, weightDecay: o.weightDecay, decoupled: true)
         let perEpoch = (tr.ids.count + o.batchSize - 1) / o.batchSize
@@ -194,7 +204,8 @@ public struct MoEFineTuning {
         try model.save(to: outDir + "/model.safetensors", metadata: ["from": dir, "seed": "\(o.seed)"])
         try writeJSON(FineTuneRouting(pretrained: before, finetuned: after), to: outDir + "/routing.json")
         let summary = MoEFineTuneSummary(
-            from: dir, router: pre.options.model.router.rawValue, pretrainingSeed: pre.options.seed, freezeRouter: o.freezeRouter, seed: o.seed,
+            from: dir, router: pre.options.model.router.rawValue, pretrainingSeed: pre.options.seed, freezeRouter: o.freezeRouter,
+            residualExperts: pre.options.model.residualExperts, freezeCore: o.freezeCore, seed: o.seed,
             epochs: o.epochs, trainExamples: tr.ids.count, testExamples: te.ids.count, leftOut: [tr.leftOut, te.leftOut],
             testAccuracy: result.test!.accuracy, testLoss: result.test!.loss,
             routingChangedFromPretrained: before.isEmpty ? nil : RoutingMetrics.fluctuation(before, after), seconds: result.seconds)

@@ -287,3 +287,104 @@ public struct MultiTaskTraining {
         return summary
     }
 }
+
+/// What `amalgam moe extract` measured: the extracted one-task model against the full model on
+/// that task's test passages.
+public struct ExtractionSummary: Codable, Sendable {
+    public var task: String
+    public var threshold: Double
+    public var keptExperts: [Int]
+    public var expertShare: [Double]
+    public var parameters: [String: Int]
+    public var fileBytes: [String: Int]
+    public var testAccuracy: [String: Double]
+    /// Seconds per forward pass over the task's test passages (median of 5, on the threads the
+    /// command runs with).
+    public var secondsPerPass: [String: Double]
+    /// Largest |full − extracted| over the test logits.
+    public var maxAbsDifference: Double
+    enum CodingKeys: String, CodingKey {
+        case task, threshold, parameters
+        case keptExperts = "kept_experts", expertShare = "expert_share", fileBytes = "file_bytes", testAccuracy = "test_accuracy"
+        case secondsPerPass = "seconds_per_pass", maxAbsDifference = "max_abs_difference"
+    }
+}
+
+/// `amalgam moe extract` as a library call: the experts a task uses on its validation passages,
+/// the one-task model keeping those above `threshold` of its token slots, saved as an ordinary
+/// model directory, and its size, speed and accuracy beside the full model's.
+public enum MultiTaskExtraction {
+    public static func run(runDirectory dir: String, task name: String, threshold: Double, outDir: String, directory: String? = nil) throws -> ExtractionSummary {
+        let optionsPath = dir + "/multitask.json"
+        let o: MultiTaskOptions
+        do { o = try JSONDecoder().decode(MultiTaskOptions.self, from: readFile(optionsPath)) } catch let e as AmalgamError { throw e } catch {
+            throw AmalgamError.format(path: optionsPath, message: "not the multitask.json of an `amalgam moe multitask` run: \(error)")
+        }
+        guard threshold >= 0 && threshold < 1 else { throw AmalgamError.invalidArgument("--threshold must be in [0, 1), got \(threshold)") }
+        let full = try MultiTaskMoE.load(directory: dir + "/model")
+        let task = try full.task(named: name)
+        guard o.tasks.contains(name) else {
+            throw AmalgamError.invalidArgument("--task \(name): the model was not trained on it (trained: \(o.tasks.joined(separator: ", ")); unseen tasks have no trained route to extract)")
+        }
+        let tokenizer = try BytePairTokenizer(directory: dir + "/model/tokenizer")
+        var one = o; one.tasks = [name]; one.unseen = []; one.trainLimits = [:]; one.trainPerTask = 1
+        let data = try MultiTaskData.load(options: one, tokenizer: tokenizer, directory: directory)
+        let usage = try full.expertUsage(data.evaluationBatches(data.validation, task: 0).map { b in
+            var c = b; c.extraInputs["task"] = Tensor([Float](repeating: Float(task), count: b.count)); return c
+        })
+        let small = try full.extract(task: task, usage: usage, threshold: threshold)
+        try small.save(directory: outDir, metadata: ["extracted_from": dir, "task": name])
+        try tokenizer.write(to: outDir + "/tokenizer")
+        try full.save(to: outDir + "/.full-size-probe.safetensors")
+        let fullBytes = (try FileManager.default.attributesOfItem(atPath: outDir + "/.full-size-probe.safetensors")[.size] as? Int) ?? 0
+        try? FileManager.default.removeItem(atPath: outDir + "/.full-size-probe.safetensors")
+        let smallBytes = (try FileManager.default.attributesOfItem(atPath: outDir + "/model.safetensors")[.size] as? Int) ?? 0
+
+        let testFull = data.evaluationBatches(data.test, task: 0).map { b -> Batch in
+            var c = b; c.extraInputs["task"] = Tensor([Float](repeating: Float(task), count: b.count)); return c
+        }
+        let testSmall = data.evaluationBatches(data.test, task: 0)
+        full.eval(); small.eval()
+        var maxDiff: Float = 0
+        try withoutGradients {
+            for (a, b) in zip(testFull, testSmall) {
+                let ya = try full(a.modelInputs), yb = try small(b.modelInputs)
+                for (u, v) in zip(ya.scalars, yb.scalars) { maxDiff = Swift.max(maxDiff, abs(u - v)) }
+            }
+        }
+        func time(_ m: MultiTaskMoE, _ batches: [Batch]) throws -> Double {
+            var runs: [Double] = []
+            for _ in 0..<5 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try withoutGradients { for b in batches { _ = try m(b.modelInputs) } }
+                runs.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            return runs.sorted()[2]
+        }
+        let total = Double(Swift.max(usage.reduce(0, +), 1))
+        let summary = ExtractionSummary(
+            task: name, threshold: threshold, keptExperts: small.config.model.keptExperts ?? [], expertShare: usage.map { Double($0) / total },
+            parameters: ["full": full.parameterCount, "extracted": small.parameterCount], fileBytes: ["full": fullBytes, "extracted": smallBytes],
+            testAccuracy: ["full": try evaluate(full, testFull).accuracy, "extracted": try evaluate(small, testSmall).accuracy],
+            secondsPerPass: ["full": try time(full, testFull), "extracted": try time(small, testSmall)], maxAbsDifference: Double(maxDiff))
+        try writeJSON(summary, to: outDir + "/extraction.json")
+        return summary
+    }
+}
+
+/// `amalgam moe upcycle` as a library call: a dense `amalgam moe train` run turned into a
+/// residual mixture of experts (RMoE) directory that `amalgam moe finetune` reads.
+public enum MoEUpcycling {
+    public static func run(from dir: String, router: RouterKind, experts: Int, topK: Int, capacityFactor: Float?, seed: UInt64, outDir: String) throws -> MoETrainingOptions {
+        let dense = try PretrainedMoE(directory: dir)
+        let model = try MoELanguageModel.upcycled(from: dense.model, router: router, experts: experts, topK: topK, capacityFactor: capacityFactor, seed: seed)
+        var o = dense.options
+        o.model = model.config
+        try o.validate()
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        try writeJSON(o, to: outDir + "/config.json")
+        try dense.tokenizer.write(to: outDir + "/tokenizer")
+        try model.save(to: outDir + "/model.safetensors", metadata: ["upcycled_from": dir, "router": router.rawValue, "seed": "\(seed)"])
+        return o
+    }
+}

@@ -35,7 +35,7 @@ public enum MoEReport {
 
     /// One configuration of fine-tuning runs.
     public struct FineTuneRow: Codable, Sendable {
-        public var router: String, freezeRouter: Bool, from: [String], seeds: [UInt64]
+        public var router: String, freezeRouter: Bool, residualExperts: Bool, freezeCore: Bool, from: [String], seeds: [UInt64]
         public var testAccuracy: MeanStd, seconds: MeanStd
         public var routingChangedFromPretrained: MeanStd?
         /// Share of test tokens on which two fine-tuning seeds route to the same expert (same
@@ -76,7 +76,7 @@ public enum MoEReport {
                 lm[key, default: []].append((dir, s, o))
             } else if text.contains("\"freeze_router\"") {
                 let s = try decode(MoEFineTuneSummary.self, path)
-                let key = "\(s.router) \(s.freezeRouter)"
+                let key = "\(s.router) \(s.freezeRouter) \(s.residualExperts ?? false) \(s.freezeCore ?? false)"
                 if ft[key] == nil { ftOrder.append(key) }
                 ft[key, default: []].append((dir, s))
             } else {
@@ -112,7 +112,7 @@ public enum MoEReport {
             var finetuned: [[Int]] = []
             for (dir, _) in runs { finetuned.append(try decode(FineTuneRouting.self, dir + "/routing.json").finetuned) }
             t.fineTunes.append(FineTuneRow(
-                router: s0.router, freezeRouter: s0.freezeRouter, from: Array(Set(runs.map(\.1.from))).sorted(), seeds: runs.map(\.1.seed),
+                router: s0.router, freezeRouter: s0.freezeRouter, residualExperts: s0.residualExperts ?? false, freezeCore: s0.freezeCore ?? false, from: Array(Set(runs.map(\.1.from))).sorted(), seeds: runs.map(\.1.seed),
                 testAccuracy: MeanStd(runs.map(\.1.testAccuracy))!, seconds: MeanStd(runs.map(\.1.seconds))!,
                 routingChangedFromPretrained: MeanStd(runs.compactMap(\.1.routingChangedFromPretrained)),
                 crossSeedAgreement: finetuned.first?.isEmpty == false ? pairs(finetuned) { a, b in 1 - RoutingMetrics.fluctuation(a, b) } : nil))
@@ -143,7 +143,8 @@ public enum MoEReport {
             out += "| router | frozen router | seeds | test accuracy | routing changed from pretrained | cross-seed routing agreement | s |\n"
             out += "|---|---|---|---|---|---|---|\n"
             for r in t.fineTunes {
-                out += "| \(r.router) | \(r.freezeRouter ? "yes" : "no") | \(r.seeds.map(String.init).joined(separator: ",")) | \(f(r.testAccuracy, 4)) | "
+                let name = r.residualExperts ? "\(r.router) (RMoE\(r.freezeCore ? ", core frozen" : ""))" : r.router
+                out += "| \(name) | \(r.freezeRouter ? "yes" : "no") | \(r.seeds.map(String.init).joined(separator: ",")) | \(f(r.testAccuracy, 4)) | "
                 out += "\(f(r.routingChangedFromPretrained, 4)) | \(f(r.crossSeedAgreement, 4)) | \(String(format: "%.0f", r.seconds.mean)) |\n"
             }
         }

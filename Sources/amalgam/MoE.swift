@@ -13,7 +13,7 @@ struct MoECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "moe",
         abstract: "Mixture of experts: Switch, X-MoE, StableMoE and hash routing in a small language model on the Austen novels; routing-stability metrics.",
-        subcommands: [MoETrainCommand.self, MoEFinetuneCommand.self, MoEReportCommand.self])
+        subcommands: [MoETrainCommand.self, MoEFinetuneCommand.self, MoEReportCommand.self, MoEMultitaskCommand.self, MoEExtractCommand.self, MoEUpcycleCommand.self])
 }
 
 /// `amalgam moe train`: parse, call ``MoELanguageModelTraining``, render.
@@ -119,6 +119,7 @@ struct MoEFinetuneCommand: ParsableCommand {
     @Option(help: "An `amalgam moe train` output directory.") var from: String
     @Option(help: "Task: austen (which of the six novels a passage comes from; test passages from held-out chapters, which the language model never saw).") var task: String
     @Flag(help: "Freeze the parameters that decide the routing (X-MoE's fine-tuning recipe).") var freezeRouter = false
+    @Flag(help: "RMoE: freeze the shared core of an upcycled model's residual experts (`amalgam moe upcycle`).") var freezeCore = false
     @Option(help: "Epochs.") var epochs = 5
     @Option(help: "Mini-batch size.") var batchSize = 32
     @Option(help: "Peak learning rate (AdamW, cosine).") var lr: Float = 5e-4
@@ -145,7 +146,7 @@ struct MoEFinetuneCommand: ParsableCommand {
             if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             var o = MoEFineTuningOptions()
             o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.weightDecay = weightDecay; o.tokens = tokens
-            o.freezeRouter = freezeRouter; o.seed = seed
+            o.freezeRouter = freezeRouter; o.freezeCore = freezeCore; o.seed = seed
             let pretrained = try PretrainedMoE(directory: from)
             let (train, test) = try austen.load(seed: 0)
             installInterruptHandler()
@@ -178,6 +179,138 @@ struct MoEReportCommand: ParsableCommand {
             let t = try MoEReport.tables(dirs)
             print(MoEReport.markdown(t), terminator: "")
             if let json { try writeJSON(t, to: json) }
+        }
+    }
+}
+
+extension MultiTaskRouting: ExpressibleByArgument {}
+
+/// `amalgam moe multitask`: parse, call ``MultiTaskTraining``, render.
+struct MoEMultitaskCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "multitask",
+        abstract: "Train one mixture-of-experts model on several Austen passage tasks (novel, period, dialogue, half, question) with shared or task-aware routing (Gupta et al. 2022); writes multitask.json, model/ and summary.json.")
+
+    @Option(help: "A Switch-routed `amalgam moe train` run whose model and vocabulary the backbone starts from.") var from: String
+    @Option(help: "Trained tasks, comma-separated: \(Austen.PassageTask.allCases.map(\.rawValue).joined(separator: ", ")).") var tasks = "novel,period,dialogue,half"
+    @Option(help: "Tasks the model holds but never trains (served by the most related trained task's route; only their heads are fitted).") var unseen = ""
+    @Option(help: "Routing of the mixture: shared (one Switch router), task (a router per task) or task-embedding (one router over the token and a task embedding).") var routing: MultiTaskRouting = .task
+    @Option(help: "Low-resource tasks as task:count (comma-separated), e.g. dialogue:30.") var lowResource = ""
+    @Option(help: "Training passages drawn per task.") var trainPerTask = 3000
+    @Option(help: "Top-k experts per token.") var topK = 1
+    @Option(help: "Training steps (one task per batch).") var steps = 1500
+    @Option(help: "Sequences per batch.") var batchSize = 32
+    @Option(help: "Peak learning rate (AdamW, warm-up then cosine).") var lr: Float = 5e-4
+    @Option(help: "Linear warm-up steps.") var warmupSteps = 100
+    @Option(help: "Task sampling temperature: P(task) ∝ n^(1/T).") var temperature: Double = 2
+    @Option(help: "Random seed (heads, batches, passage draws).") var seed: UInt64 = 0
+    @Option(help: "Directory with the six novels as text (default: $AMALGAM_AUSTEN, else where scripts/setup-austen.sh puts them).") var austenDir: String?
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
+    @Flag(help: "Print nothing but errors.") var quiet = false
+    @Flag(help: "Continue the run in --out from its saved state.") var resume = false
+
+    func options() throws -> MultiTaskOptions {
+        var o = MultiTaskOptions()
+        o.tasks = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        o.unseen = unseen.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        o.routing = routing; o.topK = topK; o.steps = steps; o.batchSize = batchSize; o.learningRate = lr; o.warmupSteps = warmupSteps
+        o.temperature = temperature; o.seed = seed; o.trainPerTask = trainPerTask
+        for part in lowResource.split(separator: ",") {
+            let kv = part.split(separator: ":")
+            guard kv.count == 2, let n = Int(kv[1]) else { throw ValidationError("--low-resource: cannot read '\(part)' (use task:count, e.g. dialogue:30)") }
+            o.trainLimits[String(kv[0])] = n
+        }
+        return o
+    }
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+        var o = try options()
+        o.experts = Swift.max(2, topK)
+        do { try o.validate() } catch let e as AmalgamError { throw ValidationError(e.description) }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        try runReportingErrors(console) {
+            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
+            let pre = try PretrainedMoE(directory: from)
+            var o = try options()
+            o.experts = pre.options.model.experts
+            installInterruptHandler()
+            console.showPhaseEnds = false
+            console.line("multi-task \(routing.rawValue) routing over \(o.tasks.joined(separator: ", "))\(o.unseen.isEmpty ? "" : " (unseen: \(o.unseen.joined(separator: ", ")))") from \(from) → \(out)")
+            let s = try MultiTaskTraining(o).run(pretrained: pre, from: from, outDir: out, resume: resume, directory: austenDir,
+                                                 shouldStop: { interruptRequested != 0 }, callback: console.handle)
+            for t in s.tasks {
+                console.line(String(format: "%@ %@ val acc %.4f  test acc %.4f  (majority %.4f, %d training passages)%@", t.task.padding(toLength: 9, withPad: " ", startingAt: 0), t.trained ? "trained" : "unseen ",
+                                    t.validationAccuracy, t.testAccuracy, t.majorityTestAccuracy, t.trainExamples, t.trained ? "" : ", routed as \(t.routedAs)"))
+            }
+            console.line(String(format: "%.1f s → %@", s.seconds, out))
+        }
+    }
+}
+
+/// `amalgam moe extract`: parse, call ``MultiTaskExtraction``, render.
+struct MoEExtractCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "extract",
+        abstract: "From a multi-task run, a one-task model holding only the experts that task uses; writes the model directory and extraction.json (size, speed, accuracy against the full model).")
+
+    @Option(help: "An `amalgam moe multitask` output directory.") var from: String
+    @Option(help: "The task to extract (one the model was trained on).") var task: String
+    @Option(help: "Keep experts taking more than this share of the task's token slots (0: every expert it uses).") var threshold: Double = 0
+    @Option(help: "Directory with the six novels as text.") var austenDir: String?
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
+    @Flag(help: "Print nothing but errors.") var quiet = false
+
+    func validate() throws {
+        guard threshold >= 0 && threshold < 1 else { throw ValidationError("--threshold must be in [0, 1), got \(threshold)") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        try runReportingErrors(console) {
+            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
+            let s = try MultiTaskExtraction.run(runDirectory: from, task: task, threshold: threshold, outDir: out, directory: austenDir)
+            console.line("kept experts \(s.keptExperts.map(String.init).joined(separator: ",")) of \(s.expertShare.count)")
+            for k in ["full", "extracted"] {
+                console.line(String(format: "%@ %9d parameters  %10d bytes  test acc %.4f  %.3f s per pass", k.padding(toLength: 9, withPad: " ", startingAt: 0), s.parameters[k]!, s.fileBytes[k]!, s.testAccuracy[k]!, s.secondsPerPass[k]!))
+            }
+            console.line(String(format: "largest |full − extracted| logit difference %.2e → %@", s.maxAbsDifference, out))
+        }
+    }
+}
+
+/// `amalgam moe upcycle`: parse, call ``MoEUpcycling``, render.
+struct MoEUpcycleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upcycle",
+        abstract: "Residual mixture of experts (RMoE): turn a dense `amalgam moe train` run into a mixture whose experts are its FFN plus zero residuals under a new router; `amalgam moe finetune --from OUT [--freeze-core]` trains it.")
+
+    @Option(help: "A dense run (`amalgam moe train --router dense`).") var from: String
+    @Option(help: "Router of the new mixture: switch, xmoe, stablemoe or hash.") var router: RouterKind = .switch
+    @Option(help: "Experts (at least 2).") var experts = 8
+    @Option(help: "Experts per token.") var topK = 1
+    @Option(help: "Training capacity factor.") var capacityFactor: Float = 1.25
+    @Option(help: "Random seed of the new router.") var seed: UInt64 = 0
+    @Option(help: "Output directory (config.json, tokenizer/, model.safetensors).") var out: String
+
+    func validate() throws {
+        guard router != .dense else { throw ValidationError("--router: upcycling makes a mixture; choose switch, xmoe, stablemoe or hash") }
+        guard experts >= 2 && experts <= 1024 else { throw ValidationError("--experts must be in 2…1024, got \(experts)") }
+        guard topK >= 1 && topK <= experts else { throw ValidationError("--top-k must be in 1…\(experts) (--experts), got \(topK)") }
+        guard capacityFactor > 0 && capacityFactor.isFinite else { throw ValidationError("--capacity-factor must be positive, got \(capacityFactor)") }
+    }
+
+    func run() throws {
+        let console = Console(quiet: false)
+        try runReportingErrors(console) {
+            let o = try MoEUpcycling.run(from: from, router: router, experts: experts, topK: topK, capacityFactor: capacityFactor, seed: seed, outDir: out)
+            console.line("\(from) → \(out): \(o.model.experts) residual experts (zero) over its FFN, \(router.rawValue) router; fine-tune it with amalgam moe finetune --from \(out) [--freeze-core]")
         }
     }
 }
