@@ -39,4 +39,27 @@ final class MoECLITests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("summary.json"), r.stderr)
     }
+
+    func testMultitaskExtractAndUpcycleRefuseBadInputByName() throws {
+        let out = cli.tempDir(), empty = cli.tempDir()
+        let cases: [([String], [String])] = [
+            (["moe", "multitask", "--from", empty, "--tasks", "novel,poetry", "--out", out], ["poetry", "dialogue"]),
+            (["moe", "multitask", "--from", empty, "--unseen", "period", "--routing", "shared", "--out", out], ["--unseen"]),
+            (["moe", "multitask", "--from", empty, "--low-resource", "dialogue", "--out", out], ["--low-resource"]),
+            (["moe", "multitask", "--from", empty, "--low-resource", "half:5", "--tasks", "novel,dialogue", "--out", out], ["half"]),
+            (["moe", "multitask", "--from", empty, "--routing", "sinkhorn", "--out", out], ["sinkhorn", "task-embedding"]),
+            (["moe", "multitask", "--from", empty, "--out", out], ["config.json"]),
+            (["moe", "extract", "--from", empty, "--task", "novel", "--out", out], ["multitask.json"]),
+            (["moe", "extract", "--from", empty, "--task", "novel", "--threshold", "1", "--out", out], ["--threshold"]),
+            (["moe", "upcycle", "--from", empty, "--router", "dense", "--out", out], ["--router"]),
+            (["moe", "upcycle", "--from", empty, "--experts", "1", "--out", out], ["--experts"]),
+            (["moe", "upcycle", "--from", empty, "--out", out], ["config.json"]),
+        ]
+        for (args, needles) in cases {
+            let r = try cli.run(args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            for n in needles { XCTAssertTrue(r.stderr.contains(n), "\(args): \(r.stderr)") }
+            XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+        }
+    }
 }

@@ -93,4 +93,30 @@ final class MoEFineTuningTests: XCTestCase {
         XCTAssertTrue(MoEReport.markdown(t).contains("| switch | 4 | 1 | 0,1,2 |"))
         XCTAssertThrowsError(try MoEReport.tables([temporaryDirectory()])) { XCTAssertTrue("\($0)".contains("summary.json"), "\($0)") }
     }
+
+    func testAnUpcycledDenseRunFineTunesWithItsCoreFrozen() throws {
+        let corpus = try MoETrainingTests.syntheticCorpus()
+        let dense = try pretrain(.dense, corpus: corpus)
+        let up = temporaryDirectory()
+        _ = try MoEUpcycling.run(from: dense, router: .switch, experts: 3, topK: 1, capacityFactor: 1.25, seed: 2, outDir: up)
+        // Before training, the upcycled model computes the dense one (eval: no capacity limit).
+        let a = try PretrainedMoE(directory: dense), b = try PretrainedMoE(directory: up)
+        a.model.eval(); b.model.eval()
+        let ids = Tensor((0..<32).map { Float($0 % 50) }, shape: [2, 16])
+        let diff = zip(try a.model(ids).scalars, try b.model(ids).scalars).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(diff, 1e-5)
+        var o = options(freeze: false); o.freezeCore = true
+        let out = temporaryDirectory()
+        let s = try MoEFineTuning(o).run(from: up, train: labelled(48, seed: 1), test: labelled(16, seed: 2), classes: 2, outDir: out)
+        XCTAssertEqual(s.residualExperts, true); XCTAssertEqual(s.freezeCore, true)
+        let before = try SafeTensors.read(path: up + "/model.safetensors").tensors
+        let after = try SafeTensors.read(path: out + "/model.safetensors").tensors
+        for (name, t) in before where name.hasPrefix("mixture.core.") { XCTAssertEqual(after["lm." + name]!.scalars, t.scalars, name) }
+        XCTAssertNotEqual(after["lm.mixture.experts.0.up.weight"]!.scalars, before["mixture.experts.0.up.weight"]!.scalars, "the residuals learn")
+        // --freeze-core on a model without residual experts is refused.
+        let sw = try pretrain(.switch, corpus: corpus)
+        XCTAssertThrowsError(try MoEFineTuning(o).run(from: sw, train: labelled(8, seed: 1), test: labelled(8, seed: 2), classes: 2, outDir: temporaryDirectory())) {
+            XCTAssertTrue("\($0)".contains("--freeze-core") && "\($0)".contains("upcycle"), "\($0)")
+        }
+    }
 }
