@@ -148,9 +148,12 @@ public struct MultiTaskSummary: Codable, Sendable {
     /// Per unseen task, per trained task: NMI of the trained task's predictions with the unseen
     /// task's training labels — what picks the route it is served by.
     public var unseenRelatedness: [[Double]]
+    /// Per unseen task, per trained task whose route served it: [validation, test] accuracy of
+    /// its head fitted under that route (the chosen route is the one in ``tasks``).
+    public var unseenAccuracyByRoute: [String: [String: [Double]]]
     enum CodingKeys: String, CodingKey {
         case routing, seed, steps, seconds, parameters, tasks
-        case labelRelatedness = "label_relatedness", unseenRelatedness = "unseen_relatedness"
+        case labelRelatedness = "label_relatedness", unseenRelatedness = "unseen_relatedness", unseenAccuracyByRoute = "unseen_accuracy_by_route"
     }
 }
 
@@ -244,23 +247,35 @@ public struct MultiTaskTraining {
             }
             return out
         }
-        var unseenRelatedness: [[Double]] = []
+        var unseenRelatedness: [[Double]] = [], unseenAccuracyByRoute: [String: [String: [Double]]] = [:]
         if let router = mixture.router as? TaskRouter {
             for u in trained..<o.allTasks.count {
                 let r = try (0..<trained).map { TaskRelatedness.normalizedMutualInformation(try predictions(head: $0, on: u), data.train[u].labels) }
                 unseenRelatedness.append(r)
                 let closest = (0..<trained).max { r[$0] < r[$1] }!
-                try router.serve(task: u, by: closest)
-                // Its head alone, on its training examples (everything else frozen).
-                model.freeze("", true); model.freeze("heads.\(u)", false)
-                let t2 = Trainer(model: model, optimizer: Adam(learningRate: 1e-3))
-                t2.callbacks = [callback]; t2.context = RunContext(phase: "unseen-\(o.allTasks[u])-head", seed: o.seed)
-                let n = data.train[u].ids.count, per = (n + bs - 1) / bs
-                _ = try t2.fit(steps: 5 * per, batchesPerEpoch: per, train: { e -> [Batch] in
-                    var r = RandomGenerator(seed: seed &+ UInt64(e) &+ 99)
-                    return MultiTaskData.batches(data.train[u], task: u, order: r.permutation(n), batchSize: bs)
-                }, test: nil as (() -> [Batch])?, evaluation: .never)
-                model.freeze("", false)
+                // Its head alone, on its training examples (everything else frozen), under every
+                // trained task's route — the chosen one and the alternatives, for the study —
+                // ending with the chosen route's head in place.
+                let head = model.heads[u], initial = head.namedParameters().map { ($0.1, $0.1.value) }
+                var byRoute: [String: [Double]] = [:], chosenHead: [Tensor] = []
+                for s in (0..<trained).filter({ $0 != closest }) + [closest] {
+                    for (p, v) in initial { p.value = v }
+                    try router.serve(task: u, by: s)
+                    model.freeze("", true); model.freeze("heads.\(u)", false)
+                    let t2 = Trainer(model: model, optimizer: Adam(learningRate: 1e-3))
+                    t2.callbacks = [callback]; t2.context = RunContext(phase: "unseen-\(o.allTasks[u])-head-as-\(o.allTasks[s])", seed: o.seed)
+                    let n = data.train[u].ids.count, per = (n + bs - 1) / bs
+                    _ = try t2.fit(steps: 5 * per, batchesPerEpoch: per, train: { e -> [Batch] in
+                        var r = RandomGenerator(seed: seed &+ UInt64(e) &+ 99)
+                        return MultiTaskData.batches(data.train[u], task: u, order: r.permutation(n), batchSize: bs)
+                    }, test: nil as (() -> [Batch])?, evaluation: .never)
+                    model.freeze("", false)
+                    byRoute[o.allTasks[s]] = [try evaluate(model, data.evaluationBatches(data.validation, task: u)).accuracy,
+                                              try evaluate(model, data.evaluationBatches(data.test, task: u)).accuracy]
+                    if s == closest { chosenHead = head.namedParameters().map(\.1.value) }
+                }
+                for ((_, p), v) in zip(head.namedParameters(), chosenHead) { p.value = v }
+                unseenAccuracyByRoute[o.allTasks[u]] = byRoute
             }
         }
         var results: [MultiTaskTaskResult] = []
@@ -282,7 +297,7 @@ public struct MultiTaskTraining {
         try pre.tokenizer.write(to: outDir + "/model/tokenizer")
         let summary = MultiTaskSummary(routing: o.routing.rawValue, seed: o.seed, steps: o.steps, seconds: result.seconds,
                                        parameters: model.parameterCount, tasks: results, labelRelatedness: labelRelatedness,
-                                       unseenRelatedness: unseenRelatedness)
+                                       unseenRelatedness: unseenRelatedness, unseenAccuracyByRoute: unseenAccuracyByRoute)
         try writeJSON(summary, to: outDir + "/summary.json")
         return summary
     }

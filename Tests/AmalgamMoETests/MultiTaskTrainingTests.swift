@@ -53,6 +53,10 @@ final class MultiTaskTrainingTests: XCTestCase {
         XCTAssertEqual(s.tasks.map(\.trained), [true, true, true, false])
         XCTAssertEqual(s.tasks[1].trainExamples, 8, "the low-resource limit")
         XCTAssertTrue(o.tasks.contains(s.tasks[3].routedAs), s.tasks[3].routedAs)
+        // The unseen task was tried under every trained route; the model keeps the chosen one's head.
+        let byRoute = try XCTUnwrap(s.unseenAccuracyByRoute["period"])
+        XCTAssertEqual(Set(byRoute.keys), Set(o.tasks))
+        XCTAssertEqual(byRoute[s.tasks[3].routedAs]!, [s.tasks[3].validationAccuracy, s.tasks[3].testAccuracy])
         for t in s.tasks {
             XCTAssertEqual(t.expertShare.reduce(0, +), 1, accuracy: 1e-9)
             XCTAssertTrue((0...1).contains(t.testAccuracy))
