@@ -30,21 +30,41 @@ def ms(v):
     return (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0)
 
 
-# 1. Perplexity differences to Switch and to dense, Welch's t-test on log-perplexity (= loss).
-print("| comparison | Δ val loss (nats/token) | Δ val ppl | Welch t | p | Δ test ppl |")
-print("|---|---|---|---|---|---|")
+# 1. Perplexity differences to dense and to Switch. Runs of one seed share their batches and the
+# initial weights of everything outside the mixture block (drawn first, in the same order), so
+# the comparison is paired by seed (t-test on the per-seed differences of validation loss =
+# log-perplexity); Welch's unpaired test beside it.
+print("| comparison | Δ val loss (nats/token), mean of seeds | per seed | paired t | paired p | Welch p | Δ val ppl | Δ test ppl |")
+print("|---|---|---|---|---|---|---|---|")
 for base in ["dense", "switch"]:
     for r in order:
-        if r == base or r not in runs or base not in runs:
+        if r == base or r not in runs or base not in runs or (base == "switch" and r == "dense"):
             continue
-        a = [s["val_loss"] for s, _, _ in runs[r]]
-        b = [s["val_loss"] for s, _, _ in runs[base]]
-        if len(a) < 2 or len(b) < 2:
+        a = {s["seed"]: s for s, _, _ in runs[r]}
+        b = {s["seed"]: s for s, _, _ in runs[base]}
+        seeds = sorted(set(a) & set(b))
+        if len(seeds) < 2:
             continue
-        t = sps.ttest_ind(a, b, equal_var=False)
-        dppl = statistics.mean(s["val_ppl"] for s, _, _ in runs[r]) - statistics.mean(s["val_ppl"] for s, _, _ in runs[base])
-        dtest = statistics.mean(s["test_ppl"] for s, _, _ in runs[r]) - statistics.mean(s["test_ppl"] for s, _, _ in runs[base])
-        print(f"| {r} − {base} | {statistics.mean(a) - statistics.mean(b):+.4f} | {dppl:+.2f} | {t.statistic:+.2f} | {t.pvalue:.3f} | {dtest:+.2f} |")
+        d = [a[k]["val_loss"] - b[k]["val_loss"] for k in seeds]
+        paired = sps.ttest_rel([a[k]["val_loss"] for k in seeds], [b[k]["val_loss"] for k in seeds])
+        welch = sps.ttest_ind([a[k]["val_loss"] for k in seeds], [b[k]["val_loss"] for k in seeds], equal_var=False)
+        dppl = statistics.mean(a[k]["val_ppl"] - b[k]["val_ppl"] for k in seeds)
+        dtest = statistics.mean(a[k]["test_ppl"] - b[k]["test_ppl"] for k in seeds)
+        print(f"| {r} − {base} | {statistics.mean(d):+.4f} | {', '.join(f'{x:+.3f}' for x in d)} | {paired.statistic:+.2f} | {paired.pvalue:.3f} | {welch.pvalue:.3f} | {dppl:+.2f} | {dtest:+.2f} |")
+
+
+# Representation collapse, X-MoE against Switch (the paper: X-MoE collapses less, i.e. larger
+# RC and larger effective rank), paired by seed.
+if "xmoe" in runs and "switch" in runs:
+    a = {s["seed"]: s for s, _, _ in runs["xmoe"]}
+    b = {s["seed"]: s for s, _, _ in runs["switch"]}
+    seeds = sorted(set(a) & set(b))
+    print()
+    for key, name in [("representation_collapse", "RC"), ("effective_rank", "effective rank")]:
+        d = [a[k][key] - b[k][key] for k in seeds]
+        p = sps.ttest_rel([a[k][key] for k in seeds], [b[k][key] for k in seeds]).pvalue if len(seeds) > 1 else float("nan")
+        print(f"- {name}, X-MoE − Switch: {statistics.mean(d):+.3f} (per seed {', '.join(f'{x:+.3f}' for x in d)}; paired p {p:.3f})")
+    print()
 
 
 # 2. Charts.
