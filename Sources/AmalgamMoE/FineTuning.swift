@@ -120,7 +120,7 @@ public struct FineTuneRouting: Codable, Sendable, Equatable {
 /// trained by the one ``Trainer`` (AdamW, cosine, the mixture's auxiliary losses kept, as X-MoE
 /// keeps its balance loss in fine-tuning) on labelled texts; writes `finetune.json`,
 /// `model.safetensors`, `routing.json` and `summary.json` (and `training-state.safetensors`
-/// every epoch; `resume` continues from it).
+/// every epoch, removed once the model is saved; `resume` continues an interrupted run from it).
 public struct MoEFineTuning {
     public var options: MoEFineTuningOptions
     public init(_ options: MoEFineTuningOptions) { self.options = options }
@@ -193,7 +193,8 @@ public struct MoEFineTuning {
         trainer.shouldStop = shouldStop
         trainer.callbacks = [callback]
         trainer.context = RunContext(phase: "finetune", seed: o.seed)
-        trainer.checkpointer = Checkpointer(path: outDir + "/training-state.safetensors", runKey: try sortedJSON(o) + " from \(dir) \(tr.ids.count)", resume: resume)
+        let checkpointer = Checkpointer(path: outDir + "/training-state.safetensors", runKey: try sortedJSON(o) + " from \(dir) \(tr.ids.count)", resume: resume)
+        trainer.checkpointer = checkpointer
         try writeJSON(o, to: outDir + "/finetune.json")
         let seed = o.seed, bs = o.batchSize, n = tr.ids.count
         let result = try trainer.fit(steps: o.epochs * perEpoch, batchesPerEpoch: perEpoch, train: { epoch -> [Batch] in
@@ -203,6 +204,7 @@ public struct MoEFineTuning {
         let after = try assignments()
         try model.save(to: outDir + "/model.safetensors", metadata: ["from": dir, "seed": "\(o.seed)"])
         try writeJSON(FineTuneRouting(pretrained: before, finetuned: after), to: outDir + "/routing.json")
+        checkpointer.remove()   // the directory is a model to ship: the saved state goes once the model is saved
         let summary = MoEFineTuneSummary(
             from: dir, router: pre.options.model.router.rawValue, pretrainingSeed: pre.options.seed, freezeRouter: o.freezeRouter,
             residualExperts: pre.options.model.residualExperts, freezeCore: o.freezeCore, seed: o.seed,

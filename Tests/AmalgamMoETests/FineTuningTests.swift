@@ -42,6 +42,7 @@ final class MoEFineTuningTests: XCTestCase {
             let pre = try pretrain(router, corpus: corpus)
             let out = temporaryDirectory()
             _ = try MoEFineTuning(options(freeze: true)).run(from: pre, train: labelled(48, seed: 1), test: labelled(16, seed: 2), classes: 2, outDir: out)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/training-state.safetensors"), "the saved state is removed once the model is saved")
             let before = try SafeTensors.read(path: pre + "/model.safetensors").tensors
             let after = try SafeTensors.read(path: out + "/model.safetensors").tensors
             var routerNames = 0, changed = 0
