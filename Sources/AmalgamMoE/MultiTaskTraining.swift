@@ -253,25 +253,39 @@ public struct MultiTaskTraining {
                 let r = try (0..<trained).map { TaskRelatedness.normalizedMutualInformation(try predictions(head: $0, on: u), data.train[u].labels) }
                 unseenRelatedness.append(r)
                 let closest = (0..<trained).max { r[$0] < r[$1] }!
-                // Its head alone, on its training examples (everything else frozen), under every
-                // trained task's route — the chosen one and the alternatives, for the study —
-                // ending with the chosen route's head in place.
+                // Its head alone, on its training examples, under every trained task's route — the
+                // chosen one and the alternatives, for the study — ending with the chosen route's
+                // head in place. The backbone is frozen, so the pooled features of each passage are
+                // computed once per route (evaluation mode) and the head is fitted on them.
                 let head = model.heads[u], initial = head.namedParameters().map { ($0.1, $0.1.value) }
                 var byRoute: [String: [Double]] = [:], chosenHead: [Tensor] = []
+                func features(_ split: MultiTaskData.Split) throws -> Tensor {
+                    model.eval()
+                    var rows: [Tensor] = []
+                    try withoutGradients {
+                        for b in MultiTaskData.batches(split, task: u, order: Array(split.ids.indices), batchSize: 64) {
+                            rows.append(try model.lm.hiddenStates(b.inputs, tasks: [Int](repeating: u, count: b.count)).mean(axes: [1]))
+                        }
+                    }
+                    return Tensor.concatenate(rows, axis: 0)
+                }
                 for s in (0..<trained).filter({ $0 != closest }) + [closest] {
                     for (p, v) in initial { p.value = v }
                     try router.serve(task: u, by: s)
-                    model.freeze("", true); model.freeze("heads.\(u)", false)
-                    let t2 = Trainer(model: model, optimizer: Adam(learningRate: 1e-3))
+                    let train = try features(data.train[u]), val = try features(data.validation[u]), test = try features(data.test[u])
+                    let n = train.shape[0], per = (n + bs - 1) / bs, labels = data.train[u].labels
+                    let t2 = Trainer(model: head, optimizer: Adam(learningRate: 1e-3))
                     t2.callbacks = [callback]; t2.context = RunContext(phase: "unseen-\(o.allTasks[u])-head-as-\(o.allTasks[s])", seed: o.seed)
-                    let n = data.train[u].ids.count, per = (n + bs - 1) / bs
-                    _ = try t2.fit(steps: 5 * per, batchesPerEpoch: per, train: { e -> [Batch] in
+                    _ = try t2.fit(steps: 20 * per, batchesPerEpoch: per, train: { e -> [Batch] in
                         var r = RandomGenerator(seed: seed &+ UInt64(e) &+ 99)
-                        return MultiTaskData.batches(data.train[u], task: u, order: r.permutation(n), batchSize: bs)
+                        let order = r.permutation(n)
+                        return stride(from: 0, to: n, by: bs).map { i in
+                            let idx = Array(order[i..<Swift.min(i + bs, n)])
+                            return Batch(inputs: train.indexSelect(axis: 0, indices: idx), labels: idx.map { labels[$0] })
+                        }
                     }, test: nil as (() -> [Batch])?, evaluation: .never)
-                    model.freeze("", false)
-                    byRoute[o.allTasks[s]] = [try evaluate(model, data.evaluationBatches(data.validation, task: u)).accuracy,
-                                              try evaluate(model, data.evaluationBatches(data.test, task: u)).accuracy]
+                    func accuracy(_ x: Tensor, _ y: [Int]) throws -> Double { try evaluate(head, [Batch(inputs: x, labels: y)]).accuracy }
+                    byRoute[o.allTasks[s]] = [try accuracy(val, data.validation[u].labels), try accuracy(test, data.test[u].labels)]
                     if s == closest { chosenHead = head.namedParameters().map(\.1.value) }
                 }
                 for ((_, p), v) in zip(head.namedParameters(), chosenHead) { p.value = v }
