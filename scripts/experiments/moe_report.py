@@ -130,3 +130,21 @@ for r in order:
                 by_step.setdefault(m["step"], []).append(m["val_ppl"])
     ppl.append((r, colors[r], sorted((s, statistics.mean(v)) for s, v in by_step.items())))
 chart(os.path.join(root, "perplexity.svg"), "Validation perplexity (mean of seeds)", "step", "perplexity", ppl)
+
+# 4. Fine-tuning: frozen router against not, paired by fine-tuning seed (same head initialisation
+# and batch order per seed, same pretrained model).
+ft = {}
+for path in glob.glob(os.path.join(root, "finetune", "*", "seed*", "summary.json")):
+    name = path.split(os.sep)[-3]
+    s = json.load(open(path))
+    ft.setdefault(name, {})[s["seed"]] = s
+print("\n| router | test acc, frozen − not (per seed) | paired p |")
+print("|---|---|---|")
+for r in ["switch", "xmoe"]:
+    a, b = ft.get(r + "-frozen", {}), ft.get(r, {})
+    seeds = sorted(set(a) & set(b))
+    if len(seeds) < 2:
+        continue
+    d = [a[k]["test_accuracy"] - b[k]["test_accuracy"] for k in seeds]
+    p = sps.ttest_rel([a[k]["test_accuracy"] for k in seeds], [b[k]["test_accuracy"] for k in seeds]).pvalue
+    print(f"| {r} | {statistics.mean(d):+.4f} ({', '.join(f'{x:+.4f}' for x in d)}) | {p:.3f} |")
