@@ -57,15 +57,7 @@ public enum Linalg {
     /// lower triangle of the row-major `a`.
     public static func symmetricEigenvalues(_ a: [Double], n: Int) -> [Double]? {
         precondition(a.count == n * n, "symmetricEigenvalues: \(a.count) values for \(n) × \(n)")
-        guard n > 0 else { return [] }
-        var m = a, w = [Double](repeating: 0, count: n)
-        var jz = Int8(UInt8(ascii: "N")), up = Int8(UInt8(ascii: "U")), nn = Int32(n), lda = Int32(n), info: Int32 = 0
-        var lwork: Int32 = -1, query = 0.0
-        dsyev_(&jz, &up, &nn, &m, &lda, &w, &query, &lwork, &info)
-        lwork = Int32(max(Int(query), 3 * n))
-        var work = [Double](repeating: 0, count: Int(lwork))
-        dsyev_(&jz, &up, &nn, &m, &lda, &w, &work, &lwork, &info)
-        return info == 0 ? w : nil
+        return dsyev(a, n: n, vectors: false)?.values
     }
 
     /// Eigenvalues (ascending) and eigenvectors of the symmetric n×n `a` (LAPACK `dsyev`, lower
@@ -73,16 +65,21 @@ public enum Linalg {
     /// `values[i]`. nil when it does not converge.
     public static func symmetricEigen(_ a: [Double], n: Int) -> (values: [Double], vectors: [Double])? {
         precondition(a.count == n * n, "symmetricEigen: \(a.count) values for \(n) × \(n)")
+        return dsyev(a, n: n, vectors: true)
+    }
+
+    /// `dsyev` with a workspace query; with `vectors`, the overwritten matrix holds the
+    /// eigenvectors (column-major: column i, eigenvector i, is row i of the row-major result).
+    private static func dsyev(_ a: [Double], n: Int, vectors: Bool) -> (values: [Double], vectors: [Double])? {
         guard n > 0 else { return ([], []) }
         var m = a, w = [Double](repeating: 0, count: n)
-        var jz = Int8(UInt8(ascii: "V")), up = Int8(UInt8(ascii: "U")), nn = Int32(n), lda = Int32(n), info: Int32 = 0
+        var jz = Int8(UInt8(ascii: vectors ? "V" : "N")), up = Int8(UInt8(ascii: "U")), nn = Int32(n), lda = Int32(n), info: Int32 = 0
         var lwork: Int32 = -1, query = 0.0
         dsyev_(&jz, &up, &nn, &m, &lda, &w, &query, &lwork, &info)
         lwork = Int32(max(Int(query), 3 * n))
         var work = [Double](repeating: 0, count: Int(lwork))
         dsyev_(&jz, &up, &nn, &m, &lda, &w, &work, &lwork, &info)
-        // Column-major output: column i (eigenvector i) is m[i·n ..< (i+1)·n] — already row i here.
-        return info == 0 ? (w, m) : nil
+        return info == 0 ? (w, vectors ? m : []) : nil
     }
 
     /// The solution x of A·x = b for the symmetric positive-definite n×n A by Cholesky
