@@ -45,12 +45,20 @@ for t in tasks:
     n = "unseen" if not info["trained"] else str(info["train_examples"])
     print(f"| {t} | {n} | {info['majority_test_accuracy']:.4f} | " + " | ".join(ms(acc(four[r], t)) for r in routings) + " |")
 print()
+# Runs of one seed share the language model, the passages drawn, the heads' initialisation and
+# the task order of the batches: paired by seed.
+def by_seed(rs, task):
+    return {r["seed"]: t["test_accuracy"] for r in rs for t in r["tasks"] if t["task"] == task}
+
+
 for r in ["task", "task-embedding"]:
-    for t in ["dialogue"]:
-        a, b = acc(four[r], t), acc(four["shared"], t)
-        if len(a) > 1 and len(b) > 1:
-            w = sps.ttest_ind(a, b, equal_var=False)
-            print(f"- {t} (low-resource), {r} − shared: {statistics.mean(a) - statistics.mean(b):+.4f} (Welch t {w.statistic:+.2f}, p {w.pvalue:.3f})")
+    for t in ["novel", "dialogue", "half", "question"]:
+        a, b = by_seed(four[r], t), by_seed(four["shared"], t)
+        seeds = sorted(set(a) & set(b))
+        if len(seeds) > 1:
+            d = [a[k] - b[k] for k in seeds]
+            p = sps.ttest_rel([a[k] for k in seeds], [b[k] for k in seeds]).pvalue
+            print(f"- {t}{' (low-resource)' if t == 'dialogue' else ''}, {r} − shared: {statistics.mean(d):+.4f} (per seed {', '.join(f'{x:+.4f}' for x in d)}; paired p {p:.3f})")
 print()
 
 # Unseen task: accuracy under each trained task's route; which route was chosen.
@@ -75,17 +83,36 @@ for r in ["task", "task-embedding"]:
 
 # B. Robustness to an unrelated task.
 print("### Adding the unrelated task (question): change in test accuracy of the others\n")
-print("| routing | task | without question | with question | Δ | Welch p |")
+print("| routing | task | without question | with question | Δ (per seed) | paired p |")
 print("|---|---|---|---|---|---|")
 for r in ["shared", "task"]:
     three = runs("three", r)
     for t in ["novel", "dialogue", "half"]:
-        a, b = acc(three, t), acc(four[r], t)
-        if not a or not b:
+        a, b = by_seed(three, t), by_seed(four[r], t)
+        seeds = sorted(set(a) & set(b))
+        if not seeds:
             continue
-        p = sps.ttest_ind(b, a, equal_var=False).pvalue if len(a) > 1 and len(b) > 1 else float("nan")
-        print(f"| {r} | {t} | {ms(a)} | {ms(b)} | {statistics.mean(b) - statistics.mean(a):+.4f} | {p:.3f} |")
+        d = [b[k] - a[k] for k in seeds]
+        p = sps.ttest_rel([b[k] for k in seeds], [a[k] for k in seeds]).pvalue if len(seeds) > 1 else float("nan")
+        print(f"| {r} | {t} | {ms(a.values())} | {ms(b.values())} | {statistics.mean(d):+.4f} ({', '.join(f'{x:+.3f}' for x in d)}) | {p:.3f} |")
+    nmi = [x["label_relatedness"] for x in four[r] if len(x["label_relatedness"]) >= 4]
+    if nmi and r == "task":
+        names = [t["task"] for t in four[r][0]["tasks"]]
+        q = names.index("question")
+        print("\nNMI of question's true labels with the others' (validation passages): "
+              + ", ".join(f"{n} {statistics.mean(m[q][i] for m in nmi):.3f}" for i, n in enumerate(names) if i != q) + "\n")
 print()
+
+# Expert shares per task under task routing (validation token slots), mean over seeds.
+if four["task"]:
+    names = [t["task"] for t in four["task"][0]["tasks"]]
+    print("### Expert shares per task, task routing (validation token slots, mean of seeds)\n")
+    print("| task | " + " | ".join(f"e{i}" for i in range(len(four["task"][0]["tasks"][0]["expert_share"]))) + " |")
+    print("|---|" + "---|" * len(four["task"][0]["tasks"][0]["expert_share"]))
+    for i, n in enumerate(names):
+        sh = [statistics.mean(r["tasks"][i]["expert_share"][e] for r in four["task"]) for e in range(len(four["task"][0]["tasks"][i]["expert_share"]))]
+        print(f"| {n} | " + " | ".join(f"{v:.3f}" for v in sh) + " |")
+    print()
 
 # C. Extraction.
 ex = {}
