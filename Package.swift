@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "AmalgamCoreset", targets: ["AmalgamCoreset"]),
         .library(name: "AmalgamPrune", targets: ["AmalgamPrune"]),
         .library(name: "AmalgamMoE", targets: ["AmalgamMoE"]),
+        .library(name: "AmalgamAttention", targets: ["AmalgamAttention"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     dependencies: [
@@ -51,10 +52,12 @@ let package = Package(
         .target(name: "AmalgamPrune", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg", "COpenBLAS"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Mixture of experts (Switch, X-MoE, StableMoE, hash routing): the layer, routing metrics, a small language model.
         .target(name: "AmalgamMoE", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Attention layers (QnA, the survey's modules), their insertion into ResNets, the comparison.
+        .target(name: "AmalgamAttention", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune", "AmalgamMoE",
+                "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune", "AmalgamMoE", "AmalgamAttention",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -73,6 +76,7 @@ let package = Package(
         .testTarget(name: "AmalgamCoresetTests", dependencies: ["AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamCoreset"]),
         .testTarget(name: "AmalgamPruneTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamPrune"]),
         .testTarget(name: "AmalgamMoETests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMoE"]),
+        .testTarget(name: "AmalgamAttentionTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamAttention"]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData", "AmalgamNN", "amalgam"]),
     ]
 )

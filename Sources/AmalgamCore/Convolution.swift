@@ -117,6 +117,7 @@ extension Tensor {
         let (oh, ow) = geo.outputSize(h, w)
         precondition(oh > 0 && ow > 0, "conv2d: input \(h)×\(w) is smaller than the kernel \(kh)×\(kw) (dilation \(dilation), padding \(padding))")
         if let bias { precondition(bias.shape == [oc], "conv2d: bias \(bias.shape) for \(oc) output channels") }
+        MACCounter.add(n * oc * oh * ow * cg * kh * kw)
         if Backend.usesOneDNN && n > 0 {
             let key = OneDNNConvolutions.Key(n: n, c: c, h: h, w: w, oc: oc, kh: kh, kw: kw, sh: stride.0, sw: stride.1,
                                              ph: padding.0, pw: padding.1, dh: dilation.0, dw: dilation.1, groups: groups,

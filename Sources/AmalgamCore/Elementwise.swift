@@ -191,11 +191,13 @@ extension Tensor {
         return out
     }
 
+    /// Element-wise quotient. The pullback for b is −(g·a/b)/b, not −g·a/b²: b² underflows to 0
+    /// (and overflows) long before the quotient does (QnA's softmax denominators reach 1e-26).
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         var out = broadcastKernel(a, b, /)
         record(&out, [a, b]) { g, needs in
             [needs[0] ? broadcastKernel(g, b, /).sumToShape(a.shape) : nil,
-             needs[1] ? broadcastKernel(broadcastKernel(g, a, *), b, { ga, bb in -ga / (bb * bb) }).sumToShape(b.shape) : nil]
+             needs[1] ? broadcastKernel(broadcastKernel(g, a, *), b, { ga, bb in -(ga / bb) / bb }).sumToShape(b.shape) : nil]
         }
         return out
     }

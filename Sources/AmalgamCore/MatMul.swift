@@ -61,6 +61,7 @@ extension Tensor {
         let (k2, n) = transposeB ? (bc, br) : (br, bc)
         precondition(k == k2, "matmul inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") × \(b.shape)\(transposeB ? "ᵀ" : "") (\(k) vs \(k2))")
         let batch = shapeCount(batchShape)
+        MACCounter.add(batch * m * n * k)
         var out = Tensor(uninitializedShape: batchShape + [m, n])
         let pa = a.storage.pointer, pb = b.storage.pointer, pc = out.storage.pointer
         if k == 0 {
@@ -116,6 +117,7 @@ extension Tensor {
         precondition(bias == nil || bias!.shape == [outF], "linear: bias \(bias!.shape) must be [\(outF)]")
         let rows = x.count / Swift.max(inF, 1)
         let rowCount = inF == 0 ? shapeCount(Array(x.shape.dropLast())) : rows
+        MACCounter.add(rowCount * inF * outF)
         var out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outF])
         let po = out.storage.pointer
         if let bias {

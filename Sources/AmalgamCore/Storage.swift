@@ -43,7 +43,19 @@ public final class BufferCache: @unchecked Sendable {
     public var limitBytes = 2 << 30
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var cachedBytes = 0
+    private var liveBytes = 0
+    private var peakBytes = 0
     private let lock = NSLock()
+
+    /// Bytes of tensor storage in use now and at most since the last ``resetPeak()``, counting
+    /// buffers of ``minimumCached`` floats (16 KiB) or more at their rounded capacity: the
+    /// activations, gradients and weights that decide a model's memory. Smaller tensors are not
+    /// counted (they bypass the cache's lock, and together they are noise next to the large ones).
+    /// Process-wide: measure one workload at a time.
+    public var memory: (live: Int, peak: Int) { lock.lock(); defer { lock.unlock() }; return (liveBytes, peakBytes) }
+
+    /// Starts a new peak from the bytes in use now.
+    public func resetPeak() { lock.lock(); peakBytes = liveBytes; lock.unlock() }
 
     static func roundedCapacity(_ count: Int) -> Int {
         if count < minimumCached { return Swift.max(count, 1) }
@@ -56,6 +68,8 @@ public final class BufferCache: @unchecked Sendable {
         let capacity = Self.roundedCapacity(count)
         if capacity >= Self.minimumCached {
             lock.lock()
+            liveBytes += capacity * 4
+            if liveBytes > peakBytes { peakBytes = liveBytes }
             if var list = free[capacity], let p = list.popLast() {
                 free[capacity] = list
                 cachedBytes -= capacity * 4
@@ -70,6 +84,7 @@ public final class BufferCache: @unchecked Sendable {
     func give(_ pointer: UnsafeMutablePointer<Float>, capacity: Int) {
         if capacity >= Self.minimumCached {
             lock.lock()
+            liveBytes -= capacity * 4
             if cachedBytes + capacity * 4 <= limitBytes {
                 free[capacity, default: []].append(pointer)
                 cachedBytes += capacity * 4

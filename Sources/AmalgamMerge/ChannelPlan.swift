@@ -130,7 +130,7 @@ extension ResNet: ChannelStructured {
         let stages = [("layer1", layer1), ("layer2", layer2), ("layer3", layer3)]
         var mains: [Int] = []
         for (name, blocks) in stages {
-            guard let w = blocks.first?.conv2.outChannels else { throw AmalgamError.invalidArgument("ResNet stage \(name) has no blocks") }
+            guard let w = blocks.first?.outChannels else { throw AmalgamError.invalidArgument("ResNet stage \(name) has no blocks") }
             groups.append(.init(name: name, width: w, gatePoints: blocks.indices.map { "\(name).\($0)" }))
             mains.append(groups.count - 1)
         }

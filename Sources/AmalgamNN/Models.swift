@@ -58,11 +58,22 @@ public final class VGG: Module {
     public override func forward(_ x: Tensor) throws -> Tensor { try classifier(features(x)) }
 }
 
-/// ResNet basic block: conv3×3(stride) → BN → ReLU → conv3×3 → BN, plus the shortcut (identity,
-/// or a 1×1 projection conv → BN when the stride or width changes), then ReLU.
+/// ResNet basic block: conv3×3(stride) → BN → ReLU → conv3×3 → BN → [attention], plus the
+/// shortcut (identity, or a 1×1 projection conv → BN when the stride or width changes), then ReLU.
+///
+/// Two slots take other layers without a new model class (attention modules, `AmalgamAttention`):
+/// `conv2` is any module mapping `[N, C, H, W]` to itself (a local self-attention layer in place of
+/// the 3×3 convolution), and `attention`, nil by default, runs on the residual branch after `bn2`
+/// and before the sum with the shortcut (where squeeze-and-excitation and CBAM put theirs). Their
+/// parameters keep stable dotted names: `layer1.0.conv2.…`, `layer1.0.attention.…`.
 public final class BasicBlock: Module {
-    public var conv1: Conv2d, bn1: BatchNorm, conv2: Conv2d, bn2: BatchNorm
+    public var conv1: Conv2d, bn1: BatchNorm
+    public var conv2: Module
+    public var bn2: BatchNorm
+    public var attention: Module?
     public var shortcut: Sequential?
+    /// Output channels of the block.
+    public var outChannels: Int { bn2.features }
     public init(_ inChannels: Int, _ outChannels: Int, stride: Int, using rng: inout RandomGenerator) {
         conv1 = Conv2d(inChannels, outChannels, kernelSize: 3, stride: stride, padding: 1, bias: false, using: &rng)
         bn1 = BatchNorm2d(outChannels)
@@ -73,7 +84,8 @@ public final class BasicBlock: Module {
         }
     }
     public override func forward(_ x: Tensor) throws -> Tensor {
-        let h = try bn2(conv2(bn1(conv1(x)).relu()))
+        var h = try bn2(conv2(bn1(conv1(x)).relu()))
+        if let attention { h = try attention(h) }
         let s = try shortcut.map { try $0(x) } ?? x
         return (h + s).relu()
     }
@@ -100,6 +112,8 @@ public final class ResNet: Module {
         layer3 = stage(widths[2], 2, &rng)
         fc = Linear(widths[2], classes, using: &rng)
     }
+    /// The blocks of the three stages, in order.
+    public var blocks: [BasicBlock] { layer1 + layer2 + layer3 }
     public override func forward(_ x: Tensor) throws -> Tensor {
         try checkShape(x.rank == 4 && x.shape[1] == conv1.inChannels, "ResNet", expected: "[N, \(conv1.inChannels), H, W]", got: x.shape)
         var h = try bn1(conv1(x)).relu()

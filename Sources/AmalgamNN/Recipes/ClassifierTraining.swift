@@ -58,9 +58,12 @@ public struct TrainConfig: Codable, Sendable {
     public var parameters: Int
     public var threads: Int
     public var blasCore: String
+    /// What ``ClassifierTraining/customize`` changed in the zoo model (an attention module and its
+    /// options, say); nil for the plain architecture.
+    public var architecture: [String: String]?
 
     enum CodingKeys: String, CodingKey {
-        case command, model, dataset, epochs, optimizer, momentum, schedule, augment, seed, parameters, threads
+        case command, model, dataset, epochs, optimizer, momentum, schedule, augment, seed, parameters, threads, architecture
         case dataDir = "data_dir", batchSize = "batch_size", learningRate = "learning_rate", weightDecay = "weight_decay"
         case warmupSteps = "warmup_steps", labelSmoothing = "label_smoothing", trainExamples = "train_examples"
         case testExamples = "test_examples", normalizationMean = "normalization_mean", normalizationStd = "normalization_std"
@@ -112,6 +115,13 @@ public struct ClassifierTraining: Sendable {
     public var seed: UInt64 = 0
     /// Train on this many examples (a subset seeded by `seed`).
     public var trainLimit: Int?
+    /// Changes the zoo model before training (inserts attention modules, say); called once on
+    /// the freshly initialised model, before the optimizer sees its parameters.
+    public var customize: (@Sendable (Module) throws -> Void)?
+    /// Describes what `customize` does; recorded in `config.json`, in the run key (a resumed run
+    /// must build the same model) and in the checkpoint's metadata, so that a loader can rebuild
+    /// the architecture from the checkpoint alone.
+    public var architecture: [String: String] = [:]
     public init() {}
 
     /// Trains on `train`, evaluating on `test` after every epoch (both raw: normalised here with
@@ -133,6 +143,7 @@ public struct ClassifierTraining: Sendable {
         let test = rawTest.normalized(mean: mean, std: std)
 
         let net = model.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed, widthMultiplier: width)
+        try customize?(net)
         let lr = learningRate ?? optimizer.defaultLearningRate
         let decay = weightDecay ?? optimizer.defaultWeightDecay
         let opt = optimizer.make(learningRate: lr, momentum: momentum, weightDecay: decay)
@@ -148,7 +159,8 @@ public struct ClassifierTraining: Sendable {
                                  learningRate: lr, optimizer: optimizer.rawValue, momentum: optimizer == .sgd ? momentum : nil,
                                  weightDecay: decay, schedule: schedule.rawValue, warmupSteps: warmupSteps, labelSmoothing: labelSmoothing,
                                  augment: augment, seed: seed, trainExamples: train.count, testExamples: test.count,
-                                 normalizationMean: mean, normalizationStd: std, parameters: net.parameterCount, threads: threads, blasCore: blasCore)
+                                 normalizationMean: mean, normalizationStd: std, parameters: net.parameterCount, threads: threads, blasCore: blasCore,
+                                 architecture: architecture.isEmpty ? nil : architecture)
         // What a resumed run must share with the original (not the machine's thread count or paths).
         var identity = config
         identity.dataDir = ""; identity.threads = 0; identity.blasCore = ""
@@ -176,6 +188,7 @@ public struct ClassifierTraining: Sendable {
         let checkpointMetadata = ["model": model.rawValue, "dataset": dataset,
                                   "normalization_mean": mean.map { "\($0)" }.joined(separator: ","),
                                   "normalization_std": std.map { "\($0)" }.joined(separator: ","), "seed": "\(seed)", "width": "\(width)"]
+            .merging(architecture) { old, _ in old }
         trainer.onEpochEnd.append { net, m in
             try metrics.append(m)
             var meta = checkpointMetadata
