@@ -1,3 +1,4 @@
+import AmalgamAttention
 import AmalgamCore
 import AmalgamData
 import AmalgamFormats
@@ -42,6 +43,7 @@ func loadClassifier(checkpoint: String, model: ModelKind, dataDir: String?) thro
     }
     let width = file.metadata["width"].flatMap { Int($0) } ?? 1
     let net = model.make(channels: 1, imageSize: 28, classes: 10, seed: 0, widthMultiplier: width)
+    try AttentionInsertion.rebuild(net, metadata: file.metadata, path: checkpoint)
     do { try net.loadStateDict(file.tensors) } catch let e as AmalgamError { throw AmalgamError.format(path: checkpoint, message: e.description) }
     return (net, mean, std)
 }

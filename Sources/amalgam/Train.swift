@@ -1,3 +1,4 @@
+import AmalgamAttention
 import AmalgamCore
 import AmalgamData
 import AmalgamFormats
@@ -22,6 +23,8 @@ struct TrainCommand: ParsableCommand {
         commandName: "train", abstract: "Train a model and write config.json, metrics.jsonl, model.safetensors and summary.json.")
 
     @Option(help: "Model architecture.") var model: ModelKind = .cnn
+    @Option(help: "Attention module in every block of a ResNet (\(AttentionKind.allCases.map(\.rawValue).joined(separator: ", ")); see `amalgam layers list`).") var attention: String?
+    @OptionGroup var attentionOptions: AttentionOptionGroup
     @OptionGroup var data: DataOptions
     @Option(help: "Width multiplier of every hidden layer (stored in the checkpoint).") var width = 1
     @Option(help: "Training epochs.") var epochs = 5
@@ -47,6 +50,11 @@ struct TrainCommand: ParsableCommand {
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
+        try attentionOptions.check()
+        if let attention {
+            do { _ = try AttentionKind(name: attention) } catch let e as AmalgamError { throw ValidationError(e.description) }
+            guard model == .resnet20 else { throw ValidationError("--attention goes into ResNet blocks; use --model resnet20 (got \(model.rawValue))") }
+        }
     }
 
     var recipe: ClassifierTraining {
@@ -54,6 +62,14 @@ struct TrainCommand: ParsableCommand {
         r.model = model; r.width = width; r.epochs = epochs; r.batchSize = batchSize; r.learningRate = lr; r.optimizer = optimizer
         r.momentum = momentum; r.weightDecay = weightDecay; r.schedule = schedule; r.warmupSteps = warmupSteps
         r.labelSmoothing = labelSmoothing; r.augment = augment; r.seed = seed; r.trainLimit = trainLimit
+        if let attention, let kind = try? AttentionKind(name: attention) {
+            let options = attentionOptions.options, seed = seed
+            r.customize = { net in
+                guard let resnet = net as? ResNet else { throw AmalgamError.invalidArgument("--attention needs a ResNet") }
+                try AttentionInsertion.insert(kind, into: resnet, options: options, seed: seed)
+            }
+            r.architecture = (try? AttentionInsertion.metadata(kind, options: options)) ?? [:]
+        }
         return r
     }
 
