@@ -139,7 +139,11 @@ public enum AttentionInsertion {
 
     /// The checkpoint metadata that lets ``rebuild(_:metadata:)`` restore the architecture.
     public static func metadata(_ kind: AttentionKind, options: AttentionOptions) throws -> [String: String] {
-        let data = try JSONEncoder().encode(options)
+        // Sorted keys: Foundation's key order is not stable across processes on Linux, and this
+        // string is part of a run's key (a resumed run must produce the same one).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(options)
         return ["attention": kind.rawValue, "attention_options": String(decoding: data, as: UTF8.self)]
     }
 

@@ -90,3 +90,12 @@ final class ProfilingTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(BufferCache.shared.memory.peak - before.live, 4 << 20)
     }
 }
+
+final class MetadataStabilityTests: XCTestCase {
+    /// The metadata string is part of a training run's key, so it must not depend on the process
+    /// (Foundation's unsorted key order does on Linux).
+    func testMetadataIsSortedJSON() throws {
+        let m = try AttentionInsertion.metadata(.qna, options: AttentionOptions(reduction: 4, window: 5, heads: 2, queries: 3))
+        XCTAssertEqual(m["attention_options"], #"{"heads":2,"queries":3,"reduction":4,"window":5}"#)
+    }
+}
