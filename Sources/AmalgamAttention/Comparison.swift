@@ -38,33 +38,21 @@ public struct AttentionCost: Codable, Sendable {
         let xi = Tensor.normal([inferenceBatch] + inputShape, using: &rng)
         model.eval()
         let macs = try MACCounter.counting { try model(Tensor.normal([1] + inputShape, using: &rng)) }.macs
-        func timed(_ body: () throws -> Void) rethrows -> Double {
-            let t = DispatchTime.now().uptimeNanoseconds
-            try body()
-            return Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
-        }
-        func peak(_ body: () throws -> Void) rethrows -> Int {
-            BufferCache.shared.resetPeak()
-            let before = BufferCache.shared.memory.live
-            try body()
-            return BufferCache.shared.memory.peak - before
-        }
         model.train()
         let step = { _ = try valueAndGrad(model) { try Loss.crossEntropy(logits: $0(x), labels: labels) } }
         try step()
-        let trainPeak = try peak(step)
+        let trainPeak = try Measure.peakBytes(step)
         var trainTimes: [Double] = []
-        for _ in 0..<rounds { trainTimes.append(try timed(step)) }
+        for _ in 0..<rounds { trainTimes.append(try Measure.seconds(step)) }
         model.eval()
         let infer = { _ = try withoutGradients { try model(xi) } }
         try infer()
-        let inferPeak = try peak(infer)
+        let inferPeak = try Measure.peakBytes(infer)
         var inferTimes: [Double] = []
-        for _ in 0..<rounds { inferTimes.append(try timed(infer)) }
-        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+        for _ in 0..<rounds { inferTimes.append(try Measure.seconds(infer)) }
         return AttentionCost(parameters: model.parameterCount, macsPerImage: macs,
-                             trainImagesPerSecond: Double(trainBatch) / median(trainTimes),
-                             inferenceImagesPerSecond: Double(inferenceBatch) / median(inferTimes),
+                             trainImagesPerSecond: Double(trainBatch) / Measure.median(trainTimes),
+                             inferenceImagesPerSecond: Double(inferenceBatch) / Measure.median(inferTimes),
                              trainPeakBytes: trainPeak, inferencePeakBytes: inferPeak, trainBatch: trainBatch, inferenceBatch: inferenceBatch)
     }
 }

@@ -47,8 +47,6 @@ public enum AttentionReport {
         return (m, s)
     }
 
-    static func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
-
     /// Reads `profile.json` (``AttentionProfileEntry`` list) under `directory`, if present.
     public static func loadProfile(directory: String) throws -> [AttentionProfileEntry]? {
         let path = directory + "/profile.json"
@@ -84,8 +82,8 @@ public enum AttentionReport {
             return Row(attention: name, seeds: runs.map(\.seed), testAccuracy: meanStd(runs.map(\.testAccuracy)),
                        validationAccuracy: meanStd(runs.map(\.validationAccuracy)), deltaToPlain: delta,
                        parameters: first.cost.parameters, macsPerImage: first.cost.macsPerImage,
-                       trainImagesPerSecond: median(runs.map(\.cost.trainImagesPerSecond)),
-                       inferenceImagesPerSecond: median(runs.map(\.cost.inferenceImagesPerSecond)),
+                       trainImagesPerSecond: Measure.median(runs.map(\.cost.trainImagesPerSecond)),
+                       inferenceImagesPerSecond: Measure.median(runs.map(\.cost.inferenceImagesPerSecond)),
                        trainPeakBytes: runs.map(\.cost.trainPeakBytes).max() ?? 0, inferencePeakBytes: runs.map(\.cost.inferencePeakBytes).max() ?? 0,
                        trainSeconds: meanStd(runs.map(\.trainSeconds)).0)
         }

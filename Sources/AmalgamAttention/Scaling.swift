@@ -46,17 +46,6 @@ public struct WindowScaling: Sendable {
                 configs.append((kind, w, try kind.make(channels: channels, options: AttentionOptions(window: w, heads: heads, queries: queries), using: &rng)))
             }
         }
-        func timed(_ body: () throws -> Void) rethrows -> Double {
-            let t = DispatchTime.now().uptimeNanoseconds
-            try body()
-            return Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
-        }
-        func peak(_ body: () throws -> Void) rethrows -> Int {
-            BufferCache.shared.resetPeak()
-            let before = BufferCache.shared.memory.live
-            try body()
-            return BufferCache.shared.memory.peak - before
-        }
         var rows: [WindowScalingRow] = []
         for (kind, w, m) in configs {
             let forward = { _ = try withoutGradients { try m(x) } }
@@ -64,18 +53,17 @@ public struct WindowScaling: Sendable {
             try step()
             let macs = try MACCounter.counting { try withoutGradients { try m(x) } }.macs / batch
             rows.append(WindowScalingRow(layer: kind.rawValue, window: w, parameters: m.parameterCount, macs: macs, forwardSeconds: 0, trainStepSeconds: 0,
-                                         forwardPeakBytes: try peak(forward), trainPeakBytes: try peak(step)))
+                                         forwardPeakBytes: try Measure.peakBytes(forward), trainPeakBytes: try Measure.peakBytes(step)))
         }
         var forwardTimes = [[Double]](repeating: [], count: configs.count), stepTimes = forwardTimes
         for round in 0..<rounds {
             progress("round \(round + 1)/\(rounds)")
             for (i, (_, _, m)) in configs.enumerated() {
-                forwardTimes[i].append(try timed { _ = try withoutGradients { try m(x) } })
-                stepTimes[i].append(try timed { _ = try valueAndGrad(m) { try $0(x).sum() } })
+                forwardTimes[i].append(try Measure.seconds { _ = try withoutGradients { try m(x) } })
+                stepTimes[i].append(try Measure.seconds { _ = try valueAndGrad(m) { try $0(x).sum() } })
             }
         }
-        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
-        for i in rows.indices { rows[i].forwardSeconds = median(forwardTimes[i]); rows[i].trainStepSeconds = median(stepTimes[i]) }
+        for i in rows.indices { rows[i].forwardSeconds = Measure.median(forwardTimes[i]); rows[i].trainStepSeconds = Measure.median(stepTimes[i]) }
         return rows
     }
 }

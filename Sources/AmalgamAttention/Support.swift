@@ -1,4 +1,5 @@
 import AmalgamCore
+import Foundation
 import AmalgamNN
 
 /// Shared pieces of the attention modules: option checks, pooling helpers, initialisers.
@@ -58,4 +59,23 @@ enum AttentionSupport {
     }
 }
 
-import Foundation
+
+/// Wall time, peak tensor memory and medians, shared by the cost measurements.
+enum Measure {
+    static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let t = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
+    }
+    /// Peak tensor bytes while `body` runs, above what was live before it (``BufferCache/memory``).
+    static func peakBytes(_ body: () throws -> Void) rethrows -> Int {
+        BufferCache.shared.resetPeak()
+        let before = BufferCache.shared.memory.live
+        try body()
+        return BufferCache.shared.memory.peak - before
+    }
+    static func median(_ v: [Double]) -> Double {
+        let s = v.sorted()
+        return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}
