@@ -127,10 +127,9 @@ public struct AttentionComparison: Sendable {
                     event: @escaping (Event) -> Void = { _ in }) throws -> [AttentionRunResult] {
         // Every module must fit every block before hours are spent on the others.
         for kind in kinds.compactMap({ $0 }) {
-            let probe = recipe.model.make(channels: rawTrain.channels, imageSize: rawTrain.imageSize, classes: rawTrain.classes, seed: 0, widthMultiplier: recipe.width)
-            guard let resnet = probe as? ResNet else { throw AmalgamError.invalidArgument("attention modules go into ResNet backbones; \(recipe.model.rawValue) is not one") }
-            try AttentionInsertion.insert(kind, into: resnet, options: options, seed: 0)
-            _ = try withoutGradients { try resnet(Tensor.zeros([2, rawTrain.channels, rawTrain.imageSize, rawTrain.imageSize])) }
+            let probe = try Self.build(recipe: recipe, kind: kind, options: options, channels: rawTrain.channels, imageSize: rawTrain.imageSize,
+                                       classes: rawTrain.classes, seed: 0)
+            _ = try withoutGradients { try probe(Tensor.zeros([2, rawTrain.channels, rawTrain.imageSize, rawTrain.imageSize])) }
         }
         let (train, validation) = try split(rawTrain)
         var results: [AttentionRunResult] = []
@@ -156,25 +155,15 @@ public struct AttentionComparison: Sendable {
                 event: @escaping (Event) -> Void) throws -> AttentionRunResult {
         var r = recipe
         r.seed = seed
-        let options = self.options
-        if let kind {
-            r.customize = { net in
-                guard let resnet = net as? ResNet else { throw AmalgamError.invalidArgument("attention modules go into ResNet backbones") }
-                try AttentionInsertion.insert(kind, into: resnet, options: options, seed: seed)
-            }
-            r.architecture = try AttentionInsertion.metadata(kind, options: options)
-        }
+        if let kind { r = try r.insertingAttention(kind, options: options) }
         let name = kind?.rawValue ?? "none"
         let summary = try r.run(train: train, test: validation, dataset: dataset, dataDirectory: dataDirectory, outDir: dir, resume: true,
                                 threads: threads, blasCore: blasCore, shouldStop: shouldStop, callback: { event(.training($0)) },
                                 started: { p, n, done in event(.runStarted(attention: name, seed: seed, parameters: p, examples: n, epochsDone: done)) })
         // The trained model, evaluated once on the test set with the training split's normalisation.
-        let trainForStats: ImageDataset
-        if let limit = r.trainLimit, limit < train.count {
-            var rng = RandomGenerator(seed: seed &+ 0x5EED)
-            trainForStats = train.subset(Array(rng.permutation(train.count).prefix(limit)).sorted())
-        } else { trainForStats = train }
-        let (mean, std) = trainForStats.channelStatistics()
+        // The normalisation and training-set size the run recorded (its `config.json`).
+        let config = try JSONDecoder().decode(TrainConfig.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")))
+        let (mean, std) = (config.normalizationMean, config.normalizationStd)
         let net = try Self.build(recipe: r, kind: kind, options: options, channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed)
         try net.load(from: summary.checkpoint)
         let test = rawTest.normalized(mean: mean, std: std)
@@ -182,7 +171,7 @@ public struct AttentionComparison: Sendable {
         // Costs on a fresh copy (a training step moves batch-norm statistics).
         let fresh = try Self.build(recipe: r, kind: kind, options: options, channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed)
         let cost = try AttentionCost.measure(fresh, inputShape: [train.channels, train.imageSize, train.imageSize], classes: train.classes)
-        let result = AttentionRunResult(attention: name, seed: seed, epochs: r.epochs, trainExamples: trainForStats.count,
+        let result = AttentionRunResult(attention: name, seed: seed, epochs: r.epochs, trainExamples: config.trainExamples,
                                         validationExamples: validation.count, testExamples: test.count,
                                         validationAccuracy: summary.testAccuracy, testAccuracy: testMetrics.accuracy, testLoss: testMetrics.loss,
                                         trainSeconds: summary.trainSeconds, cost: cost, threads: threads)

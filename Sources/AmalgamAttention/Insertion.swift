@@ -164,3 +164,18 @@ public enum AttentionInsertion {
         try insert(kind, into: resnet, options: options, seed: 0)
     }
 }
+
+extension ClassifierTraining {
+    /// The recipe with `kind` inserted into its ResNet before training (``AttentionInsertion``,
+    /// modules seeded by the recipe's seed) and recorded in its config and checkpoint metadata.
+    public func insertingAttention(_ kind: AttentionKind, options: AttentionOptions) throws -> ClassifierTraining {
+        var r = self
+        let seed = seed
+        r.customize = { net in
+            guard let resnet = net as? ResNet else { throw AmalgamError.invalidArgument("attention modules go into ResNet backbones") }
+            try AttentionInsertion.insert(kind, into: resnet, options: options, seed: seed)
+        }
+        r.architecture = try AttentionInsertion.metadata(kind, options: options)
+        return r
+    }
+}

@@ -62,13 +62,8 @@ struct TrainCommand: ParsableCommand {
         r.model = model; r.width = width; r.epochs = epochs; r.batchSize = batchSize; r.learningRate = lr; r.optimizer = optimizer
         r.momentum = momentum; r.weightDecay = weightDecay; r.schedule = schedule; r.warmupSteps = warmupSteps
         r.labelSmoothing = labelSmoothing; r.augment = augment; r.seed = seed; r.trainLimit = trainLimit
-        if let attention, let kind = try? AttentionKind(name: attention) {
-            let options = attentionOptions.options, seed = seed
-            r.customize = { net in
-                guard let resnet = net as? ResNet else { throw AmalgamError.invalidArgument("--attention needs a ResNet") }
-                try AttentionInsertion.insert(kind, into: resnet, options: options, seed: seed)
-            }
-            r.architecture = (try? AttentionInsertion.metadata(kind, options: options)) ?? [:]
+        if let attention, let kind = try? AttentionKind(name: attention), let withAttention = try? r.insertingAttention(kind, options: attentionOptions.options) {
+            r = withAttention
         }
         return r
     }
