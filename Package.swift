@@ -29,12 +29,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // FFTW 3 in single precision (Debian's libfftw3-dev): FFT convolution, spectra.
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         // oneDNN (Debian's libdnnl-dev 2.x) behind a C interface of our own, opened with dlopen at run
         // time: the package builds and runs without it (AmalgamCore's Backend falls back to OpenBLAS).
         .target(name: "CAmalgamDNNL", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         // The kernels hand raw buffer pointers to worker closures; Swift 5 mode keeps that legal
         // without a wrapper around every pointer (NUMERICS.md, "Parallelism").
-        .target(name: "AmalgamCore", dependencies: ["COpenBLAS", "CAmalgamDNNL"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamCore", dependencies: ["COpenBLAS", "CAmalgamDNNL", "CFFTW"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Float64 dense linear algebra (Gram, products, triangular and SPD solves, symmetric eigenvalues) shared by the methods.
         .target(name: "AmalgamLinalg", dependencies: ["AmalgamCore", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "AmalgamFormats", dependencies: ["AmalgamCore", "CZlib"], swiftSettings: [.swiftLanguageMode(.v5)]),
