@@ -16,11 +16,16 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// ``fft`` when the kernel is large enough for it to be faster (``ConvolutionAlgorithm/prefersFFT(kernel:groups:inChannels:)``), else ``direct``.
     case automatic
 
-    /// The crossover measured on this project's 2-core x86-64 machines (`amalgam dash crossover`,
-    /// `docs/results/dash.md`): for an ungrouped convolution FFT is faster from a kernel of
-    /// 7×7 taps (49), for a depthwise one from 11×11 (121); for 1-D kernels (one row) from 31
-    /// and 61 taps. The rule: FFT when kernel taps ≥ the threshold of the convolution's kind.
-    public static var fftThresholds = (dense2D: 49, depthwise2D: 121, dense1D: 31, depthwise1D: 61)
+    /// The crossover as first measured here (`amalgam dash costs`, one thread, forward and
+    /// backward of a batch of 32 at 28×28 / length 256, a busy 2-core x86-64 machine): an
+    /// ungrouped 16→16 convolution is faster direct at 9×9 (35 against 70 ms) and by FFT at
+    /// 25×25 (112 against 1,746 ms); a depthwise one direct at 3×3 (2.1 against 23.5 ms) and by
+    /// FFT from 9×9 (38 against 67 ms); 1-D kernels of 25 taps are faster by FFT (dense 15.6
+    /// against 29.7 ms, depthwise 16.7 against 34.8 ms). The thresholds sit between those
+    /// points: FFT when kernel taps ≥ 121 (11×11) dense, ≥ 49 (7×7) depthwise, ≥ 15 in 1-D.
+    /// They are a process-wide setting; `amalgam dash costs` measures the crossover on the
+    /// machine at hand.
+    public static var fftThresholds = (dense2D: 121, depthwise2D: 49, dense1D: 15, depthwise1D: 15)
 
     /// Whether ``automatic`` runs a convolution with this kernel (height, width) by FFT.
     public static func prefersFFT(kernel: (Int, Int), groups: Int, inChannels: Int) -> Bool {

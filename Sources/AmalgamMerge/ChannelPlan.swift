@@ -142,7 +142,7 @@ extension ResNet: ChannelStructured {
             for (i, b) in blocks.enumerated() {
                 let p = "\(name).\(i)"
                 let input = i == 0 ? previous : mains[s]
-                groups.append(.init(name: p + ".inner", width: b.conv1.outChannels, gatePoints: [p + ".bn1"]))
+                groups.append(.init(name: p + ".inner", width: b.bn1.features, gatePoints: [p + ".bn1"]))
                 let inner = groups.count - 1
                 entries[p + ".conv1.weight"] = E(out: A(group: inner), input: A(group: input))
                 bn(p + ".bn1", inner)

@@ -24,6 +24,20 @@ public final class Conv2d: Module {
         self.groups = groups
     }
 
+    /// A convolution with a rectangular kernel (height, width): `kernel: (1, k)` on inputs
+    /// `[N, C, 1, L]` is a 1-D convolution over L.
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+                dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = true, using rng: inout RandomGenerator) {
+        precondition(inChannels % groups == 0 && outChannels % groups == 0, "channels must divide by groups")
+        let fanIn = inChannels / groups * kernel.0 * kernel.1
+        weight = Parameter(Initializer.kaimingUniformDefault([outChannels, inChannels / groups, kernel.0, kernel.1], fanIn: fanIn, using: &rng))
+        self.bias = bias ? Parameter(Initializer.kaimingUniformDefault([outChannels], fanIn: fanIn, using: &rng)) : nil
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+    }
+
     public override func forward(_ x: Tensor) throws -> Tensor { try forward(x, fusedReLU: false) }
 
     /// The convolution, optionally followed by a fused ReLU (what `Sequential` runs for a

@@ -18,6 +18,6 @@ public enum Initializer {
 
 /// Throws a shape error naming the layer unless `ok`.
 @inline(__always)
-func checkShape(_ ok: Bool, _ layer: String, expected: @autoclosure () -> String, got shape: [Int]) throws {
+public func checkShape(_ ok: Bool, _ layer: String, expected: @autoclosure () -> String, got shape: [Int]) throws {
     if !ok { throw AmalgamError.shape("\(layer) expected input \(expected()), got \(shape)") }
 }

@@ -67,7 +67,9 @@ public final class VGG: Module {
 /// and before the sum with the shortcut (where squeeze-and-excitation and CBAM put theirs). Their
 /// parameters keep stable dotted names: `layer1.0.conv2.…`, `layer1.0.attention.…`.
 public final class BasicBlock: Module {
-    public var conv1: Conv2d, bn1: BatchNorm
+    /// The first 3×3 convolution (a `Conv2d`; a method may put another layer of the same
+    /// input and output in its place, as kernel search does).
+    public var conv1: Module, bn1: BatchNorm
     public var conv2: Module
     public var bn2: BatchNorm
     public var attention: Module?
@@ -95,11 +97,14 @@ public final class BasicBlock: Module {
 /// blocks (widths 16/32/64, strides 1/2/2) with projection shortcuts, global average pooling,
 /// linear classifier. Works for 28×28 and 32×32 inputs.
 public final class ResNet: Module {
-    public var conv1: Conv2d, bn1: BatchNorm
+    /// The stem convolution (a `Conv2d`, or a layer of the same shape a method put in its place).
+    public var conv1: Module, bn1: BatchNorm
     public var layer1: [BasicBlock], layer2: [BasicBlock], layer3: [BasicBlock]
     public var fc: Linear
+    public let inputChannels: Int
     public init(inputChannels: Int = 1, blocksPerStage: Int = 3, widths: [Int] = [16, 32, 64], classes: Int = 10, using rng: inout RandomGenerator) {
         conv1 = Conv2d(inputChannels, widths[0], kernelSize: 3, padding: 1, bias: false, using: &rng)
+        self.inputChannels = inputChannels
         bn1 = BatchNorm2d(widths[0])
         var c = widths[0]
         func stage(_ w: Int, _ stride: Int, _ rng: inout RandomGenerator) -> [BasicBlock] {
@@ -115,7 +120,7 @@ public final class ResNet: Module {
     /// The blocks of the three stages, in order.
     public var blocks: [BasicBlock] { layer1 + layer2 + layer3 }
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try checkShape(x.rank == 4 && x.shape[1] == conv1.inChannels, "ResNet", expected: "[N, \(conv1.inChannels), H, W]", got: x.shape)
+        try checkShape(x.rank == 4 && x.shape[1] == inputChannels, "ResNet", expected: "[N, \(inputChannels), H, W]", got: x.shape)
         var h = try bn1(conv1(x)).relu()
         for b in layer1 + layer2 + layer3 { h = try b(h) }
         h = Tensor.adaptiveAvgPool2d(h, outputSize: (1, 1)).flattened(startAxis: 1)

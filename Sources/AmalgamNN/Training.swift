@@ -87,6 +87,10 @@ public final class Trainer<M: Module> {
     public var schedule: LearningRateSchedule?
     public var loss = TrainingLoss.crossEntropy()
     public var gradientClipNorm: Float?
+    /// Applied in order to the gradients (by parameter path) after the backward pass, before
+    /// clipping and the update: a method that rescales some gradients (kernel search normalises
+    /// its architecture logits' gradients) plugs in here.
+    public var gradientTransforms: [(inout [String: Tensor]) -> Void] = []
     public var extraLoss: [(M) throws -> Tensor] = []
     /// Called with the phase's step count before each optimisation step.
     public var beforeStep: [(Int) -> Void] = []
@@ -145,6 +149,7 @@ public final class Trainer<M: Module> {
         guard value.item.isFinite else {
             throw AmalgamError.nonFinite("training loss became \(value.item) at step \(step) (\(context.phase)); lower the learning rate")
         }
+        for transform in gradientTransforms { transform(&grads) }
         if let c = gradientClipNorm { clipGradientNorm(&grads, maxNorm: c) }
         optimizer.update(model, gradients: grads)
         step += 1

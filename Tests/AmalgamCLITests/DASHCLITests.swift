@@ -1,0 +1,32 @@
+import Foundation
+import XCTest
+
+/// `amalgam dash`: bad search spaces and options are refused before any work, with a message
+/// naming the problem; nothing is written.
+final class DASHCLITests: XCTestCase {
+    let cli = CLIRunner()
+
+    func testBadSearchSpacesNameTheProblem() throws {
+        let out = cli.tempDir()
+        let cases: [([String], [String])] = [
+            (["dash", "search", "--kernels", "3,4,5", "--out", out], ["kernel size 4", "odd"]),
+            (["dash", "search", "--kernels", "", "--out", out], ["--kernels"]),
+            (["dash", "search", "--dilations", "", "--out", out], ["--dilations"]),
+            (["dash", "search", "--dilations", "0,1", "--out", out], ["--dilations"]),
+            (["dash", "search", "--kernels", "3,9", "--dilations", "1,4", "--out", out], ["receptive field of 33", "28"]),
+            (["dash", "search", "--dataset", "austen-chars", "--kernels", "19,65", "--dilations", "1,7", "--out", out], ["receptive field of 449", "256"]),
+            (["dash", "search", "--kernels", "3,3", "--out", out], ["must not repeat"]),
+            (["dash", "search", "--backbone", "tcn", "--out", out], ["--backbone tcn", "fashion-mnist"]),
+            (["dash", "search", "--dataset", "imagenet", "--out", out], ["imagenet"]),
+            (["dash", "study", "--seeds", "a", "--out", out], ["seed"]),
+            (["dash", "study", "--search-fraction", "0", "--out", out], ["--search-fraction"]),
+        ]
+        for (args, needles) in cases {
+            let r = try cli.run(args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            for n in needles { XCTAssertTrue(r.stderr.contains(n), "\(args): \(r.stderr)") }
+            XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "a refused run wrote files")
+    }
+}
