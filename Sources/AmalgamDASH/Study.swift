@@ -113,8 +113,30 @@ public struct DASHStudy: Sendable {
             }
             results.append(DASHSeedResult(seed: seed, search: found, dash: done["dash"]!, backbone: done["backbone"]!, random: done["random"]!))
         }
-        try writeJSON(results, to: outDir + "/results.json")
+        try writeJSON(try DASHStudy.collect(outDir: outDir), to: outDir + "/results.json")  // every finished seed in the directory, this run's and others'
         return results
+    }
+}
+
+extension DASHStudy {
+    /// Every finished seed under `outDir` (`seed-N/` with the four phases' `result.json`), by
+    /// seed: seeds run by separate processes into one directory are reported together. A
+    /// phase file that does not decode is a format error naming it; unfinished seeds are skipped.
+    public static func collect(outDir: String) throws -> [DASHSeedResult] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: outDir)) ?? []
+        var results: [DASHSeedResult] = []
+        for name in names where name.hasPrefix("seed-") {
+            guard let seed = UInt64(name.dropFirst(5)) else { continue }
+            func load<T: Decodable>(_ phase: String, _ type: T.Type) throws -> T? {
+                let path = "\(outDir)/\(name)/\(phase)/result.json"
+                guard let data = FileManager.default.contents(atPath: path) else { return nil }
+                do { return try JSONDecoder().decode(T.self, from: data) } catch { throw AmalgamError.format(path: path, message: "not a DASH \(phase) result: \(error)") }
+            }
+            guard let s = try load("search", SearchResult.self), let d = try load("dash", RetrainResult.self),
+                  let b = try load("backbone", RetrainResult.self), let r = try load("random", RetrainResult.self) else { continue }
+            results.append(DASHSeedResult(seed: seed, search: s, dash: d, backbone: b, random: r))
+        }
+        return results.sorted { $0.seed < $1.seed }
     }
 }
 

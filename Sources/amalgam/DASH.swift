@@ -228,15 +228,14 @@ struct DASHStudyCommand: ParsableCommand {
 }
 
 struct DASHReportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "report", abstract: "Rebuild table.md from a study's results.json.")
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Rebuild results.json and table.md from every finished seed of a study's directory (seeds may have run in separate processes).")
     @Option(help: "The study's output directory.") var out: String
     func run() throws {
         let console = Console(quiet: false)
         try runReportingErrors(console) {
-            let path = out + "/results.json"
-            guard let data = FileManager.default.contents(atPath: path) else { throw AmalgamError.missing("\(path) not found: run `amalgam dash study` first") }
-            let results: [DASHSeedResult]
-            do { results = try JSONDecoder().decode([DASHSeedResult].self, from: data) } catch { throw AmalgamError.format(path: path, message: "not a study's results: \(error)") }
+            let results = try DASHStudy.collect(outDir: out)
+            guard !results.isEmpty else { throw AmalgamError.missing("\(out) holds no finished seed (seed-N/{search,dash,backbone,random}/result.json): run `amalgam dash study` first") }
+            try writeJSON(results, to: out + "/results.json")
             let table = DASHReport.markdown(results)
             try table.write(toFile: out + "/table.md", atomically: true, encoding: .utf8)
             console.line(table)

@@ -29,4 +29,21 @@ final class DASHCLITests: XCTestCase {
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "a refused run wrote files")
     }
+
+    /// `dash report` collects finished seeds from the directory; none is an error, a broken
+    /// phase file a format error naming it.
+    func testReportNeedsFinishedSeedsAndNamesABrokenFile() throws {
+        let out = cli.tempDir()
+        let empty = try cli.run(["dash", "report", "--out", out])
+        XCTAssertEqual(empty.status, 1, empty.stderr)
+        XCTAssertTrue(empty.stderr.contains("no finished seed"), empty.stderr)
+        for phase in ["search", "dash", "backbone", "random"] {
+            try FileManager.default.createDirectory(atPath: "\(out)/seed-0/\(phase)", withIntermediateDirectories: true)
+            try Data("{\"truncated\": ".utf8).write(to: URL(fileURLWithPath: "\(out)/seed-0/\(phase)/result.json"))
+        }
+        let broken = try cli.run(["dash", "report", "--out", out])
+        XCTAssertEqual(broken.status, 1, broken.stderr)
+        XCTAssertTrue(broken.stderr.contains("seed-0/search/result.json"), broken.stderr)
+        XCTAssertFalse(broken.stderr.contains("Fatal error"), broken.stderr)
+    }
 }
