@@ -38,6 +38,9 @@ public struct RetrainResult: Codable, Sendable {
 /// dropout since the backbones have none — is trained), then the chosen architecture trained
 /// in full with the best point and evaluated once on the test set. The same procedure retrains
 /// the fixed backbone and random kernel choices, so the three differ only in their kernels.
+///
+/// Grid points are scored after batch norm's statistics are recomputed on their subsample (a few
+/// dozen steps leave the running averages near their initial values).
 public struct DASHRetrain: Sendable {
     public var backbone: DASHBackbone = .resnet20
     public var epochs = 3
@@ -77,13 +80,18 @@ public struct DASHRetrain: Sendable {
         var grid: [GridPoint] = []
         for lr in learningRates { for wd in weightDecays { grid.append(GridPoint(learningRate: lr, weightDecay: wd)) } }
         for i in grid.indices {
-            let phase = Phase(dir: outDir + "/grid-\(i)", key: key + " grid \(i)", resume: resume)
+            let phase = Phase(dir: outDir + "/grid-\(i)", key: key + " grid \(i), batch-norm statistics recomputed", resume: resume)
             if let done = try phase.finished(GridPoint.self) { grid[i] = done; continue }
             let net = backbone.fixedNetwork(inputChannels: train.channels, classes: train.classes, choices: byName, seed: seed)
-            let (history, seconds) = try trainPhase(net, phase: phase, train: subsample, validation: validation, epochs: gridEpochs,
-                                                    batchSize: batchSize, learningRate: grid[i].learningRate, weightDecay: grid[i].weightDecay,
-                                                    momentum: momentum, seed: seed, callback: callback, shouldStop: shouldStop)
-            grid[i].validationAccuracy = history.last?.testAccuracy
+            let (_, seconds) = try trainPhase(net, phase: phase, train: subsample, validation: nil, epochs: gridEpochs,
+                                              batchSize: batchSize, learningRate: grid[i].learningRate, weightDecay: grid[i].weightDecay,
+                                              momentum: momentum, seed: seed, callback: callback, shouldStop: shouldStop)
+            // A grid point trains for a few dozen steps: batch norm's running averages (momentum
+            // 0.1) still hold mostly their initial values, and evaluation with them scores every
+            // point at chance. Recompute them on the subsample first (PyTorch's `update_bn`).
+            try updateBatchNormStatistics(net, DataLoader(subsample, batchSize: 500, shuffle: false).batches())
+            net.eval()
+            grid[i].validationAccuracy = try evaluate(net, DataLoader(validation, batchSize: 500, shuffle: false).batches()).accuracy
             grid[i].seconds = seconds
             try writeJSON(grid[i], to: phase.dir + "/result.json")
             try? FileManager.default.removeItem(atPath: phase.dir + "/training-state.safetensors")
