@@ -9,7 +9,8 @@
 #      an hour a seed).
 #   3. the tables (amalgam dash report), raw outputs copied to docs/results/dash/.
 # Resumable: rerun the same command; finished phases are skipped, an interrupted one resumes
-# from its last epoch.
+# from its last epoch. Committed phases resume too: copy docs/results/dash/<task>/seed-N back to
+# OUT/<task>/seed-N first (their run-key.txt and result.json make them finished).
 #   scripts/experiments/dash.sh [OUT]   (AMALGAM=a release binary)
 # Recipe sizes come from timings on this project's 2-core machines (search epoch on 2,000
 # Fashion-MNIST images ≈ 110 s at one thread with K×D = 12 and receptive fields up to 25).
@@ -31,6 +32,10 @@ for t in austen fmnist; do
     for d in "$OUT/$t"/seed-*/*/; do
         rel=${d#"$OUT/"}; mkdir -p "$RAW/$rel"
         cp "$d"/{result.json,metrics.jsonl,alpha.jsonl,run-key.txt} "$RAW/$rel" 2>/dev/null || true
+        for g in "$d"/grid-*/ "$d"/train/; do
+            [ -d "$g" ] || continue; r2=${g#"$OUT/"}; mkdir -p "$RAW/$r2"
+            cp "$g"/{result.json,metrics.jsonl,run-key.txt} "$RAW/$r2" 2>/dev/null || true
+        done
     done
     cp "$OUT/$t"/{results.json,table.md} "$RAW/$t/" 2>/dev/null || true
 done
