@@ -59,6 +59,8 @@ public enum DASHCosts {
     }
 
     public struct MixtureRow: Codable, Sendable {
+        /// "2-d" (16 channels, 28×28) or "1-d" (16 channels, length 256).
+        public var layer: String
         public var kernels: [Int], dilations: [Int]
         public var candidates: Int
         public var aggregatedSeconds: Double
@@ -66,15 +68,19 @@ public enum DASHCosts {
         public var speedup: Double { naiveSeconds / aggregatedSeconds }
     }
 
-    /// One depthwise mixed layer (16 channels, 28×28, batch 32), aggregated (direct or FFT as
-    /// ``ConvolutionAlgorithm/automatic`` picks) against naive, for each grid.
-    public static func mixtureScaling(grids: [([Int], [Int])], rounds: Int = 5, seed: UInt64 = 0) throws -> [MixtureRow] {
+    /// One depthwise mixed layer, batch 32, forward + backward, aggregated (direct or FFT as
+    /// ``ConvolutionAlgorithm/automatic`` picks) against naive, for each grid: 16 channels of
+    /// 28×28 in 2-D (Fashion-MNIST's size), or 16 channels of length 256 in 1-D (the Austen
+    /// windows). Every grid's widest receptive field must fit the input (28 caps the 2-D grids
+    /// at K×D = 12; 1-D grids grow further).
+    public static func mixtureScaling(grids: [([Int], [Int])], oneDimensional: Bool = false, rounds: Int = 5, seed: UInt64 = 0) throws -> [MixtureRow] {
         var rng = RandomGenerator(seed: seed)
-        let x = Tensor.normal([32, 16, 28, 28], using: &rng)
+        let length = oneDimensional ? 256 : 28
+        let x = Tensor.normal(oneDimensional ? [32, 16, 1, length] : [32, 16, length, length], using: &rng)
         var rows: [MixtureRow] = []
         for (ks, ds) in grids {
-            let space = try KernelSpace(kernels: ks, dilations: ds, inputLength: 28)
-            let m = MixedConvolution(16, 16, space: space, seed: seed)
+            let space = try KernelSpace(kernels: ks, dilations: ds, inputLength: length)
+            let m = MixedConvolution(16, 16, space: space, oneDimensional: oneDimensional, seed: seed)
             func pass(_ mode: MixedConvolution.Mode) -> () throws -> Void {
                 {
                     m.mode = mode
@@ -82,7 +88,8 @@ public enum DASHCosts {
                 }
             }
             let t = try interleaved([pass(.aggregated), pass(.naive)], rounds: rounds)
-            rows.append(MixtureRow(kernels: ks, dilations: ds, candidates: space.choices.count, aggregatedSeconds: t[0], naiveSeconds: t[1]))
+            rows.append(MixtureRow(layer: oneDimensional ? "1-d" : "2-d", kernels: ks, dilations: ds, candidates: space.choices.count,
+                                   aggregatedSeconds: t[0], naiveSeconds: t[1]))
         }
         return rows
     }

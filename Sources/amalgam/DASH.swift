@@ -272,13 +272,17 @@ struct DASHCostsCommand: ParsableCommand {
                 console.line(String(format: "%@ k=%d: direct %.2f ms, FFT %.2f ms", r.kind, r.kernel, r.directSeconds * 1e3, r.fftSeconds * 1e3))
             }
             try writeJSON(cross, to: out + "/crossover.json")
-            let grids: [([Int], [Int])] = [([3], [1]), ([3, 5], [1, 2]), ([3, 5, 7], [1, 2, 3]), ([3, 5, 7, 9], [1, 2, 3]), ([3, 5, 7], [1, 2, 3, 4]), ([3, 5, 7, 9, 11, 13], [1, 2]), ([3, 5, 7, 9, 11, 13], [1, 2, 3, 4])]
-            let mix = try DASHCosts.mixtureScaling(grids: grids, rounds: rounds)
-            md += "\n## Aggregated kernel vs naive weight sharing (one depthwise mixed layer, 16 channels, 28×28, batch 32, forward + backward)\n\n| kernels | dilations | K×D | aggregated (ms) | naive (ms) | naive / aggregated |\n|---|---|---|---|---|---|\n"
+            // 2-D grids stop where the widest receptive field reaches the 28-pixel image; the 1-D
+            // ones (length 256, the Austen windows) grow to DASH's larger spaces.
+            let grids2D: [([Int], [Int])] = [([3], [1]), ([3, 5], [1, 2]), ([3, 5, 7], [1, 2]), ([3, 5, 7], [1, 2, 3]), ([3, 5, 7, 9], [1, 2, 3]), ([3, 5, 7, 9, 11, 13], [1, 2])]
+            let grids1D: [([Int], [Int])] = [([3], [1]), ([3, 7], [1, 3]), ([3, 7, 11], [1, 3, 7]), ([3, 7, 11, 15, 19], [1, 3, 7]), ([3, 7, 11, 15, 19], [1, 2, 3, 5, 7]),
+                                             ([3, 5, 7, 9, 11, 13, 15, 17, 19], [1, 2, 3, 5, 7]), ([3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31], [1, 2, 3, 4, 5, 6, 7, 8])]
+            let mix = try DASHCosts.mixtureScaling(grids: grids2D, rounds: rounds) + DASHCosts.mixtureScaling(grids: grids1D, oneDimensional: true, rounds: rounds)
+            md += "\n## Aggregated kernel vs naive weight sharing (one depthwise mixed layer, 16 channels, batch 32, forward + backward; 2-d: 28×28, 1-d: length 256)\n\n| layer | kernels | dilations | K×D | aggregated (ms) | naive (ms) | naive / aggregated |\n|---|---|---|---|---|---|---|\n"
             for r in mix {
-                md += String(format: "| %@ | %@ | %d | %.2f | %.2f | %.2f |\n", r.kernels.map(String.init).joined(separator: ","), r.dilations.map(String.init).joined(separator: ","),
+                md += String(format: "| %@ | %@ | %@ | %d | %.2f | %.2f | %.2f |\n", r.layer, r.kernels.map(String.init).joined(separator: ","), r.dilations.map(String.init).joined(separator: ","),
                              r.candidates, r.aggregatedSeconds * 1e3, r.naiveSeconds * 1e3, r.speedup)
-                console.line(String(format: "K×D=%d: aggregated %.2f ms, naive %.2f ms", r.candidates, r.aggregatedSeconds * 1e3, r.naiveSeconds * 1e3))
+                console.line(String(format: "%@ K×D=%d: aggregated %.2f ms, naive %.2f ms", r.layer, r.candidates, r.aggregatedSeconds * 1e3, r.naiveSeconds * 1e3))
             }
             try writeJSON(mix, to: out + "/mixture.json")
             try md.write(toFile: out + "/costs.md", atomically: true, encoding: .utf8)

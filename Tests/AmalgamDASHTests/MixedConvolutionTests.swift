@@ -151,4 +151,20 @@ final class MixedConvolutionTests: XCTestCase {
         let p = a.coefficients().scalars
         for (u, v) in zip(p, a.alpha.value.softmax(axis: 0).scalars) { XCTAssertEqual(u, v, accuracy: 1e-6) }
     }
+
+    /// The cost sweep of `amalgam dash costs`: one row per grid with its K×D, in 1-D and 2-D;
+    /// a grid whose widest receptive field exceeds the layer's input is refused with the
+    /// offending kernel named (a 13-tap kernel at dilation 4 spans 49 > 28 pixels).
+    func testMixtureCostSweepCountsCandidatesAndRejectsGridsWiderThanTheInput() throws {
+        let rows2D = try DASHCosts.mixtureScaling(grids: [([3], [1]), ([3, 5], [1, 2])], rounds: 1)
+        XCTAssertEqual(rows2D.map(\.candidates), [1, 4])
+        XCTAssertEqual(rows2D.map(\.layer), ["2-d", "2-d"])
+        XCTAssertTrue(rows2D.allSatisfy { $0.aggregatedSeconds > 0 && $0.naiveSeconds > 0 })
+        let rows1D = try DASHCosts.mixtureScaling(grids: [([3, 31], [1, 8])], oneDimensional: true, rounds: 1)
+        XCTAssertEqual(rows1D.map(\.candidates), [4])
+        XCTAssertEqual(rows1D.map(\.layer), ["1-d"])
+        XCTAssertThrowsError(try DASHCosts.mixtureScaling(grids: [([13], [4])], rounds: 1)) { e in
+            XCTAssertTrue("\(e)".contains("49"), "\(e)")
+        }
+    }
 }
