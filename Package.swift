@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "AmalgamMoE", targets: ["AmalgamMoE"]),
         .library(name: "AmalgamAttention", targets: ["AmalgamAttention"]),
         .library(name: "AmalgamDASH", targets: ["AmalgamDASH"]),
+        .library(name: "AmalgamNAS", targets: ["AmalgamNAS"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     dependencies: [
@@ -59,10 +60,12 @@ let package = Package(
         .target(name: "AmalgamAttention", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Kernel-size and dilation search (DASH): mixed convolutions with aggregated kernels, search, retrain.
         .target(name: "AmalgamDASH", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Training-free architecture search: the NAS-Bench-201 cell space, the ground-truth table, proxies.
+        .target(name: "AmalgamNAS", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune", "AmalgamMoE", "AmalgamAttention", "AmalgamDASH",
+                "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune", "AmalgamMoE", "AmalgamAttention", "AmalgamDASH", "AmalgamNAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -82,6 +85,7 @@ let package = Package(
         .testTarget(name: "AmalgamPruneTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamPrune"]),
         .testTarget(name: "AmalgamMoETests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMoE"]),
         .testTarget(name: "AmalgamDASHTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamDASH"]),
+        .testTarget(name: "AmalgamNASTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamNAS"]),
         .testTarget(name: "AmalgamAttentionTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamAttention"]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData", "AmalgamNN", "amalgam"]),
     ]

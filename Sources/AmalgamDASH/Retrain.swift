@@ -70,7 +70,7 @@ public struct DASHRetrain: Sendable {
         let resolved = layers.map { choices[$0.name] ?? $0.original }
         let byName = Dictionary(uniqueKeysWithValues: zip(names, resolved))
         let key = try sortedJSON(Key(retrain: self, choices: resolved, examples: train.count))
-        let final = Phase(dir: outDir, key: key, resume: resume)
+        let final = ResumablePhase(dir: outDir, key: key, resume: resume)
         if let done = try final.finished(RetrainResult.self) { return done }
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
 
@@ -80,7 +80,7 @@ public struct DASHRetrain: Sendable {
         var grid: [GridPoint] = []
         for lr in learningRates { for wd in weightDecays { grid.append(GridPoint(learningRate: lr, weightDecay: wd)) } }
         for i in grid.indices {
-            let phase = Phase(dir: outDir + "/grid-\(i)", key: key + " grid \(i), batch-norm statistics recomputed", resume: resume)
+            let phase = ResumablePhase(dir: outDir + "/grid-\(i)", key: key + " grid \(i), batch-norm statistics recomputed", resume: resume)
             if let done = try phase.finished(GridPoint.self) { grid[i] = done; continue }
             let net = backbone.fixedNetwork(inputChannels: train.channels, classes: train.classes, choices: byName, seed: seed)
             let (_, seconds) = try trainPhase(net, phase: phase, train: subsample, validation: nil, epochs: gridEpochs,
@@ -102,7 +102,7 @@ public struct DASHRetrain: Sendable {
         let chosen = grid[best]
 
         let net = backbone.fixedNetwork(inputChannels: train.channels, classes: train.classes, choices: byName, seed: seed)
-        let trainDir = Phase(dir: outDir + "/train", key: key + " final \(best)", resume: resume)
+        let trainDir = ResumablePhase(dir: outDir + "/train", key: key + " final \(best)", resume: resume)
         let (history, seconds) = try trainPhase(net, phase: trainDir, train: train, validation: validation, epochs: epochs, batchSize: batchSize,
                                                 learningRate: chosen.learningRate, weightDecay: chosen.weightDecay, momentum: momentum,
                                                 seed: seed, callback: callback, shouldStop: shouldStop)

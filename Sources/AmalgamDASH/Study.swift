@@ -28,32 +28,20 @@ public enum DASHTask: String, CaseIterable, Codable, Sendable {
 
     /// Loads the splits. `trainLimit` keeps a subset of the training split seeded by `seed`.
     public func load(directory: String?, trainLimit: Int?, seed: UInt64) throws -> (train: ImageDataset, validation: ImageDataset, test: ImageDataset) {
-        var train: ImageDataset, validation: ImageDataset, test: ImageDataset
         switch self {
         case .fashionMNIST:
-            let all = try FashionMNIST.load(split: .train, directory: directory)
-            test = try FashionMNIST.load(split: .test, directory: directory)
-            var rng = RandomGenerator(seed: 0)
-            let perm = rng.permutation(all.count)
-            train = all.subset(Array(perm.dropLast(5000)).sorted())
-            validation = all.subset(Array(perm.suffix(5000)).sorted())
+            return try FashionMNIST.splits(directory: directory, validation: 5000, trainLimit: trainLimit, seed: seed)
         case .austenCharacters:
-            (train, validation, test) = try Austen.characterTask(directory: directory)
-        }
-        if let limit = trainLimit {
-            guard limit >= 1 else { throw AmalgamError.invalidArgument("the training limit must be at least 1, got \(limit)") }
-            if limit < train.count {
-                var rng = RandomGenerator(seed: seed &+ 0x5EED)
-                train = train.subset(Array(rng.permutation(train.count).prefix(limit)).sorted())
+            var (train, validation, test) = try Austen.characterTask(directory: directory)
+            if let limit = trainLimit {
+                guard limit >= 1 else { throw AmalgamError.invalidArgument("the training limit must be at least 1, got \(limit)") }
+                if limit < train.count {
+                    var rng = RandomGenerator(seed: seed &+ 0x5EED)
+                    train = train.subset(Array(rng.permutation(train.count).prefix(limit)).sorted())
+                }
             }
+            return (train, validation, test)
         }
-        if self == .fashionMNIST {
-            let (mean, std) = train.channelStatistics()
-            train = train.normalized(mean: mean, std: std)
-            validation = validation.normalized(mean: mean, std: std)
-            test = test.normalized(mean: mean, std: std)
-        }
-        return (train, validation, test)
     }
 }
 

@@ -88,6 +88,33 @@ public enum FashionMNIST {
     }
 
     public enum Split: Sendable { case train, test }
+
+    /// The three splits the search methods use (kernel search, architecture search): validation
+    /// = `validation` images of the training split held out by a permutation seeded by 0 (the
+    /// same for every run and every method), the rest for training — optionally a subset of
+    /// `trainLimit` images seeded by `seed` — and the official 10,000 test images; all normalised
+    /// with the training images' statistics.
+    public static func splits(directory: String? = nil, validation: Int = 5000, trainLimit: Int? = nil, seed: UInt64 = 0) throws
+        -> (train: ImageDataset, validation: ImageDataset, test: ImageDataset) {
+        let all = try load(split: .train, directory: directory)
+        let rawTest = try load(split: .test, directory: directory)
+        guard validation >= 1, validation < all.count else {
+            throw AmalgamError.invalidArgument("the validation split must hold 1…\(all.count - 1) images, got \(validation)")
+        }
+        var rng = RandomGenerator(seed: 0)
+        let perm = rng.permutation(all.count)
+        var train = all.subset(Array(perm.dropLast(validation)).sorted())
+        let held = all.subset(Array(perm.suffix(validation)).sorted())
+        if let limit = trainLimit {
+            guard limit >= 1 else { throw AmalgamError.invalidArgument("the training limit must be at least 1, got \(limit)") }
+            if limit < train.count {
+                var r = RandomGenerator(seed: seed &+ 0x5EED)
+                train = train.subset(Array(r.permutation(train.count).prefix(limit)).sorted())
+            }
+        }
+        let (mean, std) = train.channelStatistics()
+        return (train.normalized(mean: mean, std: std), held.normalized(mean: mean, std: std), rawTest.normalized(mean: mean, std: std))
+    }
 }
 
 /// A seeded split of `0..<count` into training and validation indices.

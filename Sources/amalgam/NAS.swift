@@ -1,0 +1,101 @@
+import AmalgamCore
+import AmalgamData
+import AmalgamFormats
+import AmalgamNAS
+import AmalgamNN
+import ArgumentParser
+import Foundation
+
+/// `amalgam nas`: the NAS-Bench-201 cell space and the ground truth that judges training-free proxies.
+struct NASCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nas",
+        abstract: "Training-free architecture search on the NAS-Bench-201 cell space: the space, and a ground-truth table trained on Fashion-MNIST.",
+        subcommands: [NASSpaceCommand.self, NASTableCommand.self])
+}
+
+struct NASSpaceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "space",
+        abstract: "Count the cells (all, unique up to isomorphism by NAS-Bench-201's rule, connected), or check one arch string and print its canonical form.")
+    @Option(help: "An arch string to parse, e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_3x3~2|'.") var arch: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let console = Console(quiet: false)
+        try runReportingErrors(console) {
+            if let arch {
+                let cell = try Cell(parsing: arch)
+                if json {
+                    console.line(try sortedJSON(["arch": cell.description, "canonical": cell.canonicalForm, "connected": "\(cell.isConnected)"]))
+                } else {
+                    console.line("arch:      \(cell.description)\ncanonical: \(cell.canonicalForm)\nconnected: \(cell.isConnected)")
+                }
+                return
+            }
+            let unique = Cell.unique
+            let counts = ["cells": Cell.all.count, "unique": unique.count, "unique_connected": unique.filter(\.isConnected).count]
+            if json { console.line(try sortedJSON(counts)) } else {
+                console.line("cells: \(counts["cells"]!), unique up to isomorphism: \(counts["unique"]!), of which connected: \(counts["unique_connected"]!)")
+            }
+        }
+    }
+}
+
+struct NASTableCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "table",
+        abstract: "Build the ground-truth table: the hand cells and a seeded sample of unique connected cells, each trained on Fashion-MNIST with one short recipe (seed 0; seed 1 too for the first --second-seed-cells). Resumable: rerun the same command; worker processes split the rows with --shard i/n.")
+    @Option(help: "Sampled cells besides the three hand cells.") var cells = 200
+    @Option(help: "Seed of the sample.") var sampleSeed: UInt64 = 0
+    @Option(help: "The first this many cells of the list also train with seed 1.") var secondSeedCells = 50
+    @Option(help: "Epochs per cell.") var epochs = 3
+    @Option(help: "Training images per cell (a fixed subset of the training split).") var trainLimit = 10_000
+    @Option(help: "Stem width (stages at 1×, 2×, 4×).") var channels = 16
+    @Option(help: "Cells per stage (NAS-Bench-201: 5).") var cellsPerStage = 1
+    @Option(help: "This process's share of the rows, 'i/n' (rows j with j mod n = i).") var shard = "0/1"
+    @Option(help: "Directory of Fashion-MNIST (default $AMALGAM_DATA, else \(FashionMNIST.defaultDirectory)).") var dataDir: String?
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print nothing but errors.") var quiet = false
+
+    func parsedShard() throws -> (Int, Int) {
+        let parts = shard.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, n <= 1024, i >= 0, i < n else {
+            throw ValidationError("--shard must be 'i/n' with 0 ≤ i < n ≤ 1024, got '\(shard)'")
+        }
+        return (i, n)
+    }
+
+    func validate() throws {
+        _ = try parsedShard()
+        guard cells >= 0, cells <= 20_000 else { throw ValidationError("--cells must be in 0…20000, got \(cells)") }
+        guard secondSeedCells >= 0 else { throw ValidationError("--second-seed-cells must be ≥ 0") }
+        guard epochs >= 1, epochs <= 10_000 else { throw ValidationError("--epochs must be in 1…10000, got \(epochs)") }
+        guard trainLimit >= 1 else { throw ValidationError("--train-limit must be positive") }
+        guard channels >= 1, channels <= 1024 else { throw ValidationError("--channels must be in 1…1024, got \(channels)") }
+        guard cellsPerStage >= 1, cellsPerStage <= 64 else { throw ValidationError("--cells-per-stage must be in 1…64, got \(cellsPerStage)") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        try runReportingErrors(console) {
+            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
+            var table = GroundTruthTable()
+            table.sampledCells = cells; table.sampleSeed = sampleSeed; table.secondSeedCells = secondSeedCells
+            table.recipe.epochs = epochs; table.recipe.trainLimit = trainLimit
+            table.recipe.channels = channels; table.recipe.cellsPerStage = cellsPerStage
+            _ = try table.cells()  // a bad sample size fails before the data is read
+            let (i, n) = try parsedShard()
+            let splits = try FashionMNIST.splits(directory: dataDir)
+            installInterruptHandler()
+            console.showPhaseEnds = false
+            let rows = try table.build(splits: splits, outDir: out, shard: i, shards: n, rowFinished: { row, done, total in
+                console.line(String(format: "[%d/%d] %@ seed %llu: validation %.2f %%, test %.2f %%, %.0f s", done, total, row.arch, row.seed,
+                                    row.validationAccuracy * 100, row.testAccuracy * 100, row.trainSeconds))
+            }, callback: { console.handle($0) }, shouldStop: { interruptRequested != 0 })
+            console.line("→ \(out)/table.jsonl, \(out)/table.csv (\(rows.count) rows finished)")
+        }
+    }
+}
