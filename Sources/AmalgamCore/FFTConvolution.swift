@@ -16,16 +16,20 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// ``fft`` when the kernel is large enough for it to be faster (``ConvolutionAlgorithm/prefersFFT(kernel:groups:inChannels:)``), else ``direct``.
     case automatic
 
-    /// The crossover as first measured here (`amalgam dash costs`, one thread, forward and
-    /// backward of a batch of 32 at 28×28 / length 256, a busy 2-core x86-64 machine): an
-    /// ungrouped 16→16 convolution is faster direct at 9×9 (35 against 70 ms) and by FFT at
-    /// 25×25 (112 against 1,746 ms); a depthwise one direct at 3×3 (2.1 against 23.5 ms) and by
-    /// FFT from 9×9 (38 against 67 ms); 1-D kernels of 25 taps are faster by FFT (dense 15.6
-    /// against 29.7 ms, depthwise 16.7 against 34.8 ms). The thresholds sit between those
-    /// points: FFT when kernel taps ≥ 121 (11×11) dense, ≥ 49 (7×7) depthwise, ≥ 15 in 1-D.
-    /// They are a process-wide setting; `amalgam dash costs` measures the crossover on the
-    /// machine at hand.
-    public static var fftThresholds = (dense2D: 121, depthwise2D: 49, dense1D: 15, depthwise1D: 15)
+    /// The crossover measured on this project's idle 2-core x86-64 machine (`amalgam dash costs`,
+    /// forward and backward of a batch of 32, 16 channels, 28×28 or length 256; medians of 5
+    /// interleaved rounds; raw tables in `docs/results/dash/costs-1t` and `costs-2t`). One
+    /// thread: an ungrouped 2-D convolution is faster direct up to 13×13 (22.3 against 21.8 ms,
+    /// a tie; 11×11: 16.8 against 22.6) and by FFT from 15×15 (161 against 27 ms, where the direct
+    /// path falls off a cliff); a depthwise 2-D one by FFT from 5×5 (6.9 against 5.0 ms) at one
+    /// thread but from 7×7 at two (5×5: 4.3 against 5.0 ms); dense 1-D kernels by FFT from 19 taps
+    /// (12.8 against 9.9 ms; 15 taps: 9.4 against 10.7), depthwise 1-D from 15 taps at one thread
+    /// (4.4 against 3.3 ms) and 19 at two. The thresholds: FFT when the kernel has ≥ 225 taps
+    /// (15×15) dense, ≥ 49 (7×7) depthwise, ≥ 17 dense 1-D, ≥ 15 depthwise 1-D. The aggregated
+    /// kernels of a DASH search (receptive fields of 25×25 and 127 taps by default) are far past
+    /// every threshold; a retrained network's `Conv2d` layers always run direct. The setting is
+    /// process-wide; `amalgam dash costs` measures the crossover on the machine at hand.
+    public static var fftThresholds = (dense2D: 225, depthwise2D: 49, dense1D: 17, depthwise1D: 15)
 
     /// Whether ``automatic`` runs a convolution with this kernel (height, width) by FFT.
     public static func prefersFFT(kernel: (Int, Int), groups: Int, inChannels: Int) -> Bool {

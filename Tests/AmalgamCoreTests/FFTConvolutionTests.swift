@@ -99,5 +99,14 @@ final class FFTConvolutionTests: XCTestCase {
         XCTAssertTrue(ConvolutionAlgorithm.prefersFFT(kernel: (25, 25), groups: 1, inChannels: 16))
         XCTAssertTrue(ConvolutionAlgorithm.prefersFFT(kernel: (25, 25), groups: 16, inChannels: 16))
         XCTAssertFalse(ConvolutionAlgorithm.prefersFFT(kernel: (1, 3), groups: 1, inChannels: 16))
+        // The measured crossover (docs/results/dash/costs-1t): dense 2-D from 15×15, dense 1-D
+        // from 17 taps, depthwise 2-D from 7×7, depthwise 1-D from 15 taps.
+        XCTAssertFalse(ConvolutionAlgorithm.prefersFFT(kernel: (13, 13), groups: 1, inChannels: 16))
+        XCTAssertTrue(ConvolutionAlgorithm.prefersFFT(kernel: (15, 15), groups: 1, inChannels: 16))
+        XCTAssertFalse(ConvolutionAlgorithm.prefersFFT(kernel: (1, 15), groups: 1, inChannels: 16))
+        XCTAssertTrue(ConvolutionAlgorithm.prefersFFT(kernel: (1, 19), groups: 1, inChannels: 16))
+        XCTAssertFalse(ConvolutionAlgorithm.prefersFFT(kernel: (5, 5), groups: 16, inChannels: 16))
+        XCTAssertTrue(ConvolutionAlgorithm.prefersFFT(kernel: (7, 7), groups: 16, inChannels: 16))
+        XCTAssertTrue(ConvolutionAlgorithm.prefersFFT(kernel: (1, 15), groups: 16, inChannels: 16))
     }
 }
