@@ -61,7 +61,7 @@ let package = Package(
         // Kernel-size and dilation search (DASH): mixed convolutions with aggregated kernels, search, retrain.
         .target(name: "AmalgamDASH", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Training-free architecture search: the NAS-Bench-201 cell space, the ground-truth table, proxies.
-        .target(name: "AmalgamNAS", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamNAS", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [

@@ -11,7 +11,7 @@ struct NASCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nas",
         abstract: "Training-free architecture search on the NAS-Bench-201 cell space: the space, and a ground-truth table trained on Fashion-MNIST.",
-        subcommands: [NASSpaceCommand.self, NASTableCommand.self])
+        subcommands: [NASSpaceCommand.self, NASScoreCommand.self, NASTableCommand.self])
 }
 
 struct NASSpaceCommand: ParsableCommand {
@@ -40,6 +40,56 @@ struct NASSpaceCommand: ParsableCommand {
             }
         }
     }
+}
+
+extension Proxies.Initialisation: ExpressibleByArgument {}
+
+struct NASScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Score cells without training them: TE-NAS's NTK condition number κ (lower is better) on Fashion-MNIST training images, the mean over --repeats initialisations and batches.")
+    @Option(help: "Arch string(s) to score, comma-free: repeat the option for several cells.") var arch: [String] = []
+    @Option(help: "Proxy: ntk (the only one so far; linear regions and the zero-cost baselines come next).") var proxy = "ntk"
+    @Option(help: "Images per NTK batch.") var batchSize = 64
+    @Option(help: "Repeats (fresh initialisation and batch each), averaged.") var repeats = 3
+    @Option(help: "Width of the scored network (TE-NAS: 3).") var channels = 3
+    @Option(help: "Initialisation: kaiming-normal (the paper's) or default (what the reference code actually runs).") var initialisation: Proxies.Initialisation = .kaimingNormal
+    @Option(help: "Seed of the initialisations and batches.") var seed: UInt64 = 0
+    @Option(help: "Directory of Fashion-MNIST.") var dataDir: String?
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print JSON lines.") var json = false
+
+    func validate() throws {
+        guard !arch.isEmpty else { throw ValidationError("give at least one --arch") }
+        guard proxy == "ntk" else { throw ValidationError("unknown --proxy '\(proxy)' (available: ntk)") }
+        guard batchSize >= 2, batchSize <= 1024 else { throw ValidationError("--batch-size must be in 2…1024, got \(batchSize)") }
+        guard repeats >= 1, repeats <= 100 else { throw ValidationError("--repeats must be in 1…100, got \(repeats)") }
+        guard channels >= 1, channels <= 256 else { throw ValidationError("--channels must be in 1…256, got \(channels)") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+        for a in arch { do { _ = try Cell(parsing: a) } catch { throw ValidationError("\(error)") } }
+    }
+
+    func run() throws {
+        let console = Console(quiet: false)
+        try runReportingErrors(console) {
+            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
+            let images = try FashionMNIST.splits(directory: dataDir).train.images
+            for a in arch {
+                let cell = try Cell(parsing: a)
+                let start = DispatchTime.now().uptimeNanoseconds
+                let kappa = try Proxies.cellConditionNumber(cell, images: images, channels: channels, batchSize: batchSize, repeats: repeats,
+                                                            initialisation: initialisation, seed: seed)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if json {
+                    console.line(try sortedJSON(Score(arch: cell.description, proxy: proxy, value: kappa, seconds: seconds)))
+                } else {
+                    console.line(String(format: "%@  κ = %.4g  (%.1f s)", cell.description, kappa, seconds))
+                }
+            }
+        }
+    }
+
+    struct Score: Encodable { var arch: String, proxy: String, value: Double, seconds: Double }
 }
 
 struct NASTableCommand: ParsableCommand {

@@ -1,0 +1,83 @@
+import AmalgamCore
+@testable import AmalgamNAS
+import AmalgamNN
+import XCTest
+
+final class ProxyTests: XCTestCase {
+    /// For f(x) = Wx + b with C outputs, ∂Σ_c f_c(x_n)/∂W has C copies of x_n, so the NTK over
+    /// the weights (biases excluded, as TE-NAS does) is C · X Xᵀ exactly.
+    func testNTKOfALinearModelIsTheClosedForm() throws {
+        var rng = RandomGenerator(seed: 4)
+        let model = Linear(5, 3, using: &rng)
+        let x = Tensor.normal([4, 5], using: &rng)
+        let (k, n) = try Proxies.neuralTangentKernel(model, batch: x)
+        XCTAssertEqual(n, 4)
+        let xs = x.scalars
+        for i in 0..<4 { for j in 0..<4 {
+            var dot = 0.0
+            for d in 0..<5 { dot += Double(xs[i * 5 + d]) * Double(xs[j * 5 + d]) }
+            XCTAssertEqual(k[i * 4 + j], 3 * dot, accuracy: 1e-4 * Swift.max(1, abs(3 * dot)))
+        } }
+    }
+
+    /// Orthonormal inputs make the linear model's NTK a multiple of the identity: κ = 1.
+    func testConditionNumberOfAnOrthogonalJacobianIsOne() throws {
+        var rng = RandomGenerator(seed: 5)
+        let model = Linear(4, 2, using: &rng)
+        let x = Tensor([1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0], shape: [3, 4])
+        XCTAssertEqual(try Proxies.ntkConditionNumber(model, batch: x), 1, accuracy: 1e-6)
+        // Parallel inputs make the kernel singular: the reference's stand-in, not inf or NaN.
+        let parallel = Tensor([1, 2, 0, 0, 2, 4, 0, 0], shape: [2, 4])
+        XCTAssertEqual(try Proxies.ntkConditionNumber(model, batch: parallel), 100_000)
+    }
+
+    /// The same network and batch give the same κ, and scoring leaves the model as it was
+    /// (mode and batch-norm running statistics).
+    func testConditionNumberIsDeterministicAndLeavesTheModelUnchanged() throws {
+        let cell = try Cell(parsing: GroundTruthTable.handCells[2].arch)
+        var rng = RandomGenerator(seed: 6)
+        let x = Tensor.normal([6, 1, 28, 28], using: &rng)
+        let a = CellNetwork(cell: cell, channels: 3, seed: 1), b = CellNetwork(cell: cell, channels: 3, seed: 1)
+        a.eval()
+        let before = a.namedBuffers().map { $0.1.value.scalars }
+        let ka = try Proxies.ntkConditionNumber(a, batch: x), kb = try Proxies.ntkConditionNumber(b, batch: x)
+        XCTAssertEqual(ka, kb)
+        XCTAssertTrue(ka.isFinite && ka >= 1, "\(ka)")
+        XCTAssertFalse(a.isTraining)
+        XCTAssertEqual(a.namedBuffers().map { $0.1.value.scalars }, before)
+        XCTAssertThrowsError(try Proxies.ntkConditionNumber(a, batch: Tensor.normal([1, 1, 28, 28], using: &rng)))
+    }
+}
+
+final class CellProxyTests: XCTestCase {
+    /// Kaiming-normal (fan-in) initialisation gives weights of variance 2/fan_in, biases zero,
+    /// batch-norm scales one; the default leaves the model untouched.
+    func testKaimingNormalInitialisationHasTheStatedVariance() throws {
+        let net = CellNetwork(cell: try Cell(parsing: GroundTruthTable.handCells[0].arch), channels: 16, seed: 0)
+        let before = net.namedParameters().map { $0.1.value.scalars }
+        Proxies.initialise(net, .default, seed: 0)
+        XCTAssertEqual(net.namedParameters().map { $0.1.value.scalars }, before)
+        Proxies.initialise(net, .kaimingNormal, seed: 0)
+        let params = Dictionary(uniqueKeysWithValues: net.namedParameters().map { ($0.0, $0.1.value) })
+        let w = params["layers.4.edges.5.conv.weight"]!  // 64 → 64, 3×3: fan-in 576
+        let v = w.scalars.map { Double($0 * $0) }.reduce(0, +) / Double(w.count)
+        XCTAssertEqual(v, 2.0 / 576, accuracy: 0.1 * 2.0 / 576)
+        XCTAssertTrue(params["classifier.bias"]!.scalars.allSatisfy { $0 == 0 })
+        XCTAssertTrue(params["layers.0.edges.0.bn.weight"]!.scalars.allSatisfy { $0 == 1 })
+    }
+
+    /// A cell's κ is deterministic for a seed and changes with it; too few images is an error.
+    func testCellConditionNumberIsDeterministicForASeed() throws {
+        var rng = RandomGenerator(seed: 8)
+        let images = Tensor.normal([20, 1, 28, 28], using: &rng)
+        let cell = try Cell(parsing: GroundTruthTable.handCells[1].arch)
+        let a = try Proxies.cellConditionNumber(cell, images: images, batchSize: 8, repeats: 2, seed: 1)
+        let b = try Proxies.cellConditionNumber(cell, images: images, batchSize: 8, repeats: 2, seed: 1)
+        let c = try Proxies.cellConditionNumber(cell, images: images, batchSize: 8, repeats: 2, seed: 2)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, c)
+        XCTAssertThrowsError(try Proxies.cellConditionNumber(cell, images: images, batchSize: 32)) {
+            XCTAssertTrue("\($0)".contains("at least 32 images"), "\($0)")
+        }
+    }
+}
