@@ -113,4 +113,67 @@ public enum Proxies {
         }
         return total / Double(repeats)
     }
+
+    /// The number of distinct rows of a binary code matrix: TE-NAS's R = Σᵢ 1/cᵢ with cᵢ the
+    /// number of rows equal to row i (its Hamming-distance matrix counts zeros), which is exactly
+    /// the number of distinct rows; computed with a hash set instead of the reference's n × n
+    /// half-precision matrix.
+    public static func distinctPatternCount(_ codes: [[Bool]]) -> Int { Set(codes).count }
+
+    /// The activation pattern of every example of `x`: for each module of `observed`, the sign
+    /// (> 0) of every element of its input, concatenated in the order given. Observe the modules
+    /// that receive a ReLU's output (in a ``CellNetwork``, the convolution of each
+    /// ``ReLUConvBN``) to read the ReLUs' on/off pattern, as TE-NAS's hooks on ReLU outputs do.
+    /// No gradients are recorded; the model's mode is left as it is.
+    public static func activationPatterns(_ model: Module, inputs x: Tensor, observed: [Module]) throws -> [[Bool]] {
+        let n = x.shape[0]
+        var codes = [[Bool]](repeating: [], count: n)
+        let saved = observed.map(\.inputHook)
+        defer { for (m, h) in zip(observed, saved) { m.inputHook = h } }
+        for m in observed {
+            m.inputHook = { t in
+                guard t.shape.first == n else { return }
+                let per = t.count / n, v = t.scalars
+                for i in 0..<n { codes[i] += v[(i * per)..<((i + 1) * per)].map { $0 > 0 } }
+            }
+        }
+        _ = try withoutGradients { try model(x) }
+        return codes
+    }
+
+    /// TE-NAS's expressivity indicator for a cell (higher is better): the number of distinct
+    /// ReLU patterns over `batches` batches of `crops` random 3×3 crops of one randomly chosen
+    /// channel of `images`, on a thin copy of the cell (1 channel, the cell alone, no stem — the
+    /// reference's NAS-Bench-201 setting), averaged over batches and `repeats` initialisations.
+    /// The thin cell runs in training mode (batch norm on the batch's statistics), the mode a
+    /// freshly built PyTorch module is in (the reference does not switch it; unconfirmed).
+    public static func cellLinearRegions(_ cell: Cell, images: Tensor, crops: Int = 1000, batches: Int = 3, repeats: Int = 3,
+                                         initialisation: Initialisation = .kaimingNormal, seed: UInt64 = 0) throws -> Double {
+        guard crops >= 1, batches >= 1, repeats >= 1 else { throw AmalgamError.invalidArgument("crops, batches and repeats must be at least 1") }
+        guard images.rank == 4, images.shape[0] >= 1, images.shape[2] >= 3, images.shape[3] >= 3 else {
+            throw AmalgamError.invalidArgument("need images [N, C, H, W] of at least 3×3 to crop, got shape \(images.shape)")
+        }
+        let (n, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+        let pixels = images.scalars
+        var rng = RandomGenerator(seed: seed &+ 0x11C)
+        var total = 0.0
+        for r in 0..<repeats {
+            var weights = RandomGenerator(seed: seed &+ UInt64(r) &* 0x51)
+            let thin = CellModule(cell, channels: 1, using: &weights)
+            initialise(thin, initialisation, seed: seed &+ UInt64(r))
+            let observed: [Module] = thin.edges.compactMap { ($0 as? ReLUConvBN)?.conv }
+            for _ in 0..<batches {
+                var crop = [Float](repeating: 0, count: crops * 9)
+                for k in 0..<crops {
+                    let img = Int(rng.next() % UInt64(n)), ch = Int(rng.next() % UInt64(c))
+                    let y = Int(rng.next() % UInt64(h - 2)), x = Int(rng.next() % UInt64(w - 2))
+                    for dy in 0..<3 { for dx in 0..<3 { crop[k * 9 + dy * 3 + dx] = pixels[((img * c + ch) * h + y + dy) * w + x + dx] } }
+                }
+                let codes = try activationPatterns(thin, inputs: Tensor(crop, shape: [crops, 1, 3, 3]), observed: observed)
+                // A cell without a ReLU (only skips and pools) has one linear region.
+                total += observed.isEmpty ? 1 : Double(distinctPatternCount(codes))
+            }
+        }
+        return total / Double(repeats * batches)
+    }
 }

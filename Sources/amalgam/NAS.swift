@@ -47,9 +47,9 @@ extension Proxies.Initialisation: ExpressibleByArgument {}
 struct NASScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
-        abstract: "Score cells without training them: TE-NAS's NTK condition number κ (lower is better) on Fashion-MNIST training images, the mean over --repeats initialisations and batches.")
+        abstract: "Score cells without training them on Fashion-MNIST training images, the mean over --repeats initialisations: TE-NAS's NTK condition number κ (ntk, lower is better) or its linear-region count (regions, higher is better).")
     @Option(help: "Arch string(s) to score, comma-free: repeat the option for several cells.") var arch: [String] = []
-    @Option(help: "Proxy: ntk (the only one so far; linear regions and the zero-cost baselines come next).") var proxy = "ntk"
+    @Option(help: "Proxy: ntk or regions (the zero-cost baselines come next).") var proxy = "ntk"
     @Option(help: "Images per NTK batch.") var batchSize = 64
     @Option(help: "Repeats (fresh initialisation and batch each), averaged.") var repeats = 3
     @Option(help: "Width of the scored network (TE-NAS: 3).") var channels = 3
@@ -61,7 +61,7 @@ struct NASScoreCommand: ParsableCommand {
 
     func validate() throws {
         guard !arch.isEmpty else { throw ValidationError("give at least one --arch") }
-        guard proxy == "ntk" else { throw ValidationError("unknown --proxy '\(proxy)' (available: ntk)") }
+        guard ["ntk", "regions"].contains(proxy) else { throw ValidationError("unknown --proxy '\(proxy)' (available: ntk, regions)") }
         guard batchSize >= 2, batchSize <= 1024 else { throw ValidationError("--batch-size must be in 2…1024, got \(batchSize)") }
         guard repeats >= 1, repeats <= 100 else { throw ValidationError("--repeats must be in 1…100, got \(repeats)") }
         guard channels >= 1, channels <= 256 else { throw ValidationError("--channels must be in 1…256, got \(channels)") }
@@ -77,13 +77,15 @@ struct NASScoreCommand: ParsableCommand {
             for a in arch {
                 let cell = try Cell(parsing: a)
                 let start = DispatchTime.now().uptimeNanoseconds
-                let kappa = try Proxies.cellConditionNumber(cell, images: images, channels: channels, batchSize: batchSize, repeats: repeats,
-                                                            initialisation: initialisation, seed: seed)
+                let kappa = proxy == "ntk"
+                    ? try Proxies.cellConditionNumber(cell, images: images, channels: channels, batchSize: batchSize, repeats: repeats,
+                                                      initialisation: initialisation, seed: seed)
+                    : try Proxies.cellLinearRegions(cell, images: images, repeats: repeats, initialisation: initialisation, seed: seed)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 if json {
                     console.line(try sortedJSON(Score(arch: cell.description, proxy: proxy, value: kappa, seconds: seconds)))
                 } else {
-                    console.line(String(format: "%@  κ = %.4g  (%.1f s)", cell.description, kappa, seconds))
+                    console.line(String(format: "%@  %@ = %.4g  (%.1f s)", cell.description, proxy == "ntk" ? "κ" : "regions", kappa, seconds))
                 }
             }
         }

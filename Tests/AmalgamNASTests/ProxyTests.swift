@@ -81,3 +81,49 @@ final class CellProxyTests: XCTestCase {
         }
     }
 }
+
+final class LinearRegionTests: XCTestCase {
+    /// R = Σᵢ 1/cᵢ (the reference's formula over its Hamming matrix) equals the hash-set count.
+    func testDistinctPatternCountEqualsTheReferenceFormula() {
+        var rng = RandomGenerator(seed: 9)
+        for _ in 0..<5 {
+            let codes = (0..<200).map { _ in (0..<6).map { _ in rng.next() % 3 == 0 } }
+            var r = 0.0
+            for a in codes { r += 1 / Double(codes.filter { $0 == a }.count) }
+            XCTAssertEqual(Double(Proxies.distinctPatternCount(codes)), r, accuracy: 1e-9)
+        }
+    }
+
+    /// Three ReLUs whose lines x = 0.2, y = 0.1 and x + y = 0.9 cross inside [−1, 1]² cut the
+    /// square into 1 + 3 + 3 = 7 regions (lines in general position); a fine grid sees them all.
+    func testLinearRegionsOfASmallReLUNetworkOnAFineGrid() throws {
+        var rng = RandomGenerator(seed: 1)
+        let first = Linear(2, 3, using: &rng), second = Linear(3, 1, using: &rng)
+        first.weight.value = Tensor([1, 0, 0, 1, 1, 1], shape: [3, 2])
+        first.bias!.value = Tensor([-0.2, -0.1, -0.9])
+        let net = Sequential(first, Activation(.relu), second)
+        var points: [Float] = []
+        let steps = 201
+        for i in 0..<steps { for j in 0..<steps { points += [-1 + 2 * Float(i) / Float(steps - 1), -1 + 2 * Float(j) / Float(steps - 1)] } }
+        let codes = try Proxies.activationPatterns(net, inputs: Tensor(points, shape: [steps * steps, 2]), observed: [second])
+        XCTAssertEqual(Proxies.distinctPatternCount(codes), 7)
+        // One neuron, inputs on both sides of its line: 2 regions (the spec's check).
+        let one = Linear(2, 1, using: &rng)
+        one.weight.value = Tensor([1, 0], shape: [1, 2]); one.bias!.value = Tensor([0])
+        let head = Linear(1, 1, using: &rng)
+        let codes1 = try Proxies.activationPatterns(Sequential(one, Activation(.relu), head), inputs: Tensor([-1, 0, 1, 0, -0.5, 3, 2, 2], shape: [4, 2]), observed: [head])
+        XCTAssertEqual(Proxies.distinctPatternCount(codes1), 2)
+    }
+
+    func testCellLinearRegionsIsDeterministicAndGrowsWithConvolutions() throws {
+        var rng = RandomGenerator(seed: 10)
+        let images = Tensor.normal([8, 1, 28, 28], using: &rng)
+        let pools = try Cell(parsing: "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|")
+        let convs = try Cell(parsing: GroundTruthTable.handCells[0].arch)
+        XCTAssertEqual(try Proxies.cellLinearRegions(pools, images: images, crops: 100), 1)
+        let a = try Proxies.cellLinearRegions(convs, images: images, crops: 100, seed: 3)
+        XCTAssertEqual(a, try Proxies.cellLinearRegions(convs, images: images, crops: 100, seed: 3))
+        XCTAssertGreaterThan(a, 1)
+        XCTAssertLessThanOrEqual(a, 100)
+    }
+}
