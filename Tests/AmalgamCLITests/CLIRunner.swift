@@ -32,6 +32,18 @@ struct CLIRunner {
         }
     }
 
+    /// Runs each case and checks it is refused: a non-zero status, every needle in standard
+    /// error, no crash; then that `out` (the output directory the cases name) is still empty.
+    func assertRefused(_ cases: [([String], [String])], out: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        for (args, needles) in cases {
+            let r = try run(args)
+            XCTAssertNotEqual(r.status, 0, "\(args)", file: file, line: line)
+            for n in needles { XCTAssertTrue(r.stderr.contains(n), "\(args): \(r.stderr)", file: file, line: line) }
+            XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr, file: file, line: line)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "a refused run wrote files", file: file, line: line)
+    }
+
     func tempDir() -> String {
         let d = NSTemporaryDirectory() + "amalgam-cli-\(UUID().uuidString)"
         try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)

@@ -21,13 +21,7 @@ final class DASHCLITests: XCTestCase {
             (["dash", "study", "--seeds", "a", "--out", out], ["seed"]),
             (["dash", "study", "--search-fraction", "0", "--out", out], ["--search-fraction"]),
         ]
-        for (args, needles) in cases {
-            let r = try cli.run(args)
-            XCTAssertNotEqual(r.status, 0, "\(args)")
-            for n in needles { XCTAssertTrue(r.stderr.contains(n), "\(args): \(r.stderr)") }
-            XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
-        }
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "a refused run wrote files")
+        try cli.assertRefused(cases, out: out)
     }
 
     /// `dash report` collects finished seeds from the directory; none is an error, a broken

@@ -21,13 +21,7 @@ final class LayersCLITests: XCTestCase {
             (["train", "--model", "resnet20", "--attention", "bogus", "--out", out], ["unknown attention module 'bogus'"]),
             (["train", "--model", "resnet20", "--attention", "qna", "--queries", "0", "--out", out], ["--queries"]),
         ]
-        for (args, needles) in cases {
-            let r = try cli.run(args)
-            XCTAssertNotEqual(r.status, 0, "\(args)")
-            for n in needles { XCTAssertTrue(r.stderr.contains(n), "\(args): \(r.stderr)") }
-            XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
-        }
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "a refused run wrote files")
+        try cli.assertRefused(cases, out: out)
     }
 
     /// A reduction ratio larger than a block's channels is refused before any training, naming

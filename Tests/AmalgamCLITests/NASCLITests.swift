@@ -28,12 +28,6 @@ final class NASCLITests: XCTestCase {
             (["nas", "score", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--proxy", "zen"], ["unknown --proxy 'zen'", "ntk, regions"]),
             (["nas", "score", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--batch-size", "1"], ["--batch-size"]),
         ]
-        for (args, needles) in cases {
-            let r = try cli.run(args)
-            XCTAssertNotEqual(r.status, 0, "\(args)")
-            for n in needles { XCTAssertTrue(r.stderr.contains(n), "\(args): \(r.stderr)") }
-            XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
-        }
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "a refused run wrote files")
+        try cli.assertRefused(cases, out: out)
     }
 }
