@@ -47,12 +47,12 @@ extension Proxies.Initialisation: ExpressibleByArgument {}
 struct NASScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
-        abstract: "Score cells without training them on Fashion-MNIST training images, the mean over --repeats initialisations: TE-NAS's NTK condition number κ (ntk, lower is better) or its linear-region count (regions, higher is better).")
+        abstract: "Score cells without training them on Fashion-MNIST training images, the mean over --repeats initialisations: TE-NAS's NTK condition number κ (ntk, lower is better), its linear-region count (regions), or a zero-cost baseline (grad_norm, snip, grasp, synflow, jacov, params, flops; higher is better).")
     @Option(help: "Arch string(s) to score, comma-free: repeat the option for several cells.") var arch: [String] = []
-    @Option(help: "Proxy: ntk or regions (the zero-cost baselines come next).") var proxy = "ntk"
+    @Option(help: "Proxy: \(ProxyKind.allCases.map(\.rawValue).joined(separator: ", ")).") var proxy = "ntk"
     @Option(help: "Images per NTK batch.") var batchSize = 64
     @Option(help: "Repeats (fresh initialisation and batch each), averaged.") var repeats = 3
-    @Option(help: "Width of the scored network (TE-NAS: 3).") var channels = 3
+    @Option(help: "Width of the network the zero-cost baselines score (ntk always uses TE-NAS's 3, regions a 1-channel cell).") var channels = 16
     @Option(help: "Initialisation: kaiming-normal (the paper's) or default (what the reference code actually runs).") var initialisation: Proxies.Initialisation = .kaimingNormal
     @Option(help: "Seed of the initialisations and batches.") var seed: UInt64 = 0
     @Option(help: "Directory of Fashion-MNIST.") var dataDir: String?
@@ -61,7 +61,9 @@ struct NASScoreCommand: ParsableCommand {
 
     func validate() throws {
         guard !arch.isEmpty else { throw ValidationError("give at least one --arch") }
-        guard ["ntk", "regions"].contains(proxy) else { throw ValidationError("unknown --proxy '\(proxy)' (available: ntk, regions)") }
+        guard ProxyKind(rawValue: proxy) != nil else {
+            throw ValidationError("unknown --proxy '\(proxy)' (available: \(ProxyKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
         guard batchSize >= 2, batchSize <= 1024 else { throw ValidationError("--batch-size must be in 2…1024, got \(batchSize)") }
         guard repeats >= 1, repeats <= 100 else { throw ValidationError("--repeats must be in 1…100, got \(repeats)") }
         guard channels >= 1, channels <= 256 else { throw ValidationError("--channels must be in 1…256, got \(channels)") }
@@ -73,19 +75,18 @@ struct NASScoreCommand: ParsableCommand {
         let console = Console(quiet: false)
         try runReportingErrors(console) {
             if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
-            let images = try FashionMNIST.splits(directory: dataDir).train.images
+            let train = try FashionMNIST.splits(directory: dataDir).train
+            let kind = ProxyKind(rawValue: proxy)!
             for a in arch {
                 let cell = try Cell(parsing: a)
                 let start = DispatchTime.now().uptimeNanoseconds
-                let kappa = proxy == "ntk"
-                    ? try Proxies.cellConditionNumber(cell, images: images, channels: channels, batchSize: batchSize, repeats: repeats,
-                                                      initialisation: initialisation, seed: seed)
-                    : try Proxies.cellLinearRegions(cell, images: images, repeats: repeats, initialisation: initialisation, seed: seed)
+                let kappa = try kind.score(cell, images: train.images, labels: train.labels, classes: train.classes, channels: channels,
+                                           batchSize: batchSize, repeats: repeats, initialisation: initialisation, seed: seed)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 if json {
                     console.line(try sortedJSON(Score(arch: cell.description, proxy: proxy, value: kappa, seconds: seconds)))
                 } else {
-                    console.line(String(format: "%@  %@ = %.4g  (%.1f s)", cell.description, proxy == "ntk" ? "κ" : "regions", kappa, seconds))
+                    console.line(String(format: "%@  %@ = %.4g  (%.1f s)", cell.description, proxy == "ntk" ? "κ" : proxy, kappa, seconds))
                 }
             }
         }

@@ -25,7 +25,7 @@ final class NASCLITests: XCTestCase {
             (["nas", "table", "--epochs", "0", "--out", out], ["--epochs"]),
             (["nas", "score"], ["--arch"]),
             (["nas", "score", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~9|"], ["position 54", "source node 2"]),
-            (["nas", "score", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--proxy", "zen"], ["unknown --proxy 'zen'", "ntk, regions"]),
+            (["nas", "score", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--proxy", "zen"], ["unknown --proxy 'zen'", "ntk, regions, grad_norm, snip, grasp, synflow, jacov, params, flops"]),
             (["nas", "score", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--batch-size", "1"], ["--batch-size"]),
         ]
         try cli.assertRefused(cases, out: out)

@@ -1,6 +1,7 @@
 import AmalgamCore
 @testable import AmalgamNAS
 import AmalgamNN
+import Foundation
 import XCTest
 
 final class ProxyTests: XCTestCase {
@@ -125,5 +126,85 @@ final class LinearRegionTests: XCTestCase {
         XCTAssertEqual(a, try Proxies.cellLinearRegions(convs, images: images, crops: 100, seed: 3))
         XCTAssertGreaterThan(a, 1)
         XCTAssertLessThanOrEqual(a, 100)
+    }
+}
+
+final class ZeroCostProxyTests: XCTestCase {
+    /// A bias-free two-layer ReLU net with |θ| and all-ones input is positive and homogeneous of
+    /// degree 1 in each layer, so SynFlow = Σ θ ∂R/∂θ = 2R with R = N · 1ᵀ|W₂||W₁|1 — whatever
+    /// the data (only the input's shape enters).
+    func testSynFlowIsTwiceTheOutputOfAPositiveTwoLayerNet() throws {
+        var rng = RandomGenerator(seed: 12)
+        let l1 = Linear(3, 4, bias: false, using: &rng), l2 = Linear(4, 2, bias: false, using: &rng)
+        let net = Sequential(l1, Activation(.relu), l2)
+        let before = l1.weight.value.scalars
+        let w1 = l1.weight.value.scalars.map { Double(abs($0)) }, w2 = l2.weight.value.scalars.map { Double(abs($0)) }
+        var r = 0.0
+        for o in 0..<2 { for h in 0..<4 { for i in 0..<3 { r += w2[o * 4 + h] * w1[h * 3 + i] } } }
+        let score = try ZeroCostProxies.synflow(net, inputShape: [5, 3])
+        XCTAssertEqual(score, 2 * 5 * r, accuracy: 1e-4 * score)
+        XCTAssertEqual(l1.weight.value.scalars, before, "weights restored, signs included")
+    }
+
+    /// For f(x) = Wx every example's input Jacobian of Σ f is 1ᵀW: the correlation matrix is all
+    /// ones, eigenvalues {N, 0, …, 0}, and the score is the closed form.
+    func testJacobianCovarianceOfALinearModelIsTheClosedForm() throws {
+        var rng = RandomGenerator(seed: 13)
+        let model = Linear(6, 3, using: &rng)
+        let x = Tensor.normal([4, 6], using: &rng)
+        let k = 1e-5
+        let expected = -((log(4 + k) + 1 / (4 + k)) + 3 * (log(k) + 1 / k))
+        XCTAssertEqual(try ZeroCostProxies.jacobianCovariance(model, images: x), expected, accuracy: 1e-3 * abs(expected))
+    }
+
+    /// Every proxy is deterministic for its network and batch and leaves the network as it was.
+    func testProxiesAreDeterministicAndLeaveTheNetworkUnchanged() throws {
+        var rng = RandomGenerator(seed: 14)
+        let x = Tensor.normal([6, 1, 28, 28], using: &rng)
+        let labels = [0, 3, 1, 9, 2, 3]
+        let cell = try Cell(parsing: GroundTruthTable.handCells[2].arch)
+        func make() -> CellNetwork { let n = CellNetwork(cell: cell, channels: 3, seed: 2); Proxies.initialise(n, .kaimingNormal, seed: 2); return n }
+        let a = make(), b = make()
+        a.eval(); b.eval()
+        let params = a.namedParameters().map { $0.1.value.scalars }, buffers = a.namedBuffers().map { $0.1.value.scalars }
+        let scores: [(String, (CellNetwork) throws -> Double)] = [
+            ("grad_norm", { try ZeroCostProxies.gradientNorm($0, images: x, labels: labels) }),
+            ("snip", { try ZeroCostProxies.snip($0, images: x, labels: labels) }),
+            ("grasp", { try ZeroCostProxies.grasp($0, images: x, labels: labels) }),
+            ("synflow", { try ZeroCostProxies.synflow($0, inputShape: [1, 1, 28, 28]) }),
+            ("jacov", { try ZeroCostProxies.jacobianCovariance($0, images: x) }),
+        ]
+        for (name, f) in scores {
+            let u = try f(a), v = try f(b)
+            XCTAssertEqual(u, v, "\(name) differs between two identical networks")
+            XCTAssertTrue(u.isFinite, "\(name) = \(u)")
+        }
+        XCTAssertEqual(a.namedParameters().map { $0.1.value.scalars }, params)
+        XCTAssertEqual(a.namedBuffers().map { $0.1.value.scalars }, buffers)
+        XCTAssertFalse(a.isTraining)
+        XCTAssertGreaterThan(try ZeroCostProxies.gradientNorm(a, images: x, labels: labels), 0)
+        XCTAssertThrowsError(try ZeroCostProxies.snip(a, images: x, labels: [1]))
+        XCTAssertGreaterThan(try ZeroCostProxies.macs(a, example: x.slice(axis: 0, start: 0, end: 1)), 0)
+    }
+}
+
+final class ProxyKindTests: XCTestCase {
+    /// Every proxy of `amalgam nas score` gives the same value for the same seed; SynFlow, params
+    /// and FLOPs give the same value on other images (they never read the data).
+    func testEveryProxyIsDeterministicForASeedAndSynFlowIgnoresTheData() throws {
+        var rng = RandomGenerator(seed: 15)
+        let images = Tensor.normal([12, 1, 28, 28], using: &rng), other = Tensor.normal([12, 1, 28, 28], using: &rng)
+        let labels = (0..<12).map { $0 % 10 }
+        let cell = try Cell(parsing: "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+        for kind in ProxyKind.allCases {
+            let a = try kind.score(cell, images: images, labels: labels, channels: 4, batchSize: 6, repeats: 1, seed: 3)
+            let b = try kind.score(cell, images: images, labels: labels, channels: 4, batchSize: 6, repeats: 1, seed: 3)
+            XCTAssertEqual(a, b, "\(kind.rawValue)")
+            XCTAssertTrue(a.isFinite, "\(kind.rawValue) = \(a)")
+            if [.synflow, .params, .flops].contains(kind) {
+                XCTAssertEqual(a, try kind.score(cell, images: other, labels: labels, channels: 4, batchSize: 6, repeats: 1, seed: 3), "\(kind.rawValue) read the data")
+            }
+        }
+        XCTAssertThrowsError(try ProxyKind.snip.score(cell, images: images, labels: [1, 2], batchSize: 6))
     }
 }
