@@ -47,26 +47,38 @@ extension Proxies.Initialisation: ExpressibleByArgument {}
 struct NASScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
-        abstract: "Score cells without training them on Fashion-MNIST training images, the mean over --repeats initialisations: TE-NAS's NTK condition number κ (ntk, lower is better), its linear-region count (regions), or a zero-cost baseline (grad_norm, snip, grasp, synflow, jacov, params, flops; higher is better).")
-    @Option(help: "Arch string(s) to score, comma-free: repeat the option for several cells.") var arch: [String] = []
-    @Option(help: "Proxy: \(ProxyKind.allCases.map(\.rawValue).joined(separator: ", ")).") var proxy = "ntk"
-    @Option(help: "Images per NTK batch.") var batchSize = 64
+        abstract: "Score cells without training them on Fashion-MNIST training images, the mean over --repeats initialisations: TE-NAS's NTK condition number κ (ntk, lower is better), its linear-region count (regions), or a zero-cost baseline (grad_norm, snip, grasp, synflow, jacov, params, flops; higher is better). Cells: --arch, or the ground-truth table's list (--table-cells); --out appends JSON lines and skips what a file already holds.")
+    @Option(help: "Arch string(s) to score: repeat the option for several cells.") var arch: [String] = []
+    @Option(help: "Score the ground-truth table's cells: the hand cells and this many sampled (as `nas table --cells`).") var tableCells: Int?
+    @Option(help: "Seed of the table's sample (as `nas table --sample-seed`).") var sampleSeed: UInt64 = 0
+    @Option(help: "Comma-separated proxies, or all: \(ProxyKind.allCases.map(\.rawValue).joined(separator: ", ")).") var proxy = "ntk"
+    @Option(help: "Images per batch.") var batchSize = 64
     @Option(help: "Repeats (fresh initialisation and batch each), averaged.") var repeats = 3
     @Option(help: "Width of the network the zero-cost baselines score (ntk always uses TE-NAS's 3, regions a 1-channel cell).") var channels = 16
     @Option(help: "Initialisation: kaiming-normal (the paper's) or default (what the reference code actually runs).") var initialisation: Proxies.Initialisation = .kaimingNormal
     @Option(help: "Seed of the initialisations and batches.") var seed: UInt64 = 0
+    @Option(help: "A JSON-lines file to append the scores to (one line per cell and proxy); lines already there are kept and not recomputed.") var out: String?
     @Option(help: "Directory of Fashion-MNIST.") var dataDir: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "Print JSON lines.") var json = false
 
-    func validate() throws {
-        guard !arch.isEmpty else { throw ValidationError("give at least one --arch") }
-        guard ProxyKind(rawValue: proxy) != nil else {
-            throw ValidationError("unknown --proxy '\(proxy)' (available: \(ProxyKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+    func kinds() throws -> [ProxyKind] {
+        if proxy == "all" { return ProxyKind.allCases }
+        return try proxy.split(separator: ",").map { name in
+            guard let k = ProxyKind(rawValue: String(name)) else {
+                throw ValidationError("unknown --proxy '\(name)' (available: \(ProxyKind.allCases.map(\.rawValue).joined(separator: ", ")), or all)")
+            }
+            return k
         }
+    }
+
+    func validate() throws {
+        guard !arch.isEmpty || tableCells != nil else { throw ValidationError("give at least one --arch, or --table-cells") }
+        guard !(try kinds()).isEmpty else { throw ValidationError("--proxy names no proxy") }
         guard batchSize >= 2, batchSize <= 1024 else { throw ValidationError("--batch-size must be in 2…1024, got \(batchSize)") }
         guard repeats >= 1, repeats <= 100 else { throw ValidationError("--repeats must be in 1…100, got \(repeats)") }
         guard channels >= 1, channels <= 256 else { throw ValidationError("--channels must be in 1…256, got \(channels)") }
+        if let tableCells, tableCells < 0 || tableCells > 20_000 { throw ValidationError("--table-cells must be in 0…20000, got \(tableCells)") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
         for a in arch { do { _ = try Cell(parsing: a) } catch { throw ValidationError("\(error)") } }
     }
@@ -75,24 +87,54 @@ struct NASScoreCommand: ParsableCommand {
         let console = Console(quiet: false)
         try runReportingErrors(console) {
             if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
+            var cells = try arch.map { (try Cell(parsing: $0), -1) }
+            if let tableCells {
+                var table = GroundTruthTable()
+                table.sampledCells = tableCells; table.sampleSeed = sampleSeed
+                cells += try table.cells().enumerated().map { ($0.element.cell, $0.offset) }
+            }
+            var done = Set<String>()
+            var writer: JSONLinesWriter?
+            if let out {
+                if let text = try? String(contentsOfFile: out, encoding: .utf8) {
+                    let lines = text.split(separator: "\n")
+                    var kept: [Substring] = []
+                    for (i, line) in lines.enumerated() {
+                        guard let s = try? JSONDecoder().decode(Score.self, from: Data(line.utf8)) else {
+                            // A run killed while writing leaves a partial last line: drop it.
+                            if i == lines.count - 1 { try writeAtomically(Data(kept.map { $0 + "\n" }.joined().utf8), to: out); break }
+                            throw AmalgamError.format(path: out, message: "line \(i + 1) is not a score: \(line.prefix(80))")
+                        }
+                        kept.append(line)
+                        done.insert(s.arch + " " + s.proxy)
+                    }
+                }
+                writer = try JSONLinesWriter(path: out, truncate: false)
+            }
             let train = try FashionMNIST.splits(directory: dataDir).train
-            let kind = ProxyKind(rawValue: proxy)!
-            for a in arch {
-                let cell = try Cell(parsing: a)
-                let start = DispatchTime.now().uptimeNanoseconds
-                let kappa = try kind.score(cell, images: train.images, labels: train.labels, classes: train.classes, channels: channels,
-                                           batchSize: batchSize, repeats: repeats, initialisation: initialisation, seed: seed)
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                if json {
-                    console.line(try sortedJSON(Score(arch: cell.description, proxy: proxy, value: kappa, seconds: seconds)))
-                } else {
-                    console.line(String(format: "%@  %@ = %.4g  (%.1f s)", cell.description, proxy == "ntk" ? "κ" : proxy, kappa, seconds))
+            installInterruptHandler()
+            for (cell, index) in cells {
+                for kind in try kinds() where !done.contains(cell.description + " " + kind.rawValue) {
+                    if interruptRequested != 0 { throw AmalgamError.interrupted }
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let value = try kind.score(cell, images: train.images, labels: train.labels, classes: train.classes, channels: channels,
+                                               batchSize: batchSize, repeats: repeats, initialisation: initialisation, seed: seed)
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    let score = Score(arch: cell.description, index: index >= 0 ? index : nil, proxy: kind.rawValue, value: value, seconds: seconds,
+                                      seed: seed, repeats: repeats, initialisation: initialisation.rawValue)
+                    try writer?.append(score)
+                    if json { console.line(try sortedJSON(score)) } else {
+                        console.line(String(format: "%@  %@ = %.4g  (%.1f s)", cell.description, kind == .ntk ? "κ" : kind.rawValue, value, seconds))
+                    }
                 }
             }
         }
     }
 
-    struct Score: Encodable { var arch: String, proxy: String, value: Double, seconds: Double }
+    struct Score: Codable {
+        var arch: String, index: Int?, proxy: String, value: Double, seconds: Double
+        var seed: UInt64?, repeats: Int?, initialisation: String?
+    }
 }
 
 struct NASTableCommand: ParsableCommand {

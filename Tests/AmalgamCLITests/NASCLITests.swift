@@ -23,11 +23,38 @@ final class NASCLITests: XCTestCase {
             (["nas", "table", "--shard", "2/2", "--out", out], ["--shard"]),
             (["nas", "table", "--cells", "7000", "--out", out], ["sample must hold"]),
             (["nas", "table", "--epochs", "0", "--out", out], ["--epochs"]),
-            (["nas", "score"], ["--arch"]),
+            (["nas", "score"], ["--arch", "--table-cells"]),
+            (["nas", "score", "--table-cells", "-1"], ["--table-cells"]),
             (["nas", "score", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~9|"], ["position 54", "source node 2"]),
-            (["nas", "score", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--proxy", "zen"], ["unknown --proxy 'zen'", "ntk, regions, grad_norm, snip, grasp, synflow, jacov, params, flops"]),
+            (["nas", "score", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--proxy", "zen"], ["unknown --proxy 'zen'", "ntk, regions, grad_norm, snip, grasp, synflow, jacov, params, flops", "or all"]),
             (["nas", "score", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--batch-size", "1"], ["--batch-size"]),
         ]
         try cli.assertRefused(cases, out: out)
+    }
+
+    /// `--out` appends a line per cell and proxy, a rerun computes nothing already there, and a
+    /// partial last line (a killed run) is dropped and recomputed.
+    func testScoresAppendAndResume() throws {
+        try cli.requireData()
+        let file = cli.tempDir() + "/scores.jsonl"
+        let args = ["nas", "score", "--proxy", "params,flops", "--repeats", "1", "--out", file,
+                    "--arch", "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"]
+        let first = try cli.run(args)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertTrue(lines[0].contains("\"proxy\":\"params\"") && lines[1].contains("\"proxy\":\"flops\""), "\(lines)")
+        let again = try cli.run(args)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(again.stdout, "", "a rerun recomputed a score")
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").count, 2)
+        // A killed run's partial line: dropped, the missing score recomputed.
+        try (String(lines[0]) + "\n" + "{\"arch\":\"|nor_co").write(toFile: file, atomically: true, encoding: .utf8)
+        let resumed = try cli.run(args)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let after = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(after.count, 2)
+        func withoutTime(_ line: Substring) -> String { String(line).replacingOccurrences(of: #""seconds":[0-9.e+-]+,"#, with: "", options: .regularExpression) }
+        XCTAssertEqual(withoutTime(after[1]), withoutTime(lines[1]), "the recomputed score differs")
     }
 }
