@@ -1,0 +1,87 @@
+import AmalgamCore
+import Foundation
+
+/// TE-NAS's search by pruning (Chen, Gong & Wang 2021; `prune_tenas.py`), over a supernet whose
+/// every edge holds a set of candidate operations: `none` is removed from every edge first, then
+/// each round scores every (edge, operation) still active on an edge with more than one, by the
+/// change its removal makes to the supernet's NTK condition number κ and linear-region count R,
+///   Δκ = (κ_full − κ_without) / κ_full,   ΔR = (R_full − R_without) / R_full,
+/// each rounded to 3 significant digits; ranks Δκ descending (removing the op lowers κ most →
+/// rank 0) and ΔR ascending (removing it costs fewest regions → rank 0), equal values sharing a
+/// dense rank; and on every edge removes the operation with the lowest rank sum (ties: the first
+/// in ``CellOperation`` order). Rounds repeat until every edge holds one operation:
+/// NAS-Bench-201's 4 operations per edge take 3 rounds (24, 18, 12 candidates).
+///
+/// The scorers are parameters: `kappa` and `regions` receive the supernet's state (the active
+/// operations per edge) and return its κ and R — the real search builds the supernet network and
+/// calls ``Proxies``; tests pass closed-form scorers. Non-finite or zero full scores, which broke
+/// the reference's ranking (its issue #3), are refused with a clear error instead.
+public struct TENASPruning: Sendable {
+    /// One round's record: the candidates' changes and ranks, and what each edge lost.
+    public struct Round: Codable, Sendable {
+        public var kappa: Double, regions: Double
+        public var candidates: [Candidate]
+        /// The operation removed from each edge (nil where the edge already held one).
+        public var removed: [CellOperation?]
+    }
+    public struct Candidate: Codable, Sendable {
+        public var edge: Int, operation: CellOperation
+        public var deltaKappa: Double, deltaRegions: Double
+        public var rankKappa: Int, rankRegions: Int
+        public var score: Int { rankKappa + rankRegions }
+    }
+
+    public init() {}
+
+    /// Runs the pruning from every operation but `none` on every edge; returns the final cell
+    /// and the rounds.
+    public func run(kappa: ([[CellOperation]]) throws -> Double, regions: ([[CellOperation]]) throws -> Double) throws -> (cell: Cell, rounds: [Round]) {
+        var active = [[CellOperation]](repeating: CellOperation.allCases.filter { $0 != .none }, count: 6)
+        var rounds: [Round] = []
+        while active.contains(where: { $0.count > 1 }) {
+            let k = try kappa(active), r = try regions(active)
+            guard k.isFinite, k != 0, r.isFinite, r != 0 else {
+                throw AmalgamError.invalidData("TE-NAS pruning: the supernet's κ = \(k) and R = \(r) must be finite and non-zero to take relative changes")
+            }
+            var candidates: [Candidate] = []
+            for e in 0..<6 where active[e].count > 1 {
+                for op in active[e] {
+                    var without = active
+                    without[e].removeAll { $0 == op }
+                    let dk = TENASPruning.roundToSignificant((k - (try kappa(without))) / k, digits: 3)
+                    let dr = TENASPruning.roundToSignificant((r - (try regions(without))) / r, digits: 3)
+                    candidates.append(Candidate(edge: e, operation: op, deltaKappa: dk, deltaRegions: dr, rankKappa: 0, rankRegions: 0))
+                }
+            }
+            let rk = TENASPruning.denseRanks(candidates.map { -$0.deltaKappa })  // descending
+            let rr = TENASPruning.denseRanks(candidates.map { $0.deltaRegions })  // ascending
+            for i in candidates.indices { candidates[i].rankKappa = rk[i]; candidates[i].rankRegions = rr[i] }
+            var removed = [CellOperation?](repeating: nil, count: 6)
+            for e in 0..<6 where active[e].count > 1 {
+                let onEdge = candidates.filter { $0.edge == e }
+                let best = onEdge.min { $0.score < $1.score || ($0.score == $1.score && opIndex($0.operation) < opIndex($1.operation)) }!
+                removed[e] = best.operation
+            }
+            for e in 0..<6 { if let op = removed[e] { active[e].removeAll { $0 == op } } }
+            rounds.append(Round(kappa: k, regions: r, candidates: candidates, removed: removed))
+        }
+        return (try Cell(active.map { $0[0] }), rounds)
+    }
+
+    private func opIndex(_ op: CellOperation) -> Int { CellOperation.allCases.firstIndex(of: op)! }
+
+    /// Dense ranks of `values` (0 for the smallest; equal values share a rank).
+    public static func denseRanks(_ values: [Double]) -> [Int] {
+        let distinct = Array(Set(values)).sorted()
+        let rank = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($0.element, $0.offset) })
+        return values.map { rank[$0]! }
+    }
+
+    /// `x` rounded to `digits` significant digits (0 stays 0), as the reference's `round_to`.
+    public static func roundToSignificant(_ x: Double, digits: Int) -> Double {
+        guard x != 0, x.isFinite else { return x }
+        let magnitude = Int(Foundation.floor(Foundation.log10(Swift.abs(x))))
+        let scale = Foundation.pow(10.0, Double(digits - 1 - magnitude))
+        return (x * scale).rounded() / scale
+    }
+}
