@@ -87,7 +87,8 @@ public final class ReductionBlock: Module {
 /// ground truth here uses fewer cells per stage so one cell trains in about a minute on two cores
 /// (``GroundTruthRecipe``).
 public final class CellNetwork: Module {
-    public let cell: Cell
+    /// The cell every stage repeats (nil for a supernet).
+    public let cell: Cell?
     public let inputChannels: Int
     public var stem: Conv2d, stemBN: BatchNorm
     /// Cells and reduction blocks in forward order: `layers.0` … (the index names parameters).
@@ -95,7 +96,16 @@ public final class CellNetwork: Module {
     public var lastBN: BatchNorm
     public var classifier: Linear
 
-    public init(cell: Cell, inputChannels: Int = 1, classes: Int = 10, channels: Int = 16, cellsPerStage: Int = 1, seed: UInt64) {
+    public convenience init(cell: Cell, inputChannels: Int = 1, classes: Int = 10, channels: Int = 16, cellsPerStage: Int = 1, seed: UInt64) {
+        self.init(cell: cell, inputChannels: inputChannels, classes: classes, channels: channels, cellsPerStage: cellsPerStage, seed: seed) { c, rng in
+            CellModule(cell, channels: c, using: &rng)
+        }
+    }
+
+    /// The skeleton around cells that `makeCell` builds for a width (a ``SupernetCell`` for
+    /// TE-NAS's pruning); `cell` is recorded when the cells are one fixed cell.
+    public init(cell: Cell?, inputChannels: Int = 1, classes: Int = 10, channels: Int = 16, cellsPerStage: Int = 1, seed: UInt64,
+                makeCell: (Int, inout RandomGenerator) -> Module) {
         precondition(channels >= 1 && cellsPerStage >= 1, "channels and cells per stage must be positive")
         var rng = RandomGenerator(seed: seed)
         self.cell = cell
@@ -106,7 +116,7 @@ public final class CellNetwork: Module {
         var c = channels
         for stage in 0..<3 {
             if stage > 0 { layers.append(ReductionBlock(c, 2 * c, using: &rng)); c *= 2 }
-            for _ in 0..<cellsPerStage { layers.append(CellModule(cell, channels: c, using: &rng)) }
+            for _ in 0..<cellsPerStage { layers.append(makeCell(c, &rng)) }
         }
         self.layers = layers
         lastBN = BatchNorm2d(c)
@@ -120,5 +130,64 @@ public final class CellNetwork: Module {
         for l in layers { h = try l(h) }
         h = try lastBN(h).relu()
         return try classifier(Tensor.adaptiveAvgPool2d(h, outputSize: (1, 1)).flattened(startAxis: 1))
+    }
+}
+
+/// TE-NAS's supernet cell: every edge holds a set of operations, its output the mean of the
+/// active ones (softmax over equal logits; a removed operation's logit is −∞), node j the sum of
+/// its edges. Modules for every operation but `none` are built on every edge whatever is active,
+/// in a fixed order, so that for one seed the remaining operations keep their weights when
+/// another is removed: a pruning step changes the architecture, not the initialisation.
+public final class SupernetCell: Module {
+    public let active: [[CellOperation]]
+    /// `edges.E.K`: operation K of ``SupernetCell/candidates`` on edge E.
+    public var edges: [Module]
+    public static let candidates: [CellOperation] = [.skip, .conv1x1, .conv3x3, .avgPool3x3]
+
+    public init(active: [[CellOperation]], channels: Int, using rng: inout RandomGenerator) {
+        precondition(active.count == 6, "a supernet cell has 6 edges")
+        self.active = active
+        edges = (0..<6).map { _ in
+            Sequential(SupernetCell.candidates.map { op -> Module in
+                switch op {
+                case .conv1x1: return ReLUConvBN(channels, channels, kernelSize: 1, using: &rng)
+                case .conv3x3: return ReLUConvBN(channels, channels, kernelSize: 3, using: &rng)
+                case .avgPool3x3: return AveragePool3x3()
+                case .skip, .none: return Sequential([])
+                }
+            })
+        }
+    }
+
+    /// The modules whose inputs are ReLU outputs (the active convolutions), for linear regions.
+    public var reluConsumers: [Module] {
+        (0..<6).flatMap { e in
+            active[e].compactMap { op -> Module? in
+                guard let k = SupernetCell.candidates.firstIndex(of: op) else { return nil }
+                return ((edges[e] as! Sequential).layers[k] as? ReLUConvBN)?.conv
+            }
+        }
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        var nodes: [Tensor?] = [x]
+        for node in 1...3 {
+            var sum: Tensor?
+            for (e, edge) in Cell.edges.enumerated() where edge.to == node {
+                let ops = active[e].filter { $0 != .none }
+                guard let source = nodes[edge.from], !ops.isEmpty else { continue }
+                let layers = (edges[e] as! Sequential).layers
+                var y: Tensor?
+                for op in ops {
+                    let k = SupernetCell.candidates.firstIndex(of: op)!
+                    let out = op == .skip ? source : try layers[k](source)
+                    y = y.map { $0 + out } ?? out
+                }
+                let mean = y! * (1 / Float(ops.count))
+                sum = sum.map { $0 + mean } ?? mean
+            }
+            nodes.append(sum)
+        }
+        return nodes[3] ?? Tensor.zeros(x.shape)
     }
 }

@@ -153,8 +153,6 @@ public enum Proxies {
         guard images.rank == 4, images.shape[0] >= 1, images.shape[2] >= 3, images.shape[3] >= 3 else {
             throw AmalgamError.invalidArgument("need images [N, C, H, W] of at least 3×3 to crop, got shape \(images.shape)")
         }
-        let (n, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
-        let pixels = images.scalars
         var rng = RandomGenerator(seed: seed &+ 0x11C)
         var total = 0.0
         for r in 0..<repeats {
@@ -163,17 +161,25 @@ public enum Proxies {
             initialise(thin, initialisation, seed: seed &+ UInt64(r))
             let observed: [Module] = thin.edges.compactMap { ($0 as? ReLUConvBN)?.conv }
             for _ in 0..<batches {
-                var crop = [Float](repeating: 0, count: crops * 9)
-                for k in 0..<crops {
-                    let img = Int(rng.next() % UInt64(n)), ch = Int(rng.next() % UInt64(c))
-                    let y = Int(rng.next() % UInt64(h - 2)), x = Int(rng.next() % UInt64(w - 2))
-                    for dy in 0..<3 { for dx in 0..<3 { crop[k * 9 + dy * 3 + dx] = pixels[((img * c + ch) * h + y + dy) * w + x + dx] } }
-                }
-                let codes = try activationPatterns(thin, inputs: Tensor(crop, shape: [crops, 1, 3, 3]), observed: observed)
+                let codes = try activationPatterns(thin, inputs: randomCrops(images, count: crops, using: &rng), observed: observed)
                 // A cell without a ReLU (only skips and pools) has one linear region.
                 total += observed.isEmpty ? 1 : Double(distinctPatternCount(codes))
             }
         }
         return total / Double(repeats * batches)
+    }
+
+    /// `count` random 3×3 crops `[count, 1, 3, 3]`, each of one random channel of a random image
+    /// (TE-NAS's input for linear regions).
+    public static func randomCrops(_ images: Tensor, count: Int, using rng: inout RandomGenerator) -> Tensor {
+        let (n, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+        let pixels = images.scalars
+        var crop = [Float](repeating: 0, count: count * 9)
+        for k in 0..<count {
+            let img = Int(rng.next() % UInt64(n)), ch = Int(rng.next() % UInt64(c))
+            let y = Int(rng.next() % UInt64(h - 2)), x = Int(rng.next() % UInt64(w - 2))
+            for dy in 0..<3 { for dx in 0..<3 { crop[k * 9 + dy * 3 + dx] = pixels[((img * c + ch) * h + y + dy) * w + x + dx] } }
+        }
+        return Tensor(crop, shape: [count, 1, 3, 3])
     }
 }

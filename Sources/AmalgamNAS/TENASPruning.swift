@@ -1,4 +1,5 @@
 import AmalgamCore
+import AmalgamNN
 import Foundation
 
 /// TE-NAS's search by pruning (Chen, Gong & Wang 2021; `prune_tenas.py`), over a supernet whose
@@ -83,5 +84,62 @@ public struct TENASPruning: Sendable {
         let magnitude = Int(Foundation.floor(Foundation.log10(Swift.abs(x))))
         let scale = Foundation.pow(10.0, Double(digits - 1 - magnitude))
         return (x * scale).rounded() / scale
+    }
+}
+
+/// TE-NAS's search on real images: ``TENASPruning`` with κ measured on a supernet network
+/// (``CellNetwork`` of ``SupernetCell``s, C = 3, one cell per stage, as the reference's NTK
+/// network) and R on a thin one-channel ``SupernetCell`` on 3×3 crops, each the mean over
+/// `repeats`; repeat r uses the same initialisation seed and the same batch (or crops) for every
+/// candidate, so a candidate's change reflects its removal, not new noise.
+public struct TENASSearch: Sendable {
+    public var repeats = 3
+    public var batchSize = 64
+    public var crops = 1000
+    public var initialisation: Proxies.Initialisation = .kaimingNormal
+    public var seed: UInt64 = 0
+    public init() {}
+
+    public func run(images: Tensor, classes: Int = 10) throws -> (cell: Cell, rounds: [TENASPruning.Round], seconds: Double) {
+        let (kappa, regions) = try scorers(images: images, classes: classes)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try TENASPruning().run(kappa: kappa, regions: regions)
+        return (result.cell, result.rounds, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
+    /// The two scorers the pruning calls: the supernet's mean κ and mean R for a state (the
+    /// active operations per edge), with this search's batches, crops and seeds.
+    public func scorers(images: Tensor, classes: Int = 10) throws
+        -> (kappa: ([[CellOperation]]) throws -> Double, regions: ([[CellOperation]]) throws -> Double) {
+        guard repeats >= 1, batchSize >= 2, crops >= 1 else { throw AmalgamError.invalidArgument("repeats ≥ 1, batch size ≥ 2 and crops ≥ 1 are required") }
+        guard images.rank == 4, images.shape[0] >= batchSize, images.shape[2] >= 3, images.shape[3] >= 3 else {
+            throw AmalgamError.invalidArgument("need at least \(batchSize) images [N, C, H, W] of 3×3 or more, got shape \(images.shape)")
+        }
+        var rng = RandomGenerator(seed: seed &+ 0x7E5A)
+        let batches = (0..<repeats).map { _ in images.indexSelect(axis: 0, indices: Array(rng.permutation(images.shape[0]).prefix(batchSize))) }
+        let cropSets = (0..<repeats).map { _ in Proxies.randomCrops(images, count: crops, using: &rng) }
+        let (inputChannels, initialisation, seed) = (images.shape[1], self.initialisation, self.seed)
+        let kappa: ([[CellOperation]]) throws -> Double = { state in
+            var total = 0.0
+            for r in 0..<batches.count {
+                let net = CellNetwork(cell: nil, inputChannels: inputChannels, classes: classes, channels: 3, cellsPerStage: 1,
+                                      seed: seed &+ UInt64(r) &* 0x9E37) { c, g in SupernetCell(active: state, channels: c, using: &g) }
+                Proxies.initialise(net, initialisation, seed: seed &+ UInt64(r))
+                total += try Proxies.ntkConditionNumber(net, batch: batches[r])
+            }
+            return total / Double(batches.count)
+        }
+        let regions: ([[CellOperation]]) throws -> Double = { state in
+            var total = 0.0
+            for r in 0..<cropSets.count {
+                var g = RandomGenerator(seed: seed &+ UInt64(r) &* 0x51)
+                let thin = SupernetCell(active: state, channels: 1, using: &g)
+                Proxies.initialise(thin, initialisation, seed: seed &+ UInt64(r))
+                let observed = thin.reluConsumers
+                total += observed.isEmpty ? 1 : Double(Proxies.distinctPatternCount(try Proxies.activationPatterns(thin, inputs: cropSets[r], observed: observed)))
+            }
+            return total / Double(cropSets.count)
+        }
+        return (kappa, regions)
     }
 }

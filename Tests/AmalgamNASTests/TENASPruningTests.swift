@@ -40,3 +40,57 @@ final class TENASPruningTests: XCTestCase {
         XCTAssertThrowsError(try TENASPruning().run(kappa: { _ in 1 }, regions: { _ in .nan }))
     }
 }
+
+import AmalgamCore
+import AmalgamNN
+
+final class SupernetTests: XCTestCase {
+    /// A supernet cell with one active operation per edge computes that cell, given the same
+    /// weights (copied from the supernet's slot of each operation).
+    func testOneActiveOperationPerEdgeIsThatCell() throws {
+        let cell = try Cell(parsing: "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+        var rng = RandomGenerator(seed: 20)
+        let supernet = SupernetCell(active: cell.operations.map { [$0] }, channels: 3, using: &rng)
+        let plain = CellModule(cell, channels: 3, using: &rng)
+        for e in 0..<6 {
+            guard let k = SupernetCell.candidates.firstIndex(of: cell.operations[e]),
+                  let from = (supernet.edges[e] as! Sequential).layers[k] as? ReLUConvBN, let to = plain.edges[e] as? ReLUConvBN else { continue }
+            to.conv.weight.value = from.conv.weight.value
+        }
+        supernet.eval(); plain.eval()
+        let x = Tensor.normal([2, 3, 6, 6], using: &rng)
+        for (u, v) in zip(try supernet(x).scalars, try plain(x).scalars) { XCTAssertEqual(u, v, accuracy: 1e-5) }
+        XCTAssertEqual(supernet.reluConsumers.count, 3)
+    }
+
+    /// Two active operations on an edge give their mean.
+    func testAnEdgeOfSeveralOperationsIsTheirMean() throws {
+        var rng = RandomGenerator(seed: 21)
+        var active = [[CellOperation]](repeating: [.none], count: 6)
+        active[0] = [.skip, .avgPool3x3]; active[3] = [.none]; active[5] = [.skip]; active[2] = [.skip]
+        let s = SupernetCell(active: active, channels: 2, using: &rng)
+        let x = Tensor.normal([1, 2, 5, 5], using: &rng)
+        let expected = (x + (try AveragePool3x3()(x))) * 0.5  // node 1 → node 2 → node 3 by skips
+        for (u, v) in zip(try s(x).scalars, expected.scalars) { XCTAssertEqual(u, v, accuracy: 1e-5) }
+    }
+
+    /// The search's scorers on (synthetic) images: finite, deterministic, and R falls to one
+    /// region when no convolution is left (the pruning that calls them is tested above with
+    /// closed-form scorers; the whole search on real data runs from the results script).
+    func testSearchScorersAreFiniteDeterministicAndSeeTheOperations() throws {
+        var rng = RandomGenerator(seed: 22)
+        let images = Tensor.normal([6, 1, 8, 8], using: &rng)
+        var search = TENASSearch()
+        search.repeats = 1; search.batchSize = 3; search.crops = 50
+        let (kappa, regions) = try search.scorers(images: images)
+        let full = [[CellOperation]](repeating: SupernetCell.candidates, count: 6)
+        let k = try kappa(full), r = try regions(full)
+        XCTAssertTrue(k.isFinite && k >= 1, "\(k)")
+        XCTAssertGreaterThan(r, 1)
+        XCTAssertEqual(try kappa(full), k)
+        XCTAssertEqual(try regions(full), r)
+        XCTAssertEqual(try regions([[CellOperation]](repeating: [.skip, .avgPool3x3], count: 6)), 1)
+        XCTAssertNotEqual(try kappa([[CellOperation]](repeating: [.conv3x3], count: 6)), k)
+        XCTAssertThrowsError(try search.scorers(images: images.slice(axis: 0, start: 0, end: 2)))
+    }
+}
