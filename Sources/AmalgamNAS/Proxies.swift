@@ -101,17 +101,10 @@ public enum Proxies {
         guard images.rank == 4, images.shape[0] >= batchSize else {
             throw AmalgamError.invalidArgument("need at least \(batchSize) images [N, C, H, W] to score a cell, got shape \(images.shape)")
         }
-        var rng = RandomGenerator(seed: seed &+ 0x7E4A)
-        var total = 0.0
-        for r in 0..<repeats {
-            let net = CellNetwork(cell: cell, inputChannels: images.shape[1], classes: classes, channels: channels, cellsPerStage: 1,
-                                  seed: seed &+ UInt64(r) &* 0x9E37)
-            initialise(net, initialisation, seed: seed &+ UInt64(r))
-            let idx = Array(rng.permutation(images.shape[0]).prefix(batchSize))
-            let batch = images.indexSelect(axis: 0, indices: idx)
-            total += try ntkConditionNumber(net, batch: batch)
+        return try meanOverRepeats(cell, images: images, classes: classes, channels: channels, batchSize: batchSize, repeats: repeats,
+                                   initialisation: initialisation, seed: seed, salt: 0x7E4A) { net, idx in
+            try ntkConditionNumber(net, batch: images.indexSelect(axis: 0, indices: idx))
         }
-        return total / Double(repeats)
     }
 
     /// The number of distinct rows of a binary code matrix: TE-NAS's R = Σᵢ 1/cᵢ with cᵢ the
@@ -181,5 +174,22 @@ public enum Proxies {
             for dy in 0..<3 { for dx in 0..<3 { crop[k * 9 + dy * 3 + dx] = pixels[((img * c + ch) * h + y + dy) * w + x + dx] } }
         }
         return Tensor(crop, shape: [count, 1, 3, 3])
+    }
+
+    /// The mean over `repeats` of `score` on a freshly built and initialised ``CellNetwork`` (one
+    /// cell per stage), repeat r with initialisation seed `seed + r` and a batch of `batchSize`
+    /// image indices drawn by a generator seeded with `seed + salt` (each proxy its own salt).
+    static func meanOverRepeats(_ cell: Cell, images: Tensor, classes: Int, channels: Int, batchSize: Int, repeats: Int,
+                                initialisation: Initialisation, seed: UInt64, salt: UInt64,
+                                _ score: (CellNetwork, [Int]) throws -> Double) throws -> Double {
+        var rng = RandomGenerator(seed: seed &+ salt)
+        var total = 0.0
+        for r in 0..<repeats {
+            let net = CellNetwork(cell: cell, inputChannels: images.shape[1], classes: classes, channels: channels, cellsPerStage: 1,
+                                  seed: seed &+ UInt64(r) &* 0x9E37)
+            initialise(net, initialisation, seed: seed &+ UInt64(r))
+            total += try score(net, Array(rng.permutation(images.shape[0]).prefix(batchSize)))
+        }
+        return total / Double(repeats)
     }
 }

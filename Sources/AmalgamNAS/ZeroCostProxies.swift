@@ -159,25 +159,19 @@ public enum ProxyKind: String, CaseIterable, Codable, Sendable {
         guard images.rank == 4, images.shape[0] >= batchSize, labels.count == images.shape[0] else {
             throw AmalgamError.invalidArgument("need at least \(batchSize) images [N, C, H, W] with one label each, got shape \(images.shape) and \(labels.count) labels")
         }
-        var rng = RandomGenerator(seed: seed &+ 0x2C05)
-        var total = 0.0
-        for r in 0..<repeats {
-            let net = CellNetwork(cell: cell, inputChannels: images.shape[1], classes: classes, channels: channels, cellsPerStage: 1,
-                                  seed: seed &+ UInt64(r) &* 0x9E37)
-            Proxies.initialise(net, initialisation, seed: seed &+ UInt64(r))
-            let idx = Array(rng.permutation(images.shape[0]).prefix(batchSize))
+        return try Proxies.meanOverRepeats(cell, images: images, classes: classes, channels: channels, batchSize: batchSize, repeats: repeats,
+                                           initialisation: initialisation, seed: seed, salt: 0x2C05) { net, idx in
             let x = images.indexSelect(axis: 0, indices: idx), y = idx.map { labels[$0] }
             switch self {
-            case .gradNorm: total += try ZeroCostProxies.gradientNorm(net, images: x, labels: y)
-            case .snip: total += try ZeroCostProxies.snip(net, images: x, labels: y)
-            case .grasp: total += try ZeroCostProxies.grasp(net, images: x, labels: y)
-            case .synflow: total += try ZeroCostProxies.synflow(net, inputShape: [1] + Array(images.shape.dropFirst()))
-            case .jacov: total += try ZeroCostProxies.jacobianCovariance(net, images: x)
-            case .params: total += Double(net.parameterCount)
-            case .flops: total += Double(try ZeroCostProxies.macs(net, example: x.slice(axis: 0, start: 0, end: 1)))
-            case .ntk, .regions: break
+            case .gradNorm: return try ZeroCostProxies.gradientNorm(net, images: x, labels: y)
+            case .snip: return try ZeroCostProxies.snip(net, images: x, labels: y)
+            case .grasp: return try ZeroCostProxies.grasp(net, images: x, labels: y)
+            case .synflow: return try ZeroCostProxies.synflow(net, inputShape: [1] + Array(images.shape.dropFirst()))
+            case .jacov: return try ZeroCostProxies.jacobianCovariance(net, images: x)
+            case .params: return Double(net.parameterCount)
+            case .flops: return Double(try ZeroCostProxies.macs(net, example: x.slice(axis: 0, start: 0, end: 1)))
+            case .ntk, .regions: return 0
             }
         }
-        return total / Double(repeats)
     }
 }
