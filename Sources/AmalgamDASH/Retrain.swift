@@ -76,7 +76,7 @@ public struct DASHRetrain: Sendable {
 
         // The grid, on a seeded subsample of the training set.
         var rng = RandomGenerator(seed: seed &+ 0x6121D)
-        let subsample = train.subset(Array(rng.permutation(train.count).prefix(Swift.max(1, Int(Double(train.count) * gridFraction)))).sorted())
+        let subsample = train.randomSubset(Swift.max(1, Int(Double(train.count) * gridFraction)), using: &rng)
         var grid: [GridPoint] = []
         for lr in learningRates { for wd in weightDecays { grid.append(GridPoint(learningRate: lr, weightDecay: wd)) } }
         for i in grid.indices {

@@ -66,7 +66,7 @@ public struct DASHSearch: Sendable {
         if let done = try phase.finished(SearchResult.self) { return done }
         guard trainFraction > 0, trainFraction <= 1 else { throw AmalgamError.invalidArgument("the search's training fraction must be in (0, 1], got \(trainFraction)") }
         var rng = RandomGenerator(seed: seed &+ 0x5EA6C)
-        let train = train.subset(Array(rng.permutation(train.count).prefix(Swift.max(1, Int(Double(train.count) * trainFraction)))).sorted())
+        let train = train.randomSubset(Swift.max(1, Int(Double(train.count) * trainFraction)), using: &rng)
         let (net, layers) = backbone.searchNetwork(inputChannels: train.channels, classes: train.classes, space: space, seed: seed)
         for (_, m) in layers { m.mode = mode }
         let history = try JSONLinesWriter(path: outDir + "/alpha.jsonl", truncate: !resume)

@@ -32,15 +32,8 @@ public enum DASHTask: String, CaseIterable, Codable, Sendable {
         case .fashionMNIST:
             return try FashionMNIST.splits(directory: directory, validation: 5000, trainLimit: trainLimit, seed: seed)
         case .austenCharacters:
-            var (train, validation, test) = try Austen.characterTask(directory: directory)
-            if let limit = trainLimit {
-                guard limit >= 1 else { throw AmalgamError.invalidArgument("the training limit must be at least 1, got \(limit)") }
-                if limit < train.count {
-                    var rng = RandomGenerator(seed: seed &+ 0x5EED)
-                    train = train.subset(Array(rng.permutation(train.count).prefix(limit)).sorted())
-                }
-            }
-            return (train, validation, test)
+            let (train, validation, test) = try Austen.characterTask(directory: directory)
+            return (try train.limited(to: trainLimit, seed: seed), validation, test)
         }
     }
 }

@@ -21,6 +21,24 @@ public struct ImageDataset {
         ImageDataset(images: images.indexSelect(axis: 0, indices: indices), labels: indices.map { labels[$0] }, classes: classes)
     }
 
+    /// `n` examples drawn without replacement by `rng` (the first `n` of a permutation), kept
+    /// in their original order: the seeded training subsets (`--train-limit`, a search's or a
+    /// grid's share) every method takes.
+    public func randomSubset(_ n: Int, using rng: inout RandomGenerator) -> ImageDataset {
+        subset(Array(rng.permutation(count).prefix(n)).sorted())
+    }
+
+    /// The training subset a `--train-limit` asks for: all examples without a limit (or one at
+    /// least the size), else `limit` of them drawn by a generator seeded with `seed + 0x5EED`;
+    /// a limit below 1 is an error.
+    public func limited(to limit: Int?, seed: UInt64) throws -> ImageDataset {
+        guard let limit else { return self }
+        guard limit >= 1 else { throw AmalgamError.invalidArgument("the training limit must be at least 1, got \(limit)") }
+        guard limit < count else { return self }
+        var rng = RandomGenerator(seed: seed &+ 0x5EED)
+        return randomSubset(limit, using: &rng)
+    }
+
     /// Per-channel mean and standard deviation over all pixels.
     public func channelStatistics() -> (mean: [Float], std: [Float]) {
         let c = channels, plane = imageSize * imageSize
@@ -103,15 +121,8 @@ public enum FashionMNIST {
         }
         var rng = RandomGenerator(seed: 0)
         let perm = rng.permutation(all.count)
-        var train = all.subset(Array(perm.dropLast(validation)).sorted())
+        let train = try all.subset(Array(perm.dropLast(validation)).sorted()).limited(to: trainLimit, seed: seed)
         let held = all.subset(Array(perm.suffix(validation)).sorted())
-        if let limit = trainLimit {
-            guard limit >= 1 else { throw AmalgamError.invalidArgument("the training limit must be at least 1, got \(limit)") }
-            if limit < train.count {
-                var r = RandomGenerator(seed: seed &+ 0x5EED)
-                train = train.subset(Array(r.permutation(train.count).prefix(limit)).sorted())
-            }
-        }
         let (mean, std) = train.channelStatistics()
         return (train.normalized(mean: mean, std: std), held.normalized(mean: mean, std: std), rawTest.normalized(mean: mean, std: std))
     }

@@ -50,19 +50,30 @@ public final class CellModule: Module {
         }
     }
     public override func forward(_ x: Tensor) throws -> Tensor {
-        var nodes: [Tensor?] = [x]
-        for node in 1...3 {
-            var sum: Tensor?
-            for (e, edge) in Cell.edges.enumerated() where edge.to == node {
-                let op = cell.operations[e]
-                guard op != .none, let source = nodes[edge.from] else { continue }
-                let y = op == .skip ? source : try edges[e](source)
-                sum = sum.map { $0 + y } ?? y
+        try cellForward(x) { e, source in
+            switch cell.operations[e] {
+            case .none: return nil
+            case .skip: return source
+            default: return try edges[e](source)
             }
-            nodes.append(sum)
         }
-        return nodes[3] ?? Tensor.zeros(x.shape)
     }
+}
+
+/// The DAG of a NAS-Bench-201 cell: node 0 = `x`, node j = the sum over the edges i → j of
+/// `edge(e, node i)` (nil: the edge contributes nothing; a node nothing reaches is absent and
+/// feeds no edge), the output node 3 — zeros when nothing reaches it.
+func cellForward(_ x: Tensor, edge: (Int, Tensor) throws -> Tensor?) rethrows -> Tensor {
+    var nodes: [Tensor?] = [x]
+    for node in 1...3 {
+        var sum: Tensor?
+        for (e, link) in Cell.edges.enumerated() where link.to == node {
+            guard let source = nodes[link.from], let y = try edge(e, source) else { continue }
+            sum = sum.map { $0 + y } ?? y
+        }
+        nodes.append(sum)
+    }
+    return nodes[3] ?? Tensor.zeros(x.shape)
 }
 
 /// NAS-Bench-201's reduction block between stages (its `ResNetBasicblock` with stride 2):
@@ -170,24 +181,16 @@ public final class SupernetCell: Module {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        var nodes: [Tensor?] = [x]
-        for node in 1...3 {
-            var sum: Tensor?
-            for (e, edge) in Cell.edges.enumerated() where edge.to == node {
-                let ops = active[e].filter { $0 != .none }
-                guard let source = nodes[edge.from], !ops.isEmpty else { continue }
-                let layers = (edges[e] as! Sequential).layers
-                var y: Tensor?
-                for op in ops {
-                    let k = SupernetCell.candidates.firstIndex(of: op)!
-                    let out = op == .skip ? source : try layers[k](source)
-                    y = y.map { $0 + out } ?? out
-                }
-                let mean = y! * (1 / Float(ops.count))
-                sum = sum.map { $0 + mean } ?? mean
+        try cellForward(x) { e, source in
+            let ops = active[e].filter { $0 != .none }
+            guard !ops.isEmpty else { return nil }
+            let layers = (edges[e] as! Sequential).layers
+            var y: Tensor?
+            for op in ops {
+                let out = op == .skip ? source : try layers[SupernetCell.candidates.firstIndex(of: op)!](source)
+                y = y.map { $0 + out } ?? out
             }
-            nodes.append(sum)
+            return y! * (1 / Float(ops.count))
         }
-        return nodes[3] ?? Tensor.zeros(x.shape)
     }
 }

@@ -122,7 +122,7 @@ public struct GroundTruthTable: Sendable {
         var train = splits.train
         if recipe.trainLimit < train.count {
             var rng = RandomGenerator(seed: 0x7AB1E)  // the same subset for every row and seed
-            train = train.subset(Array(rng.permutation(train.count).prefix(recipe.trainLimit)).sorted())
+            train = train.randomSubset(recipe.trainLimit, using: &rng)
         }
         let key = try sortedJSON(Key(arch: cell.description, seed: seed, recipe: recipe, trainExamples: train.count,
                                      validationExamples: splits.validation.count, testExamples: splits.test.count))

@@ -49,7 +49,7 @@ struct CoresetCommand: ParsableCommand {
             if let trainLimit {
                 guard trainLimit >= 1 else { throw AmalgamError.invalidArgument("--train-limit must be ≥ 1") }
                 var rng = RandomGenerator(seed: seed)
-                train = train.subset(Array(rng.permutation(train.count).prefix(trainLimit)).sorted())
+                train = train.randomSubset(trainLimit, using: &rng)
             }
             let test = try FashionMNIST.load(split: .test, directory: data.dataDir).normalized(mean: mean, std: std)
             let budget = try Budget(fraction: fraction, balanced: !noBalance)

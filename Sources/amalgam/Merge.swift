@@ -98,7 +98,7 @@ struct MergeCommand: ParsableCommand {
         var test = try FashionMNIST.load(split: .test, directory: dataDir)
         if let limit = trainLimit, limit < train.count {
             var rng = RandomGenerator(seed: 0x5EED)
-            train = train.subset(Array(rng.permutation(train.count).prefix(limit)).sorted())
+            train = train.randomSubset(limit, using: &rng)
         }
         let (mean, std) = train.channelStatistics()
         train = train.normalized(mean: mean, std: std)

@@ -136,7 +136,7 @@ public struct ClassifierTraining: Sendable {
         var train = raw
         if let limit = trainLimit, limit < train.count {
             var rng = RandomGenerator(seed: seed &+ 0x5EED)
-            train = train.subset(Array(rng.permutation(train.count).prefix(limit)).sorted())
+            train = train.randomSubset(limit, using: &rng)
         }
         let (mean, std) = train.channelStatistics()
         train = train.normalized(mean: mean, std: std)
