@@ -119,31 +119,10 @@ public struct GroundTruthTable: Sendable {
     public func train(_ cell: Cell, source: String, index: Int, seed: UInt64, splits: (train: ImageDataset, validation: ImageDataset, test: ImageDataset),
                       outDir: String, resume: Bool, callback: @escaping (TrainingEvent) -> Void = { _ in },
                       shouldStop: @escaping () -> Bool = { false }) throws -> GroundTruthRow {
-        var train = splits.train
-        if recipe.trainLimit < train.count {
-            var rng = RandomGenerator(seed: 0x7AB1E)  // the same subset for every row and seed
-            train = train.randomSubset(recipe.trainLimit, using: &rng)
+        try recipe.train(arch: cell.description, canonical: cell.canonicalForm, source: source, index: index, seed: seed, splits: splits,
+                         dir: outDir + "/rows/\(index)-s\(seed)", resume: resume, callback: callback, shouldStop: shouldStop) { inputChannels, classes in
+            CellNetwork(cell: cell, inputChannels: inputChannels, classes: classes, channels: recipe.channels, cellsPerStage: recipe.cellsPerStage, seed: seed)
         }
-        let key = try sortedJSON(Key(arch: cell.description, seed: seed, recipe: recipe, trainExamples: train.count,
-                                     validationExamples: splits.validation.count, testExamples: splits.test.count))
-        let phase = ResumablePhase(dir: outDir + "/rows/\(index)-s\(seed)", key: key, resume: resume)
-        if let done = try phase.finished(GroundTruthRow.self) { return done }
-        let net = CellNetwork(cell: cell, inputChannels: train.channels, classes: train.classes, channels: recipe.channels,
-                              cellsPerStage: recipe.cellsPerStage, seed: seed)
-        let (history, seconds) = try trainPhase(net, phase: phase, train: train, validation: splits.validation, evaluation: .atEnd,
-                                                epochs: recipe.epochs, batchSize: recipe.batchSize, learningRate: recipe.learningRate,
-                                                weightDecay: recipe.weightDecay, momentum: recipe.momentum, seed: seed,
-                                                callback: callback, shouldStop: shouldStop)
-        net.eval()
-        let validation = try history.last?.testAccuracy ?? evaluate(net, DataLoader(splits.validation, batchSize: 500, shuffle: false).batches()).accuracy
-        let test = try evaluate(net, DataLoader(splits.test, batchSize: 500, shuffle: false).batches())
-        let macs = try withoutGradients { try MACCounter.counting { try net(splits.test.images.slice(axis: 0, start: 0, end: 1)) }.macs }
-        let row = GroundTruthRow(index: index, arch: cell.description, canonical: cell.canonicalForm, source: source, seed: seed,
-                                 validationAccuracy: validation, testAccuracy: test.accuracy, testLoss: test.loss,
-                                 parameters: net.parameterCount, macs: macs, trainSeconds: seconds, trainExamples: train.count, recipe: recipe)
-        try writeJSON(row, to: phase.dir + "/result.json")
-        try? FileManager.default.removeItem(atPath: phase.dir + "/training-state.safetensors")
-        return row
     }
 
     /// Every finished row under `outDir/rows`, ordered by seed then index.
@@ -178,5 +157,42 @@ public struct GroundTruthTable: Sendable {
 
     struct Key: Encodable {
         var arch: String, seed: UInt64, recipe: GroundTruthRecipe, trainExamples: Int, validationExamples: Int, testExamples: Int
+    }
+}
+
+extension GroundTruthRecipe {
+    /// Trains the network `build` makes (for the input channels and classes) by this recipe as
+    /// one resumable phase in `dir` — the same seeded training subset for every row and seed —
+    /// and returns its row (or the row of the phase's earlier finished run). `arch` names the
+    /// architecture (an arch string, or a SpiderNet genotype's JSON) and is part of the phase's
+    /// key, so a directory of another architecture is refused.
+    public func train(arch: String, canonical: String, source: String, index: Int, seed: UInt64,
+                      splits: (train: ImageDataset, validation: ImageDataset, test: ImageDataset), dir: String, resume: Bool,
+                      callback: @escaping (TrainingEvent) -> Void = { _ in }, shouldStop: @escaping () -> Bool = { false },
+                      build: (_ inputChannels: Int, _ classes: Int) throws -> Module) throws -> GroundTruthRow {
+        var train = splits.train
+        if trainLimit < train.count {
+            var rng = RandomGenerator(seed: 0x7AB1E)  // the same subset for every row and seed
+            train = train.randomSubset(trainLimit, using: &rng)
+        }
+        let key = try sortedJSON(GroundTruthTable.Key(arch: arch, seed: seed, recipe: self, trainExamples: train.count,
+                                                      validationExamples: splits.validation.count, testExamples: splits.test.count))
+        let phase = ResumablePhase(dir: dir, key: key, resume: resume)
+        if let done = try phase.finished(GroundTruthRow.self) { return done }
+        let net = try build(train.channels, train.classes)
+        let (history, seconds) = try trainPhase(net, phase: phase, train: train, validation: splits.validation, evaluation: .atEnd,
+                                                epochs: epochs, batchSize: batchSize, learningRate: learningRate,
+                                                weightDecay: weightDecay, momentum: momentum, seed: seed,
+                                                callback: callback, shouldStop: shouldStop)
+        net.eval()
+        let validation = try history.last?.testAccuracy ?? evaluate(net, DataLoader(splits.validation, batchSize: 500, shuffle: false).batches()).accuracy
+        let test = try evaluate(net, DataLoader(splits.test, batchSize: 500, shuffle: false).batches())
+        let macs = try withoutGradients { try MACCounter.counting { try net(splits.test.images.slice(axis: 0, start: 0, end: 1)) }.macs }
+        let row = GroundTruthRow(index: index, arch: arch, canonical: canonical, source: source, seed: seed,
+                                 validationAccuracy: validation, testAccuracy: test.accuracy, testLoss: test.loss,
+                                 parameters: net.parameterCount, macs: macs, trainSeconds: seconds, trainExamples: train.count, recipe: self)
+        try writeJSON(row, to: phase.dir + "/result.json")
+        try? FileManager.default.removeItem(atPath: phase.dir + "/training-state.safetensors")
+        return row
     }
 }

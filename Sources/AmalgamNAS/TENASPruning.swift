@@ -100,10 +100,28 @@ public struct TENASSearch: Sendable {
     public var seed: UInt64 = 0
     public init() {}
 
-    public func run(images: Tensor, classes: Int = 10) throws -> (cell: Cell, rounds: [TENASPruning.Round], seconds: Double) {
+    /// Runs the pruning. With a budget, the search is refused when its first supernet scoring
+    /// alone outlasts the budget, and stopped with an error when the budget runs out before the
+    /// last round (TE-NAS has no answer before its rounds end).
+    public func run(images: Tensor, classes: Int = 10, budgetSeconds: Double? = nil) throws -> (cell: Cell, rounds: [TENASPruning.Round], seconds: Double) {
         let (kappa, regions) = try scorers(images: images, classes: classes)
+        let clock = try budgetSeconds.map { try SearchClock(budget: $0) }
+        var scored = 0
+        func checked(_ f: @escaping ([[CellOperation]]) throws -> Double) -> ([[CellOperation]]) throws -> Double {
+            { state in
+                let v = try f(state)
+                scored += 1
+                if let clock {
+                    try clock.checkFirst(scored)
+                    if clock.exhausted {
+                        throw AmalgamError.invalidArgument(String(format: "TE-NAS ran out of its budget of %g s after %d supernet scorings, before its last pruning round", clock.budget, scored))
+                    }
+                }
+                return v
+            }
+        }
         let start = DispatchTime.now().uptimeNanoseconds
-        let result = try TENASPruning().run(kappa: kappa, regions: regions)
+        let result = try TENASPruning().run(kappa: checked(kappa), regions: checked(regions))
         return (result.cell, result.rounds, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 

@@ -2,6 +2,7 @@ import AmalgamAttention
 import AmalgamCore
 import AmalgamData
 import AmalgamFormats
+import AmalgamNAS
 import AmalgamNN
 import ArgumentParser
 import Foundation
@@ -11,7 +12,7 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate", abstract: "Print the test accuracy of a checkpoint.")
 
     @Option(help: "A model.safetensors written by `amalgam train`.") var checkpoint: String
-    @Option(help: "Model architecture of the checkpoint.") var model: ModelKind
+    @Option(help: "Model architecture of the checkpoint (default: what its metadata records).") var model: ModelKind?
     @OptionGroup var data: DataOptions
     @Flag(help: "Print the result as JSON.") var json = false
 
@@ -34,7 +35,10 @@ struct EvaluateCommand: ParsableCommand {
 /// architecture `model` at the width the checkpoint's metadata records (default 1), its weights,
 /// and the input normalisation it was trained with (from the metadata, else recomputed from the
 /// training set).
-func loadClassifier(checkpoint: String, model: ModelKind, dataDir: String?) throws -> (net: Module, mean: [Float], std: [Float]) {
+///
+/// Without `model`, the architecture is the one the metadata records: a zoo model by name, or a
+/// NAS-Bench-201 cell (`model` = cell, `arch` = its arch string) in `nas table`'s skeleton.
+func loadClassifier(checkpoint: String, model: ModelKind?, dataDir: String?) throws -> (net: Module, mean: [Float], std: [Float]) {
     let file = try SafeTensors.read(path: checkpoint)
     func floats(_ key: String) -> [Float]? { file.metadata[key].map { $0.split(separator: ",").compactMap { Float(String($0)) } } }
     var mean = floats("normalization_mean") ?? [], std = floats("normalization_std") ?? []
@@ -42,7 +46,23 @@ func loadClassifier(checkpoint: String, model: ModelKind, dataDir: String?) thro
         (mean, std) = try FashionMNIST.load(split: .train, directory: dataDir).channelStatistics()
     }
     let width = file.metadata["width"].flatMap { Int($0) } ?? 1
-    let net = model.make(channels: 1, imageSize: 28, classes: 10, seed: 0, widthMultiplier: width)
+    let net: Module
+    if let model {
+        if let recorded = file.metadata["model"], recorded != model.rawValue {
+            throw AmalgamError.format(path: checkpoint, message: "records model '\(recorded)', not --model \(model.rawValue); leave --model out to use what it records")
+        }
+        net = model.make(channels: 1, imageSize: 28, classes: 10, seed: 0, widthMultiplier: width)
+    } else if file.metadata["model"] == "cell" {
+        guard let arch = file.metadata["arch"] else { throw AmalgamError.format(path: checkpoint, message: "records model 'cell' but no arch string") }
+        let cell: Cell
+        do { cell = try Cell(parsing: arch) } catch { throw AmalgamError.format(path: checkpoint, message: "\(error)") }
+        guard width >= 1, width <= 64 else { throw AmalgamError.format(path: checkpoint, message: "width \(width) in the metadata is not in 1…64") }
+        net = CellNetwork(cell: cell, inputChannels: 1, classes: 10, channels: 16 * width, cellsPerStage: 1, seed: 0)
+    } else if let name = file.metadata["model"], let kind = ModelKind(rawValue: name) {
+        net = kind.make(channels: 1, imageSize: 28, classes: 10, seed: 0, widthMultiplier: width)
+    } else {
+        throw AmalgamError.format(path: checkpoint, message: "its metadata names no model Amalgam knows (\(file.metadata["model"] ?? "none")); pass --model, or use a checkpoint written by `amalgam train`")
+    }
     try AttentionInsertion.rebuild(net, metadata: file.metadata, path: checkpoint)
     do { try net.loadStateDict(file.tensors) } catch let e as AmalgamError { throw AmalgamError.format(path: checkpoint, message: e.description) }
     return (net, mean, std)

@@ -11,7 +11,7 @@ struct NASCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nas",
         abstract: "Training-free architecture search on the NAS-Bench-201 cell space: the space, and a ground-truth table trained on Fashion-MNIST.",
-        subcommands: [NASSpaceCommand.self, NASScoreCommand.self, NASTableCommand.self])
+        subcommands: [NASSpaceCommand.self, NASScoreCommand.self, NASTableCommand.self, NASSearchCommand.self, NASTrainCommand.self])
 }
 
 struct NASSpaceCommand: ParsableCommand {

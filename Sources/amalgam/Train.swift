@@ -2,6 +2,7 @@ import AmalgamAttention
 import AmalgamCore
 import AmalgamData
 import AmalgamFormats
+import AmalgamNAS
 import AmalgamNN
 import ArgumentParser
 import Foundation
@@ -23,6 +24,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train", abstract: "Train a model and write config.json, metrics.jsonl, model.safetensors and summary.json.")
 
     @Option(help: "Model architecture.") var model: ModelKind = .cnn
+    @Option(help: "A NAS-Bench-201 arch string: train that cell in the skeleton of `nas table` (stem 16 × --width channels, one cell per stage, two reductions) instead of --model.") var arch: String?
     @Option(help: "Attention module in every block of a ResNet (\(AttentionKind.allCases.map(\.rawValue).joined(separator: ", ")); see `amalgam layers list`).") var attention: String?
     @OptionGroup var attentionOptions: AttentionOptionGroup
     @OptionGroup var data: DataOptions
@@ -51,6 +53,11 @@ struct TrainCommand: ParsableCommand {
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
         try attentionOptions.check()
+        if let arch {
+            do { _ = try Cell(parsing: arch) } catch { throw ValidationError("--arch: \(error)") }
+            guard attention == nil else { throw ValidationError("--attention goes into ResNet blocks, not into --arch cells") }
+        }
+        guard width >= 1, width <= 64 else { throw ValidationError("--width must be in 1…64, got \(width)") }
         if let attention {
             do { _ = try AttentionKind(name: attention) } catch let e as AmalgamError { throw ValidationError(e.description) }
             guard model == .resnet20 else { throw ValidationError("--attention goes into ResNet blocks; use --model resnet20 (got \(model.rawValue))") }
@@ -62,6 +69,12 @@ struct TrainCommand: ParsableCommand {
         r.model = model; r.width = width; r.epochs = epochs; r.batchSize = batchSize; r.learningRate = lr; r.optimizer = optimizer
         r.momentum = momentum; r.weightDecay = weightDecay; r.schedule = schedule; r.warmupSteps = warmupSteps
         r.labelSmoothing = labelSmoothing; r.augment = augment; r.seed = seed; r.trainLimit = trainLimit
+        if let arch, let cell = try? Cell(parsing: arch) {
+            let channels = 16 * width
+            r.makeModel = { c, _, k, seed in CellNetwork(cell: cell, inputChannels: c, classes: k, channels: channels, cellsPerStage: 1, seed: seed) }
+            r.modelName = "cell"
+            r.architecture = ["arch": cell.description]
+        }
         if let attention, let kind = try? AttentionKind(name: attention), let withAttention = try? r.insertingAttention(kind, options: attentionOptions.options) {
             r = withAttention
         }
@@ -72,7 +85,7 @@ struct TrainCommand: ParsableCommand {
         let console = Console(quiet: quiet)
         try runReportingErrors(console) {
             if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
-            let outDir = out ?? "runs/\(model.rawValue)-seed\(seed)"
+            let outDir = out ?? "runs/\(arch == nil ? model.rawValue : "cell")-seed\(seed)"
             let train = try FashionMNIST.load(split: .train, directory: data.dataDir)
             let test = try FashionMNIST.load(split: .test, directory: data.dataDir)
             installInterruptHandler()
@@ -88,7 +101,7 @@ struct TrainCommand: ParsableCommand {
                     },
                     started: { parameters, examples, done in
                         lastSaved = done
-                        console.line("training \(model.rawValue) (\(parameters) parameters) on \(examples) \(data.dataset.rawValue) images for \(epochs) epochs → \(outDir)"
+                        console.line("training \(arch.map { "cell " + $0 } ?? model.rawValue) (\(parameters) parameters) on \(examples) \(data.dataset.rawValue) images for \(epochs) epochs → \(outDir)"
                                      + (done > 0 ? " (resuming after epoch \(done))" : ""))
                     })
                 console.line(String(format: "test accuracy %.4f, %.1f s → %@", summary.testAccuracy, summary.trainSeconds, outDir))

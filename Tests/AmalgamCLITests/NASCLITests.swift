@@ -57,4 +57,71 @@ final class NASCLITests: XCTestCase {
         func withoutTime(_ line: Substring) -> String { String(line).replacingOccurrences(of: #""seconds":[0-9.e+-]+,"#, with: "", options: .regularExpression) }
         XCTAssertEqual(withoutTime(after[1]), withoutTime(lines[1]), "the recomputed score differs")
     }
+
+    func testSearchAndTrainRefuseBadInput() throws {
+        let out = cli.tempDir()
+        let other = cli.tempDir()
+        let file = other + "/not-a-directory"
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        let bogus = other + "/search.json"
+        try "{\"method\": 3}".write(toFile: bogus, atomically: true, encoding: .utf8)
+        let cases: [([String], [String])] = [
+            (["nas", "search", "--method", "darts", "--budget-seconds", "10", "--out", out], ["darts", "tenas", "spidernet", "evolution", "random"]),
+            (["nas", "search", "--method", "random", "--budget-seconds", "0", "--out", out], ["--budget-seconds"]),
+            (["nas", "search", "--method", "random", "--budget-seconds", "nan", "--out", out], ["--budget-seconds"]),
+            (["nas", "search", "--method", "evolution", "--proxy", "zen", "--budget-seconds", "10", "--out", out], ["zen"]),
+            (["nas", "search", "--method", "evolution", "--budget-seconds", "10", "--out", file], ["is a file"]),
+            (["nas", "train", "--out", out], ["--arch", "--search"]),
+            (["nas", "train", "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--seeds", "0,x", "--out", out], ["--seeds"]),
+            (["nas", "train", "--arch", "|nor_conv_3x3~0|+|none~0|", "--out", out], ["position"]),
+            (["nas", "train", "--search", bogus, "--out", out], [bogus, "not a search.json"]),
+        ]
+        try cli.assertRefused(cases, out: out)
+    }
+
+    /// A budget shorter than one proxy evaluation is an error that says so.
+    func testABudgetTooSmallToScoreOneCellIsAClearError() throws {
+        try cli.requireData()
+        let out = cli.tempDir()
+        let r = try cli.run(["nas", "search", "--method", "evolution", "--proxy", "synflow", "--repeats", "1", "--budget-seconds", "0.001", "--out", out])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("too small to score one cell"), r.stderr)
+    }
+
+    /// Evolution ranked by a cheap proxy writes the chosen cell, its history and a chart, and the
+    /// chosen cell is the best-scored one of the history.
+    func testEvolutionSearchWritesItsOutcome() throws {
+        try cli.requireData()
+        let out = cli.tempDir()
+        let r = try cli.run(["nas", "search", "--method", "evolution", "--proxy", "params", "--repeats", "1", "--budget-seconds", "6", "--out", out, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let result = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/search.json"))) as! [String: Any]
+        let history = result["history"] as! [[String: Any]]
+        XCTAssertGreaterThan(history.count, 10, "the initial population and at least one child")
+        let best = history.max { ($0["value"] as! Double) < ($1["value"] as! Double) }!
+        XCTAssertEqual(result["arch"] as? String, best["arch"] as? String)
+        XCTAssertEqual(try String(contentsOfFile: out + "/arch.txt", encoding: .utf8), (result["arch"] as! String) + "\n")
+        XCTAssertTrue(try String(contentsOfFile: out + "/chart.svg", encoding: .utf8).hasPrefix("<svg"))
+    }
+
+    /// `amalgam train --arch` trains a cell; `evaluate` rebuilds it from the checkpoint's
+    /// metadata alone and reproduces the test accuracy the run reported.
+    func testTrainAnyCellAndEvaluateItFromItsCheckpoint() throws {
+        try cli.requireData()
+        let out = cli.tempDir()
+        let arch = "|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
+        let t = try cli.run(["train", "--arch", arch, "--epochs", "1", "--train-limit", "300", "--out", out, "--quiet"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
+        XCTAssertEqual(summary["model"] as? String, "cell")
+        let e = try cli.run(["evaluate", "--checkpoint", out + "/model.safetensors", "--json"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let result = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(result["test_accuracy"] as! Double, summary["test_accuracy"] as! Double, accuracy: 1e-6)
+        let wrong = try cli.run(["evaluate", "--checkpoint", out + "/model.safetensors", "--model", "cnn"])
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.stderr.contains("records model 'cell'"), wrong.stderr)
+        let bad = try cli.run(["train", "--arch", "|nor_conv_3x3~0|+|", "--out", cli.tempDir()])
+        XCTAssertTrue(bad.stderr.contains("--arch") && bad.stderr.contains("position"), bad.stderr)
+    }
 }

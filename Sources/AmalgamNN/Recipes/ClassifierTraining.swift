@@ -122,6 +122,12 @@ public struct ClassifierTraining: Sendable {
     /// must build the same model) and in the checkpoint's metadata, so that a loader can rebuild
     /// the architecture from the checkpoint alone.
     public var architecture: [String: String] = [:]
+    /// Builds the model instead of ``model`` (for architectures outside the zoo, such as a
+    /// NAS-Bench-201 cell): called with the images' channels, size, the classes and the seed;
+    /// ``modelName`` then names it in the config, summary and checkpoint metadata, and
+    /// ``architecture`` should record what a loader needs to build it again.
+    public var makeModel: (@Sendable (_ channels: Int, _ imageSize: Int, _ classes: Int, _ seed: UInt64) -> Module)?
+    public var modelName: String?
     public init() {}
 
     /// Trains on `train`, evaluating on `test` after every epoch (both raw: normalised here with
@@ -142,8 +148,10 @@ public struct ClassifierTraining: Sendable {
         train = train.normalized(mean: mean, std: std)
         let test = rawTest.normalized(mean: mean, std: std)
 
-        let net = model.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed, widthMultiplier: width)
+        let net = makeModel?(train.channels, train.imageSize, train.classes, seed)
+            ?? model.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed, widthMultiplier: width)
         try customize?(net)
+        let name = modelName ?? model.rawValue
         let lr = learningRate ?? optimizer.defaultLearningRate
         let decay = weightDecay ?? optimizer.defaultWeightDecay
         let opt = optimizer.make(learningRate: lr, momentum: momentum, weightDecay: decay)
@@ -155,7 +163,7 @@ public struct ClassifierTraining: Sendable {
         let sched = schedule.make(learningRate: lr, totalSteps: epochs * loader.batchCount, warmupSteps: warmupSteps)
 
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-        let config = TrainConfig(command: "train", model: model.rawValue, dataset: dataset, dataDir: dataDirectory, epochs: epochs, batchSize: batchSize,
+        let config = TrainConfig(command: "train", model: name, dataset: dataset, dataDir: dataDirectory, epochs: epochs, batchSize: batchSize,
                                  learningRate: lr, optimizer: optimizer.rawValue, momentum: optimizer == .sgd ? momentum : nil,
                                  weightDecay: decay, schedule: schedule.rawValue, warmupSteps: warmupSteps, labelSmoothing: labelSmoothing,
                                  augment: augment, seed: seed, trainExamples: train.count, testExamples: test.count,
@@ -185,7 +193,7 @@ public struct ClassifierTraining: Sendable {
         try writeJSON(config, to: outDir + "/config.json")
         let metrics = try JSONLinesWriter(path: outDir + "/metrics.jsonl")
         for m in previous { try metrics.append(m) }
-        let checkpointMetadata = ["model": model.rawValue, "dataset": dataset,
+        let checkpointMetadata = ["model": name, "dataset": dataset,
                                   "normalization_mean": mean.map { "\($0)" }.joined(separator: ","),
                                   "normalization_std": std.map { "\($0)" }.joined(separator: ","), "seed": "\(seed)", "width": "\(width)"]
             .merging(architecture) { old, _ in old }
@@ -201,7 +209,7 @@ public struct ClassifierTraining: Sendable {
                                                   train: { loader.batches(epoch: $0) }, test: { testLoader.batches() }))
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let last = history.last!
-        let summary = TrainSummary(model: model.rawValue, dataset: dataset, epochs: epochs, seed: seed,
+        let summary = TrainSummary(model: name, dataset: dataset, epochs: epochs, seed: seed,
                                    testAccuracy: last.testAccuracy ?? 0, testLoss: last.testLoss ?? 0,
                                    trainAccuracy: last.trainAccuracy, trainLoss: last.trainLoss, trainSeconds: seconds,
                                    parameters: net.parameterCount, checkpoint: checkpoint)
