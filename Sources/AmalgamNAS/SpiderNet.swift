@@ -74,8 +74,9 @@ public struct SpiderEdge: Codable, Equatable, Sendable {
 }
 
 /// A SpiderNet cell: a DAG over `nodes` nodes (0 = the cell's input, `nodes − 1` its output)
-/// whose node j is the sum of its incoming edges, each edge the sum of its operations. It starts
-/// as one edge 0 → 1 holding every operation and grows by edge splits.
+/// whose node j is the batch-normalised sum of its incoming edges (node 0: the cell's input,
+/// batch-normalised), each edge the sum of its operations. It starts as one edge 0 → 1 holding
+/// every operation and grows by edge splits.
 public struct SpiderCell: Codable, Equatable, Sendable, CustomStringConvertible {
     public var nodes: Int
     public var edges: [SpiderEdge]
@@ -130,15 +131,20 @@ public final class GatedOperation: Module {
     }
 }
 
-/// A ``SpiderCell`` as a module: `edges.E.K` is operation K of edge E. Edges in `disabled`
-/// contribute nothing (how a split is scored "off"); a node nothing reaches is absent.
-/// `gated: false` builds plain operations (the retraining of a found architecture).
+/// A ``SpiderCell`` as a module: `edges.E.K` is operation K of edge E, `nodes.J` the batch norm
+/// of node J (the reference's `bns`: each node's summed input is batch-normalised before it
+/// feeds the node's out-edges or leaves the cell, which keeps the scale of a grown cell that of
+/// the initial one). Edges in `disabled` contribute nothing (how a split is scored "off"); a node
+/// nothing reaches is absent. `gated: false` builds plain operations (the retraining of a found
+/// architecture).
 public final class SpiderCellModule: Module {
     public let cell: SpiderCell
     public var edges: [Module]
+    public var nodes: [Module]
     public var disabled: Set<Int> = []
     public init(_ cell: SpiderCell, channels: Int, gated: Bool = true, using rng: inout RandomGenerator) {
         self.cell = cell
+        nodes = (0..<cell.nodes).map { _ in BatchNorm2d(channels) }
         edges = cell.edges.map { edge in
             Sequential(edge.operations.map { op -> Module in
                 gated ? GatedOperation(op, channels: channels, using: &rng) : op.make(channels: channels, using: &rng)
@@ -168,19 +174,22 @@ public final class SpiderCellModule: Module {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        var nodes = [Tensor?](repeating: nil, count: cell.nodes)
-        nodes[0] = x
-        // Edges in order of their target node (a DAG whose edges go from lower to higher nodes).
+        var values = [Tensor?](repeating: nil, count: cell.nodes)
+        values[0] = try nodes[0](x)
+        // Nodes in order (a DAG whose edges go from lower to higher nodes): sum the live
+        // in-edges, then the node's batch norm.
         for to in 1..<cell.nodes {
+            var sum: Tensor?
             for (e, edge) in cell.edges.enumerated() where edge.to == to && !disabled.contains(e) {
-                guard let source = nodes[edge.from] else { continue }
+                guard let source = values[edge.from] else { continue }
                 for op in operations(e) {
                     let y = try (op is Sequential && (op as! Sequential).layers.isEmpty) ? source : op(source)
-                    nodes[to] = nodes[to].map { $0 + y } ?? y
+                    sum = sum.map { $0 + y } ?? y
                 }
             }
+            values[to] = try sum.map { try nodes[to]($0) }
         }
-        return nodes[cell.nodes - 1] ?? Tensor.zeros(x.shape)
+        return values[cell.nodes - 1] ?? Tensor.zeros(x.shape)
     }
 }
 
@@ -253,8 +262,12 @@ public struct SpiderNetSearch: Sendable {
     }
 
     /// Δκ and ΔR of splitting `edge` of stage `stage`'s cell in `genotype`.
+    /// Repeat r initialises from `initSeed + r` (the reference draws a fresh initialisation for
+    /// every candidate and repeat; here every candidate of one iteration shares them, so that the
+    /// candidates differ by their split, and each iteration draws new ones).
     public func scoreSplit(_ genotype: SpiderGenotype, stage: Int, edge: Int, images: Tensor, classes: Int,
-                           batches: [Tensor], cropSets: [Tensor]) throws -> (deltaKappa: Double, deltaRegions: Double) {
+                           batches: [Tensor], cropSets: [Tensor], initSeed: UInt64) throws -> (deltaKappa: Double, deltaRegions: Double) {
+        let seed = initSeed
         var split = genotype
         split.cells[stage] = try genotype.cells[stage].splitting(edge: edge)
         let newEdges: Set<Int> = [split.cells[stage].edges.count - 2, split.cells[stage].edges.count - 1]
@@ -328,6 +341,7 @@ public struct SpiderNetSearch: Sendable {
                                               onEpochEnd: { _, _ in
                                                   for (c, cell) in cells.enumerated() { for (k, g) in cell.gates.enumerated() where g.gate.isOpen { openCounts[c][k] += 1 } }
                                               }, callback: callback, shouldStop: shouldStop)
+            try? FileManager.default.removeItem(atPath: phase.dir + "/training-state.safetensors")  // not resumed: the search is timed
             // 2. Deadhead.
             var next = genotype
             var deadheaded = 0
@@ -364,7 +378,8 @@ public struct SpiderNetSearch: Sendable {
                 }
                 for e in order where valid.count < candidatesPerCell {
                     if shouldStop() { throw AmalgamError.interrupted }
-                    let d = try scoreSplit(next, stage: c, edge: e, images: train.images, classes: train.classes, batches: batches, cropSets: cropSets)
+                    let d = try scoreSplit(next, stage: c, edge: e, images: train.images, classes: train.classes, batches: batches, cropSets: cropSets,
+                                          initSeed: seed &+ UInt64(iteration) &* 0x10001)
                     let ok = d.deltaRegions > 0 && d.deltaKappa <= 0
                     candidates.append(Candidate(cell: c, edge: e, deltaKappa: d.deltaKappa, deltaRegions: d.deltaRegions, valid: ok, chosen: false))
                     if ok { valid.append((e, d.deltaKappa, d.deltaRegions)) }

@@ -136,5 +136,7 @@ final class SpiderNetTests: XCTestCase {
         var rng = RandomGenerator(seed: 0)
         XCTAssertEqual(try net(Tensor.normal([2, 1, 28, 28], using: &rng)).shape, [2, 10])
         XCTAssertTrue(net.namedParameters().allSatisfy { !$0.0.hasSuffix("gate") }, "the retrained network has no gates")
+        // One batch norm per node, as the reference's `bns`: 2 + 3 + 2 nodes.
+        XCTAssertEqual(Set(net.namedParameters().map(\.0).filter { $0.contains(".nodes.") && $0.hasSuffix(".weight") }).count, 7)
     }
 }
