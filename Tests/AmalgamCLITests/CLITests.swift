@@ -76,7 +76,10 @@ final class CLITests: XCTestCase {
         // A wrong architecture for the checkpoint is a clear error.
         let wrong = try run(["evaluate", "--checkpoint", dirs[0] + "/model.safetensors", "--model", "cnn"])
         XCTAssertEqual(wrong.status, 1)
-        XCTAssertTrue(wrong.stderr.contains("missing keys") && wrong.stderr.contains("model.safetensors"), wrong.stderr)
+        XCTAssertTrue(wrong.stderr.contains("records model 'mlp', not --model cnn") && wrong.stderr.contains("model.safetensors"), wrong.stderr)
+        // Without --model, the architecture the checkpoint records.
+        let recorded = try run(["evaluate", "--checkpoint", dirs[0] + "/model.safetensors", "--json"])
+        XCTAssertEqual(recorded.stdout, ev.stdout, recorded.stderr)
     }
 
     func testEvaluateRejectsCorruptCheckpoint() throws {

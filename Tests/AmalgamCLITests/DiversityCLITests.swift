@@ -42,7 +42,7 @@ final class DiversityCLITests: XCTestCase {
         let noDigits = try cli.run(["transfer", "--checkpoint", ck, "--model", "mlp", "--downstream", "digits", "--digits-file", "/nonexistent/digits.csv.gz"])
         XCTAssertEqual(noDigits.status, 1); XCTAssertTrue(noDigits.stderr.contains("/nonexistent/digits.csv.gz: no such file"), noDigits.stderr)
         let wrong = try cli.run(["diversity", "--checkpoint", ck, "--model", "cnn"])
-        XCTAssertEqual(wrong.status, 1); XCTAssertTrue(wrong.stderr.contains("missing keys"), wrong.stderr)
+        XCTAssertEqual(wrong.status, 1); XCTAssertTrue(wrong.stderr.contains("records model 'mlp', not --model cnn"), wrong.stderr)
         try? FileManager.default.removeItem(atPath: dir)
     }
 

@@ -213,8 +213,9 @@ if retrain:
     def seed0(source):
         return next((r["testAccuracy"] for r in retrain if r["source"] == source and r["seed"] == 0), None)
     known = {a: r["testAccuracy"] for a, r in truth.items()}
-    for sub in ("a", "b"):
-        for r in jsonl(os.path.join(S, "evolution-incumbents", sub, "table.jsonl")):
+    inc_dir = os.path.join(S, "evolution-incumbents")
+    for sub in sorted(os.listdir(inc_dir)) if os.path.isdir(inc_dir) else []:
+        for r in jsonl(os.path.join(inc_dir, sub, "table.jsonl")):
             if r["seed"] == 0:
                 known[r["arch"]] = r["testAccuracy"]
     curves_real = {}

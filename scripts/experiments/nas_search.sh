@@ -28,3 +28,16 @@ for m in tenas random evolution spidernet; do S+=(--search "$OUT/$m/search.json"
 "$A" nas train "${S[@]}" --seeds 1,2 --threads 1 --out "$OUT/retrain" > "$OUT/retrain-12.log" 2>&1 &
 wait
 "$A" nas train "${S[@]}" --seeds 0,1,2 --threads 1 --out "$OUT/retrain" > "$OUT/retrain.log" 2>&1
+# The ground truth of evolution's incumbents (its regret curve): each by the table's recipe, seed 0
+# (the last one is the retrained choice).
+python3 -c '
+import json, sys
+inc = []
+for h in json.load(open(sys.argv[1]))["history"]:
+    if not inc or inc[-1] != h["incumbent"]: inc.append(h["incumbent"])
+print("\n".join(inc[:-1]))' "$OUT/evolution/search.json" > "$OUT/incumbents.txt"
+k=0
+while read -r a; do
+  "$A" nas train --arch "$a" --seeds 0 --threads 1 --out "$OUT/evolution-incumbents/$k" > "$OUT/evolution-incumbents-$k.log" 2>&1
+  k=$((k + 1))
+done < "$OUT/incumbents.txt"
