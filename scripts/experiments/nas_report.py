@@ -27,6 +27,24 @@ def jsonl(path):
     return [json.loads(l) for l in open(path) if l.strip()] if os.path.exists(path) else []
 
 
+def svg_frame(title, X, Y, xticks, ylo, yhi, ystep, xlabel, best, W, H, L, B):
+    """An SVG chart's frame: title, grid, axis labels and the table's best cell as a dashed line."""
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+           f'<text x="{W / 2}" y="18" text-anchor="middle">{title}</text>']
+    for t in xticks:
+        svg.append(f'<line x1="{X(t):.1f}" y1="30" x2="{X(t):.1f}" y2="{H - B}" stroke="#eee"/><text x="{X(t):.1f}" y="{H - B + 16}" text-anchor="middle">{t}</text>')
+    a = ylo
+    while a <= yhi:
+        svg.append(f'<line x1="{L}" y1="{Y(a):.1f}" x2="{W - 20}" y2="{Y(a):.1f}" stroke="#eee"/><text x="{L - 6}" y="{Y(a) + 4:.1f}" text-anchor="end">{a:g}</text>')
+        a += ystep
+    svg.append(f'<text x="{(L + W) / 2}" y="{H - 12}" text-anchor="middle">{xlabel}</text>')
+    svg.append(f'<text x="16" y="{H / 2}" transform="rotate(-90 16 {H / 2})" text-anchor="middle">test accuracy of the incumbent (%)</text>')
+    yb = Y(best)
+    svg.append(f'<line x1="{L}" y1="{yb:.1f}" x2="{W - 20}" y2="{yb:.1f}" stroke="#000" stroke-dasharray="4 3"/>'
+               f'<text x="{W - 24}" y="{yb - 4:.1f}" text-anchor="end">table\'s best cell by validation</text>')
+    return svg
+
+
 rows = jsonl(os.path.join(D, "table", "table.jsonl"))
 truth = {r["arch"]: r for r in rows if r["seed"] == 0}
 scores = jsonl(os.path.join(D, "proxies", "scores.jsonl"))
@@ -151,19 +169,8 @@ if pool:
     X = lambda s: L + (W - L - 20) * math.log10(s) / math.log10(3600)
     Y = lambda a: H - B - (H - B - 30) * (a - lo) / (hi - lo)
     colours = ["#444444", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"]
-    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
-           f'<text x="{W / 2}" y="18" text-anchor="middle">Simulated on the table: incumbent test accuracy vs time (mean of 500 seeds)</text>']
-    for s in [1, 10, 60, 300, 900, 3600]:
-        svg.append(f'<line x1="{X(s):.1f}" y1="30" x2="{X(s):.1f}" y2="{H - B}" stroke="#eee"/><text x="{X(s):.1f}" y="{H - B + 16}" text-anchor="middle">{s}</text>')
-    a = lo
-    while a <= hi:
-        svg.append(f'<line x1="{L}" y1="{Y(a):.1f}" x2="{W - 20}" y2="{Y(a):.1f}" stroke="#eee"/><text x="{L - 6}" y="{Y(a) + 4:.1f}" text-anchor="end">{a:.1f}</text>')
-        a += 0.5
-    svg.append(f'<text x="{(L + W) / 2}" y="{H - 12}" text-anchor="middle">seconds (log scale)</text>')
-    svg.append(f'<text x="16" y="{H / 2}" transform="rotate(-90 16 {H / 2})" text-anchor="middle">test accuracy of the incumbent (%)</text>')
-    ybest = Y(100 * truth[best_val]["testAccuracy"])
-    svg.append(f'<line x1="{L}" y1="{ybest:.1f}" x2="{W - 20}" y2="{ybest:.1f}" stroke="#000" stroke-dasharray="4 3"/>'
-               f'<text x="{W - 24}" y="{ybest - 4:.1f}" text-anchor="end">table\'s best cell by validation</text>')
+    svg = svg_frame("Simulated on the table: incumbent test accuracy vs time (mean of 500 seeds)", X, Y, [1, 10, 60, 300, 900, 3600],
+                    lo, hi, 0.5, "seconds (log scale)", 100 * truth[best_val]["testAccuracy"], W, H, L, B)
     for m, c, k in zip(methods, colours, range(len(methods))):
         pts = [(X(g), Y(100 * np.mean(curves[m][:, j]))) for j, g in enumerate(grid) if not np.isnan(curves[m][:, j]).any()]
         svg.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
@@ -185,22 +192,39 @@ if pool:
 
 # 4. The searches on the whole space.
 S = os.path.join(D, "search")
-retrain = jsonl(os.path.join(S, "retrain", "table.jsonl"))
+# The retrained rows, read from the per-row files (the table file is rewritten only at the end).
+rows_dir = os.path.join(S, "retrain", "rows")
+retrain = [json.load(open(os.path.join(rows_dir, d, "result.json"))) for d in sorted(os.listdir(rows_dir))
+           if os.path.exists(os.path.join(rows_dir, d, "result.json"))] if os.path.isdir(rows_dir) else []
+sd = lambda x: x.std(ddof=1) if len(x) > 1 else float("nan")
 if retrain:
     print("## Searches on the whole space (seed 0; chosen architecture retrained by the table's recipe, seeds 0-2)\n")
-    print("| method | search s | evaluations | validation % | test % | parameters | in the table? |\n|---|---|---|---|---|---|---|")
+    print("| method | search s | evaluations | validation % | test % | parameters | MACs | training s | in the table? |\n|---|---|---|---|---|---|---|---|---|")
     for m in ["tenas", "spidernet", "evolution", "random"]:
         path = os.path.join(S, m, "search.json")
         if not os.path.exists(path):
             continue
         res = json.load(open(path))
         rs = [r for r in retrain if r["source"] == "search:" + m]
+        if not rs:
+            continue
         v = np.array([r["validationAccuracy"] for r in rs]) * 100; t = np.array([r["testAccuracy"] for r in rs]) * 100
         n_eval = len(res.get("history") or []) or len(res.get("spidernetIterations") or []) or len(res.get("tenasRounds") or [])
         unit = {"tenas": "rounds", "spidernet": "iterations"}.get(m, "cells")
         in_table = truth.get(res["arch"])
-        print(f"| {m} | {res['seconds']:.0f} | {n_eval} {unit} | {v.mean():.2f} ± {v.std(ddof=1):.2f} | {t.mean():.2f} ± {t.std(ddof=1):.2f} | {rs[0]['parameters']} | "
+        print(f"| {m} | {res['seconds']:.0f} | {n_eval} {unit} | {v.mean():.2f} ± {sd(v):.2f} | {t.mean():.2f} ± {sd(t):.2f} | {rs[0]['parameters']} | {rs[0]['macs'] / 1e6:.1f}M | {np.mean([r['trainSeconds'] for r in rs]):.0f} | "
               + (f"yes: test {100 * in_table['testAccuracy']:.2f}" if in_table else "no") + " |")
+    # Paired by seed against random search at equal wall time (95 % t-interval, n = 3).
+    rnd_rows = {r["seed"]: r["testAccuracy"] for r in retrain if r["source"] == "search:random"}
+    print("\n| method − random search (test, paired by seed) | Δ points | 95 % t-interval |\n|---|---|---|")
+    for m in ["tenas", "spidernet", "evolution"]:
+        mine = {r["seed"]: r["testAccuracy"] for r in retrain if r["source"] == "search:" + m}
+        seeds_ = sorted(set(mine) & set(rnd_rows))
+        if len(seeds_) < 2:
+            continue
+        d = np.array([100 * (mine[k] - rnd_rows[k]) for k in seeds_])
+        h = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+        print(f"| {m} | {d.mean():+.2f} | [{d.mean() - h:+.2f}, {d.mean() + h:+.2f}] |")
     best = max(truth.values(), key=lambda r: r["validationAccuracy"])
     both = [r for r in rows if r["arch"] == best["arch"]]
     print(f"\nTable's best cell by validation ({best['arch']}): test " + ", ".join(f"seed {r['seed']} {100 * r['testAccuracy']:.2f}" for r in both))
@@ -254,18 +278,8 @@ if retrain:
     lo, hi = math.floor(min(allacc)) - 0.5, math.ceil(max(allacc)) + 0.5
     X = lambda s: L + (W - L - 20) * s / 950
     Y = lambda a: H - B - (H - B - 30) * (a - lo) / (hi - lo)
-    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
-           f'<text x="{W / 2}" y="18" text-anchor="middle">The searches on the whole space: incumbent test accuracy (seed 0) vs time</text>']
-    for s_ in range(0, 951, 100):
-        svg.append(f'<line x1="{X(s_):.1f}" y1="30" x2="{X(s_):.1f}" y2="{H - B}" stroke="#eee"/><text x="{X(s_):.1f}" y="{H - B + 16}" text-anchor="middle">{s_}</text>')
-    a = lo
-    while a <= hi:
-        svg.append(f'<line x1="{L}" y1="{Y(a):.1f}" x2="{W - 20}" y2="{Y(a):.1f}" stroke="#eee"/><text x="{L - 6}" y="{Y(a) + 4:.1f}" text-anchor="end">{a:.0f}</text>')
-        a += 1
-    svg.append(f'<text x="{(L + W) / 2}" y="{H - 12}" text-anchor="middle">seconds of search</text>')
-    svg.append(f'<text x="16" y="{H / 2}" transform="rotate(-90 16 {H / 2})" text-anchor="middle">test accuracy of the incumbent (%)</text>')
-    yb = Y(100 * truth[best_val]["testAccuracy"])
-    svg.append(f'<line x1="{L}" y1="{yb:.1f}" x2="{W - 20}" y2="{yb:.1f}" stroke="#000" stroke-dasharray="4 3"/><text x="{W - 24}" y="{yb - 4:.1f}" text-anchor="end">table\'s best cell by validation</text>')
+    svg = svg_frame("The searches on the whole space: incumbent test accuracy (seed 0) vs time", X, Y, list(range(0, 951, 100)),
+                    lo, hi, 1, "seconds of search", 100 * truth[best_val]["testAccuracy"], W, H, L, B)
     colours = {"random (trained)": "#444444", "evolution (jacov)": "#1f77b4", "tenas": "#9467bd", "spidernet": "#ff7f0e"}
     for k, (m, pts) in enumerate(curves_real.items()):
         c = colours.get(m, "#2ca02c")
