@@ -119,10 +119,8 @@ public struct GroundTruthTable: Sendable {
     public func train(_ cell: Cell, source: String, index: Int, seed: UInt64, splits: (train: ImageDataset, validation: ImageDataset, test: ImageDataset),
                       outDir: String, resume: Bool, callback: @escaping (TrainingEvent) -> Void = { _ in },
                       shouldStop: @escaping () -> Bool = { false }) throws -> GroundTruthRow {
-        try recipe.train(arch: cell.description, canonical: cell.canonicalForm, source: source, index: index, seed: seed, splits: splits,
-                         dir: outDir + "/rows/\(index)-s\(seed)", resume: resume, callback: callback, shouldStop: shouldStop) { inputChannels, classes in
-            CellNetwork(cell: cell, inputChannels: inputChannels, classes: classes, channels: recipe.channels, cellsPerStage: recipe.cellsPerStage, seed: seed)
-        }
+        try recipe.train(cell, source: source, index: index, seed: seed, splits: splits, dir: outDir + "/rows/\(index)-s\(seed)",
+                         resume: resume, callback: callback, shouldStop: shouldStop)
     }
 
     /// Every finished row under `outDir/rows`, ordered by seed then index.
@@ -161,6 +159,25 @@ public struct GroundTruthTable: Sendable {
 }
 
 extension GroundTruthRecipe {
+    /// The fixed training subset of the table: `limit` images of `train` drawn by one generator
+    /// (seed 0x7AB1E), the same for every row, seed and search (all of `train` if it is smaller).
+    public static func fixedSubset(of train: ImageDataset, limit: Int) -> ImageDataset {
+        guard limit < train.count else { return train }
+        var rng = RandomGenerator(seed: 0x7AB1E)
+        return train.randomSubset(limit, using: &rng)
+    }
+
+    /// Trains `cell` in the table's ``CellNetwork`` skeleton by this recipe (see
+    /// ``train(arch:canonical:source:index:seed:splits:dir:resume:callback:shouldStop:build:)``).
+    public func train(_ cell: Cell, source: String, index: Int, seed: UInt64,
+                      splits: (train: ImageDataset, validation: ImageDataset, test: ImageDataset), dir: String, resume: Bool,
+                      callback: @escaping (TrainingEvent) -> Void = { _ in }, shouldStop: @escaping () -> Bool = { false }) throws -> GroundTruthRow {
+        try train(arch: cell.description, canonical: cell.canonicalForm, source: source, index: index, seed: seed, splits: splits,
+                  dir: dir, resume: resume, callback: callback, shouldStop: shouldStop) { inputChannels, classes in
+            CellNetwork(cell: cell, inputChannels: inputChannels, classes: classes, channels: channels, cellsPerStage: cellsPerStage, seed: seed)
+        }
+    }
+
     /// Trains the network `build` makes (for the input channels and classes) by this recipe as
     /// one resumable phase in `dir` — the same seeded training subset for every row and seed —
     /// and returns its row (or the row of the phase's earlier finished run). `arch` names the
@@ -170,11 +187,7 @@ extension GroundTruthRecipe {
                       splits: (train: ImageDataset, validation: ImageDataset, test: ImageDataset), dir: String, resume: Bool,
                       callback: @escaping (TrainingEvent) -> Void = { _ in }, shouldStop: @escaping () -> Bool = { false },
                       build: (_ inputChannels: Int, _ classes: Int) throws -> Module) throws -> GroundTruthRow {
-        var train = splits.train
-        if trainLimit < train.count {
-            var rng = RandomGenerator(seed: 0x7AB1E)  // the same subset for every row and seed
-            train = train.randomSubset(trainLimit, using: &rng)
-        }
+        let train = GroundTruthRecipe.fixedSubset(of: splits.train, limit: trainLimit)
         let key = try sortedJSON(GroundTruthTable.Key(arch: arch, seed: seed, recipe: self, trainExamples: train.count,
                                                       validationExamples: splits.validation.count, testExamples: splits.test.count))
         let phase = ResumablePhase(dir: dir, key: key, resume: resume)

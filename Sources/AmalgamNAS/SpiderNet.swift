@@ -315,11 +315,7 @@ public struct SpiderNetSearch: Sendable {
             throw AmalgamError.invalidArgument("epochs per iteration, repeats, candidates per cell, channels ≥ 1 and an NTK batch ≥ 2 are required")
         }
         let clock = try SearchClock(budget: budgetSeconds)
-        var train = splits.train
-        if trainLimit < train.count {
-            var rng = RandomGenerator(seed: 0x7AB1E)
-            train = train.randomSubset(trainLimit, using: &rng)
-        }
+        let train = GroundTruthRecipe.fixedSubset(of: splits.train, limit: trainLimit)
         guard train.count >= ntkBatchSize else { throw AmalgamError.invalidArgument("need at least \(ntkBatchSize) training images") }
         var genotype = SpiderGenotype.initial
         var iterations: [Iteration] = []

@@ -78,11 +78,8 @@ struct NASSearchCommand: ParsableCommand {
                     var count = 0
                     outcome = try random.run(space: space, budgetSeconds: budgetSeconds, evaluate: { cell in
                         defer { count += 1 }
-                        let row = try recipe.train(arch: cell.description, canonical: cell.canonicalForm, source: "random", index: count, seed: 0,
-                                                   splits: fullSplits, dir: out + "/trained/\(count)", resume: false,
-                                                   callback: { console.handle($0) }, shouldStop: { interruptRequested != 0 }) { c, k in
-                            CellNetwork(cell: cell, inputChannels: c, classes: k, channels: recipe.channels, cellsPerStage: recipe.cellsPerStage, seed: 0)
-                        }
+                        let row = try recipe.train(cell, source: "random", index: count, seed: 0, splits: fullSplits, dir: out + "/trained/\(count)",
+                                                   resume: false, callback: { console.handle($0) }, shouldStop: { interruptRequested != 0 })
                         return row.validationAccuracy
                     }, progress: progress)
                 }
