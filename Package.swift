@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "AmalgamAttention", targets: ["AmalgamAttention"]),
         .library(name: "AmalgamDASH", targets: ["AmalgamDASH"]),
         .library(name: "AmalgamNAS", targets: ["AmalgamNAS"]),
+        .library(name: "AmalgamAudio", targets: ["AmalgamAudio"]),
+        .library(name: "AmalgamDiffusion", targets: ["AmalgamDiffusion"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     dependencies: [
@@ -33,6 +35,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // FFTW 3 in single precision (Debian's libfftw3-dev): FFT convolution, spectra.
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        // libsoxr (Debian's libsoxr-dev): sample-rate conversion, librosa's default resampler.
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         // oneDNN (Debian's libdnnl-dev 2.x) behind a C interface of our own, opened with dlopen at run
         // time: the package builds and runs without it (AmalgamCore's Backend falls back to OpenBLAS).
         .target(name: "CAmalgamDNNL", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
@@ -62,10 +66,16 @@ let package = Package(
         .target(name: "AmalgamDASH", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Training-free architecture search: the NAS-Bench-201 cell space, the ground-truth table, proxies.
         .target(name: "AmalgamNAS", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Audio signal processing: STFT and its inverse, mel filter banks and log-mel spectrograms
+        // (librosa's definitions), resampling (libsoxr), Griffin-Lim, objective distances.
+        .target(name: "AmalgamAudio", dependencies: ["AmalgamCore", "AmalgamFormats", "CSoxr"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Diffusion vocoders (FastDiff, Huang et al. 2022): noise schedules, time-aware location-variable
+        // convolutions, the denoiser, the schedule predictor and its search, sampling.
+        .target(name: "AmalgamDiffusion", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamAudio"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune", "AmalgamMoE", "AmalgamAttention", "AmalgamDASH", "AmalgamNAS",
+                "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune", "AmalgamMoE", "AmalgamAttention", "AmalgamDASH", "AmalgamNAS", "AmalgamAudio", "AmalgamDiffusion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -87,6 +97,8 @@ let package = Package(
         .testTarget(name: "AmalgamDASHTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamDASH"]),
         .testTarget(name: "AmalgamNASTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamNAS"]),
         .testTarget(name: "AmalgamAttentionTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamAttention"]),
+        .testTarget(name: "AmalgamAudioTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamAudio"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamDiffusionTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamAudio", "AmalgamDiffusion"]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData", "AmalgamNN", "amalgam"]),
     ]
 )

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages Amalgam needs, if missing: OpenBLAS, oneDNN (convolutions and
-# products; optional at run time, see AmalgamCore's Backend), zlib headers, Fashion-MNIST.
+# products; optional at run time, see AmalgamCore's Backend), FFTW and libsoxr (audio), zlib headers, Fashion-MNIST.
 # Uses sudo when not root. Swift 6 must already be installed (swift.org toolchain).
 set -euo pipefail
-packages=(libopenblas-dev libdnnl-dev libfftw3-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+packages=(libopenblas-dev libdnnl-dev libfftw3-dev libsoxr-dev zlib1g-dev pkg-config dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

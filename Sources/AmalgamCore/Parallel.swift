@@ -6,7 +6,7 @@ import COpenBLAS
 /// floating-point operations) is large enough to pay for waking threads (`NUMERICS.md`: about
 /// 200 µs of work per call). OpenBLAS runs single-threaded inside the workers, so threads are not
 /// oversubscribed.
-func parallelChunks(count: Int, work: Double, _ body: (Int, Range<Int>) -> Void) {
+public func parallelChunks(count: Int, work: Double, _ body: (Int, Range<Int>) -> Void) {
     let workers = Swift.min(Threading.kernelWorkers, count)
     if workers <= 1 || work < 4e6 {
         body(0, 0..<count)

@@ -21,4 +21,67 @@ public enum NPY {
 
     /// Writes `t` atomically.
     public static func write(_ t: Tensor, to path: String) throws { try writeAtomically(serialize(t), to: path) }
+
+    /// Reads a `.npy` file of little-endian float32 (`<f4`) or float64 (`<f8`, converted) in C
+    /// order, versions 1.0–3.0. Anything else (Fortran order, other dtypes, object arrays, a
+    /// shape that disagrees with the data's length) is a clear error.
+    public static func read(_ path: String) throws -> Tensor {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw AmalgamError.format(path: path, message: "no such file")
+        }
+        return try parse(data, path: path)
+    }
+
+    public static func parse(_ data: Data, path: String = "<npy>") throws -> Tensor {
+        func fail(_ m: String) -> AmalgamError { .format(path: path, message: "not a readable .npy file: " + m) }
+        let b = [UInt8](data)
+        guard b.count >= 10, b[0] == 0x93, b[1..<6].elementsEqual("NUMPY".utf8) else { throw fail("no \\x93NUMPY signature") }
+        let major = Int(b[6])
+        let headerLength: Int, start: Int
+        switch major {
+        case 1: headerLength = Int(b[8]) | Int(b[9]) << 8; start = 10
+        case 2, 3:
+            guard b.count >= 12 else { throw fail("truncated header") }
+            headerLength = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24; start = 12
+        default: throw fail("version \(major)")
+        }
+        guard start + headerLength <= b.count else { throw fail("the header runs past the end of the file") }
+        let header = String(decoding: b[start..<start + headerLength], as: UTF8.self)
+        func value(_ key: String) -> String? {
+            guard let r = header.range(of: "'\(key)':") else { return nil }
+            return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+        }
+        guard let descr = value("descr") else { throw fail("no descr in the header") }
+        let width: Int
+        if descr.hasPrefix("'<f4'") { width = 4 } else if descr.hasPrefix("'<f8'") { width = 8 } else {
+            throw fail("dtype \(descr.prefix(8)) (only little-endian float32 and float64 are read)")
+        }
+        guard let fo = value("fortran_order"), fo.hasPrefix("False") else { throw fail("Fortran order is not supported") }
+        guard let sh = value("shape"), sh.hasPrefix("("), let close = sh.firstIndex(of: ")") else { throw fail("no shape in the header") }
+        let dims = sh[sh.index(after: sh.startIndex)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var shape: [Int] = []
+        var count = 1
+        for d in dims {
+            guard let n = Int(d), n >= 0 else { throw fail("shape entry '\(d)'") }
+            let (p, o) = count.multipliedReportingOverflow(by: n)
+            guard !o, p <= (b.count / width) + 1 else { throw fail("shape \(sh[...close]) is larger than the file") }
+            count = p; shape.append(n)
+        }
+        let body = start + headerLength
+        guard b.count - body == count * width else {
+            throw fail("shape \(shape) needs \(count * width) bytes of data, the file has \(b.count - body)")
+        }
+        var values = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            let o = body + i * width
+            if width == 4 {
+                values[i] = Float(bitPattern: UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24)
+            } else {
+                var u: UInt64 = 0
+                for k in 0..<8 { u |= UInt64(b[o + k]) << (8 * UInt64(k)) }
+                values[i] = Float(Double(bitPattern: u))
+            }
+        }
+        return Tensor(values, shape: shape)
+    }
 }

@@ -68,3 +68,37 @@ final class CSVTests: XCTestCase {
         XCTAssertTrue(errorMessage { _ = try CSVTable.parse("1,2\n3\n", path: "t.csv") }.contains("line 2: 1 fields, expected 2"))
     }
 }
+
+final class NPYReadTests: XCTestCase {
+    func testWrittenArraysReadBackExactly() throws {
+        var rng = RandomGenerator(seed: 4)
+        for shape in [[7], [3, 5], [2, 1, 4], []] {
+            let t = Tensor.normal(shape, using: &rng)
+            let back = try NPY.parse(NPY.serialize(t))
+            XCTAssertEqual(back.shape, t.shape); XCTAssertEqual(back.scalars, t.scalars)
+        }
+    }
+
+    func testMalformedFilesAreRefusedWithTheirReason() throws {
+        let good = [UInt8](NPY.serialize(Tensor([1, 2, 3, 4], shape: [2, 2])))
+        func check(_ bytes: [UInt8], _ text: String, line: UInt = #line) {
+            XCTAssertThrowsError(try NPY.parse(Data(bytes), path: "a.npy"), line: line) {
+                XCTAssertTrue("\($0)".contains("a.npy") && "\($0)".contains(text), "\($0)", line: line)
+            }
+        }
+        check([], "signature")
+        check(Array(good.dropLast(1)), "needs 16 bytes")
+        // Same-length edits of the ASCII header (the 10-byte preamble is not UTF-8).
+        func edited(_ from: String, _ to: String) -> [UInt8] {
+            precondition(from.utf8.count == to.utf8.count)
+            let f = Array(from.utf8)
+            var b = good
+            for i in 10..<(b.count - f.count) where Array(b[i..<i + f.count]) == f { b.replaceSubrange(i..<i + f.count, with: Array(to.utf8)); break }
+            return b
+        }
+        check(edited("'<f4'", "'>f4'"), "dtype")
+        check(edited("False", "True "), "Fortran")
+        check(edited("(2, 2)", "(2, 9)"), "needs")
+        check(edited("(2, 2)", "(2, -)"), "shape entry")
+    }
+}
