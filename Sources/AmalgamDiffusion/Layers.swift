@@ -16,12 +16,12 @@ public final class Conv1d: Module {
     public var weightV: Parameter?
     public var weight: Parameter?
     public var bias: Parameter?
-    public let padding: Int, dilation: Int
+    public let padding: Int, dilation: Int, stride: Int
     public let inChannels: Int, outChannels: Int, kernelSize: Int
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, padding: Int = 0, dilation: Int = 1,
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
                 bias: Bool = true, weightNorm: Bool = true, using rng: inout RandomGenerator) {
-        precondition(inChannels >= 1 && outChannels >= 1 && kernelSize >= 1 && padding >= 0 && dilation >= 1, "Conv1d: bad sizes")
+        precondition(inChannels >= 1 && outChannels >= 1 && kernelSize >= 1 && stride >= 1 && padding >= 0 && dilation >= 1, "Conv1d: bad sizes")
         let fanIn = inChannels * kernelSize
         let w = Initializer.kaimingUniformDefault([outChannels, inChannels, kernelSize], fanIn: fanIn, using: &rng)
         if weightNorm {
@@ -31,7 +31,7 @@ public final class Conv1d: Module {
             weight = Parameter(w)
         }
         self.bias = bias ? Parameter(Initializer.kaimingUniformDefault([outChannels], fanIn: fanIn, using: &rng)) : nil
-        self.padding = padding; self.dilation = dilation
+        self.padding = padding; self.dilation = dilation; self.stride = stride
         self.inChannels = inChannels; self.outChannels = outChannels; self.kernelSize = kernelSize
     }
 
@@ -49,7 +49,7 @@ public final class Conv1d: Module {
         try checkShape(x.shape[2] + 2 * padding >= span, "Conv1d", expected: "a length of at least \(span - 2 * padding)", got: x.shape)
         let w = effectiveWeight.reshaped([outChannels, inChannels, 1, kernelSize])
         let y = Tensor.conv2d(x.unsqueezed(axis: 2), weight: w, bias: bias?.value,
-                              padding: (0, padding), dilation: (1, dilation))
+                              stride: (1, stride), padding: (0, padding), dilation: (1, dilation))
         return y.squeezed(axis: 2)
     }
 }

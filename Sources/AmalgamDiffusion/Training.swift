@@ -52,8 +52,9 @@ public struct DiffusionBatcher {
         self.clips = clips; self.schedule = schedule; self.hop = hop; self.segmentFrames = segmentFrames; self.batchSize = batchSize
     }
 
-    /// One batch drawn with `rng`.
-    public func batch(using rng: inout RandomGenerator) -> Batch {
+    /// One batch drawn with `rng`; steps uniform in `stepRange` (default: all of 0..<T).
+    public func batch(using rng: inout RandomGenerator, stepRange: Range<Int>? = nil) -> Batch {
+        let range = stepRange ?? 0..<schedule.count
         let bands = clips[0].mel.shape[0], len = segmentFrames * hop
         var audio = [Float](repeating: 0, count: batchSize * len)
         var mel = [Float](repeating: log10(1e-6), count: batchSize * bands * segmentFrames)
@@ -67,7 +68,7 @@ public struct DiffusionBatcher {
             clip.mel.withUnsafeBufferPointer { m in
                 for k in 0..<bands { for f in 0..<n { mel[(b * bands + k) * segmentFrames + f] = m[k * clip.frames + start + f] } }
             }
-            let t = Int(rng.next() % UInt64(schedule.count))
+            let t = range.lowerBound + Int(rng.next() % UInt64(range.count))
             steps.append(Float(t)); levels.append(Float(a[t])); sigmas.append(Float((1 - a[t] * a[t]).squareRoot()))
         }
         let x0 = Tensor(audio, shape: [batchSize, 1, len])

@@ -1,0 +1,222 @@
+import AmalgamAudio
+import AmalgamCore
+import AmalgamDiffusion
+import AmalgamFormats
+import AmalgamNN
+import ArgumentParser
+import Foundation
+
+/// `amalgam diffusion`: FastDiff vocoders.
+struct DiffusionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diffusion",
+        abstract: "Diffusion vocoders (FastDiff): train a denoiser on speech, evaluate reconstructions.",
+        subcommands: [DiffusionTrainCommand.self, DiffusionEvaluateCommand.self])
+}
+
+func checkThreads(_ threads: Int?) throws {
+    if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+}
+
+func applyThreads(_ threads: Int?) {
+    if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
+}
+
+struct DiffusionTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a FastDiff vocoder (DDPM ε-prediction) on a directory of WAV files; write config.json, model.safetensors, metrics.jsonl and result.json to --out. Resumable: rerun the same command.")
+    @Option(help: "Directory of training WAV files (any rate and channel count: mixed to mono, resampled to --sample-rate).") var data: String
+    @Option(help: "Directory of validation WAV files (ε-loss after every epoch).") var validation: String?
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Optimisation steps.") var steps = 10_000
+    @Option(help: "Steps per epoch (one metrics line, one validation pass each).") var stepsPerEpoch = 100
+    @Option(help: "Mini-batch size (segments).") var batchSize = 4
+    @Option(help: "Segment length in mel frames (× hop samples).") var segmentFrames = 32
+    @Option(help: "AdamW learning rate.") var lr: Float = 2e-4
+    @Option(help: "Gradient-norm clip (0: none).") var clip: Float = 1
+    @Option(help: "Inner channels of the denoiser (FastDiff: 32).") var innerChannels = 32
+    @Option(help: "Hidden channels of the kernel predictors (FastDiff: 64).") var kernelPredictorChannels = 64
+    @Option(help: "LVC layers per block (FastDiff: 4).") var lvcLayers = 4
+    @Option(help: "Sample rate of the model (FastDiff: 22050).") var sampleRate = 22_050
+    @Option(help: "Use only the first N training files (sorted by name).") var limit: Int?
+    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Continue a run stopped before (its saved state in --out).") var resume = false
+    @Flag(help: "Print nothing but errors.") var quiet = false
+
+    func validate() throws {
+        try checkThreads(threads)
+        if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
+        guard clip >= 0, clip.isFinite else { throw ValidationError("--clip must be ≥ 0") }
+        do { _ = try training() } catch let e as AmalgamError { throw ValidationError(e.description) }
+    }
+
+    func training() throws -> VocoderTraining {
+        var t = VocoderTraining()
+        t.spec.mel.sampleRate = sampleRate
+        t.spec.model.innerChannels = innerChannels
+        t.spec.model.kernelPredictorChannels = kernelPredictorChannels
+        t.spec.model.lvcLayers = lvcLayers
+        t.steps = steps; t.stepsPerEpoch = stepsPerEpoch; t.batchSize = batchSize; t.segmentFrames = segmentFrames
+        t.learningRate = lr; t.clipNorm = clip > 0 ? clip : nil; t.seed = seed
+        try t.validate()
+        return t
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        try runReportingErrors(console) {
+            applyThreads(threads)
+            try checkOutputDirectory(out)
+            let t = try training()
+            let train = try loadVocoderClips(directory: data, mel: t.spec.mel, limit: limit)
+            let val = try validation.map { try loadVocoderClips(directory: $0, mel: t.spec.mel) } ?? []
+            let seconds = Double(train.reduce(0) { $0 + $1.audio.count }) / Double(sampleRate)
+            console.line(String(format: "training FastDiff (%d inner channels) on %d clips, %.1f min of audio; %d steps of %d × %d frames",
+                                innerChannels, train.count, seconds / 60, steps, batchSize, segmentFrames))
+            installInterruptHandler()
+            let r = try t.run(train: train, validation: val, outDir: out, resume: resume, callback: console.handle, shouldStop: { interruptRequested != 0 })
+            console.line(String(format: "done: %d steps in %.0f s; train ε-loss %.4f", r.steps, r.seconds, r.finalTrainLoss)
+                         + (r.finalValidationLoss.map { String(format: ", validation %.4f", $0) } ?? ""))
+            console.line("→ \(out)/model.safetensors, \(out)/config.json, \(out)/metrics.jsonl")
+        }
+    }
+}
+
+/// Parses `--steps`/`--schedule` into an inference schedule: N ∈ {3, 4, 6, 8} are FastDiff's
+/// shipped schedules, N = T the training schedule, or a JSON file with `betas`.
+func inferenceSchedule(steps: Int?, file: String?, vocoder: Vocoder) throws -> (NoiseSchedule, String) {
+    if let file {
+        guard let data = FileManager.default.contents(atPath: file) else { throw AmalgamError.format(path: file, message: "no such file") }
+        struct F: Decodable { var betas: [Double] }
+        let f: F
+        do { f = try JSONDecoder().decode(F.self, from: data) } catch { throw AmalgamError.format(path: file, message: "not a schedule file (needs {\"betas\": [...]})") }
+        return (try NoiseSchedule(betas: f.betas), "\(f.betas.count)-step schedule from \(file)")
+    }
+    let n = steps ?? 4
+    if n == vocoder.spec.trainingSteps { return (try vocoder.spec.trainingSchedule(), "the full \(n)-step training schedule") }
+    return (try NoiseSchedule.shipped(steps: n), "FastDiff's shipped \(n)-step schedule")
+}
+
+/// `amalgam vocode`: mel (or the mel of a WAV) → waveform.
+struct VocodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vocode",
+        abstract: "Turn a log-mel spectrogram (--mel, .npy [bands, frames]) or the mel of a WAV file (--wav) into speech with a trained FastDiff vocoder; write a 16-bit WAV.")
+    @Option(help: "Vocoder directory (amalgam diffusion train's --out).") var model: String
+    @Option(help: "Log-mel spectrogram, .npy float32 [bands, frames] (log10 magnitudes, as the model's config defines).") var mel: String?
+    @Option(help: "WAV file whose mel is vocoded (resampled and mixed to mono as needed).") var wav: String?
+    @Option(help: "Reverse steps: 3, 4, 6 or 8 (FastDiff's shipped schedules) or T (the full training schedule).") var steps: Int?
+    @Option(help: "A schedule JSON file ({\"betas\": [...]}, as amalgam diffusion schedule writes) instead of --steps.") var schedule: String?
+    @Option(help: "Output WAV file.") var out: String
+    @Option(help: "Seed of the sampling noise.") var seed: UInt64 = 0
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print nothing but errors.") var quiet = false
+
+    func validate() throws {
+        try checkThreads(threads)
+        guard (mel == nil) != (wav == nil) else { throw ValidationError("give exactly one of --mel and --wav") }
+        if steps != nil && schedule != nil { throw ValidationError("give --steps or --schedule, not both") }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        try runReportingErrors(console) {
+            applyThreads(threads)
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue { throw AmalgamError.invalidArgument("--out \(out) is a directory") }
+            let vocoder = try Vocoder.load(directory: model)
+            let (sched, what) = try inferenceSchedule(steps: steps, file: schedule, vocoder: vocoder)
+            let logMel: Tensor
+            if let wav {
+                let audio = try WAV.read(wav)
+                let (x, conv) = try vocoder.prepare(audio)
+                if let c = conv.mixedChannels { console.line("\(wav): \(c) channels mixed to mono") }
+                if let r = conv.resampledFrom { console.line("\(wav): resampled from \(r) Hz to \(vocoder.spec.mel.sampleRate) Hz") }
+                logMel = try vocoder.mel(x)
+            } else {
+                logMel = try NPY.read(mel!)
+                guard logMel.rank == 2, logMel.shape[0] == vocoder.spec.mel.bands else {
+                    throw AmalgamError.format(path: mel!, message: "a mel of shape \(logMel.shape); this vocoder takes [\(vocoder.spec.mel.bands) bands, frames]")
+                }
+            }
+            console.line("vocoding \(logMel.shape[1]) frames with \(what)")
+            let start = DispatchTime.now().uptimeNanoseconds
+            let y = try vocoder.synthesize(mel: logMel, schedule: sched, seed: seed) { done, total in
+                if !quiet && console.isTerminal { FileHandle.standardError.write(Data("\rstep \(done)/\(total) ".utf8)) }
+            }
+            if !quiet && console.isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let audioSeconds = Double(y.count) / Double(vocoder.spec.mel.sampleRate)
+            try WAV.write(Audio(sampleRate: vocoder.spec.mel.sampleRate, mono: y), to: out, format: .pcm16)
+            console.line(String(format: "%.2f s of audio in %.2f s (real-time factor %.3f) → %@", audioSeconds, seconds, seconds / audioSeconds, out))
+        }
+    }
+}
+
+struct DiffusionEvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Reconstruct every WAV in --data from its mel with each method (diffusion schedules and Griffin-Lim); append one JSON line per clip and method (log-mel L1, multi-resolution STFT error, seconds) to --out/rows.jsonl. Resumable: rows already there are kept.")
+    @Option(help: "Vocoder directory.") var model: String
+    @Option(help: "Directory of reference WAV files.") var data: String
+    @Option(help: "Name of the set in the rows (e.g. real-alsa, synthetic-test).") var set: String
+    @Option(help: "Comma-separated methods: step counts (3, 4, 6, 8: shipped schedules; T: the full schedule), schedule JSON files, griffin-lim.") var methods = "4,6,griffin-lim"
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Save the reconstructions of the first N clips as WAV files.") var saveAudio = 0
+    @Option(help: "Use only the first N clips (sorted by name).") var limit: Int?
+    @Option(help: "Seed of the sampling noise.") var seed: UInt64 = 0
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print nothing but errors.") var quiet = false
+
+    func validate() throws {
+        try checkThreads(threads)
+        if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
+        guard saveAudio >= 0 else { throw ValidationError("--save-audio must be ≥ 0") }
+        guard !set.isEmpty, set.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else { throw ValidationError("--set: letters, digits, - and _ only") }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        try runReportingErrors(console) {
+            applyThreads(threads)
+            try checkOutputDirectory(out)
+            let vocoder = try Vocoder.load(directory: model)
+            var list: [ReconstructionMethod] = []
+            for m in methods.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                if m == "griffin-lim" { list.append(.griffinLim(iterations: 60)); continue }
+                if let n = Int(m) {
+                    let (s, _) = try inferenceSchedule(steps: n, file: nil, vocoder: vocoder)
+                    list.append(.diffusion(name: "fastdiff-\(n)", schedule: s))
+                } else {
+                    let (s, _) = try inferenceSchedule(steps: nil, file: m, vocoder: vocoder)
+                    list.append(.diffusion(name: "fastdiff-" + URL(fileURLWithPath: m).deletingPathExtension().lastPathComponent, schedule: s))
+                }
+            }
+            let clips = try loadVocoderClips(directory: data, mel: vocoder.spec.mel, limit: limit)
+            let rowsPath = out + "/rows.jsonl"
+            var done = Set<String>()
+            if let text = try? String(contentsOfFile: rowsPath, encoding: .utf8) {
+                for line in text.split(separator: "\n") {
+                    if let r = try? JSONDecoder().decode(ReconstructionRow.self, from: Data(line.utf8)) { done.insert("\(r.set)|\(r.clip)|\(r.method)") }
+                }
+            }
+            let writer = try JSONLinesWriter(path: rowsPath, truncate: false)
+            installInterruptHandler()
+            for (i, clip) in clips.enumerated() {
+                for m in list where !done.contains("\(set)|\(clip.name)|\(m.name)") {
+                    if interruptRequested != 0 { throw AmalgamError.interrupted }
+                    let (y, row) = try vocoder.reconstruct(clip, set: set, method: m, seed: seed)
+                    try writer.append(row)
+                    if i < saveAudio {
+                        let base = URL(fileURLWithPath: clip.name).deletingPathExtension().lastPathComponent
+                        try WAV.write(Audio(sampleRate: vocoder.spec.mel.sampleRate, mono: y), to: "\(out)/\(set)-\(base)-\(m.name).wav")
+                    }
+                    console.line(String(format: "%@ %@ %@: log-mel L1 %.4f, MR-STFT %.4f, RTF %.3f", set, clip.name, m.name, row.logMelL1, row.mrSTFT, row.realTimeFactor))
+                }
+            }
+            console.line("→ \(rowsPath)")
+        }
+    }
+}
