@@ -20,7 +20,9 @@ public enum GriffinLim {
             ar[i] = cos(phi); ai[i] = sin(phi)
         }
         var prevR = [Float](repeating: 0, count: ar.count), prevI = prevR
-        let n = length ?? stft.hop * (frames - 1)
+        // The iterations run at the length whose STFT has exactly `frames` frames; `length`
+        // (e.g. frames · hop, one sample past it) applies to the final signal only.
+        let n = stft.hop * (frames - 1)
         let c = momentum / (1 + momentum)
         func spec() -> ComplexSpectrogram {
             ComplexSpectrogram(bins: bins, frames: frames, real: zip(magnitude, ar).map(*), imag: zip(magnitude, ai).map(*))
@@ -36,7 +38,7 @@ public enum GriffinLim {
             }
             prevR = rebuilt.real; prevI = rebuilt.imag
         }
-        return try stft.inverse(spec(), length: n)
+        return try stft.inverse(spec(), length: length ?? n)
     }
 
     /// A linear magnitude spectrogram `[bins, frames]` from a log-mel one (inverting

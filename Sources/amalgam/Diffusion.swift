@@ -11,7 +11,7 @@ struct DiffusionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diffusion",
         abstract: "Diffusion vocoders (FastDiff): train a denoiser on speech, evaluate reconstructions.",
-        subcommands: [DiffusionTrainCommand.self, DiffusionEvaluateCommand.self])
+        subcommands: [DiffusionTrainCommand.self, DiffusionScheduleCommand.self, DiffusionEvaluateCommand.self])
 }
 
 func checkThreads(_ threads: Int?) throws {
@@ -217,6 +217,82 @@ struct DiffusionEvaluateCommand: ParsableCommand {
                 }
             }
             console.line("→ \(rowsPath)")
+        }
+    }
+}
+
+struct DiffusionScheduleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedule",
+        abstract: "Derive a short reverse schedule for a trained vocoder (BDDM): train the schedule network φ with θ frozen (saved as --model/schedule_net.safetensors and reused), search the (a_N, β_N) grid, score each N-step schedule on the validation WAVs, write the best to --out (JSON with betas and every candidate).")
+    @Option(help: "Vocoder directory.") var model: String
+    @Option(help: "Directory of validation WAV files (φ trains on them; candidates are scored on them).") var validation: String
+    @Option(help: "Reverse steps of the schedule.") var steps = 4
+    @Option(help: "Output JSON file.") var out: String
+    @Option(help: "Training steps of φ.") var phiSteps = 1000
+    @Option(help: "Step skip τ of the step loss (BDDM: T/3 with T = 200; here 200 of 1000).") var tau = 200
+    @Option(help: "Grid bins per hyper-parameter (BDDM: 9).") var bins = 9
+    @Option(help: "Use only the first N validation clips for scoring.") var limit: Int?
+    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Train φ again even if --model holds one.") var retrainPhi = false
+    @Flag(help: "Print nothing but errors.") var quiet = false
+
+    func validate() throws {
+        try checkThreads(threads)
+        guard (1...64).contains(steps) else { throw ValidationError("--steps must be in 1…64") }
+        guard (1...1_000_000).contains(phiSteps) else { throw ValidationError("--phi-steps must be in 1…1000000") }
+        guard (1...50).contains(bins) else { throw ValidationError("--bins must be in 1…50") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
+    }
+
+    func run() throws {
+        let console = Console(quiet: quiet)
+        try runReportingErrors(console) {
+            applyThreads(threads)
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue { throw AmalgamError.invalidArgument("--out \(out) is a directory") }
+            let vocoder = try Vocoder.load(directory: model)
+            let clips = try loadVocoderClips(directory: validation, mel: vocoder.spec.mel)
+            let phi = ScheduleNetwork(seed: seed)
+            let phiPath = model + "/schedule_net.safetensors"
+            installInterruptHandler()
+            if !retrainPhi, FileManager.default.fileExists(atPath: phiPath) {
+                try phi.load(from: phiPath)
+                console.line("φ: loaded \(phiPath)")
+            } else {
+                var t = ScheduleNetworkTraining()
+                t.steps = phiSteps; t.tau = tau; t.seed = seed
+                let start = DispatchTime.now().uptimeNanoseconds
+                let losses = try t.run(phi, vocoder: vocoder, clips: clips, progress: { step, loss in
+                    if !quiet, step % 100 == 0 { console.line(String(format: "φ step %d/%d  step loss %.4f", step, phiSteps, loss)) }
+                }, shouldStop: { interruptRequested != 0 })
+                try phi.save(to: phiPath)
+                let writer = try JSONLinesWriter(path: model + "/schedule_net_losses.jsonl")
+                for (i, l) in losses.enumerated() { try writer.append(["step": Double(i + 1), "loss": Double(l)]) }
+                console.line(String(format: "φ: %d steps in %.0f s → %@", phiSteps, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, phiPath))
+            }
+            let scoring = Array(clips.prefix(limit ?? clips.count))
+            let start = DispatchTime.now().uptimeNanoseconds
+            let (cands, lengths) = try gridSearchSchedules(vocoder: vocoder, phi: phi, validation: scoring, steps: steps, bins: bins, seed: seed) { done, total in
+                if !quiet && console.isTerminal { FileHandle.standardError.write(Data("\rgrid \(done)/\(total) ".utf8)) }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            guard let best = cands.first else {
+                throw AmalgamError.invalidData("no grid point gave a \(steps)-step schedule (lengths found: \(lengths.sorted { $0.key < $1.key }.map { "\($0.key) steps × \($0.value)" }.joined(separator: ", ")))")
+            }
+            struct Out: Encodable {
+                var betas: [Double]; var alpha_N: Double; var beta_N: Double; var validation_log_mel_l1: Double
+                var search_seconds: Double; var lengths_found: [String: Int]; var candidates: [ScheduleCandidate]
+            }
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try writeAtomically(try enc.encode(Out(betas: best.betas, alpha_N: best.alphaN, beta_N: best.betaN, validation_log_mel_l1: best.validationLogMelL1,
+                                                   search_seconds: seconds, lengths_found: Dictionary(uniqueKeysWithValues: lengths.map { ("\($0.key)", $0.value) }),
+                                                   candidates: cands)), to: out)
+            console.line(String(format: "best %d-step schedule (a_N %.3f, β_N %.2f): validation log-mel L1 %.4f; %d candidates in %.0f s",
+                                steps, best.alphaN, best.betaN, best.validationLogMelL1, cands.count, seconds))
+            console.line("  β = " + best.betas.map { String(format: "%.4g", $0) }.joined(separator: ", "))
+            console.line("→ \(out)")
         }
     }
 }
