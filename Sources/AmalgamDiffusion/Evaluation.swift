@@ -24,6 +24,8 @@ public struct ReconstructionRow: Codable, Sendable {
     public var clip: String
     public var set: String
     public var method: String
+    /// Seed of the sampling noise (Griffin-Lim: of the initial phases).
+    public var seed: UInt64
     public var seconds: Double
     public var audioSeconds: Double
     /// Mean |log10 mel(ref) − log10 mel(rec)| (``AudioDistance/logMelL1``).
@@ -32,7 +34,7 @@ public struct ReconstructionRow: Codable, Sendable {
     public var mrSTFT: Double
     public var realTimeFactor: Double { seconds / audioSeconds }
     enum CodingKeys: String, CodingKey {
-        case clip, set, method, seconds, audioSeconds = "audio_seconds", logMelL1 = "log_mel_l1", mrSTFT = "mr_stft"
+        case clip, set, method, seed, seconds, audioSeconds = "audio_seconds", logMelL1 = "log_mel_l1", mrSTFT = "mr_stft"
     }
 }
 
@@ -52,7 +54,7 @@ extension Vocoder {
                                            length: clip.audio.count)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let row = ReconstructionRow(clip: clip.name, set: set, method: method.name, seconds: seconds,
+        let row = ReconstructionRow(clip: clip.name, set: set, method: method.name, seed: seed, seconds: seconds,
                                     audioSeconds: Double(clip.audio.count) / Double(spec.mel.sampleRate),
                                     logMelL1: try AudioDistance.logMelL1(clip.audio, y, mel: melSpec),
                                     mrSTFT: try AudioDistance.multiResolutionSTFT(clip.audio, y))

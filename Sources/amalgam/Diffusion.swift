@@ -77,6 +77,8 @@ struct DiffusionTrainCommand: ParsableCommand {
                                 innerChannels, train.count, seconds / 60, steps, batchSize, segmentFrames))
             installInterruptHandler()
             let r = try t.run(train: train, validation: val, outDir: out, resume: resume, callback: console.handle, shouldStop: { interruptRequested != 0 })
+            let dataRecord = ["train": URL(fileURLWithPath: data).standardizedFileURL.path] .merging(validation.map { ["validation": URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? [:]) { a, _ in a }
+            try writeAtomically(try JSONEncoder().encode(dataRecord), to: out + "/data.json")
             console.line(String(format: "done: %d steps in %.0f s; train ε-loss %.4f", r.steps, r.seconds, r.finalTrainLoss)
                          + (r.finalValidationLoss.map { String(format: ", validation %.4f", $0) } ?? ""))
             console.line("→ \(out)/model.safetensors, \(out)/config.json, \(out)/metrics.jsonl")
@@ -158,7 +160,7 @@ struct VocodeCommand: ParsableCommand {
 struct DiffusionEvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Reconstruct every WAV in --data from its mel with each method (diffusion schedules and Griffin-Lim); append one JSON line per clip and method (log-mel L1, multi-resolution STFT error, seconds) to --out/rows.jsonl. Resumable: rows already there are kept.")
+        abstract: "Reconstruct every WAV in --data from its mel with each method (diffusion schedules and Griffin-Lim); append one JSON line per clip, method and seed (log-mel L1, multi-resolution STFT error, seconds) to --out/rows.jsonl. Resumable: rows already there are kept.")
     @Option(help: "Vocoder directory.") var model: String
     @Option(help: "Directory of reference WAV files.") var data: String
     @Option(help: "Name of the set in the rows (e.g. real-alsa, synthetic-test).") var set: String
@@ -199,19 +201,19 @@ struct DiffusionEvaluateCommand: ParsableCommand {
             var done = Set<String>()
             if let text = try? String(contentsOfFile: rowsPath, encoding: .utf8) {
                 for line in text.split(separator: "\n") {
-                    if let r = try? JSONDecoder().decode(ReconstructionRow.self, from: Data(line.utf8)) { done.insert("\(r.set)|\(r.clip)|\(r.method)") }
+                    if let r = try? JSONDecoder().decode(ReconstructionRow.self, from: Data(line.utf8)) { done.insert("\(r.set)|\(r.clip)|\(r.method)|\(r.seed)") }
                 }
             }
             let writer = try JSONLinesWriter(path: rowsPath, truncate: false)
             installInterruptHandler()
             for (i, clip) in clips.enumerated() {
-                for m in list where !done.contains("\(set)|\(clip.name)|\(m.name)") {
+                for m in list where !done.contains("\(set)|\(clip.name)|\(m.name)|\(seed)") {
                     if interruptRequested != 0 { throw AmalgamError.interrupted }
                     let (y, row) = try vocoder.reconstruct(clip, set: set, method: m, seed: seed)
                     try writer.append(row)
                     if i < saveAudio {
                         let base = URL(fileURLWithPath: clip.name).deletingPathExtension().lastPathComponent
-                        try WAV.write(Audio(sampleRate: vocoder.spec.mel.sampleRate, mono: y), to: "\(out)/\(set)-\(base)-\(m.name).wav")
+                        try WAV.write(Audio(sampleRate: vocoder.spec.mel.sampleRate, mono: y), to: "\(out)/\(set)-\(base)-\(m.name)-seed\(seed).wav")
                     }
                     console.line(String(format: "%@ %@ %@: log-mel L1 %.4f, MR-STFT %.4f, RTF %.3f", set, clip.name, m.name, row.logMelL1, row.mrSTFT, row.realTimeFactor))
                 }
@@ -226,7 +228,7 @@ struct DiffusionScheduleCommand: ParsableCommand {
         commandName: "schedule",
         abstract: "Derive a short reverse schedule for a trained vocoder (BDDM): train the schedule network φ with θ frozen (saved as --model/schedule_net.safetensors and reused), search the (a_N, β_N) grid, score each N-step schedule on the validation WAVs, write the best to --out (JSON with betas and every candidate).")
     @Option(help: "Vocoder directory.") var model: String
-    @Option(help: "Directory of validation WAV files (φ trains on them; candidates are scored on them).") var validation: String
+    @Option(help: "Directory of validation WAV files (φ trains on them; candidates are scored on them). Default: the --validation the model was trained with (--model/data.json).") var validation: String?
     @Option(help: "Reverse steps of the schedule.") var steps = 4
     @Option(help: "Output JSON file.") var out: String
     @Option(help: "Training steps of φ.") var phiSteps = 1000
@@ -253,7 +255,13 @@ struct DiffusionScheduleCommand: ParsableCommand {
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue { throw AmalgamError.invalidArgument("--out \(out) is a directory") }
             let vocoder = try Vocoder.load(directory: model)
-            let clips = try loadVocoderClips(directory: validation, mel: vocoder.spec.mel)
+            var valDir = validation
+            if valDir == nil, let d = FileManager.default.contents(atPath: model + "/data.json"),
+               let rec = try? JSONDecoder().decode([String: String].self, from: d) { valDir = rec["validation"] }
+            guard let valDir else {
+                throw AmalgamError.invalidArgument("--validation: give a directory of validation WAV files (the model's data.json names none)")
+            }
+            let clips = try loadVocoderClips(directory: valDir, mel: vocoder.spec.mel)
             let phi = ScheduleNetwork(seed: seed)
             let phiPath = model + "/schedule_net.safetensors"
             installInterruptHandler()

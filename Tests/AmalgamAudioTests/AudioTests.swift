@@ -234,3 +234,29 @@ final class WAVTests: XCTestCase {
         XCTAssertThrowsError(try WAV.read("/nonexistent/file.wav")) { XCTAssertTrue("\($0)".contains("no such file")) }
     }
 }
+
+/// Mutated files (random bytes overwritten, truncations, huge declared sizes) never crash or
+/// allocate wildly: each either decodes or throws a format error naming the file.
+final class WAVFuzzTests: XCTestCase {
+    func testMutatedFilesDecodeOrThrowNeverCrash() throws {
+        var rng = RandomGenerator(seed: 11)
+        let base = [UInt8](try WAV.encode(Audio(sampleRate: 16000, channels: [[0.1, -0.2, 0.3, 0.5], [0, 0.25, -1, 0.75]]), format: .pcm24))
+        var decoded = 0, refused = 0
+        for i in 0..<3000 {
+            var b = base
+            switch i % 3 {
+            case 0: for _ in 0..<(1 + Int(rng.next() % 4)) { b[Int(rng.next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+            case 1: b = Array(b.prefix(Int(rng.next() % UInt64(b.count + 1))))
+            default:   // a size field (RIFF, fmt, data) set to something huge or odd
+                let field = [4, 16, 40][Int(rng.next() % 3)]
+                let v = UInt32(truncatingIfNeeded: rng.next())
+                for k in 0..<4 { b[field + k] = UInt8((v >> (8 * UInt32(k))) & 0xFF) }
+            }
+            do { _ = try WAV.decode(Data(b), path: "fuzz.wav"); decoded += 1 } catch {
+                XCTAssertTrue("\(error)".contains("fuzz.wav"), "\(error)"); refused += 1
+            }
+        }
+        XCTAssertGreaterThan(refused, 500)
+        XCTAssertGreaterThan(decoded, 100)
+    }
+}

@@ -35,7 +35,10 @@ final class DiffusionCLITests: XCTestCase {
         let train = try cli.run(["diffusion", "train", "--data", data, "--out", model, "--steps", "2", "--steps-per-epoch", "1", "--batch-size", "1",
                                  "--segment-frames", "2", "--inner-channels", "4", "--kernel-predictor-channels", "8", "--lvc-layers", "1", "--quiet"])
         XCTAssertEqual(train.status, 0, train.stderr)
-        for f in ["config.json", "model.safetensors", "metrics.jsonl", "result.json"] { XCTAssertTrue(FileManager.default.fileExists(atPath: model + "/" + f), f) }
+        let noVal = try cli.run(["diffusion", "schedule", "--model", model, "--steps", "2", "--out", work + "/s.json"])
+        XCTAssertEqual(noVal.status, 1, noVal.stderr)
+        XCTAssertTrue(noVal.stderr.contains("--validation"), noVal.stderr)
+        for f in ["config.json", "model.safetensors", "metrics.jsonl", "result.json", "data.json"] { XCTAssertTrue(FileManager.default.fileExists(atPath: model + "/" + f), f) }
 
         // A 16 kHz stereo file is mixed and resampled, and the user is told.
         let stereo = Audio(sampleRate: 16000, channels: [tone(200, seconds: 0.2, rate: 16000), tone(300, seconds: 0.2, rate: 16000)])
