@@ -81,7 +81,7 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // The Amalgam side of the side-by-side benchmark against PyTorch (scripts/bench/run.py).
         .executableTarget(
-            name: "amalgam-bench", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamGLM", "AmalgamMoE", "COpenBLAS"],
+            name: "amalgam-bench", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamGLM", "AmalgamMoE", "AmalgamDiffusion", "COpenBLAS"],
             path: "Benchmarks/AmalgamBench", swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
         .testTarget(name: "AmalgamLinalgTests", dependencies: ["AmalgamCore", "AmalgamLinalg"]),

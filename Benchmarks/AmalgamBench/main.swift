@@ -6,6 +6,7 @@
 // Training workloads report optimisation steps per second (forward, backward, SGD step) on random
 // inputs of the real shapes; `cnn-epoch` reports the wall time of one Fashion-MNIST epoch.
 import AmalgamCore
+import AmalgamDiffusion
 import AmalgamData
 import AmalgamFormats
 import AmalgamGLM
@@ -81,6 +82,28 @@ case "tiny": (value, unit) = (try trainStepRate(MLP(inputFeatures: 2, hidden: [1
 case "se-resnet20": (value, unit) = (try trainStepRate(SEResNet20(using: &rng), input: [1, 28, 28], classes: 10, batch: 128), "steps/s")
 case "dw-separable": (value, unit) = (try trainStepRate(DepthwiseSeparable(using: &rng), input: [64, 28, 28], classes: 10, batch: 64), "steps/s")
 case "conv1d-stack": (value, unit) = (try trainStepRate(ConvStack1d(using: &rng), input: [64, 1, 4096], classes: 10, batch: 8), "steps/s")
+case "fastdiff-step", "fastdiff-train":
+    // FastDiff's denoiser at the paper's size (32 channels, 15.3 M parameters). fastdiff-step:
+    // one denoising step (inference, no tape) on 1 s of 22,050 Hz audio (86 mel frames);
+    // a 4-step vocoding of 1 s costs 4 of these plus nothing else. fastdiff-train: one AdamW
+    // step on 4 segments of 32 frames (the study's batch), ε-prediction MSE.
+    let model = try FastDiffModel(config: FastDiffConfig(), seed: 0)
+    let train = workload == "fastdiff-train"
+    let (b, frames) = train ? (4, 32) : (1, 86)
+    let x = Tensor.normal([b, 1, frames * 256], using: &rng), mel = Tensor.normal([b, 80, frames], using: &rng)
+    let steps = Tensor((0..<b).map { Float(100 + 200 * $0) })
+    let inputs = Inputs(x, ["mel": mel, "step": steps])
+    if train {
+        let opt = Adam(learningRate: 2e-4, decoupled: true)
+        value = try rate {
+            let (_, grads) = try valueAndGrad(model) { m in try (m(inputs) - x).squared().mean() }
+            opt.update(model, gradients: grads)
+        }
+    } else {
+        model.eval()
+        value = try rate { _ = try withoutGradients { try model(inputs) } }
+    }
+    unit = "steps/s"
 case "moe":
     // 2,048 tokens through the MoE layer, loss = mean square of the output: forward + backward + SGD.
     let layer = SwitchMoEProxy(using: &rng)

@@ -8,8 +8,9 @@ import Foundation
 /// level table: x_N ~ N(0, I); for n = N…1, t_n = the continuous training step whose level is
 /// â_n, x ← (x − β̂_n/√(1 − â_n²) · ε_θ(x, mel, t_n))/√(1 − β̂_n), and x += σ̂_n z when n > 1.
 /// With the training schedule itself (N = T) this is DDPM's ancestral sampler at the integer
-/// steps T−1…0. Output length = frames · hop; samples are clipped to [−1, 1] at the end, as
-/// the reference does before writing a WAV.
+/// steps T−1…0. Output length = frames · hop; samples are clipped to [−1, 1] at the end (our
+/// choice: the reference's `save_wav` multiplies by 32,767 and casts to int16, where values
+/// beyond ±1 wrap around).
 public struct DiffusionSampler {
     public let model: FastDiffModel
     public let training: NoiseSchedule

@@ -130,6 +130,78 @@ class MoELayer(torch.nn.Module):
         return out
 
 
+class FastDiffTwin(torch.nn.Module):
+    """FastDiff's denoiser at the paper's size, written from the architecture (our code, the same
+    layers as AmalgamDiffusion.FastDiffModel and the reference's FastDiff_model.py): weight-normed
+    Conv1d everywhere, ConvTranspose1d upsamplers, kernel predictors, LVC by unfold + einsum."""
+    def __init__(self, c=32, bands=80, ratios=(8, 8, 4), layers=4, kp=64):
+        super().__init__()
+        wn = torch.nn.utils.parametrizations.weight_norm
+        conv = lambda i, o, k, d=1: wn(torch.nn.Conv1d(i, o, k, padding=d * (k - 1) // 2, dilation=d))
+        self.c, self.layers, self.ratios = c, layers, ratios
+        self.first = conv(1, c, 7)
+        self.fc1, self.fc2 = torch.nn.Linear(128, 512), torch.nn.Linear(512, 512)
+        self.down = torch.nn.ModuleList()
+        self.blocks = torch.nn.ModuleList()
+        for n, r in enumerate(ratios):
+            self.down.append(torch.nn.ModuleList([conv(c, c, 1)] + [conv(c, c, 3, d) for d in (1, 2, 4)]))
+            blk = torch.nn.Module()
+            blk.up = torch.nn.ConvTranspose1d(c, c, 2 * r, stride=r, padding=r // 2)
+            blk.fc_t = torch.nn.Linear(512, bands)
+            blk.inp = conv(bands, kp, 5)
+            blk.res = torch.nn.ModuleList([conv(kp, kp, 3) for _ in range(6)])
+            blk.kernel = conv(kp, c * 2 * c * 3 * layers, 3)
+            blk.bias = conv(kp, 2 * c * layers, 3)
+            blk.convs = torch.nn.ModuleList([conv(c, c, 3, 3 ** i) for i in range(layers)])
+            self.blocks.append(blk)
+        self.final = conv(c, 1, 7)
+
+    @staticmethod
+    def lvc(x, k, b, hop):
+        B, cin, L = x.shape
+        _, _, cout, ks, frames = k.shape
+        x = F.pad(x, (1, 1)).unfold(2, hop + 2, hop)          # B, cin, frames, hop + 2
+        x = x.unfold(3, ks, 1)                                  # B, cin, frames, hop, ks
+        o = torch.einsum("bilsk,biokl->bols", x, k) + b.unsqueeze(-1)
+        return o.reshape(B, cout, L)
+
+    def forward(self, audio, mel, t):
+        half = 64
+        f = torch.exp(torch.arange(half) * -(np.log(10000.0) / (half - 1)))
+        e = t[:, None] * f[None]
+        e = torch.cat([e.sin(), e.cos()], 1)
+        e = F.silu(self.fc2(F.silu(self.fc1(e))))
+        x = self.first(audio)
+        skips = []
+        for d, r in zip(self.down, reversed(self.ratios)):
+            skips.append(x)
+            size = x.shape[-1] // r
+            res = F.interpolate(d[0](x), size=size)
+            h = F.interpolate(x, size=size)
+            for cv in d[1:]:
+                h = cv(F.leaky_relu(h, 0.2))
+            x = h + res
+        hop = 1
+        for blk, r, skip in zip(self.blocks, self.ratios, reversed(skips)):
+            hop *= r
+            cond = mel + blk.fc_t(e).unsqueeze(-1)
+            h = F.leaky_relu(blk.inp(cond), 0.1)
+            rr = h
+            for cv in blk.res:
+                rr = F.leaky_relu(cv(rr), 0.1)
+            h = h + rr
+            B, _, frames = h.shape
+            ks = blk.kernel(h).view(B, self.layers, self.c, 2 * self.c, 3, frames)
+            bs = blk.bias(h).view(B, self.layers, 2 * self.c, frames)
+            x = blk.up(F.leaky_relu(x, 0.2))
+            for i, cv in enumerate(blk.convs):
+                x = x + skip
+                y = F.leaky_relu(cv(F.leaky_relu(x, 0.2)), 0.2)
+                y = self.lvc(y, ks[:, i], bs[:, i], hop)
+                x = x + torch.sigmoid(y[:, :self.c]) * torch.tanh(y[:, self.c:])
+        return self.final(x)
+
+
 w = a.workload
 if w in ("sgemm512", "sgemm1024"):
     value, unit = gemm_rate(int(w[5:])), "GFLOP/s"
@@ -147,6 +219,22 @@ elif w == "dw-separable":
     value, unit = train_rate(DepthwiseSeparable(), (64, 28, 28), 10, 64), "steps/s"
 elif w == "conv1d-stack":
     value, unit = train_rate(ConvStack1d(), (64, 4096), 10, 8), "steps/s"
+elif w in ("fastdiff-step", "fastdiff-train"):
+    model = FastDiffTwin()
+    b, frames = (4, 32) if w == "fastdiff-train" else (1, 86)
+    x, mel, t = torch.randn(b, 1, frames * 256), torch.randn(b, 80, frames), torch.tensor([100.0 + 200 * i for i in range(b)])
+    if w == "fastdiff-train":
+        opt = torch.optim.AdamW(model.parameters(), lr=2e-4, weight_decay=0)
+        def step():
+            opt.zero_grad(set_to_none=True)
+            (model(x, mel, t) - x).pow(2).mean().backward()
+            opt.step()
+    else:
+        model.eval()
+        def step():
+            with torch.no_grad():
+                model(x, mel, t)
+    value, unit = rate(step), "steps/s"
 elif w in ("moe", "moe-layer", "ffn"):
     # moe-layer: the same Switch computation as "moe" (Amalgam adds its balance loss: negligible);
     # ffn: one dense FFN 256 -> 1024 -> 256, the experts' width (equal active parameters).
