@@ -80,25 +80,16 @@ public struct Vocoder {
 
     public func save(directory dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeAtomically(try enc.encode(spec), to: dir + "/config.json")
+        try writeJSON(spec, to: dir + "/config.json")
         try model.save(to: dir + "/model.safetensors")
     }
 
     /// What was done to a waveform to make it the model's input.
     public struct Conversion: Sendable { public var resampledFrom: Int?; public var mixedChannels: Int? }
 
-    /// Mono audio at the model's rate: channels averaged, resampled with soxr (HQ) when the
-    /// rate differs; says what it did.
+    /// Mono audio at the model's rate (``monoAudio(_:at:)``), saying what was done.
     public func prepare(_ audio: Audio) throws -> (samples: [Float], conversion: Conversion) {
-        var c = Conversion()
-        var x = audio.mono
-        if audio.channels.count > 1 { c.mixedChannels = audio.channels.count }
-        if audio.sampleRate != spec.mel.sampleRate {
-            x = try Resampler.resample(x, from: audio.sampleRate, to: spec.mel.sampleRate)
-            c.resampledFrom = audio.sampleRate
-        }
-        return (x, c)
+        try monoAudio(audio, at: spec.mel.sampleRate)
     }
 
     /// Log-mel `[bands, frames]` of mono samples at the model's rate.
@@ -115,6 +106,19 @@ public struct Vocoder {
     }
 }
 
+/// Mono audio at `rate`: channels averaged, resampled with soxr (HQ) when the rate differs;
+/// says what it did.
+public func monoAudio(_ audio: Audio, at rate: Int) throws -> (samples: [Float], conversion: Vocoder.Conversion) {
+    var c = Vocoder.Conversion()
+    var x = audio.mono
+    if audio.channels.count > 1 { c.mixedChannels = audio.channels.count }
+    if audio.sampleRate != rate {
+        x = try Resampler.resample(x, from: audio.sampleRate, to: rate)
+        c.resampledFrom = audio.sampleRate
+    }
+    return (x, c)
+}
+
 /// Utterances from a directory of WAV files (sorted by name), each mixed to mono, resampled to
 /// the vocoder's rate and paired with its log-mel spectrogram.
 public func loadVocoderClips(directory dir: String, mel settings: MelSettings, limit: Int? = nil) throws -> [VocoderClip] {
@@ -126,9 +130,7 @@ public func loadVocoderClips(directory dir: String, mel settings: MelSettings, l
     let mel = try settings.make()
     var clips: [VocoderClip] = []
     for name in wavs.prefix(limit ?? wavs.count) {
-        let a = try WAV.read(dir + "/" + name)
-        var x = a.mono
-        if a.sampleRate != settings.sampleRate { x = try Resampler.resample(x, from: a.sampleRate, to: settings.sampleRate) }
+        let x = try monoAudio(try WAV.read(dir + "/" + name), at: settings.sampleRate).samples
         guard x.count >= settings.nFFT / 2 + 1 else { throw AmalgamError.invalidData("\(dir)/\(name): \(x.count) samples, too short for one frame") }
         clips.append(try VocoderClip(name: name, audio: x, mel: mel))
     }
@@ -223,8 +225,7 @@ public struct VocoderTraining {
         let result = Result(steps: steps, seconds: fit.seconds, finalTrainLoss: history.last?.trainLoss ?? .nan,
                             finalValidationLoss: history.last?.testLoss, parameters: vocoder.model.parameterCount,
                             trainClips: train.count, trainSeconds: Double(train.reduce(0) { $0 + $1.audio.count }) / Double(spec.mel.sampleRate))
-        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeAtomically(try enc.encode(result), to: outDir + "/result.json")
+        try writeJSON(result, to: outDir + "/result.json")
         trainer.checkpointer?.remove()
         return result
     }

@@ -18,6 +18,12 @@ func checkThreads(_ threads: Int?) throws {
     if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
 }
 
+/// Refuses an output file path that is a directory, before any work.
+func checkOutputFile(_ path: String) throws {
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { throw AmalgamError.invalidArgument("--out \(path) is a directory") }
+}
+
 func applyThreads(_ threads: Int?) {
     if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
 }
@@ -126,8 +132,7 @@ struct VocodeCommand: ParsableCommand {
         let console = Console(quiet: quiet)
         try runReportingErrors(console) {
             applyThreads(threads)
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue { throw AmalgamError.invalidArgument("--out \(out) is a directory") }
+            try checkOutputFile(out)
             let vocoder = try Vocoder.load(directory: model)
             let (sched, what) = try inferenceSchedule(steps: steps, file: schedule, vocoder: vocoder)
             let logMel: Tensor
@@ -252,8 +257,7 @@ struct DiffusionScheduleCommand: ParsableCommand {
         let console = Console(quiet: quiet)
         try runReportingErrors(console) {
             applyThreads(threads)
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), isDir.boolValue { throw AmalgamError.invalidArgument("--out \(out) is a directory") }
+            try checkOutputFile(out)
             let vocoder = try Vocoder.load(directory: model)
             var valDir = validation
             if valDir == nil, let d = FileManager.default.contents(atPath: model + "/data.json"),
@@ -293,10 +297,9 @@ struct DiffusionScheduleCommand: ParsableCommand {
                 var betas: [Double]; var alpha_N: Double; var beta_N: Double; var validation_log_mel_l1: Double
                 var search_seconds: Double; var lengths_found: [String: Int]; var candidates: [ScheduleCandidate]
             }
-            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try writeAtomically(try enc.encode(Out(betas: best.betas, alpha_N: best.alphaN, beta_N: best.betaN, validation_log_mel_l1: best.validationLogMelL1,
+            try writeJSON(Out(betas: best.betas, alpha_N: best.alphaN, beta_N: best.betaN, validation_log_mel_l1: best.validationLogMelL1,
                                                    search_seconds: seconds, lengths_found: Dictionary(uniqueKeysWithValues: lengths.map { ("\($0.key)", $0.value) }),
-                                                   candidates: cands)), to: out)
+                                                   candidates: cands), to: out)
             console.line(String(format: "best %d-step schedule (a_N %.3f, β_N %.2f): validation log-mel L1 %.4f; %d candidates in %.0f s",
                                 steps, best.alphaN, best.betaN, best.validationLogMelL1, cands.count, seconds))
             console.line("  β = " + best.betas.map { String(format: "%.4g", $0) }.joined(separator: ", "))
