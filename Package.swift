@@ -78,7 +78,10 @@ let package = Package(
                 "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune", "AmalgamMoE", "AmalgamAttention", "AmalgamDASH", "AmalgamNAS", "AmalgamAudio", "AmalgamDiffusion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]),
+            swiftSettings: [.swiftLanguageMode(.v5)],
+            plugins: ["VersionStamp"]),
+        // `amalgam --version` names the commit: a prebuild step writes it (scripts/version-stamp.sh).
+        .plugin(name: "VersionStamp", capability: .buildTool()),
         // The Amalgam side of the side-by-side benchmark against PyTorch (scripts/bench/run.py).
         .executableTarget(
             name: "amalgam-bench", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamGLM", "AmalgamMoE", "AmalgamDiffusion", "COpenBLAS"],

@@ -5,5 +5,6 @@ struct Amalgam: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "amalgam",
         abstract: "Efficient deep-learning methods on a Swift tensor engine.",
+        version: AmalgamVersion.text,
         subcommands: [TrainCommand.self, EvaluateCommand.self, MergeCommand.self, GLMCommand.self, DiversityCommand.self, TransferCommand.self, DiversityStudyCommand.self, CoresetCommand.self, FinetuneCommand.self, PruneCommand.self, EmbedCommand.self, SimilarityCommand.self, MoECommand.self, LayersCommand.self, DASHCommand.self, NASCommand.self, DiffusionCommand.self, VocodeCommand.self])
 }
