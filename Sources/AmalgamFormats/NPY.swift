@@ -1,17 +1,12 @@
 import AmalgamCore
 import Foundation
 
-/// NumPy's `.npy` format, version 1.0, for float32 arrays: the magic `\x93NUMPY`, a little-endian
-/// header length, a Python-literal header dict padded to 64 bytes, then the raw data.
+/// NumPy's `.npy` format: the magic `\x93NUMPY`, a little-endian header length, a Python-literal
+/// header dict padded to 64 bytes, then the raw data. Written as version 1.0 in float32 (tensors)
+/// or float64; read in versions 1.0–3.0 as float32, float64 or uint8.
 public enum NPY {
     public static func serialize(_ t: Tensor) -> Data {
-        let shape = t.shape.count == 1 ? "(\(t.shape[0]),)" : "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }"
-        let total = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
-        var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
-        withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { d.append(contentsOf: $0) }
-        d.append(Data(header.utf8))
+        var d = preamble(descr: "<f4", shape: t.shape)
         t.withUnsafeBufferPointer { p in
             var le = p.map { $0.bitPattern.littleEndian }
             le.withUnsafeMutableBytes { d.append(contentsOf: $0) }
@@ -19,20 +14,53 @@ public enum NPY {
         return d
     }
 
+    /// A float64 (`<f8`) array of `shape` holding `values` in C order.
+    public static func serialize(doubles values: [Double], shape: [Int]) -> Data {
+        precondition(shape.reduce(1, *) == values.count, "\(values.count) values for shape \(shape)")
+        var d = preamble(descr: "<f8", shape: shape)
+        var le = values.map { $0.bitPattern.littleEndian }
+        le.withUnsafeMutableBytes { d.append(contentsOf: $0) }
+        return d
+    }
+
+    /// The magic, version 1.0 and the header dict padded so the data starts at a multiple of 64.
+    private static func preamble(descr: String, shape dims: [Int]) -> Data {
+        let shape = dims.count == 1 ? "(\(dims[0]),)" : "(" + dims.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
+        let total = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
+        var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { d.append(contentsOf: $0) }
+        d.append(Data(header.utf8))
+        return d
+    }
+
     /// Writes `t` atomically.
     public static func write(_ t: Tensor, to path: String) throws { try writeAtomically(serialize(t), to: path) }
 
-    /// Reads a `.npy` file of little-endian float32 (`<f4`) or float64 (`<f8`, converted) in C
-    /// order, versions 1.0–3.0. Anything else (Fortran order, other dtypes, object arrays, a
-    /// shape that disagrees with the data's length) is a clear error.
-    public static func read(_ path: String) throws -> Tensor {
+    /// The element types ``parse(_:path:)`` reads.
+    public enum DType: String, Sendable {
+        case float32 = "<f4", float64 = "<f8", uint8 = "|u1"
+    }
+
+    /// Reads a `.npy` file of little-endian float32 (`<f4`), float64 (`<f8`, converted) or
+    /// uint8 (`|u1`, the values 0…255 as floats) in C order, versions 1.0–3.0. Anything else
+    /// (Fortran order, other dtypes, object arrays, a shape that disagrees with the data's length)
+    /// is a clear error.
+    public static func read(_ path: String) throws -> Tensor { try readTyped(path).tensor }
+
+    /// ``read(_:)`` and the file's element type (callers that scale integer pixels need it).
+    public static func readTyped(_ path: String) throws -> (tensor: Tensor, dtype: DType) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw AmalgamError.format(path: path, message: "no such file")
         }
-        return try parse(data, path: path)
+        return try parseTyped(data, path: path)
     }
 
-    public static func parse(_ data: Data, path: String = "<npy>") throws -> Tensor {
+    public static func parse(_ data: Data, path: String = "<npy>") throws -> Tensor { try parseTyped(data, path: path).tensor }
+
+    /// ``parse(_:path:)`` and the data's element type.
+    public static func parseTyped(_ data: Data, path: String = "<npy>") throws -> (tensor: Tensor, dtype: DType) {
         func fail(_ m: String) -> AmalgamError { .format(path: path, message: "not a readable .npy file: " + m) }
         let b = [UInt8](data)
         guard b.count >= 10, b[0] == 0x93, b[1..<6].elementsEqual("NUMPY".utf8) else { throw fail("no \\x93NUMPY signature") }
@@ -52,9 +80,10 @@ public enum NPY {
             return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
         }
         guard let descr = value("descr") else { throw fail("no descr in the header") }
-        let width: Int
-        if descr.hasPrefix("'<f4'") { width = 4 } else if descr.hasPrefix("'<f8'") { width = 8 } else {
-            throw fail("dtype \(descr.prefix(8)) (only little-endian float32 and float64 are read)")
+        let width: Int, dtype: DType
+        if descr.hasPrefix("'<f4'") { (width, dtype) = (4, .float32) } else if descr.hasPrefix("'<f8'") { (width, dtype) = (8, .float64) }
+        else if descr.hasPrefix("'|u1'") || descr.hasPrefix("'<u1'") { (width, dtype) = (1, .uint8) } else {
+            throw fail("dtype \(descr.prefix(8)) (only little-endian float32, float64 and uint8 are read)")
         }
         guard let fo = value("fortran_order"), fo.hasPrefix("False") else { throw fail("Fortran order is not supported") }
         guard let sh = value("shape"), sh.hasPrefix("("), let close = sh.firstIndex(of: ")") else { throw fail("no shape in the header") }
@@ -74,7 +103,9 @@ public enum NPY {
         var values = [Float](repeating: 0, count: count)
         for i in 0..<count {
             let o = body + i * width
-            if width == 4 {
+            if width == 1 {
+                values[i] = Float(b[o])
+            } else if width == 4 {
                 values[i] = Float(bitPattern: UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24)
             } else {
                 var u: UInt64 = 0
@@ -82,6 +113,6 @@ public enum NPY {
                 values[i] = Float(Double(bitPattern: u))
             }
         }
-        return Tensor(values, shape: shape)
+        return (Tensor(values, shape: shape), dtype)
     }
 }

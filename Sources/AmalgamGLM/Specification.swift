@@ -195,25 +195,33 @@ public enum GLMFileFormat: String, CaseIterable, Codable, Sendable {
 
 /// A GLM's data read from a file.
 public enum GLMData {
-    /// The design matrix, the targets and (with `eventColumn`, for Cox) the event indicators.
-    /// CSV: numbers with an optional header, `targetColumn` and `eventColumn` 0-based, negative
-    /// from the end; LIBSVM: a sparse design (no event column).
-    public static func read(_ path: String, format: GLMFileFormat? = nil, targetColumn: Int = -1, eventColumn: Int? = nil) throws -> (X: AnyDesign, y: [Double], events: [Double]?) {
+    /// The design matrix, the targets, (with `eventColumn`, for Cox) the event indicators and
+    /// the feature names (a CSV file's header without the target and event columns; nil for
+    /// LIBSVM and header-less CSV, as scikit-learn sets `feature_names_in_` only for named
+    /// columns). CSV: numbers with an optional header, `targetColumn` and `eventColumn` 0-based,
+    /// negative from the end; LIBSVM: a sparse design (no event column; `features` fixes the
+    /// column count).
+    public static func read(_ path: String, format: GLMFileFormat? = nil, targetColumn: Int = -1, eventColumn: Int? = nil,
+                            features: Int? = nil) throws -> (X: AnyDesign, y: [Double], events: [Double]?, featureNames: [String]?) {
         switch format ?? .guess(path) {
         case .csv:
             let t = try GLMTable.readCSV(path, targetColumn: targetColumn)
-            guard let eventColumn else { return (.dense(t.X), t.y, nil) }
+            let names = t.hasHeader ? t.columns : nil
+            guard let eventColumn else { return (.dense(t.X), t.y, nil, names) }
             let width = t.X.columnCount + 1
             let e = eventColumn < 0 ? width + eventColumn : eventColumn, tc = targetColumn < 0 ? width + targetColumn : targetColumn
             guard e >= 0, e < width, e != tc else {
                 throw GLMError.invalidArgument("--event-column \(eventColumn) must be another column of the \(width) in \(path)")
             }
-            let (X, events) = t.X.removingColumn(e < tc ? e : e - 1)
-            return (.dense(X), t.y, events)
+            let k = e < tc ? e : e - 1
+            let (X, events) = t.X.removingColumn(k)
+            var rest = names
+            rest?.remove(at: k)
+            return (.dense(X), t.y, events, rest)
         case .libsvm:
             guard eventColumn == nil else { throw GLMError.invalidArgument("--datafit cox reads a CSV file (times and events are two columns)") }
-            let t = try GLMTable.readLIBSVM(path)
-            return (.sparse(t.X), t.y, nil)
+            let t = try GLMTable.readLIBSVM(path, features: features)
+            return (.sparse(t.X), t.y, nil, nil)
         }
     }
 }
@@ -231,9 +239,14 @@ public struct GLMFitReport: Codable, Sendable {
     public var cvAlphas: [Double]?
     public var cvMeanLoss: [Double]?
     public var cvFolds: Int?
+    /// The fitted columns' names (scikit-learn's `feature_names_in_`), when the data named them.
+    public var featureNames: [String]?
+    /// The two labels of a logistic fit, the negative class first (scikit-learn's `classes_`).
+    public var classes: [Double]?
 
     public init(_ s: GLMSolution, alpha: Double, alphaMax: Double?, seconds: Double, shape: (rows: Int, columns: Int), specification spec: GLMSpecification,
-                crossValidation cv: CrossValidation? = nil, folds: Int? = nil) {
+                crossValidation cv: CrossValidation? = nil, folds: Int? = nil, featureNames: [String]? = nil, classes: [Double]? = nil) {
+        self.featureNames = featureNames; self.classes = classes
         coef = s.coef; intercept = s.intercept; objective = s.objective; stopCrit = s.stopCrit; nIter = s.nIter; epochs = s.epochs
         converged = s.converged; self.seconds = seconds; self.alpha = alpha; nNonzero = s.coef.filter { $0 != 0 }.count
         nSamples = shape.rows; nFeatures = shape.columns; datafit = spec.datafit.rawValue; penalty = spec.penalty.rawValue
@@ -244,6 +257,43 @@ public struct GLMFitReport: Codable, Sendable {
         case coef, intercept, objective, epochs, converged, seconds, alpha, datafit, penalty
         case stopCrit = "stop_crit", nIter = "n_iter", nNonzero = "n_nonzero", nSamples = "n_samples", nFeatures = "n_features"
         case alphaMax = "alpha_max", cvAlphas = "cv_alphas", cvMeanLoss = "cv_mean_loss", cvFolds = "cv_folds"
+        case featureNames = "feature_names", classes
+    }
+}
+
+/// A fitted GLM's predictions (``GLMFitReport/predict(_:)``).
+public struct GLMPrediction: Sendable {
+    /// The linear predictor η = X·coef + intercept.
+    public var linear: [Double]
+    /// The model's answer: η (quadratic, huber); the predicted class (logistic: classes[1] where
+    /// η > 0, as scikit-learn's `predict`); the mean exp(η) (poisson, gamma: their log link);
+    /// the relative hazard exp(η) (cox).
+    public var response: [Double]
+    /// logistic: P(y = classes[1]) = σ(η); nil otherwise.
+    public var probability: [Double]?
+}
+
+extension GLMFitReport {
+    /// The model's predictions on `X`, whose columns must be the fitted ones (`n_features` of them).
+    public func predict(_ X: AnyDesign) throws -> GLMPrediction {
+        guard X.shape.columns == coef.count else {
+            throw GLMError.invalidArgument("the data has \(X.shape.columns) feature columns, the model \(coef.count)")
+        }
+        let product: [Double]
+        switch X { case .dense(let x): product = x.multiply(coef); case .sparse(let x): product = x.multiply(coef) }
+        let eta = product.map { $0 + intercept }
+        switch DatafitKind(rawValue: datafit) {
+        case .quadratic?, .huber?:
+            return GLMPrediction(linear: eta, response: eta, probability: nil)
+        case .logistic?:
+            guard let classes, classes.count == 2 else { throw GLMError.invalidArgument("a logistic model needs its two classes (the report has none)") }
+            let p = eta.map { $0 >= 0 ? 1 / (1 + Foundation.exp(-$0)) : Foundation.exp($0) / (1 + Foundation.exp($0)) }
+            return GLMPrediction(linear: eta, response: eta.map { $0 > 0 ? classes[1] : classes[0] }, probability: p)
+        case .poisson?, .gamma?, .cox?:
+            return GLMPrediction(linear: eta, response: eta.map { Foundation.exp($0) }, probability: nil)
+        case nil:
+            throw GLMError.invalidArgument("unknown datafit '\(datafit)' in the model")
+        }
     }
 }
 
@@ -255,11 +305,14 @@ public struct GLMPathReport: Codable, Sendable {
     public var epochs: [Int]
     public var seconds: Double
     public var datafit, penalty: String
+    /// The fitted columns' names, when the data named them.
+    public var featureNames: [String]?
 
-    public init(_ p: GLMPath, seconds: Double, specification spec: GLMSpecification) {
+    public init(_ p: GLMPath, seconds: Double, specification spec: GLMSpecification, featureNames: [String]? = nil) {
+        self.featureNames = featureNames
         alphas = p.alphas; coefs = p.coefs; intercepts = p.intercepts; stopCrits = p.stopCrits; epochs = p.epochs
         self.seconds = seconds; datafit = spec.datafit.rawValue; penalty = spec.penalty.rawValue
     }
 
-    enum CodingKeys: String, CodingKey { case alphas, coefs, intercepts, epochs, seconds, datafit, penalty; case stopCrits = "stop_crits" }
+    enum CodingKeys: String, CodingKey { case alphas, coefs, intercepts, epochs, seconds, datafit, penalty; case stopCrits = "stop_crits", featureNames = "feature_names" }
 }

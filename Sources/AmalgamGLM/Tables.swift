@@ -3,8 +3,10 @@ import Foundation
 /// Readers for the tables sparse linear models are fitted on.
 public enum GLMTable {
     /// A CSV file of numbers (optional header row) → dense X and the target column
-    /// (`targetColumn`, negative counts from the end; default the last column).
-    public static func readCSV(_ path: String, targetColumn: Int = -1, header: Bool? = nil) throws -> (X: DenseMatrix, y: [Double], columns: [String]) {
+    /// (`targetColumn`, negative counts from the end; default the last column; nil: every column
+    /// is a feature and y is empty). `columns` names X's columns: the header's names, or x0, x1, …
+    /// without a header (`hasHeader` says which).
+    public static func readCSV(_ path: String, targetColumn: Int? = -1, header: Bool? = nil) throws -> (X: DenseMatrix, y: [Double], columns: [String], hasHeader: Bool) {
         let text = try readText(path)
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
         while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
@@ -13,8 +15,11 @@ public enum GLMTable {
         let hasHeader = header ?? first.contains { Double($0) == nil }
         let names = hasHeader ? first : (0..<first.count).map { "x\($0)" }
         let width = first.count
-        let t = targetColumn < 0 ? width + targetColumn : targetColumn
-        guard t >= 0, t < width else { throw GLMError.invalidArgument("target column \(targetColumn) is outside the \(width) columns of \(path)") }
+        let t: Int
+        if let targetColumn {
+            t = targetColumn < 0 ? width + targetColumn : targetColumn
+            guard t >= 0, t < width else { throw GLMError.invalidArgument("target column \(targetColumn) is outside the \(width) columns of \(path)") }
+        } else { t = -1 }
         var rows: [[Double]] = [], y: [Double] = []
         for (k, line) in lines.enumerated().dropFirst(hasHeader ? 1 : 0) {
             let fields = splitCSV(line)
@@ -30,8 +35,9 @@ public enum GLMTable {
             rows.append(row)
         }
         guard !rows.isEmpty else { throw GLMError.parse(file: path, line: 1, message: "no data rows") }
-        var cols = names; cols.remove(at: t)
-        return (try DenseMatrix(rows: rows), y, cols)
+        var cols = names
+        if t >= 0 { cols.remove(at: t) }
+        return (try DenseMatrix(rows: rows), y, cols, hasHeader)
     }
 
     /// A LIBSVM/svmlight file (`label index:value …`, indices from 1, increasing) → sparse X

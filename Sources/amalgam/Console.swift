@@ -58,7 +58,18 @@ final class Console {
     /// Whether finished phases get a line (commands that print their own result turn it off).
     var showPhaseEnds = true
 
-    private func clearBar() { if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
+    /// A progress bar on a terminal (standard error), redrawn at most ten times a second: for
+    /// work that is not a training loop (embedding a file of sentences).
+    func bar(_ label: String, _ done: Int, _ total: Int) {
+        guard !quiet, isTerminal, total > 0 else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard done == total || now - lastDraw > 100_000_000 else { return }
+        lastDraw = now
+        let width = 30, filled = width * min(done, total) / total
+        FileHandle.standardError.write(Data("\r\(label) \(String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)) \(done)/\(total) ".utf8))
+    }
+
+    func clearBar() { if !quiet, isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
 }
 
 /// Set by the SIGINT/SIGTERM handler; polled by the training loop between batches, which

@@ -13,7 +13,7 @@ struct GLMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "glm",
         abstract: "Sparse generalized linear models: fit one model or a regularisation path.",
-        subcommands: [GLMFitCommand.self, GLMPathCommand.self])
+        subcommands: [GLMFitCommand.self, GLMPathCommand.self, GLMPredictCommand.self])
 }
 
 /// Options shared by `glm fit` and `glm path`.
@@ -66,11 +66,12 @@ struct GLMOptions: ParsableArguments {
         return s
     }
 
-    /// The data and the model bound to it.
-    func problem() throws -> (GLMSpecification, GLMProblem, shape: (rows: Int, columns: Int)) {
+    /// The data and the model bound to it, the data's feature names and (logistic) its classes.
+    func problem() throws -> (GLMSpecification, GLMProblem, shape: (rows: Int, columns: Int), featureNames: [String]?, classes: [Double]?) {
         let spec = try specification()
-        let (X, y, events) = try GLMData.read(data, format: format, targetColumn: targetColumn, eventColumn: eventColumn)
-        return (spec, try spec.bind(X, y, events: events), X.shape)
+        let (X, y, events, names) = try GLMData.read(data, format: format, targetColumn: targetColumn, eventColumn: eventColumn)
+        let classes = spec.datafit == .logistic ? try SparseLogisticRegression.signedLabels(y).classes : nil
+        return (spec, try spec.bind(X, y, events: events), X.shape, names, classes)
     }
 
     /// Writes `value` as JSON to --out, else standard output.

@@ -21,7 +21,7 @@ struct GLMFitCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors(Console(quiet: false)) {
-            let (spec, problem, shape) = try options.problem()
+            let (spec, problem, shape, names, classes) = try options.problem()
             let amax = try problem.alphaMax()
             let a: Double
             var cvResult: CrossValidation? = nil
@@ -39,7 +39,7 @@ struct GLMFitCommand: ParsableCommand {
             let start = DispatchTime.now().uptimeNanoseconds
             let s = try problem.fit(a)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            try options.write(GLMFitReport(s, alpha: a, alphaMax: amax, seconds: seconds, shape: shape, specification: spec, crossValidation: cvResult, folds: cv))
+            try options.write(GLMFitReport(s, alpha: a, alphaMax: amax, seconds: seconds, shape: shape, specification: spec, crossValidation: cvResult, folds: cv, featureNames: names, classes: classes))
         }
     }
 }

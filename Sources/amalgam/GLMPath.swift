@@ -19,11 +19,11 @@ struct GLMPathCommand: ParsableCommand {
                     return v
                 }
             }
-            let (spec, problem, _) = try options.problem()
+            let (spec, problem, _, names, _) = try options.problem()
             let start = DispatchTime.now().uptimeNanoseconds
             let p = try problem.path(given, nAlphas, eps)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            try options.write(GLMPathReport(p, seconds: seconds, specification: spec))
+            try options.write(GLMPathReport(p, seconds: seconds, specification: spec, featureNames: names))
         }
     }
 }

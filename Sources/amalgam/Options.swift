@@ -37,3 +37,47 @@ func parseSeeds(_ s: String) throws -> [UInt64] {
     guard !out.isEmpty else { throw ValidationError("--seeds is empty") }
     return out
 }
+
+/// The options every command that computes shares — the same names and meanings everywhere
+/// (docs/cli.md): `--threads`, `--quiet`, `--json`.
+struct RunOptions: ParsableArguments {
+    @Option(help: "Threads for the engine's kernels, OpenBLAS and oneDNN (default: all cores).") var threads: Int?
+    @Flag(help: "Print nothing but errors.") var quiet = false
+    @Flag(help: "Print the result as one JSON document on standard output and nothing else there (errors go to standard error).") var json = false
+
+    func validate() throws { try checkThreads(threads) }
+
+    /// Applies --threads and returns the console the command renders with: progress and text
+    /// results are off with --quiet or --json.
+    func start() -> Console {
+        applyThreads(threads)
+        return Console(quiet: quiet || json)
+    }
+
+    /// The command's result: with --json, `value` as JSON on standard output; otherwise `text`
+    /// unless --quiet.
+    func emit<T: Encodable>(_ value: T, text: @autoclosure () -> String) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        } else if !quiet {
+            let t = text()
+            if !t.isEmpty { print(t) }
+        }
+    }
+
+    /// With --json, the JSON file a command has just written (its summary) on standard output.
+    func emitFile(_ path: String) throws {
+        guard json else { return }
+        guard let data = FileManager.default.contents(atPath: path) else { throw AmalgamError.missing("\(path) was not written") }
+        print(String(decoding: data, as: UTF8.self), terminator: data.last == 0x0A ? "" : "\n")
+    }
+}
+
+/// Reads a whole file, or standard input for "-".
+func readInput(_ path: String) throws -> Data {
+    if path == "-" { return FileHandle.standardInput.readDataToEndOfFile() }
+    guard let data = FileManager.default.contents(atPath: path) else { throw AmalgamError.missing("input file not found: \(path)") }
+    return data
+}

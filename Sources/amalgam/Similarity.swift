@@ -10,6 +10,7 @@ struct SimilarityCommand: ParsableCommand {
         commandName: "similarity", abstract: "Print the cosine-similarity matrix of a few sentences.")
 
     @OptionGroup var encoder: EncoderOptions
+    @OptionGroup var common: RunOptions
     @Argument(help: "Two or more sentences.") var sentences: [String]
 
     func validate() throws {
@@ -17,11 +18,16 @@ struct SimilarityCommand: ParsableCommand {
     }
 
     func run() throws {
-        let console = Console(quiet: false)
+        let console = common.start()
         try runReportingErrors(console) {
             let e = try encoder.load().embed(sentences, batchSize: encoder.batchSize)
             let s = e.matmul(e.transposed())
             let n = sentences.count
+            if common.json {
+                struct Result: Encodable { var sentences: [String]; var similarity: [[Float]] }
+                return try common.emit(Result(sentences: sentences, similarity: (0..<n).map { i in (0..<n).map { s[i, $0] } }), text: "")
+            }
+            guard !common.quiet else { return }
             for (i, text) in sentences.enumerated() { print("[\(i)] \(text)") }
             func pad(_ t: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - t.count)) + t }
             print(pad("", 6) + (0..<n).map { pad("[\($0)]", 7) }.joined())

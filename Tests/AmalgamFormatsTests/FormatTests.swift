@@ -79,6 +79,19 @@ final class NPYReadTests: XCTestCase {
         }
     }
 
+    /// numpy 1.26's `np.save` of `np.array([[0, 1, 255], [7, 128, 3]], dtype=np.uint8)`: the
+    /// header below padded to 118 bytes, then the six bytes.
+    func testUInt8ArraysReadAsTheirValuesWithTheirType() throws {
+        var header = "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }"
+        header += String(repeating: " ", count: 117 - header.utf8.count) + "\n"
+        let bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, 118, 0] + Array(header.utf8) + [0, 1, 255, 7, 128, 3]
+        XCTAssertEqual(bytes.count, 134, "numpy's file length")
+        let (t, dtype) = try NPY.parseTyped(Data(bytes))
+        XCTAssertEqual(dtype, .uint8)
+        XCTAssertEqual(t.shape, [2, 3]); XCTAssertEqual(t.scalars, [0, 1, 255, 7, 128, 3])
+        XCTAssertEqual(try NPY.parseTyped(NPY.serialize(t)).dtype, .float32)
+    }
+
     func testMalformedFilesAreRefusedWithTheirReason() throws {
         let good = [UInt8](NPY.serialize(Tensor([1, 2, 3, 4], shape: [2, 2])))
         func check(_ bytes: [UInt8], _ text: String, line: UInt = #line) {

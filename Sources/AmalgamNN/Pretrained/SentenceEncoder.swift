@@ -63,8 +63,9 @@ public final class SentenceEncoder {
     }
 
     /// L2-normalised sentence embeddings `[N, hidden]`, computed in batches of `batchSize`
-    /// (padding does not change any sentence's embedding).
-    public func embed(_ sentences: [String], batchSize: Int = 32) throws -> Tensor {
+    /// (padding does not change any sentence's embedding). `progress` is told the sentences done
+    /// and the total after every batch.
+    public func embed(_ sentences: [String], batchSize: Int = 32, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Tensor {
         guard batchSize > 0 else { throw AmalgamError.invalidArgument("batch size must be positive") }
         if sentences.isEmpty { return Tensor.zeros([0, model.config.hiddenSize]) }
         // Batches of similar lengths waste little on padding (sentence-transformers does the
@@ -76,6 +77,7 @@ public final class SentenceEncoder {
                 let chunk = order[start..<min(start + batchSize, order.count)].map { sentences[$0] }
                 let b = tokenizer.batch(chunk, maxLength: maxLength)
                 parts.append(try model.meanPooled(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask))
+                progress?(start + chunk.count, order.count)
             }
         }
         var inverse = [Int](repeating: 0, count: order.count)
