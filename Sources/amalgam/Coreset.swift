@@ -32,7 +32,7 @@ struct CoresetCommand: ParsableCommand {
     @Option(help: "Directory where the trained selection model is cached and reused (per model, seed, selection epochs and training-set size).") var cache: String?
     @Option(help: "Use only this many training examples (a seeded subset; for quick runs).") var trainLimit: Int?
     @Option(help: "Output directory.") var out: String
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
     @Flag(help: "Continue the training phases saved in --out (OUT/selection-state.safetensors, OUT/subset-state.safetensors: saved after every epoch, every 5 minutes and on SIGINT/SIGTERM) with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 
     func validate() throws {
@@ -41,7 +41,7 @@ struct CoresetCommand: ParsableCommand {
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
             var train = try FashionMNIST.load(split: .train, directory: data.dataDir)
             let (mean, std) = train.channelStatistics()
@@ -80,6 +80,7 @@ struct CoresetCommand: ParsableCommand {
                                          uncertainty: uncertainty.rawValue, function: function.rawValue, greedy: greedy.rawValue), to: out + "/summary.json")
             experiment.removeStates()
             console.line(String(format: "test accuracy %.4f (subset of %d, %.1f s training) → %@/summary.json", accuracy, coreset.indices.count, trainSeconds, out))
+            try common.emitFile(out + "/summary.json")
         }
     }
 }

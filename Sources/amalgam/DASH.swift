@@ -115,19 +115,16 @@ struct DASHSearchCommand: ParsableCommand {
     @Option(help: "Train on this many training examples (a subset seeded by --seed; default: all).") var trainLimit: Int?
     @Option(help: "Seed.") var seed: UInt64 = 0
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         try task.check(); try recipe.check()
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be positive") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             let (train, validation, _) = try task.dataset.load(directory: task.dataDir, trainLimit: trainLimit, seed: seed)
             let search = recipe.make(try task.space(), backbone: task.dataset.backbone, seed: seed)
             console.line("searching \(search.space.choices.count) kernels × \(task.dataset.backbone.layers(inputChannels: train.channels, classes: train.classes).count) layers of \(task.dataset.backbone.rawValue) on \(train.count) \(task.dataset.rawValue) examples")
@@ -136,6 +133,7 @@ struct DASHSearchCommand: ParsableCommand {
             console.line(String(format: "search: %.0f s, validation accuracy %.4f", r.searchSeconds, r.validationAccuracy))
             for (l, c) in zip(r.layers, r.choices) { console.line("  \(l): kernel \(c.kernel), dilation \(c.dilation)") }
             console.line("→ \(out)/result.json, \(out)/alpha.jsonl")
+            try common.emitFile(out + "/result.json")
         }
     }
 }
@@ -150,19 +148,16 @@ struct DASHRetrainCommand: ParsableCommand {
     @Option(help: "Train on this many training examples (a subset seeded by --seed; default: all).") var trainLimit: Int?
     @Option(help: "Seed.") var seed: UInt64 = 0
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         try recipe.check()
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be positive") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             let path = from + "/result.json"
             guard let data = FileManager.default.contents(atPath: path) else { throw AmalgamError.missing("\(path) not found: --from takes the output directory of a finished `amalgam dash search`") }
             let found: SearchResult
@@ -179,6 +174,7 @@ struct DASHRetrainCommand: ParsableCommand {
             console.line(String(format: "retrained: test accuracy %.4f (validation %.4f); grid point lr %g, weight decay %g; grid %.0f s, training %.0f s",
                                 r.testAccuracy, r.validationAccuracy, r.chosen.learningRate, r.chosen.weightDecay, r.gridSeconds, r.trainSeconds))
             console.line("→ \(out)/result.json, \(out)/model.safetensors")
+            try common.emitFile(out + "/result.json")
         }
     }
 }
@@ -193,20 +189,17 @@ struct DASHStudyCommand: ParsableCommand {
     @Option(help: "Comma-separated seeds.") var seeds = "0,1,2"
     @Option(help: "Train on this many training examples (a subset seeded by each seed; default: all).") var trainLimit: Int?
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         try task.check(); try search.check(); try retrain.check()
         _ = try parseSeeds(seeds)
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be positive") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             let backbone = task.dataset.backbone
             let study = DASHStudy(task: task.dataset, search: search.make(try task.space(), backbone: backbone, seed: 0),
                                   retrain: try retrain.make(backbone: backbone, seed: 0), seeds: try parseSeeds(seeds), trainLimit: trainLimit)
@@ -223,6 +216,7 @@ struct DASHStudyCommand: ParsableCommand {
             try table.write(toFile: out + "/table.md", atomically: true, encoding: .utf8)
             console.line(table)
             console.line("→ \(out)/results.json, \(out)/table.md")
+            try common.emitFile(out + "/results.json")
         }
     }
 }
@@ -250,19 +244,17 @@ struct DASHCostsCommand: ParsableCommand {
     @Option(help: "Kernel sizes for the crossover.") var kernels = "3,5,7,9,11,13,15,19,25,31,41,61,91"
     @Option(help: "Timing rounds (median).") var rounds = 5
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         let ks = try parsePositiveInts(kernels, option: "--kernels")
         guard ks.allSatisfy({ $0 >= 1 && $0 <= 101 }) else { throw ValidationError("--kernels must lie in 1…101") }
         guard rounds >= 1 && rounds <= 1000 else { throw ValidationError("--rounds must be in 1…1000") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
     }
 
     func run() throws {
-        let console = Console(quiet: false)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let ks = try parsePositiveInts(kernels, option: "--kernels")
             var md = "## Direct vs FFT convolution (forward + backward, batch 32; median of \(rounds) rounds, \(Threading.kernelWorkers) threads)\n\n| layer | kernel | direct (ms) | FFT (ms) | direct / FFT |\n|---|---|---|---|---|\n"
@@ -287,6 +279,10 @@ struct DASHCostsCommand: ParsableCommand {
             try writeJSON(mix, to: out + "/mixture.json")
             try md.write(toFile: out + "/costs.md", atomically: true, encoding: .utf8)
             console.line("→ \(out)/costs.md, \(out)/crossover.json, \(out)/mixture.json")
+            if common.json {
+                struct Costs<C: Encodable, M: Encodable>: Encodable { var crossover: C; var mixture: M }
+                try common.emit(Costs(crossover: cross, mixture: mix), text: "")
+            }
         }
     }
 }

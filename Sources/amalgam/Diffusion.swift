@@ -15,7 +15,6 @@ struct DiffusionCommand: ParsableCommand {
 }
 
 func checkThreads(_ threads: Int?) throws {
-    if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
 }
 
 /// Refuses an output file path that is a directory, before any work.
@@ -25,7 +24,6 @@ func checkOutputFile(_ path: String) throws {
 }
 
 func applyThreads(_ threads: Int?) {
-    if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
 }
 
 struct DiffusionTrainCommand: ParsableCommand {
@@ -47,12 +45,10 @@ struct DiffusionTrainCommand: ParsableCommand {
     @Option(help: "Sample rate of the model (FastDiff: 22050).") var sampleRate = 22_050
     @Option(help: "Use only the first N training files (sorted by name).") var limit: Int?
     @Option(help: "Seed.") var seed: UInt64 = 0
-    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @OptionGroup var common: RunOptions
     @Flag(help: "Continue a run stopped before (its saved state in --out).") var resume = false
-    @Flag(help: "Print nothing but errors.") var quiet = false
 
     func validate() throws {
-        try checkThreads(threads)
         if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
         guard clip >= 0, clip.isFinite else { throw ValidationError("--clip must be ≥ 0") }
         do { _ = try training() } catch let e as AmalgamError { throw ValidationError(e.description) }
@@ -71,9 +67,8 @@ struct DiffusionTrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            applyThreads(threads)
             try checkOutputDirectory(out)
             let t = try training()
             let train = try loadVocoderClips(directory: data, mel: t.spec.mel, limit: limit)
@@ -88,6 +83,7 @@ struct DiffusionTrainCommand: ParsableCommand {
             console.line(String(format: "done: %d steps in %.0f s; train ε-loss %.4f", r.steps, r.seconds, r.finalTrainLoss)
                          + (r.finalValidationLoss.map { String(format: ", validation %.4f", $0) } ?? ""))
             console.line("→ \(out)/model.safetensors, \(out)/config.json, \(out)/metrics.jsonl")
+            try common.emitFile(out + "/result.json")
         }
     }
 }
@@ -112,26 +108,28 @@ struct VocodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vocode",
         abstract: "Turn a log-mel spectrogram (--mel, .npy [bands, frames]) or the mel of a WAV file (--wav) into speech with a trained FastDiff vocoder; write a 16-bit WAV.")
-    @Option(help: "Vocoder directory (amalgam diffusion train's --out).") var model: String
+    @Option(name: .customLong("model-dir"), help: "Vocoder directory (amalgam diffusion train's --out). (required)") var modelDirectory: String?
+    @Option(name: .customLong("model"), help: .hidden) var legacyModel: String?
+    /// --model-dir, or its old spelling --model (kept for one release).
+    var model: String { modelDirectory ?? legacyModel ?? "" }
     @Option(help: "Log-mel spectrogram, .npy float32 [bands, frames] (log10 magnitudes, as the model's config defines).") var mel: String?
     @Option(help: "WAV file whose mel is vocoded (resampled and mixed to mono as needed).") var wav: String?
     @Option(help: "Reverse steps: 3, 4, 6 or 8 (FastDiff's shipped schedules) or T (the full training schedule).") var steps: Int?
     @Option(help: "A schedule JSON file ({\"betas\": [...]}, as amalgam diffusion schedule writes) instead of --steps.") var schedule: String?
     @Option(help: "Output WAV file.") var out: String
     @Option(help: "Seed of the sampling noise.") var seed: UInt64 = 0
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
-        try checkThreads(threads)
+        if modelDirectory != nil && legacyModel != nil { throw ValidationError("give --model-dir only (--model is its old spelling)") }
+        guard modelDirectory != nil || legacyModel != nil else { throw ValidationError("--model-dir is required") }
         guard (mel == nil) != (wav == nil) else { throw ValidationError("give exactly one of --mel and --wav") }
         if steps != nil && schedule != nil { throw ValidationError("give --steps or --schedule, not both") }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            applyThreads(threads)
             try checkOutputFile(out)
             let vocoder = try Vocoder.load(directory: model)
             let (sched, what) = try inferenceSchedule(steps: steps, file: schedule, vocoder: vocoder)
@@ -151,13 +149,15 @@ struct VocodeCommand: ParsableCommand {
             console.line("vocoding \(logMel.shape[1]) frames with \(what)")
             let start = DispatchTime.now().uptimeNanoseconds
             let y = try vocoder.synthesize(mel: logMel, schedule: sched, seed: seed) { done, total in
-                if !quiet && console.isTerminal { FileHandle.standardError.write(Data("\rstep \(done)/\(total) ".utf8)) }
+                if !console.quiet && console.isTerminal { FileHandle.standardError.write(Data("\rstep \(done)/\(total) ".utf8)) }
             }
-            if !quiet && console.isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if !console.quiet && console.isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let audioSeconds = Double(y.count) / Double(vocoder.spec.mel.sampleRate)
             try WAV.write(Audio(sampleRate: vocoder.spec.mel.sampleRate, mono: y), to: out, format: .pcm16)
             console.line(String(format: "%.2f s of audio in %.2f s (real-time factor %.3f) → %@", audioSeconds, seconds, seconds / audioSeconds, out))
+            struct Result: Encodable { var out: String; var audio_seconds, seconds, real_time_factor: Double; var steps: Int }
+            if common.json { try common.emit(Result(out: out, audio_seconds: audioSeconds, seconds: seconds, real_time_factor: seconds / audioSeconds, steps: sched.count), text: "") }
         }
     }
 }
@@ -166,7 +166,10 @@ struct DiffusionEvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
         abstract: "Reconstruct every WAV in --data from its mel with each method (diffusion schedules and Griffin-Lim); append one JSON line per clip, method and seed (log-mel L1, multi-resolution STFT error, seconds) to --out/rows.jsonl. Resumable: rows already there are kept.")
-    @Option(help: "Vocoder directory.") var model: String
+    @Option(name: .customLong("model-dir"), help: "Vocoder directory. (required)") var modelDirectory: String?
+    @Option(name: .customLong("model"), help: .hidden) var legacyModel: String?
+    /// --model-dir, or its old spelling --model (kept for one release).
+    var model: String { modelDirectory ?? legacyModel ?? "" }
     @Option(help: "Directory of reference WAV files.") var data: String
     @Option(help: "Name of the set in the rows (e.g. real-alsa, synthetic-test).") var set: String
     @Option(help: "Comma-separated methods: step counts (3, 4, 6, 8: shipped schedules; T: the full schedule), schedule JSON files, griffin-lim.") var methods = "4,6,griffin-lim"
@@ -174,20 +177,19 @@ struct DiffusionEvaluateCommand: ParsableCommand {
     @Option(help: "Save the reconstructions of the first N clips as WAV files.") var saveAudio = 0
     @Option(help: "Use only the first N clips (sorted by name).") var limit: Int?
     @Option(help: "Seed of the sampling noise.") var seed: UInt64 = 0
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
-        try checkThreads(threads)
+        if modelDirectory != nil && legacyModel != nil { throw ValidationError("give --model-dir only (--model is its old spelling)") }
+        guard modelDirectory != nil || legacyModel != nil else { throw ValidationError("--model-dir is required") }
         if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
         guard saveAudio >= 0 else { throw ValidationError("--save-audio must be ≥ 0") }
         guard !set.isEmpty, set.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else { throw ValidationError("--set: letters, digits, - and _ only") }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            applyThreads(threads)
             try checkOutputDirectory(out)
             let vocoder = try Vocoder.load(directory: model)
             var list: [ReconstructionMethod] = []
@@ -224,6 +226,10 @@ struct DiffusionEvaluateCommand: ParsableCommand {
                 }
             }
             console.line("→ \(rowsPath)")
+            if common.json {
+                let rows = try String(contentsOfFile: rowsPath, encoding: .utf8).split(separator: "\n").filter { !$0.isEmpty }
+                print("[" + rows.joined(separator: ",\n") + "]")
+            }
         }
     }
 }
@@ -232,7 +238,10 @@ struct DiffusionScheduleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedule",
         abstract: "Derive a short reverse schedule for a trained vocoder (BDDM): train the schedule network φ with θ frozen (saved as --model/schedule_net.safetensors and reused), search the (a_N, β_N) grid, score each N-step schedule on the validation WAVs, write the best to --out (JSON with betas and every candidate).")
-    @Option(help: "Vocoder directory.") var model: String
+    @Option(name: .customLong("model-dir"), help: "Vocoder directory. (required)") var modelDirectory: String?
+    @Option(name: .customLong("model"), help: .hidden) var legacyModel: String?
+    /// --model-dir, or its old spelling --model (kept for one release).
+    var model: String { modelDirectory ?? legacyModel ?? "" }
     @Option(help: "Directory of validation WAV files (φ trains on them; candidates are scored on them). Default: the --validation the model was trained with (--model/data.json).") var validation: String?
     @Option(help: "Reverse steps of the schedule.") var steps = 4
     @Option(help: "Output JSON file.") var out: String
@@ -241,12 +250,12 @@ struct DiffusionScheduleCommand: ParsableCommand {
     @Option(help: "Grid bins per hyper-parameter (BDDM: 9).") var bins = 9
     @Option(help: "Use only the first N validation clips for scoring.") var limit: Int?
     @Option(help: "Seed.") var seed: UInt64 = 0
-    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @OptionGroup var common: RunOptions
     @Flag(help: "Train φ again even if --model holds one.") var retrainPhi = false
-    @Flag(help: "Print nothing but errors.") var quiet = false
 
     func validate() throws {
-        try checkThreads(threads)
+        if modelDirectory != nil && legacyModel != nil { throw ValidationError("give --model-dir only (--model is its old spelling)") }
+        guard modelDirectory != nil || legacyModel != nil else { throw ValidationError("--model-dir is required") }
         guard (1...64).contains(steps) else { throw ValidationError("--steps must be in 1…64") }
         guard (1...1_000_000).contains(phiSteps) else { throw ValidationError("--phi-steps must be in 1…1000000") }
         guard (1...50).contains(bins) else { throw ValidationError("--bins must be in 1…50") }
@@ -254,9 +263,8 @@ struct DiffusionScheduleCommand: ParsableCommand {
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            applyThreads(threads)
             try checkOutputFile(out)
             let vocoder = try Vocoder.load(directory: model)
             var valDir = validation
@@ -277,7 +285,7 @@ struct DiffusionScheduleCommand: ParsableCommand {
                 t.steps = phiSteps; t.tau = tau; t.seed = seed
                 let start = DispatchTime.now().uptimeNanoseconds
                 let losses = try t.run(phi, vocoder: vocoder, clips: clips, progress: { step, loss in
-                    if !quiet, step % 100 == 0 { console.line(String(format: "φ step %d/%d  step loss %.4f", step, phiSteps, loss)) }
+                    if !console.quiet, step % 100 == 0 { console.line(String(format: "φ step %d/%d  step loss %.4f", step, phiSteps, loss)) }
                 }, shouldStop: { interruptRequested != 0 })
                 try phi.save(to: phiPath)
                 let writer = try JSONLinesWriter(path: model + "/schedule_net_losses.jsonl")
@@ -287,7 +295,7 @@ struct DiffusionScheduleCommand: ParsableCommand {
             let scoring = Array(clips.prefix(limit ?? clips.count))
             let start = DispatchTime.now().uptimeNanoseconds
             let (cands, lengths) = try gridSearchSchedules(vocoder: vocoder, phi: phi, validation: scoring, steps: steps, bins: bins, seed: seed) { done, total in
-                if !quiet && console.isTerminal { FileHandle.standardError.write(Data("\rgrid \(done)/\(total) ".utf8)) }
+                if !console.quiet && console.isTerminal { FileHandle.standardError.write(Data("\rgrid \(done)/\(total) ".utf8)) }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             guard let best = cands.first else {
@@ -304,6 +312,7 @@ struct DiffusionScheduleCommand: ParsableCommand {
                                 steps, best.alphaN, best.betaN, best.validationLogMelL1, cands.count, seconds))
             console.line("  β = " + best.betas.map { String(format: "%.4g", $0) }.joined(separator: ", "))
             console.line("→ \(out)")
+            try common.emitFile(out)
         }
     }
 }

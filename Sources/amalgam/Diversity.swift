@@ -16,7 +16,7 @@ struct DiversityCommand: ParsableCommand {
         abstract: "Feature diversity of a checkpoint's penultimate features on Fashion-MNIST test images (PCA and clustering scores).")
 
     @Option(help: "A model.safetensors written by `amalgam train` or `amalgam merge`.") var checkpoint: String
-    @Option(help: "Model architecture of the checkpoint.") var model: ModelKind
+    @Option(help: "Model architecture of the checkpoint (default: what its metadata records).") var model: ModelKind?
     @OptionGroup var data: DataOptions
     @Option(help: "Images per draw (drawn from the 10,000 test images; use ≥ 5× the feature width).") var samples = 5_000
     @Option(help: "Independent sample draws (the spread is reported).") var draws = 3
@@ -24,22 +24,22 @@ struct DiversityCommand: ParsableCommand {
     @Option(help: "Clustering score: the |correlation| at which two features count as redundant.") var threshold = 0.9
     @Option(help: "Seed of the sample draws.") var seed: UInt64 = 0
     @Option(help: "Output JSON file.") var out: String?
+    @OptionGroup var common: RunOptions
 
     func run() throws {
-        let console = Console(quiet: false)
+        let console = common.start()
         try runReportingErrors(console) {
             guard samples >= 2, samples <= 10_000 else { throw AmalgamError.invalidArgument("--samples must be in 2...10000 (the test images), got \(samples)") }
-            let (net, mean, std) = try loadClassifier(checkpoint: checkpoint, model: model, dataDir: data.dataDir)
+            let (net, mean, std, modelName) = try loadClassifier(checkpoint: checkpoint, model: model, dataDir: data.dataDir)
             let test = try FashionMNIST.load(split: .test, directory: data.dataDir).normalized(mean: mean, std: std)
             let start = DispatchTime.now().uptimeNanoseconds
             let features = try penultimateFeatures(net, images: test.images)
             let r = try Diversity.scores(features, samples: samples, draws: draws, standardize: standardize, threshold: threshold, seed: seed)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            print(String(format: "%@: %d features, %d draws of %d images\n  PCA diversity        %.4f ± %.4f\n  clustering diversity %.4f ± %.4f  (|ρ| ≥ %.2f)",
-                         checkpoint, r.features, r.draws, r.samples, r.pca.mean, r.pca.std, r.cluster.mean, r.cluster.std, threshold))
-            if let out {
-                try writeJSON(DiversityRecord(checkpoint: checkpoint, model: model.rawValue, report: r, seed: seed, seconds: seconds), to: out)
-            }
+            let record = DiversityRecord(checkpoint: checkpoint, model: modelName, report: r, seed: seed, seconds: seconds)
+            if let out { try writeJSON(record, to: out) }
+            try common.emit(record, text: String(format: "%@: %d features, %d draws of %d images\n  PCA diversity        %.4f ± %.4f\n  clustering diversity %.4f ± %.4f  (|ρ| ≥ %.2f)",
+                                                 checkpoint, r.features, r.draws, r.samples, r.pca.mean, r.pca.std, r.cluster.mean, r.cluster.std, threshold))
         }
     }
 }

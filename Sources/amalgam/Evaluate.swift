@@ -14,19 +14,17 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "A model.safetensors written by `amalgam train`.") var checkpoint: String
     @Option(help: "Model architecture of the checkpoint (default: what its metadata records).") var model: ModelKind?
     @OptionGroup var data: DataOptions
-    @Flag(help: "Print the result as JSON.") var json = false
+    @OptionGroup var common: RunOptions
 
     func run() throws {
-        let console = Console(quiet: false)
+        let console = common.start()
         try runReportingErrors(console) {
-            let (net, mean, std) = try loadClassifier(checkpoint: checkpoint, model: model, dataDir: data.dataDir)
+            let (net, mean, std, modelName) = try loadClassifier(checkpoint: checkpoint, model: model, dataDir: data.dataDir)
             let test = try FashionMNIST.load(split: .test, directory: data.dataDir).normalized(mean: mean, std: std)
             let result = try evaluate(net, DataLoader(test, batchSize: 1000, shuffle: false).batches())
-            if json {
-                print(String(format: "{\"test_accuracy\": %.6f, \"test_loss\": %.6f, \"examples\": %d}", result.accuracy, result.loss, result.examples))
-            } else {
-                print(String(format: "test accuracy %.4f (%d/%d), loss %.4f", result.accuracy, Int((result.accuracy * Double(result.examples)).rounded()), result.examples, result.loss))
-            }
+            struct Result: Encodable { var model: String; var test_accuracy, test_loss: Double; var examples: Int }
+            try common.emit(Result(model: modelName, test_accuracy: result.accuracy, test_loss: result.loss, examples: result.examples),
+                            text: String(format: "test accuracy %.4f (%d/%d), loss %.4f", result.accuracy, Int((result.accuracy * Double(result.examples)).rounded()), result.examples, result.loss))
         }
     }
 }
@@ -38,7 +36,7 @@ struct EvaluateCommand: ParsableCommand {
 ///
 /// Without `model`, the architecture is the one the metadata records: a zoo model by name, or a
 /// NAS-Bench-201 cell (`model` = cell, `arch` = its arch string) in `nas table`'s skeleton.
-func loadClassifier(checkpoint: String, model: ModelKind?, dataDir: String?) throws -> (net: Module, mean: [Float], std: [Float]) {
+func loadClassifier(checkpoint: String, model: ModelKind?, dataDir: String?) throws -> (net: Module, mean: [Float], std: [Float], model: String) {
     let file = try SafeTensors.read(path: checkpoint)
     func floats(_ key: String) -> [Float]? { file.metadata[key].map { $0.split(separator: ",").compactMap { Float(String($0)) } } }
     var mean = floats("normalization_mean") ?? [], std = floats("normalization_std") ?? []
@@ -65,5 +63,5 @@ func loadClassifier(checkpoint: String, model: ModelKind?, dataDir: String?) thr
     }
     try AttentionInsertion.rebuild(net, metadata: file.metadata, path: checkpoint)
     do { try net.loadStateDict(file.tensors) } catch let e as AmalgamError { throw AmalgamError.format(path: checkpoint, message: e.description) }
-    return (net, mean, std)
+    return (net, mean, std, model?.rawValue ?? file.metadata["model"] ?? "unknown")
 }

@@ -13,25 +13,33 @@ struct FinetuneCommand: ParsableCommand {
         abstract: "Fine-tune a sentence encoder (MiniLM) with a classification head on the Austen task: which of the six novels a passage comes from.")
 
     @Option(help: "Task (only austen).") var task = "austen"
-    @Option(name: .customLong("model"), help: "Encoder directory (default: $AMALGAM_MINILM, else where scripts/setup-minilm.sh puts all-MiniLM-L6-v2).") var modelDir: String?
+    @Option(name: .customLong("model-dir"), help: "Encoder directory (default: $AMALGAM_MINILM, else where scripts/setup-minilm.sh puts all-MiniLM-L6-v2).") var modelDirectory: String?
+    @Option(name: .customLong("model"), help: .hidden) var legacyModel: String?
+    /// --model-dir, or its old spelling --model (kept for one release).
+    var modelDir: String? { modelDirectory ?? legacyModel }
     @OptionGroup var austen: AustenOptions
     @Option(help: "Epochs.") var epochs = 3
-    @Option(help: "Peak learning rate (AdamW, linear warm-up over 10% of the steps, then linear decay).") var learningRate: Float = 1e-4
+    @Option(help: "Peak learning rate (AdamW, linear warm-up over 10% of the steps, then linear decay; default 1e-4).") var lr: Float?
+    @Option(name: .customLong("learning-rate"), help: .hidden) var legacyLearningRate: Float?
+    /// --lr, or its old spelling --learning-rate (kept for one release).
+    var learningRate: Float { lr ?? legacyLearningRate ?? 1e-4 }
     @Option(help: "Mini-batch size.") var batchSize = 32
     @Option(help: "Longest input in tokens.") var maxLength = 64
     @Flag(help: "Also train the token embeddings (frozen by default: faster, and the task does not need them).") var trainEmbeddings = false
     @Option(help: "Random seed (head initialisation, data order, passage sample).") var seed: UInt64 = 0
     @Option(help: "Output directory (a classifier directory: config.json, vocab.txt, model.safetensors, summary.json).") var out: String
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
     @Flag(help: "Continue the run in --out from its last finished epoch (OUT/training-state.safetensors, saved after every epoch), with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 
     func validate() throws {
+        if modelDirectory != nil && legacyModel != nil { throw ValidationError("give --model-dir only (--model is its old spelling)") }
+        if lr != nil && legacyLearningRate != nil { throw ValidationError("give --lr only (--learning-rate is its old spelling)") }
         guard task == "austen" else { throw ValidationError("unknown task '\(task)'; the only fine-tuning task is austen") }
         guard epochs >= 1, batchSize >= 1, maxLength >= 8, learningRate > 0 else { throw ValidationError("--epochs, --batch-size ≥ 1, --max-length ≥ 8, --learning-rate > 0") }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
             let (train, test) = try austen.load(seed: seed)
             let classifier = TextClassifier(encoder: try SentenceEncoder(directory: modelDir), labels: Austen.titles, maxLength: maxLength, seed: seed)
@@ -51,6 +59,7 @@ struct FinetuneCommand: ParsableCommand {
             try writeJSON(FineTuneSummary(task: "austen", trainPassages: train.count, testPassages: test.count, words: austen.words, recipe: recipe,
                                           maxLength: maxLength, seed: seed, history: history), to: out + "/summary.json")
             console.line("saved → \(out)")
+            try common.emitFile(out + "/summary.json")
         }
     }
 }

@@ -35,6 +35,7 @@ struct GLMOptions: ParsableArguments {
     @Option(help: "Outer iterations (working-set rounds).") var maxIter = 50
     @Flag(help: "Fit without an intercept.") var noIntercept = false
     @Option(help: "Output JSON file (default: standard output).") var out: String?
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         guard tol >= 0, tol.isFinite else { throw ValidationError("--tol must be ≥ 0") }
@@ -74,9 +75,13 @@ struct GLMOptions: ParsableArguments {
         return (spec, try spec.bind(X, y, events: events), X.shape, names, classes)
     }
 
-    /// Writes `value` as JSON to --out, else standard output.
+    /// Writes `value` as JSON to --out (and, with --json, to standard output too), else to
+    /// standard output (unless --quiet).
     func write<T: Encodable>(_ value: T) throws {
-        if let out { return try writeJSON(value, to: out) }
+        if let out {
+            try writeJSON(value, to: out)
+            guard common.json else { return }
+        } else if common.quiet { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         print(String(decoding: try encoder.encode(value), as: UTF8.self))

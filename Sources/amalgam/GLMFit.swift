@@ -20,7 +20,7 @@ struct GLMFitCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors(Console(quiet: false)) {
+        try runReportingErrors(options.common.start()) {
             let (spec, problem, shape, names, classes) = try options.problem()
             let amax = try problem.alphaMax()
             let a: Double

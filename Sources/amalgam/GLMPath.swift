@@ -11,7 +11,7 @@ struct GLMPathCommand: ParsableCommand {
     @Option(help: "Explicit comma-separated α values (instead of the grid).") var alphas: String?
 
     func run() throws {
-        try runReportingErrors(Console(quiet: false)) {
+        try runReportingErrors(options.common.start()) {
             guard nAlphas >= 1, eps > 0, eps < 1 else { throw GLMError.invalidArgument("--n-alphas must be ≥ 1 and --eps in (0, 1)") }
             let given: [Double]? = try alphas.map { list in
                 try list.split(separator: ",").map {

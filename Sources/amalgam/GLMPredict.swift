@@ -17,7 +17,10 @@ struct GLMPredictCommand: ParsableCommand {
         the linear predictor (quadratic, huber).
         """)
 
-    @Option(name: [.customLong("checkpoint"), .customLong("model")], help: "The fitted model: the JSON `amalgam glm fit` writes.") var checkpoint: String
+    @Option(name: .customLong("checkpoint"), help: "The fitted model: the JSON `amalgam glm fit` writes (required).") var checkpointFile: String?
+    @Option(name: .customLong("model"), help: .hidden) var modelFile: String?
+    /// --checkpoint, or --model as the issue that asked for this command spelled it.
+    var checkpoint: String { checkpointFile ?? modelFile ?? "" }
     @Option(help: "Data file: CSV (numbers, optional header) or LIBSVM (.svm/.libsvm or --format libsvm).") var data: String
     @Option(help: "CSV with the target column: its position (0-based; negative counts from the end).") var targetColumn = -1
     @Option(help: "Data file format (default: from the extension).") var format: GLMFileFormat?
@@ -25,6 +28,7 @@ struct GLMPredictCommand: ParsableCommand {
     @OptionGroup var common: RunOptions
 
     func validate() throws {
+        guard (checkpointFile == nil) != (modelFile == nil) else { throw ValidationError("give the fitted model as --checkpoint FILE") }
         if let out, NumericTable.Format.guess(out) == nil { throw ValidationError("--out \(out): name a .csv, .jsonl or .npy file") }
     }
 

@@ -76,8 +76,7 @@ struct LayersCompareCommand: ParsableCommand {
     @Option(help: "Optimizer.") var optimizer: OptimizerKind = .adamw
     @Flag(help: "Random crop (padding 2) and horizontal flip.") var augment = false
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         try attentionOptions.check()
@@ -85,16 +84,14 @@ struct LayersCompareCommand: ParsableCommand {
         guard batchSize >= 1 && batchSize <= 65_536 else { throw ValidationError("--batch-size must be in 1…65536, got \(batchSize)") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be positive") }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
         guard validation >= 1 else { throw ValidationError("--validation must be at least 1") }
         _ = try parseSeeds(seeds)
         _ = try parseAttentionList(attention, allowNone: true)
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             var recipe = ClassifierTraining()
             recipe.model = backbone; recipe.epochs = epochs; recipe.batchSize = batchSize; recipe.learningRate = lr
             recipe.optimizer = optimizer; recipe.augment = augment; recipe.trainLimit = trainLimit
@@ -118,6 +115,7 @@ struct LayersCompareCommand: ParsableCommand {
                 }
             }
             try writeLayersReport(results, out: out, console: console)
+            try common.emitFile(out + "/results.json")
         }
     }
 }
@@ -159,7 +157,7 @@ struct LayersScalingCommand: ParsableCommand {
     @Option(help: "Heads.") var heads = 8
     @Option(help: "Timed rounds (interleaved across layers; medians reported).") var rounds = 5
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         guard batch >= 1 && batch <= 4096, channels >= 1 && channels <= 4096, size >= 1 && size <= 1024, heads >= 1, rounds >= 1 && rounds <= 1000 else {
@@ -168,13 +166,11 @@ struct LayersScalingCommand: ParsableCommand {
         guard channels % heads == 0 else { throw ValidationError("--channels \(channels) must divide into --heads \(heads)") }
         let ws = windows.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !ws.isEmpty, ws.allSatisfy({ $0 != nil && $0! >= 1 && $0! <= size }) else { throw ValidationError("--windows must be integers in 1…\(size) (the input size), got '\(windows)'") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
     }
 
     func run() throws {
-        let console = Console(quiet: false)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             var s = WindowScaling()
             s.windows = windows.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             s.layers = try parseAttentionList(layers, allowNone: false).compactMap { $0 }
@@ -187,6 +183,7 @@ struct LayersScalingCommand: ParsableCommand {
             try table.write(toFile: out + "/scaling.md", atomically: true, encoding: .utf8)
             try AttentionReport.scalingChart(rows).write(toFile: out + "/scaling.svg", atomically: true, encoding: .utf8)
             console.line(table)
+            try common.emitFile(out + "/scaling.json")
         }
     }
 }
@@ -200,19 +197,17 @@ struct LayersProfileCommand: ParsableCommand {
     @OptionGroup var attentionOptions: AttentionOptionGroup
     @Option(help: "Timed rounds per model (medians reported).") var rounds = 5
     @Option(help: "Output directory (the comparison's, to have its table use these costs).") var out: String
-    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         try attentionOptions.check()
         guard rounds >= 1 && rounds <= 1000 else { throw ValidationError("--rounds must be in 1…1000, got \(rounds)") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
         _ = try parseAttentionList(attention, allowNone: true)
     }
 
     func run() throws {
-        let console = Console(quiet: false)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             var recipe = ClassifierTraining()
             recipe.model = backbone
             let study = AttentionComparison(kinds: try parseAttentionList(attention, allowNone: true), seeds: [0], options: attentionOptions.options, recipe: recipe)
@@ -225,6 +220,7 @@ struct LayersProfileCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try writeJSON(entries, to: out + "/profile.json")
             console.line("→ \(out)/profile.json")
+            try common.emitFile(out + "/profile.json")
         }
     }
 }

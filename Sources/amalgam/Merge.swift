@@ -46,9 +46,8 @@ struct MergeCommand: ParsableCommand {
     @Flag(help: "Train without random-crop augmentation.") var noAugment = false
     @Option(help: "Use only this many training examples (a seeded subset).") var trainLimit: Int?
     @Option(help: "Output directory (default runs/merge-<model>-T<budget>).") var out: String?
-    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
+    @OptionGroup var common: RunOptions
     @Flag(help: "Keep the seeds already in DIR/summary.json (same model, dataset, budget and K) and run only the others; within an unfinished seed, reuse its finished phases (DIR/seed<S>/phase-*) instead of retraining them and continue the phase in progress from its last save (every 5 minutes and on SIGINT/SIGTERM).") var resume = false
-    @Flag(help: "Print nothing but errors.") var quiet = false
 
     var budget: Double { budgetEpochs ?? (dataset == .sine ? 600 : 6) }
 
@@ -63,7 +62,6 @@ struct MergeCommand: ParsableCommand {
         _ = try parseSeeds(seeds)
         _ = try parseStrategies()
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be positive") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
         if dataset == .sine, teachersFrom != nil { throw ValidationError("--teachers-from is not available for the sine toy") }
     }
 
@@ -81,12 +79,11 @@ struct MergeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) { try execute(console) }
     }
 
     func execute(_ console: Console) throws {
-        if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
         let seedList = try parseSeeds(seeds)
         let outDir = out ?? "runs/merge-\(dataset == .sine ? "sine" : model.rawValue)-T\(formatEpochs(budget))"
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
@@ -177,5 +174,6 @@ struct MergeCommand: ParsableCommand {
             console.line(pad(name, 20) + pad(String(format: "%.4f ± %.4f", s.mean, s.std), 30) + s.testAccuracy.map { String(format: "%.4f", $0) }.joined(separator: " "))
         }
         console.line("→ \(outDir)/summary.json, results.md, chart.svg")
+        try common.emitFile(outDir + "/summary.json")
     }
 }

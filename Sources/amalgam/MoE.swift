@@ -45,8 +45,7 @@ struct MoETrainCommand: ParsableCommand {
     @Option(help: "Random seed (initialisation, batches).") var seed: UInt64 = 0
     @Option(help: "Directory with the six novels as text (default: $AMALGAM_AUSTEN, else where scripts/setup-austen.sh puts them).") var austenDir: String?
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
     @Flag(help: "Continue the run in --out from its saved state (DIR/training-state.safetensors) with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 
     var options: MoETrainingOptions {
@@ -62,13 +61,11 @@ struct MoETrainCommand: ParsableCommand {
     func validate() throws {
         do { try options.validate() } catch let e as AmalgamError { throw ValidationError(e.description) }
         guard vocabSize >= 260 else { throw ValidationError("--vocab-size must be at least 260 (the byte-pair alphabet), got \(vocabSize)") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             console.line("learning a \(vocabSize)-token byte-pair vocabulary from the Austen training chapters…")
             let corpus = try AustenCorpus.load(directory: austenDir, vocabularySize: vocabSize)
             let o = options
@@ -89,6 +86,7 @@ struct MoETrainCommand: ParsableCommand {
             try writeCurves(outDir: out)
             console.line(String(format: "validation perplexity %.2f, test perplexity %.2f, %.1f s → %@", summary.validationPerplexity, summary.testPerplexity, summary.seconds, out))
             if let last = summary.lastFluctuationStep { console.line("last step at which a recorded validation token changed expert: \(last)") }
+            try common.emitFile(out + "/summary.json")
         }
     }
 }
@@ -128,22 +126,19 @@ struct MoEFinetuneCommand: ParsableCommand {
     @OptionGroup var austen: AustenOptions
     @Option(help: "Random seed (head initialisation, batch order).") var seed: UInt64 = 0
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
     @Flag(help: "Continue the run in --out from its last finished epoch.") var resume = false
 
     func validate() throws {
         guard task == "austen" else { throw ValidationError("unknown task '\(task)'; use austen") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
         var o = MoEFineTuningOptions()
         o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.weightDecay = weightDecay
         do { try o.validate(context: Int.max) } catch let e as AmalgamError { throw ValidationError(e.description) }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             var o = MoEFineTuningOptions()
             o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.weightDecay = weightDecay; o.tokens = tokens
             o.freezeRouter = freezeRouter; o.freezeCore = freezeCore; o.seed = seed
@@ -157,6 +152,7 @@ struct MoEFinetuneCommand: ParsableCommand {
             var line = String(format: "test accuracy %.4f (%d passages; %d train, %d test left out as shorter than %d tokens)", s.testAccuracy, s.testExamples, s.leftOut[0], s.leftOut[1], tokens)
             if let c = s.routingChangedFromPretrained { line += String(format: "; %.1f %% of test tokens changed expert", 100 * c) }
             console.line(line + String(format: ", %.1f s → %@", s.seconds, out))
+            try common.emitFile(out + "/summary.json")
         }
     }
 }
@@ -169,7 +165,8 @@ struct MoEReportCommand: ParsableCommand {
 
     @Argument(help: "Run directories (each with summary.json).") var dirs: [String]
     @Flag(help: "Markdown tables (the default prints the same tables).") var markdown = false
-    @Option(help: "Also write the rows as JSON to this file.") var json: String?
+    @Option(help: "Also write the rows as JSON to this file.") var out: String?
+    @Flag(help: "Print the rows as JSON instead of the tables.") var json = false
 
     func validate() throws { guard !dirs.isEmpty else { throw ValidationError("give at least one run directory") } }
 
@@ -177,8 +174,14 @@ struct MoEReportCommand: ParsableCommand {
         let console = Console(quiet: false)
         try runReportingErrors(console) {
             let t = try MoEReport.tables(dirs)
-            print(MoEReport.markdown(t), terminator: "")
-            if let json { try writeJSON(t, to: json) }
+            if let out { try writeJSON(t, to: out) }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(t), as: UTF8.self))
+            } else {
+                print(MoEReport.markdown(t), terminator: "")
+            }
         }
     }
 }
@@ -206,8 +209,7 @@ struct MoEMultitaskCommand: ParsableCommand {
     @Option(help: "Random seed (heads, batches, passage draws).") var seed: UInt64 = 0
     @Option(help: "Directory with the six novels as text (default: $AMALGAM_AUSTEN, else where scripts/setup-austen.sh puts them).") var austenDir: String?
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
     @Flag(help: "Continue the run in --out from its saved state.") var resume = false
 
     func options() throws -> MultiTaskOptions {
@@ -225,16 +227,14 @@ struct MoEMultitaskCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
         var o = try options()
         o.experts = Swift.max(2, topK)
         do { try o.validate() } catch let e as AmalgamError { throw ValidationError(e.description) }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             let pre = try PretrainedMoE(directory: from)
             var o = try options()
             o.experts = pre.options.model.experts
@@ -248,6 +248,7 @@ struct MoEMultitaskCommand: ParsableCommand {
                                     t.validationAccuracy, t.testAccuracy, t.majorityTestAccuracy, t.trainExamples, t.trained ? "" : ", routed as \(t.routedAs)"))
             }
             console.line(String(format: "%.1f s → %@", s.seconds, out))
+            try common.emitFile(out + "/summary.json")
         }
     }
 }
@@ -263,24 +264,22 @@ struct MoEExtractCommand: ParsableCommand {
     @Option(help: "Keep experts taking more than this share of the task's token slots (0: every expert it uses).") var threshold: Double = 0
     @Option(help: "Directory with the six novels as text.") var austenDir: String?
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         guard threshold >= 0 && threshold < 1 else { throw ValidationError("--threshold must be in [0, 1), got \(threshold)") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             let s = try MultiTaskExtraction.run(runDirectory: from, task: task, threshold: threshold, outDir: out, directory: austenDir)
             console.line("kept experts \(s.keptExperts.map(String.init).joined(separator: ",")) of \(s.expertShare.count)")
             for k in ["full", "extracted"] {
                 console.line(String(format: "%@ %9d parameters  %10d bytes  test acc %.4f  %.3f s per pass", k.padding(toLength: 9, withPad: " ", startingAt: 0), s.parameters[k]!, s.fileBytes[k]!, s.testAccuracy[k]!, s.secondsPerPass[k]!))
             }
             console.line(String(format: "largest |full − extracted| logit difference %.2e → %@", s.maxAbsDifference, out))
+            try common.emitFile(out + "/extraction.json")
         }
     }
 }
@@ -298,6 +297,7 @@ struct MoEUpcycleCommand: ParsableCommand {
     @Option(help: "Training capacity factor.") var capacityFactor: Float = 1.25
     @Option(help: "Random seed of the new router.") var seed: UInt64 = 0
     @Option(help: "Output directory (config.json, tokenizer/, model.safetensors).") var out: String
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         guard router != .dense else { throw ValidationError("--router: upcycling makes a mixture; choose switch, xmoe, stablemoe or hash") }
@@ -307,10 +307,11 @@ struct MoEUpcycleCommand: ParsableCommand {
     }
 
     func run() throws {
-        let console = Console(quiet: false)
+        let console = common.start()
         try runReportingErrors(console) {
             let o = try MoEUpcycling.run(from: from, router: router, experts: experts, topK: topK, capacityFactor: capacityFactor, seed: seed, outDir: out)
             console.line("\(from) → \(out): \(o.model.experts) residual experts (zero) over its FFN, \(router.rawValue) router; fine-tune it with amalgam moe finetune --from \(out) [--freeze-core]")
+            try common.emitFile(out + "/config.json")
         }
     }
 }

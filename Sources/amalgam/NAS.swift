@@ -59,8 +59,7 @@ struct NASScoreCommand: ParsableCommand {
     @Option(help: "Seed of the initialisations and batches.") var seed: UInt64 = 0
     @Option(help: "A JSON-lines file to append the scores to (one line per cell and proxy); lines already there are kept and not recomputed.") var out: String?
     @Option(help: "Directory of Fashion-MNIST.") var dataDir: String?
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print JSON lines.") var json = false
+    @OptionGroup var common: RunOptions
 
     func kinds() throws -> [ProxyKind] {
         if proxy == "all" { return ProxyKind.allCases }
@@ -79,14 +78,12 @@ struct NASScoreCommand: ParsableCommand {
         guard repeats >= 1, repeats <= 100 else { throw ValidationError("--repeats must be in 1…100, got \(repeats)") }
         guard channels >= 1, channels <= 256 else { throw ValidationError("--channels must be in 1…256, got \(channels)") }
         if let tableCells, tableCells < 0 || tableCells > 20_000 { throw ValidationError("--table-cells must be in 0…20000, got \(tableCells)") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
         for a in arch { do { _ = try Cell(parsing: a) } catch { throw ValidationError("\(error)") } }
     }
 
     func run() throws {
-        let console = Console(quiet: false)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             var cells = try arch.map { (try Cell(parsing: $0), -1) }
             if let tableCells {
                 var table = GroundTruthTable()
@@ -113,6 +110,7 @@ struct NASScoreCommand: ParsableCommand {
             }
             let train = try FashionMNIST.splits(directory: dataDir).train
             installInterruptHandler()
+            var scores: [Score] = []
             for (cell, index) in cells {
                 for kind in try kinds() where !done.contains(cell.description + " " + kind.rawValue) {
                     if interruptRequested != 0 { throw AmalgamError.interrupted }
@@ -123,11 +121,11 @@ struct NASScoreCommand: ParsableCommand {
                     let score = Score(arch: cell.description, index: index >= 0 ? index : nil, proxy: kind.rawValue, value: value, seconds: seconds,
                                       seed: seed, repeats: repeats, initialisation: initialisation.rawValue)
                     try writer?.append(score)
-                    if json { console.line(try sortedJSON(score)) } else {
-                        console.line(String(format: "%@  %@ = %.4g  (%.1f s)", cell.description, kind == .ntk ? "κ" : kind.rawValue, value, seconds))
-                    }
+                    scores.append(score)
+                    console.line(String(format: "%@  %@ = %.4g  (%.1f s)", cell.description, kind == .ntk ? "κ" : kind.rawValue, value, seconds))
                 }
             }
+            if common.json { try common.emit(scores, text: "") }
         }
     }
 
@@ -151,8 +149,7 @@ struct NASTableCommand: ParsableCommand {
     @Option(help: "This process's share of the rows, 'i/n' (rows j with j mod n = i).") var shard = "0/1"
     @Option(help: "Directory of Fashion-MNIST (default $AMALGAM_DATA, else \(FashionMNIST.defaultDirectory)).") var dataDir: String?
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
 
     func parsedShard() throws -> (Int, Int) {
         let parts = shard.split(separator: "/")
@@ -170,13 +167,11 @@ struct NASTableCommand: ParsableCommand {
         guard trainLimit >= 1 else { throw ValidationError("--train-limit must be positive") }
         guard channels >= 1, channels <= 1024 else { throw ValidationError("--channels must be in 1…1024, got \(channels)") }
         guard cellsPerStage >= 1, cellsPerStage <= 64 else { throw ValidationError("--cells-per-stage must be in 1…64, got \(cellsPerStage)") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             var table = GroundTruthTable()
             table.sampledCells = cells; table.sampleSeed = sampleSeed; table.secondSeedCells = secondSeedCells
             table.recipe.epochs = epochs; table.recipe.trainLimit = trainLimit
@@ -191,6 +186,7 @@ struct NASTableCommand: ParsableCommand {
                                     row.validationAccuracy * 100, row.testAccuracy * 100, row.trainSeconds))
             }, callback: { console.handle($0) }, shouldStop: { interruptRequested != 0 })
             console.line("→ \(out)/table.jsonl, \(out)/table.csv (\(rows.count) rows finished)")
+            if common.json { try common.emit(rows, text: "") }
         }
     }
 }

@@ -21,8 +21,7 @@ struct NASSearchCommand: ParsableCommand {
     @Option(help: "Seed of the search.") var seed: UInt64 = 0
     @OptionGroup var data: DataOptions
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
         guard budgetSeconds > 0, budgetSeconds.isFinite, budgetSeconds <= 30 * 86_400 else {
@@ -30,13 +29,11 @@ struct NASSearchCommand: ParsableCommand {
         }
         guard repeats >= 1, repeats <= 100 else { throw ValidationError("--repeats must be in 1…100, got \(repeats)") }
         guard batchSize >= 2, batchSize <= 1024 else { throw ValidationError("--batch-size must be in 2…1024, got \(batchSize)") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             try checkOutputDirectory(out)
             let splits = try FashionMNIST.splits(directory: data.dataDir)
             installInterruptHandler()
@@ -98,6 +95,7 @@ struct NASSearchCommand: ParsableCommand {
             try writeAtomically(Data((result.arch + "\n").utf8), to: out + "/arch.txt")
             try writeAtomically(Data(result.chart().utf8), to: out + "/chart.svg")
             console.line(String(format: "%@ chose %@ in %.0f s → %@/search.json, arch.txt, chart.svg", method.rawValue, result.arch, result.seconds, out))
+            try common.emitFile(out + "/search.json")
         }
     }
 }
@@ -144,8 +142,7 @@ struct NASTrainCommand: ParsableCommand {
     @Option(help: "Training images (a fixed subset of the training split).") var trainLimit = 10_000
     @OptionGroup var data: DataOptions
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
 
     func parsedSeeds() throws -> [UInt64] {
         let s = seeds.split(separator: ",").map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
@@ -159,7 +156,6 @@ struct NASTrainCommand: ParsableCommand {
         guard epochs >= 1, epochs <= 10_000 else { throw ValidationError("--epochs must be in 1…10000, got \(epochs)") }
         guard trainLimit >= 1 else { throw ValidationError("--train-limit must be positive") }
         for a in arch { do { _ = try Cell(parsing: a) } catch { throw ValidationError("\(error)") } }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
     }
 
     /// An architecture to train: a cell, or a SpiderNet genotype.
@@ -182,9 +178,8 @@ struct NASTrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             var list: [(Architecture, String)] = try arch.map { (.cell(try Cell(parsing: $0)), "given") }
             list += try search.map(NASTrainCommand.architecture(ofSearch:))
             try checkOutputDirectory(out)
@@ -218,6 +213,7 @@ struct NASTrainCommand: ParsableCommand {
             }
             try GroundTruthTable.write(GroundTruthTable.collect(outDir: out), outDir: out)
             console.line("→ \(out)/table.jsonl, \(out)/table.csv")
+            if common.json { try common.emit(rows, text: "") }
         }
     }
 }

@@ -81,3 +81,10 @@ func readInput(_ path: String) throws -> Data {
     guard let data = FileManager.default.contents(atPath: path) else { throw AmalgamError.missing("input file not found: \(path)") }
     return data
 }
+
+/// Any encodable value behind one type (a command whose JSON result is one object or a list).
+struct AnyEncodable: Encodable {
+    private let encodeValue: (Encoder) throws -> Void
+    init<T: Encodable>(_ value: T) { encodeValue = value.encode }
+    func encode(to encoder: Encoder) throws { try encodeValue(encoder) }
+}

@@ -50,7 +50,7 @@ struct PredictCommand: ParsableCommand {
         let console = common.start()
         try runReportingErrors(console) {
             if let out { try checkOutputFile(out) }
-            let (net, mean, std) = try loadClassifier(checkpoint: checkpoint, model: nil, dataDir: data.dataDir)
+            let (net, mean, std, modelName) = try loadClassifier(checkpoint: checkpoint, model: nil, dataDir: data.dataDir)
             var labels: [Int]? = nil
             let inputs: Tensor
             if let images {

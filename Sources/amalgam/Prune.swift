@@ -14,7 +14,10 @@ struct PruneCommand: ParsableCommand {
         commandName: "prune",
         abstract: "Post-training pruning of a transformer (Kwon et al. 2022): Fisher mask search under a MAC or latency budget, mask rearrangement, mask tuning, export of a smaller dense model.")
 
-    @Option(name: .customLong("model"), help: "A fine-tuned classifier directory (--task austen) or any encoder directory (--task embedding).") var modelDir: String
+    @Option(name: .customLong("model-dir"), help: "A fine-tuned classifier directory (--task austen) or any encoder directory (--task embedding). (required)") var modelDirectory: String?
+    @Option(name: .customLong("model"), help: .hidden) var legacyModel: String?
+    /// --model-dir, or its old spelling --model (kept for one release).
+    var modelDir: String { modelDirectory ?? legacyModel ?? "" }
     @Option(help: "austen: keep the classifier's accuracy; embedding: keep the encoder's sentence embeddings (no labels).") var task: String
     @Option(help: "Kept fraction of the budget, in (0, 1]; a comma-separated list prunes at each (one Fisher pass, results in OUT/c<value>/).") var constraint: String
     @Option(help: "Budget: mac or latency (latency blocks measured on this machine).") var metric: PruningMetric = .mac
@@ -26,9 +29,11 @@ struct PruneCommand: ParsableCommand {
     @OptionGroup var austen: AustenOptions
     @Option(help: "Random seed (sample draw).") var seed: UInt64 = 0
     @Option(help: "Output directory: masks.json, the exported model, summary.json.") var out: String
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
 
     func validate() throws {
+        if modelDirectory != nil && legacyModel != nil { throw ValidationError("give --model-dir only (--model is its old spelling)") }
+        guard modelDirectory != nil || legacyModel != nil else { throw ValidationError("--model-dir is required") }
         guard ["austen", "embedding"].contains(task) else { throw ValidationError("unknown task '\(task)'; use austen or embedding") }
         _ = try constraints()
         guard samples >= 32 else { throw ValidationError("--samples must be at least 32 (the Fisher needs several mini-batches), got \(samples)") }
@@ -56,7 +61,8 @@ struct PruneCommand: ParsableCommand {
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
+        var summaries: [PruningSummary] = []
         try runReportingErrors(console) {
             var settings = PruningSettings(constraints: try constraints())
             settings.metric = metric; settings.samples = samples; settings.batchSize = batchSize
@@ -80,7 +86,9 @@ struct PruneCommand: ParsableCommand {
                 if let t = outcome.latencyTable { try writeAtomically(JSONEncoder().encode(t), to: dir + "/lut.json") }
                 try writeJSON(outcome.summary, to: dir + "/summary.json")
                 report(outcome.summary, console)
+                summaries.append(outcome.summary)
             }
+            if common.json { try common.emit(summaries.count == 1 ? AnyEncodable(summaries[0]) : AnyEncodable(summaries), text: "") }
         }
     }
 }

@@ -42,8 +42,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed (initialisation, shuffling, dropout, augmentation).") var seed: UInt64 = 0
     @Option(help: "Use only this many training examples (a seeded subset).") var trainLimit: Int?
     @Option(help: "Output directory.") var out: String?
-    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).") var threads: Int?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var common: RunOptions
     @Flag(help: "Continue the run in --out from its last finished epoch (DIR/training-state.safetensors: weights, optimizer state, generators), with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 
     func validate() throws {
@@ -51,7 +50,6 @@ struct TrainCommand: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be positive") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
         try attentionOptions.check()
         if let arch {
             do { _ = try Cell(parsing: arch) } catch { throw ValidationError("--arch: \(error)") }
@@ -82,9 +80,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let console = Console(quiet: quiet)
+        let console = common.start()
         try runReportingErrors(console) {
-            if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
             let outDir = out ?? "runs/\(arch == nil ? model.rawValue : "cell")-seed\(seed)"
             let train = try FashionMNIST.load(split: .train, directory: data.dataDir)
             let test = try FashionMNIST.load(split: .test, directory: data.dataDir)
@@ -105,6 +102,7 @@ struct TrainCommand: ParsableCommand {
                                      + (done > 0 ? " (resuming after epoch \(done))" : ""))
                     })
                 console.line(String(format: "test accuracy %.4f, %.1f s → %@", summary.testAccuracy, summary.trainSeconds, outDir))
+                try common.emitFile(outDir + "/summary.json")
             } catch AmalgamError.interrupted {
                 console.error(lastSaved > 0 ? "interrupted; the checkpoint of epoch \(lastSaved) is intact at \(outDir)/model.safetensors"
                                             : "interrupted before the first epoch finished; no checkpoint written")

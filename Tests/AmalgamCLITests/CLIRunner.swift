@@ -13,14 +13,24 @@ struct CLIRunner {
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
-    func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
+    /// Runs the CLI with `args`; `stdin` (if any) is written to its standard input from another
+    /// thread, so a large input cannot deadlock against the outputs.
+    func run(_ args: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
+        let input = stdin.map { _ in Pipe() }
+        if let input { p.standardInput = input }
         try p.run()
+        if let input, let stdin {
+            DispatchQueue.global().async {
+                input.fileHandleForWriting.write(stdin)
+                try? input.fileHandleForWriting.close()
+            }
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))

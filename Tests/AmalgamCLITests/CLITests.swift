@@ -218,7 +218,7 @@ extension CLITests {
         let e = json["embeddings"] as! [[Double]]
         XCTAssertEqual(e.count, 3)
         XCTAssertEqual(e[1][0], 0.03324, accuracy: 1e-4, "argument sentences come first, then the file's lines")
-        let npy = try run(["embed", "--output", dir + "/e.npy", "one", "two"])
+        let npy = try run(["embed", "--out", dir + "/e.npy", "one", "two"])
         XCTAssertEqual(npy.status, 0, npy.stderr)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/e.npy"))
         XCTAssertEqual(Array(bytes.prefix(6)), [0x93] + Array("NUMPY".utf8))

@@ -23,17 +23,17 @@ if [ ! -f "$OUT/model/result.json" ]; then
   $BIN diffusion train --data "$S/synthetic-train" --validation "$S/synthetic-val" --out "$OUT/model" \
     --steps "$STEPS" --steps-per-epoch 100 --batch-size 4 --segment-frames 32 --lr 2e-4 --seed 0 --threads 2 $resume
 fi
-[ -f "$OUT/schedule-4.json" ] || $BIN diffusion schedule --model "$OUT/model" --validation "$S/synthetic-val" --steps 4 \
+[ -f "$OUT/schedule-4.json" ] || $BIN diffusion schedule --model-dir "$OUT/model" --validation "$S/synthetic-val" --steps 4 \
   --phi-steps 1000 --tau 200 --bins 9 --limit 6 --seed 0 --threads 2 --out "$OUT/schedule-4.json"
 for set in real-alsa real-call synthetic-test; do
   for seed in 0 1 2; do
     save=0; [ "$seed" = 0 ] && save=2
-    $BIN diffusion evaluate --model "$OUT/model" --data "$S/$set" --set "$set" --methods "4,6,$OUT/schedule-4.json,griffin-lim" \
+    $BIN diffusion evaluate --model-dir "$OUT/model" --data "$S/$set" --set "$set" --methods "4,6,$OUT/schedule-4.json,griffin-lim" \
       --out "$OUT/eval" --save-audio $save --seed $seed --threads 2
   done
 done
 for spec in real-alsa:2 synthetic-test:1; do
   set=${spec%%:*}; n=${spec##*:}
-  $BIN diffusion evaluate --model "$OUT/model" --data "$S/$set" --set "$set" --methods 1000 --limit $n \
+  $BIN diffusion evaluate --model-dir "$OUT/model" --data "$S/$set" --set "$set" --methods 1000 --limit $n \
     --out "$OUT/eval" --save-audio 1 --seed 0 --threads 2
 done

