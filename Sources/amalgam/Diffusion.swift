@@ -14,16 +14,10 @@ struct DiffusionCommand: ParsableCommand {
         subcommands: [DiffusionTrainCommand.self, DiffusionScheduleCommand.self, DiffusionEvaluateCommand.self])
 }
 
-func checkThreads(_ threads: Int?) throws {
-}
-
 /// Refuses an output file path that is a directory, before any work.
 func checkOutputFile(_ path: String) throws {
     var isDir: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { throw AmalgamError.invalidArgument("--out \(path) is a directory") }
-}
-
-func applyThreads(_ threads: Int?) {
 }
 
 struct DiffusionTrainCommand: ParsableCommand {

@@ -75,6 +75,16 @@ struct RunOptions: ParsableArguments {
     }
 }
 
+/// Refuses a --threads outside 1…1024.
+func checkThreads(_ threads: Int?) throws {
+    if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+}
+
+/// Sets the engine's and OpenBLAS/oneDNN's thread counts (nil: leave the default, all cores).
+func applyThreads(_ threads: Int?) {
+    if let threads { Threading.setThreads(threads); Threading.kernelWorkers = threads }
+}
+
 /// Reads a whole file, or standard input for "-".
 func readInput(_ path: String) throws -> Data {
     if path == "-" { return FileHandle.standardInput.readDataToEndOfFile() }

@@ -58,6 +58,28 @@ final class VocabularyCLITests: XCTestCase {
         XCTAssertTrue(help.stdout.contains("(default: 5)") && help.stdout.contains("default: cnn)"), help.stdout)
     }
 
+    /// docs/cli.md documents every command and every option the binary has, and its examples use
+    /// only options that exist (regenerate it with scripts/docs/cli_reference.py).
+    func testTheCLIReferenceIsComplete() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/cli.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let all = try commands()
+        for (path, options) in all {
+            guard let start = text.range(of: "\n### amalgam \(path)\n") else { XCTFail("docs/cli.md has no section for `amalgam \(path)`"); continue }
+            let rest = text[start.upperBound...]
+            let section = rest[..<(rest.range(of: "\n### ")?.lowerBound ?? rest.endIndex)]
+            for name in options.keys where name != "help" && name != "version" {
+                XCTAssertTrue(section.contains("`--\(name)"), "docs/cli.md: `amalgam \(path)` does not document --\(name)")
+            }
+            if let example = section.range(of: "```sh\namalgam \(path)") {
+                let line = section[example.upperBound...].prefix { $0 != "\n" }.split(separator: "#")[0]
+                for token in line.split(separator: " ") where token.hasPrefix("--") {
+                    XCTAssertNotNil(options[String(token.dropFirst(2))], "docs/cli.md's example for `amalgam \(path)` uses \(token)")
+                }
+            }
+        }
+    }
+
     func testOldSpellingsStillWorkButAreHidden() throws {
         let help = try cli.run(["embed", "--help"])
         XCTAssertFalse(help.stdout.contains("--output") || help.stdout.contains("--model "), help.stdout)
@@ -92,8 +114,10 @@ final class VocabularyCLITests: XCTestCase {
     func testPredictReproducesEvaluateExactly() throws {
         try cli.requireData()
         let dir = cli.tempDir()
-        let t = try cli.run(["train", "--model", "mlp", "--epochs", "1", "--train-limit", "500", "--out", dir, "--quiet"])
+        let t = try cli.run(["train", "--model", "mlp", "--epochs", "1", "--train-limit", "500", "--out", dir, "--quiet", "--threads", "1"])
         XCTAssertEqual(t.status, 0, t.stderr)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as! [String: Any]
+        XCTAssertEqual(config["threads"] as? Int, 1, "--threads took effect")
         let ev = try cli.run(["evaluate", "--checkpoint", dir + "/model.safetensors", "--json"])
         XCTAssertEqual(ev.status, 0, ev.stderr)
         let evaluated = try JSONSerialization.jsonObject(with: Data(ev.stdout.utf8)) as! [String: Any]
