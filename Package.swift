@@ -25,10 +25,13 @@ let package = Package(
         .library(name: "AmalgamNAS", targets: ["AmalgamNAS"]),
         .library(name: "AmalgamAudio", targets: ["AmalgamAudio"]),
         .library(name: "AmalgamDiffusion", targets: ["AmalgamDiffusion"]),
+        .library(name: "AmalgamONNX", targets: ["AmalgamONNX"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // ONNX export: the ONNX protobuf messages (generated once from onnx.proto, committed).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -72,10 +75,13 @@ let package = Package(
         // Diffusion vocoders (FastDiff, Huang et al. 2022): noise schedules, time-aware location-variable
         // convolutions, the denoiser, the schedule predictor and its search, sampling.
         .target(name: "AmalgamDiffusion", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamAudio"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // ONNX export of the zoo's classifiers and the BERT encoder/classifier (opset 17).
+        .target(name: "AmalgamONNX", dependencies: ["AmalgamCore", "AmalgamNN", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["README.md", "Generated/onnx.proto"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "amalgam",
             dependencies: [
-                "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune", "AmalgamMoE", "AmalgamAttention", "AmalgamDASH", "AmalgamNAS", "AmalgamAudio", "AmalgamDiffusion",
+                "AmalgamCore", "AmalgamLinalg", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamMerge", "AmalgamGLM", "AmalgamDiversity", "AmalgamCoreset", "AmalgamPrune", "AmalgamMoE", "AmalgamAttention", "AmalgamDASH", "AmalgamNAS", "AmalgamAudio", "AmalgamDiffusion", "AmalgamONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)],
@@ -101,6 +107,7 @@ let package = Package(
         .testTarget(name: "AmalgamNASTests", dependencies: ["AmalgamCore", "AmalgamNN", "AmalgamData", "AmalgamNAS"]),
         .testTarget(name: "AmalgamAttentionTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamAttention"]),
         .testTarget(name: "AmalgamAudioTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamAudio"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AmalgamONNXTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamONNX"]),
         .testTarget(name: "AmalgamDiffusionTests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamAudio", "AmalgamDiffusion"]),
         .testTarget(name: "AmalgamCLITests", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamData", "AmalgamNN", "amalgam"]),
     ]

@@ -18,6 +18,7 @@ EXAMPLES = {
     "train": "amalgam train --model cnn --epochs 5 --seed 0 --out runs/cnn",
     "evaluate": "amalgam evaluate --checkpoint runs/cnn/model.safetensors --json",
     "predict": "amalgam predict --checkpoint runs/cnn/model.safetensors --out predictions.csv   # or --images x.npy, --images - < x.npy",
+    "export": "amalgam export --checkpoint runs/cnn/model.safetensors --out cnn.onnx   # or --model-dir DIR for a text model",
     "merge": "amalgam merge --model cnn --budget-epochs 12 --teachers 2 --seeds 0,1,2 --out runs/merge-cnn",
     "glm fit": "amalgam glm fit --data table.csv --penalty l1 --alpha-ratio 0.1 --out model.json",
     "glm path": "amalgam glm path --data table.csv --penalty mcp --gamma 3 --n-alphas 50 --out path.json",
