@@ -66,6 +66,7 @@ public struct ImageDataset {
 /// Fashion-MNIST (Xiao et al. 2017): 60,000 + 10,000 grey 28×28 images in 10 classes, read from
 /// the IDX files of the Debian package `dataset-fashion-mnist`.
 public enum FashionMNIST {
+    public typealias Split = DatasetSplit
     public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
     public static let environmentVariable = "AMALGAM_DATA"
     public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -82,30 +83,14 @@ public enum FashionMNIST {
     /// Loads the training or test split as floats in [0, 1], shape `[N, 1, 28, 28]`.
     public static func load(split: Split, directory: String? = nil) throws -> ImageDataset {
         let dir = locate(directory)
-        let prefix = split == .train ? "train" : "t10k"
-        func find(_ name: String) throws -> String {
-            for candidate in [dir + "/" + name + ".gz", dir + "/" + name] where FileManager.default.fileExists(atPath: candidate) { return candidate }
-            throw AmalgamError.missing("""
-                Fashion-MNIST file \(name)(.gz) not found in \(dir).
-                Install the dataset with `sudo apt-get install dataset-fashion-mnist` (it goes to \(defaultDirectory)), \
-                or point --data-dir or $\(environmentVariable) at a directory holding the IDX files.
-                """)
+        return try ImageFolder.loadIDX(split: split, directory: dir, classes: 10) { name in
+            """
+            Fashion-MNIST file \(name)(.gz) not found in \(dir).
+            Install the dataset with `sudo apt-get install dataset-fashion-mnist` (it goes to \(defaultDirectory)), \
+            or point --data-dir or $\(environmentVariable) at a directory holding the IDX files.
+            """
         }
-        let imagesPath = try find("\(prefix)-images-idx3-ubyte"), labelsPath = try find("\(prefix)-labels-idx1-ubyte")
-        let images = try IDXArray.read(path: imagesPath), labels = try IDXArray.read(path: labelsPath)
-        guard images.shape.count == 3 else { throw AmalgamError.format(path: imagesPath, message: "expected a 3-d image array [N, H, W], got shape \(images.shape)") }
-        guard labels.shape.count == 1 else { throw AmalgamError.format(path: labelsPath, message: "expected a 1-d label array, got shape \(labels.shape)") }
-        guard labels.shape[0] == images.shape[0] else {
-            throw AmalgamError.format(path: labelsPath, message: "\(labels.shape[0]) labels for \(images.shape[0]) images in \(imagesPath)")
-        }
-        if let bad = labels.bytes.first(where: { $0 > 9 }) { throw AmalgamError.format(path: labelsPath, message: "label \(bad) out of range 0...9") }
-        let (n, h, w) = (images.shape[0], images.shape[1], images.shape[2])
-        var t = Tensor.zeros([n, 1, h, w])
-        t.withUnsafeMutableBufferPointer { p in for i in 0..<images.bytes.count { p[i] = Float(images.bytes[i]) / 255 } }
-        return ImageDataset(images: t, labels: labels.bytes.map(Int.init), classes: 10)
     }
-
-    public enum Split: Sendable { case train, test }
 
     /// The three splits the search methods use (kernel search, architecture search): validation
     /// = `validation` images of the training split held out by a permutation seeded by 0 (the
@@ -114,8 +99,18 @@ public enum FashionMNIST {
     /// with the training images' statistics.
     public static func splits(directory: String? = nil, validation: Int = 5000, trainLimit: Int? = nil, seed: UInt64 = 0) throws
         -> (train: ImageDataset, validation: ImageDataset, test: ImageDataset) {
-        let all = try load(split: .train, directory: directory)
-        let rawTest = try load(split: .test, directory: directory)
+        try ImageDataset.splits(train: load(split: .train, directory: directory), test: load(split: .test, directory: directory),
+                                validation: validation, trainLimit: trainLimit, seed: seed)
+    }
+}
+
+extension ImageDataset {
+    /// ``FashionMNIST/splits(directory:validation:trainLimit:seed:)`` for any dataset: `validation`
+    /// training images held out by a permutation seeded by 0, the rest (optionally `trainLimit` of
+    /// them, seeded by `seed`) for training, and the test split, all normalised with the training
+    /// images' statistics.
+    public static func splits(train all: ImageDataset, test rawTest: ImageDataset, validation: Int = 5000, trainLimit: Int? = nil, seed: UInt64 = 0) throws
+        -> (train: ImageDataset, validation: ImageDataset, test: ImageDataset) {
         guard validation >= 1, validation < all.count else {
             throw AmalgamError.invalidArgument("the validation split must hold 1…\(all.count - 1) images, got \(validation)")
         }
@@ -209,5 +204,96 @@ public struct DataLoader {
             if let aug { x = aug(x, &augmentRng) }
             return Batch(inputs: x, labels: idx.map { ds.labels[$0] }, weights: w.map { ws in Tensor(idx.map { ws[$0] }) }, indices: idx)
         }
+    }
+}
+
+/// The two splits of an image dataset.
+public enum DatasetSplit: String, Sendable { case train, test }
+
+/// Image-classification datasets in the layouts users already have, beyond Fashion-MNIST:
+///
+/// - **IDX** (MNIST's layout: MNIST, Fashion-MNIST, KMNIST, EMNIST …): `train-images-idx3-ubyte`
+///   and `train-labels-idx1-ubyte`, `t10k-…` (or `test-…`) for the test split, each optionally
+///   `.gz`; grey images `[N, H, W]` of bytes, scaled to [0, 1].
+/// - **NPY pairs**: `train_images.npy` + `train_labels.npy` and `test_images.npy` +
+///   `test_labels.npy` (NumPy's `np.save`): images `[N, H, W]` (grey) or `[N, C, H, W]`, uint8
+///   (scaled by 1/255) or float32/float64 in [0, 1]; labels integers 0…K−1 of any numeric dtype.
+///
+/// Images must be square (the zoo's models take `size × size`). The number of classes is the
+/// largest training label + 1 (labels are read from the training split for the test split too, so
+/// both agree). Normalisation is the caller's: the training split's channel statistics, as
+/// `amalgam train` computes and stores them.
+public enum ImageFolder {
+    /// An IDX folder's split; `missing` words the error for an absent file (given its name).
+    public static func loadIDX(split: DatasetSplit, directory dir: String, classes fixed: Int? = nil,
+                               missing: ((String) -> String)? = nil) throws -> ImageDataset {
+        func find(_ names: [String]) throws -> String {
+            for name in names {
+                for candidate in [dir + "/" + name + ".gz", dir + "/" + name] where FileManager.default.fileExists(atPath: candidate) { return candidate }
+            }
+            throw AmalgamError.missing(missing?(names[0]) ?? "IDX file \(names[0])(.gz) not found in \(dir) (an IDX dataset folder holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, optionally .gz)")
+        }
+        func pair(_ s: DatasetSplit) throws -> (images: String, labels: String) {
+            let prefixes = s == .train ? ["train"] : ["t10k", "test"]
+            return (try find(prefixes.map { "\($0)-images-idx3-ubyte" }), try find(prefixes.map { "\($0)-labels-idx1-ubyte" }))
+        }
+        let (imagesPath, labelsPath) = try pair(split)
+        let images = try IDXArray.read(path: imagesPath), labels = try IDXArray.read(path: labelsPath)
+        guard images.shape.count == 3 else { throw AmalgamError.format(path: imagesPath, message: "expected a 3-d image array [N, H, W], got shape \(images.shape)") }
+        guard labels.shape.count == 1 else { throw AmalgamError.format(path: labelsPath, message: "expected a 1-d label array, got shape \(labels.shape)") }
+        guard labels.shape[0] == images.shape[0] else {
+            throw AmalgamError.format(path: labelsPath, message: "\(labels.shape[0]) labels for \(images.shape[0]) images in \(imagesPath)")
+        }
+        let (n, h, w) = (images.shape[0], images.shape[1], images.shape[2])
+        guard n >= 1, h == w, h >= 1 else { throw AmalgamError.format(path: imagesPath, message: "images must be square and non-empty, got [\(n), \(h), \(w)]") }
+        let classes: Int
+        if let fixed { classes = fixed } else {
+            let trainLabels = split == .train ? labels : try IDXArray.read(path: try pair(.train).labels)
+            classes = Int(trainLabels.bytes.max() ?? 0) + 1
+        }
+        if let bad = labels.bytes.first(where: { Int($0) >= classes }) { throw AmalgamError.format(path: labelsPath, message: "label \(bad) out of range 0...\(classes - 1)") }
+        var t = Tensor.zeros([n, 1, h, w])
+        t.withUnsafeMutableBufferPointer { p in for i in 0..<images.bytes.count { p[i] = Float(images.bytes[i]) / 255 } }
+        return ImageDataset(images: t, labels: labels.bytes.map(Int.init), classes: classes)
+    }
+
+    /// An NPY-pair folder's split.
+    public static func loadNPY(split: DatasetSplit, directory dir: String) throws -> ImageDataset {
+        func read(_ s: DatasetSplit) throws -> (images: Tensor, dtype: NPY.DType, labels: [Int], path: String) {
+            let imagesPath = "\(dir)/\(s.rawValue)_images.npy", labelsPath = "\(dir)/\(s.rawValue)_labels.npy"
+            for p in [imagesPath, labelsPath] where !FileManager.default.fileExists(atPath: p) {
+                throw AmalgamError.missing("\(p) not found (an NPY dataset folder holds train_images.npy, train_labels.npy, test_images.npy and test_labels.npy)")
+            }
+            let (images, dtype) = try NPY.readTyped(imagesPath)
+            let labelValues = try NPY.read(labelsPath)
+            guard labelValues.rank == 1 else { throw AmalgamError.format(path: labelsPath, message: "labels must be 1-d, got shape \(labelValues.shape)") }
+            var labels: [Int] = []
+            labels.reserveCapacity(labelValues.count)
+            for (i, v) in labelValues.scalars.enumerated() {
+                guard v.isFinite, v >= 0, v == v.rounded(), v < 1e6 else { throw AmalgamError.format(path: labelsPath, message: "label \(i) is \(v), not a class index 0, 1, 2, …") }
+                labels.append(Int(v))
+            }
+            return (images, dtype, labels, imagesPath)
+        }
+        let r = try read(split)
+        let n = r.images.shape.first ?? 0
+        guard n == r.labels.count, n >= 1 else { throw AmalgamError.format(path: r.path, message: "\(n) images for \(r.labels.count) labels") }
+        var images = r.images
+        if images.rank == 3 { images = images.reshaped([n, 1, images.shape[1], images.shape[2]]) }
+        guard images.rank == 4, images.shape[2] == images.shape[3], images.shape[2] >= 1 else {
+            throw AmalgamError.format(path: r.path, message: "images must be [N, H, W] or [N, C, H, W] with H = W, got \(r.images.shape)")
+        }
+        if r.dtype == .uint8 {
+            images = images / (255 as Float)
+        } else {
+            let v = images.scalars
+            if let bad = v.firstIndex(where: { !$0.isFinite || $0 < 0 || $0 > 1 }) {
+                throw AmalgamError.format(path: r.path, message: "float pixel \(bad) is \(v[bad]); float images must lie in [0, 1] (or save uint8 0…255)")
+            }
+        }
+        let trainLabels = split == .train ? r.labels : try read(.train).labels
+        let classes = (trainLabels.max() ?? 0) + 1
+        if let bad = r.labels.first(where: { $0 >= classes }) { throw AmalgamError.format(path: r.path, message: "label \(bad) is not among the training split's classes 0…\(classes - 1)") }
+        return ImageDataset(images: images, labels: r.labels, classes: classes)
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 
 /// NumPy's `.npy` format: the magic `\x93NUMPY`, a little-endian header length, a Python-literal
 /// header dict padded to 64 bytes, then the raw data. Written as version 1.0 in float32 (tensors)
-/// or float64; read in versions 1.0–3.0 as float32, float64 or uint8.
+/// or float64; read in versions 1.0–3.0 as float32, float64, int64, int32 or uint8.
 public enum NPY {
     public static func serialize(_ t: Tensor) -> Data {
         var d = preamble(descr: "<f4", shape: t.shape)
@@ -40,11 +40,11 @@ public enum NPY {
 
     /// The element types ``parse(_:path:)`` reads.
     public enum DType: String, Sendable {
-        case float32 = "<f4", float64 = "<f8", uint8 = "|u1"
+        case float32 = "<f4", float64 = "<f8", uint8 = "|u1", int64 = "<i8", int32 = "<i4"
     }
 
-    /// Reads a `.npy` file of little-endian float32 (`<f4`), float64 (`<f8`, converted) or
-    /// uint8 (`|u1`, the values 0…255 as floats) in C order, versions 1.0–3.0. Anything else
+    /// Reads a `.npy` file of little-endian float32 (`<f4`), float64 (`<f8`, converted), int64
+    /// or int32 (`<i8`, `<i4`: labels; converted) or uint8 (`|u1`, the values 0…255 as floats) in C order, versions 1.0–3.0. Anything else
     /// (Fortran order, other dtypes, object arrays, a shape that disagrees with the data's length)
     /// is a clear error.
     public static func read(_ path: String) throws -> Tensor { try readTyped(path).tensor }
@@ -82,8 +82,9 @@ public enum NPY {
         guard let descr = value("descr") else { throw fail("no descr in the header") }
         let width: Int, dtype: DType
         if descr.hasPrefix("'<f4'") { (width, dtype) = (4, .float32) } else if descr.hasPrefix("'<f8'") { (width, dtype) = (8, .float64) }
-        else if descr.hasPrefix("'|u1'") || descr.hasPrefix("'<u1'") { (width, dtype) = (1, .uint8) } else {
-            throw fail("dtype \(descr.prefix(8)) (only little-endian float32, float64 and uint8 are read)")
+        else if descr.hasPrefix("'|u1'") || descr.hasPrefix("'<u1'") { (width, dtype) = (1, .uint8) }
+        else if descr.hasPrefix("'<i8'") { (width, dtype) = (8, .int64) } else if descr.hasPrefix("'<i4'") { (width, dtype) = (4, .int32) } else {
+            throw fail("dtype \(descr.prefix(8)) (only little-endian float32, float64, int64, int32 and uint8 are read)")
         }
         guard let fo = value("fortran_order"), fo.hasPrefix("False") else { throw fail("Fortran order is not supported") }
         guard let sh = value("shape"), sh.hasPrefix("("), let close = sh.firstIndex(of: ")") else { throw fail("no shape in the header") }
@@ -105,6 +106,12 @@ public enum NPY {
             let o = body + i * width
             if width == 1 {
                 values[i] = Float(b[o])
+            } else if dtype == .int32 {
+                values[i] = Float(Int32(bitPattern: UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24))
+            } else if dtype == .int64 {
+                var u: UInt64 = 0
+                for k in 0..<8 { u |= UInt64(b[o + k]) << (8 * UInt64(k)) }
+                values[i] = Float(Int64(bitPattern: u))
             } else if width == 4 {
                 values[i] = Float(bitPattern: UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24)
             } else {

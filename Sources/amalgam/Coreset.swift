@@ -43,7 +43,7 @@ struct CoresetCommand: ParsableCommand {
     func run() throws {
         let console = common.start()
         try runReportingErrors(console) {
-            var train = try FashionMNIST.load(split: .train, directory: data.dataDir)
+            var train = try data.load(.train)
             let (mean, std) = train.channelStatistics()
             train = train.normalized(mean: mean, std: std)
             if let trainLimit {
@@ -51,7 +51,7 @@ struct CoresetCommand: ParsableCommand {
                 var rng = RandomGenerator(seed: seed)
                 train = train.randomSubset(trainLimit, using: &rng)
             }
-            let test = try FashionMNIST.load(split: .test, directory: data.dataDir).normalized(mean: mean, std: std)
+            let test = try data.load(.test).normalized(mean: mean, std: std)
             let budget = try Budget(fraction: fraction, balanced: !noBalance)
             _ = try budget.groups(labels: train.labels, classes: train.classes)   // budget errors before any training
             var recipe = CoresetRecipe()

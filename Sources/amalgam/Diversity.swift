@@ -30,8 +30,9 @@ struct DiversityCommand: ParsableCommand {
         let console = common.start()
         try runReportingErrors(console) {
             guard samples >= 2, samples <= 10_000 else { throw AmalgamError.invalidArgument("--samples must be in 2...10000 (the test images), got \(samples)") }
-            let (net, mean, std, modelName) = try loadClassifier(checkpoint: checkpoint, model: model, dataDir: data.dataDir)
-            let test = try FashionMNIST.load(split: .test, directory: data.dataDir).normalized(mean: mean, std: std)
+            let c = try loadClassifier(checkpoint: checkpoint, model: model, data: data)
+            let (net, mean, std, modelName) = (c.net, c.mean, c.std, c.model)
+            let test = try data.load(.test).normalized(mean: mean, std: std)
             let start = DispatchTime.now().uptimeNanoseconds
             let features = try penultimateFeatures(net, images: test.images)
             let r = try Diversity.scores(features, samples: samples, draws: draws, standardize: standardize, threshold: threshold, seed: seed)

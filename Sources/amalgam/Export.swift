@@ -30,12 +30,13 @@ struct ExportCommand: ParsableCommand {
             try checkOutputFile(out)
             let bytes: Data, what: String
             if let checkpoint {
-                let (net, mean, std, model) = try loadClassifier(checkpoint: checkpoint, model: nil, dataDir: data.dataDir)
+                let c = try loadClassifier(checkpoint: checkpoint, model: nil, data: data)
+                let (net, mean, std, model) = (c.net, c.mean, c.std, c.model)
                 net.eval()
-                bytes = try ONNXExport.imageClassifier(net, channels: 1, imageSize: 28, name: model,
+                bytes = try ONNXExport.imageClassifier(net, channels: c.channels, imageSize: c.imageSize, name: model,
                                                        metadata: ["source": checkpoint, "normalization_mean": mean.map { "\($0)" }.joined(separator: ","),
                                                                   "normalization_std": std.map { "\($0)" }.joined(separator: ","), "model": model])
-                what = "\(model) classifier (input: 28×28 images normalised with mean \(mean.map { String(format: "%.4f", $0) }.joined(separator: ",")), std \(std.map { String(format: "%.4f", $0) }.joined(separator: ",")))"
+                what = "\(model) classifier (input: \(c.channels)×\(c.imageSize)×\(c.imageSize) images normalised with mean \(mean.map { String(format: "%.4f", $0) }.joined(separator: ",")), std \(std.map { String(format: "%.4f", $0) }.joined(separator: ",")))"
             } else if let modelDir, TextClassifier.isClassifier(directory: modelDir) {
                 let c = try TextClassifier(directory: modelDir)
                 c.model.eval()

@@ -98,8 +98,9 @@ struct LayersCompareCommand: ParsableCommand {
             var study = AttentionComparison(kinds: try parseAttentionList(attention, allowNone: true), seeds: try parseSeeds(seeds),
                                             options: attentionOptions.options, recipe: recipe)
             study.validationCount = validation
-            let train = try FashionMNIST.load(split: .train, directory: data.dataDir)
-            let test = try FashionMNIST.load(split: .test, directory: data.dataDir)
+            try data.requireFashionMNIST("layers compare")
+            let train = try data.load(.train)
+            let test = try data.load(.test)
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             installInterruptHandler()
             console.showPhaseEnds = false

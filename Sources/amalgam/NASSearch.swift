@@ -35,6 +35,7 @@ struct NASSearchCommand: ParsableCommand {
         let console = common.start()
         try runReportingErrors(console) {
             try checkOutputDirectory(out)
+            try data.requireFashionMNIST("nas")
             let splits = try FashionMNIST.splits(directory: data.dataDir)
             installInterruptHandler()
             console.showPhaseEnds = false
@@ -183,6 +184,7 @@ struct NASTrainCommand: ParsableCommand {
             var list: [(Architecture, String)] = try arch.map { (.cell(try Cell(parsing: $0)), "given") }
             list += try search.map(NASTrainCommand.architecture(ofSearch:))
             try checkOutputDirectory(out)
+            try data.requireFashionMNIST("nas")
             let splits = try FashionMNIST.splits(directory: data.dataDir)
             installInterruptHandler()
             console.showPhaseEnds = false

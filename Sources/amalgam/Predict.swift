@@ -14,11 +14,12 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Per-example class, probabilities and (with --logits) logits of a checkpoint, as CSV, JSON lines or NPY.",
         discussion: """
-        Inputs: a split of the dataset in --data-dir (the default: the test split), or --images FILE.npy \
-        (or - for standard input): uint8 pixels 0…255, or float32/float64 pixels in [0, 1], shaped [N, 28, 28], \
-        [N, 1, 28, 28] or [N, 784]. They are normalised as the checkpoint was trained.
-        Columns: index, label (dataset splits only), class, probabilities_0…9[, logits_0…9]. NPY holds the same \
-        columns as one float32 matrix [N, columns].
+        Inputs: a split of the dataset (--dataset, --data-dir; the default: Fashion-MNIST's test split), or \
+        --images FILE.npy (or - for standard input): uint8 pixels 0…255, or float32/float64 pixels in [0, 1], \
+        shaped as the model's images (grey 28×28: [N, 28, 28], [N, 1, 28, 28] or [N, 784]). They are normalised \
+        as the checkpoint was trained.
+        Columns: index, label (dataset splits only), class, probabilities_0…K−1[, logits_0…K−1]. NPY holds the \
+        same columns as one float32 matrix [N, columns].
         """)
 
     @Option(help: "A model.safetensors written by `amalgam train` or `amalgam merge` (its metadata names the architecture).") var checkpoint: String
@@ -50,14 +51,15 @@ struct PredictCommand: ParsableCommand {
         let console = common.start()
         try runReportingErrors(console) {
             if let out { try checkOutputFile(out) }
-            let (net, mean, std, modelName) = try loadClassifier(checkpoint: checkpoint, model: nil, dataDir: data.dataDir)
+            let c = try loadClassifier(checkpoint: checkpoint, model: nil, data: data)
+            let (net, mean, std) = (c.net, c.mean, c.std)
             var labels: [Int]? = nil
             let inputs: Tensor
             if let images {
                 let raw = try NPY.parseTyped(try readInput(images), path: images == "-" ? "<standard input>" : images)
-                inputs = try classifierImages(raw.tensor, dtype: raw.dtype, path: images).normalized(mean: mean, std: std).images
+                inputs = try classifierImages(raw.tensor, dtype: raw.dtype, path: images, channels: c.channels, size: c.imageSize).normalized(mean: mean, std: std).images
             } else {
-                let set = try FashionMNIST.load(split: split == .test ? .test : .train, directory: data.dataDir).normalized(mean: mean, std: std)
+                let set = try data.load(split == .test ? .test : .train).normalized(mean: mean, std: std)
                 inputs = set.images
                 labels = set.labels
             }
@@ -79,15 +81,17 @@ struct PredictCommand: ParsableCommand {
     }
 }
 
-/// An image array as a classifier's dataset of single-channel 28×28 images in [0, 1]: uint8
-/// values are divided by 255 (as the IDX loader does); float values must already lie in [0, 1].
-func classifierImages(_ t: Tensor, dtype: NPY.DType, path: String) throws -> ImageDataset {
+/// An image array as a classifier's dataset of `channels` × `size` × `size` images in [0, 1]:
+/// uint8 values are divided by 255 (as the IDX loader does); float values must already lie in
+/// [0, 1]. Grey images may come as `[N, size, size]` or flattened `[N, size·size]`.
+func classifierImages(_ t: Tensor, dtype: NPY.DType, path: String, channels: Int = 1, size: Int = 28) throws -> ImageDataset {
     let n = t.shape.first ?? 0
     guard n >= 1 else { throw AmalgamError.format(path: path, message: "holds no images (shape \(t.shape))") }
-    guard t.shape == [n, 28, 28] || t.shape == [n, 1, 28, 28] || t.shape == [n, 784] else {
-        throw AmalgamError.format(path: path, message: "shape \(t.shape) is not a batch of 28×28 grey images ([N, 28, 28], [N, 1, 28, 28] or [N, 784])")
+    let accepted = channels == 1 ? [[n, size, size], [n, 1, size, size], [n, size * size]] : [[n, channels, size, size]]
+    guard accepted.contains(t.shape) else {
+        throw AmalgamError.format(path: path, message: "shape \(t.shape) is not a batch of the model's \(channels)×\(size)×\(size) images (\(accepted.map { "\($0.dropFirst().map(String.init).joined(separator: "×"))" }.joined(separator: ", ")) after N); the model takes \(size)×\(size)")
     }
-    var images = t.reshaped([n, 1, 28, 28])
+    var images = t.reshaped([n, channels, size, size])
     if dtype == .uint8 {
         images = images / (255 as Float)
     } else {
@@ -99,5 +103,5 @@ func classifierImages(_ t: Tensor, dtype: NPY.DType, path: String) throws -> Ima
             throw AmalgamError.format(path: path, message: "float pixels must lie in [0, 1] as the training images do (found \(values.min()!)…\(big)); divide by 255 or save uint8")
         }
     }
-    return ImageDataset(images: images, labels: [Int](repeating: 0, count: n), classes: 10)
+    return ImageDataset(images: images, labels: [Int](repeating: 0, count: n), classes: 1)
 }

@@ -7,15 +7,36 @@ import AmalgamNN
 import ArgumentParser
 import Foundation
 
-enum DatasetName: String, ExpressibleByArgument, CaseIterable { case fashionMNIST = "fashion-mnist" }
+enum DatasetName: String, ExpressibleByArgument, CaseIterable { case fashionMNIST = "fashion-mnist", idx, npy }
 extension OptimizerKind: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}
 extension ModelKind: ExpressibleByArgument {}
 
 /// Options shared by commands that read a dataset.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Dataset.") var dataset: DatasetName = .fashionMNIST
-    @Option(help: "Directory holding the dataset files (default: $AMALGAM_DATA, else \(FashionMNIST.defaultDirectory)).") var dataDir: String?
+    @Option(help: "Dataset: fashion-mnist, or a folder (--data-dir) of IDX files in MNIST's layout (idx) or of NumPy arrays train_images.npy, train_labels.npy, test_images.npy, test_labels.npy (npy).") var dataset: DatasetName = .fashionMNIST
+    @Option(help: "Directory holding the dataset files (fashion-mnist default: $AMALGAM_DATA, else \(FashionMNIST.defaultDirectory); required for idx and npy).") var dataDir: String?
+
+    func validate() throws {
+        if dataset != .fashionMNIST && dataDir == nil { throw ValidationError("--dataset \(dataset.rawValue) reads the folder given by --data-dir") }
+    }
+
+    /// The split, as floats in [0, 1] (not normalised).
+    func load(_ split: DatasetSplit) throws -> ImageDataset {
+        switch dataset {
+        case .fashionMNIST: return try FashionMNIST.load(split: split, directory: dataDir)
+        case .idx: return try ImageFolder.loadIDX(split: split, directory: dataDir!)
+        case .npy: return try ImageFolder.loadNPY(split: split, directory: dataDir!)
+        }
+    }
+
+    /// The folder read (recorded in run configurations).
+    var location: String { dataset == .fashionMNIST ? FashionMNIST.locate(dataDir) : URL(fileURLWithPath: dataDir!).standardizedFileURL.path }
+
+    /// For commands whose experiments are defined on Fashion-MNIST only.
+    func requireFashionMNIST(_ command: String) throws {
+        guard dataset == .fashionMNIST else { throw AmalgamError.invalidArgument("\(command) runs on --dataset fashion-mnist only (its models and recipes are fixed to 28×28 grey images in 10 classes)") }
+    }
 }
 
 /// `amalgam train`: parse, call ``ClassifierTraining``, render.
@@ -83,14 +104,14 @@ struct TrainCommand: ParsableCommand {
         let console = common.start()
         try runReportingErrors(console) {
             let outDir = out ?? "runs/\(arch == nil ? model.rawValue : "cell")-seed\(seed)"
-            let train = try FashionMNIST.load(split: .train, directory: data.dataDir)
-            let test = try FashionMNIST.load(split: .test, directory: data.dataDir)
+            let train = try data.load(.train)
+            let test = try data.load(.test)
             installInterruptHandler()
             console.showPhaseEnds = false
             var lastSaved = 0
             do {
                 let summary = try recipe.run(
-                    train: train, test: test, dataset: data.dataset.rawValue, dataDirectory: FashionMNIST.locate(data.dataDir), outDir: outDir,
+                    train: train, test: test, dataset: data.dataset.rawValue, dataDirectory: data.location, outDir: outDir,
                     resume: resume, threads: Threading.threads, blasCore: Threading.blasCore, shouldStop: { interruptRequested != 0 },
                     callback: { event in
                         console.handle(event)

@@ -25,7 +25,9 @@ struct TransferCommand: ParsableCommand {
     func run() throws {
         let console = common.start()
         try runReportingErrors(console) {
-            let (net, mean, std, modelName) = try loadClassifier(checkpoint: checkpoint, model: model, dataDir: data.dataDir)
+            try data.requireFashionMNIST("transfer")
+            let c = try loadClassifier(checkpoint: checkpoint, model: model, data: data)
+            let (net, mean, std, modelName) = (c.net, c.mean, c.std, c.model)
             let (train, test) = try downstream.splits(fashionDirectory: data.dataDir, digitsFile: digitsFile, seed: seed)
             let start = DispatchTime.now().uptimeNanoseconds
             let r = try TransferResult.linearProbe(net, task: downstream.rawValue, train: train.normalized(mean: mean, std: std),

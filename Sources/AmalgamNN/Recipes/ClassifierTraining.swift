@@ -195,7 +195,8 @@ public struct ClassifierTraining: Sendable {
         for m in previous { try metrics.append(m) }
         let checkpointMetadata = ["model": name, "dataset": dataset,
                                   "normalization_mean": mean.map { "\($0)" }.joined(separator: ","),
-                                  "normalization_std": std.map { "\($0)" }.joined(separator: ","), "seed": "\(seed)", "width": "\(width)"]
+                                  "normalization_std": std.map { "\($0)" }.joined(separator: ","), "seed": "\(seed)", "width": "\(width)",
+                                  "channels": "\(train.channels)", "image_size": "\(train.imageSize)", "classes": "\(train.classes)"]
             .merging(architecture) { old, _ in old }
         trainer.onEpochEnd.append { net, m in
             try metrics.append(m)
