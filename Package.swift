@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // ONNX export: the ONNX protobuf messages (generated once from onnx.proto, committed).
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        // `swift package generate-documentation`: the DocC catalogues (scripts/docs/build-docc.sh).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),

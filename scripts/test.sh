@@ -12,3 +12,5 @@ swift build --build-tests
 swift test --skip-build --disable-swift-testing   # all tests are XCTest; oneDNN, the default backend
 # The portable backend passes the same suite (AMALGAM_BACKEND=openblas: no oneDNN call at all).
 AMALGAM_BACKEND=openblas swift test --skip-build --disable-swift-testing
+# The API documentation (DocC catalogues of every library target) builds without a warning.
+scripts/docs/build-docc.sh .build/docs

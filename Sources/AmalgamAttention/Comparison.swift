@@ -8,14 +8,14 @@ import Foundation
 /// the time and peak tensor memory of a training step (forward + backward) and of inference.
 public struct AttentionCost: Codable, Sendable {
     public var parameters: Int
-    /// Multiply–accumulates of one image's forward pass (``MACCounter``).
+    /// Multiply–accumulates of one image's forward pass (`MACCounter`).
     public var macsPerImage: Int
     /// Images per second through forward + backward, median of the timed steps.
     public var trainImagesPerSecond: Double
     /// Images per second through an evaluation-mode forward pass.
     public var inferenceImagesPerSecond: Double
     /// Peak tensor memory of one training step and one inference batch, above what was live before
-    /// (``BufferCache/memory``).
+    /// (`BufferCache.memory`).
     public var trainPeakBytes: Int
     public var inferencePeakBytes: Int
     public var trainBatch: Int, inferenceBatch: Int
@@ -86,7 +86,7 @@ public struct AttentionRunResult: Codable, Sendable {
 ///
 /// Resumable: each run writes `runs/<attention>-seed<s>/result.json` when it is complete and is
 /// skipped when that file exists; a run killed mid-training continues from its last finished epoch
-/// (``ClassifierTraining``'s resume), with the numbers of an uninterrupted run.
+/// (`ClassifierTraining`'s resume), with the numbers of an uninterrupted run.
 public struct AttentionComparison: Sendable {
     /// nil stands for the plain backbone.
     public var kinds: [AttentionKind?]

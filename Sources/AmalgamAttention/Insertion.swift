@@ -137,7 +137,7 @@ public enum AttentionInsertion {
         }
     }
 
-    /// The checkpoint metadata that lets ``rebuild(_:metadata:)`` restore the architecture.
+    /// The checkpoint metadata that lets `rebuild(_:metadata:)` restore the architecture.
     public static func metadata(_ kind: AttentionKind, options: AttentionOptions) throws -> [String: String] {
         // Sorted keys: Foundation's key order is not stable across processes on Linux, and this
         // string is part of a run's key (a resumed run must produce the same one).

@@ -48,7 +48,7 @@ public final class BufferCache: @unchecked Sendable {
     private let lock = NSLock()
 
     /// Bytes of tensor storage in use now and at most since the last ``resetPeak()``, counting
-    /// buffers of ``minimumCached`` floats (16 KiB) or more at their rounded capacity: the
+    /// buffers of `minimumCached` floats (16 KiB) or more at their rounded capacity: the
     /// activations, gradients and weights that decide a model's memory. Smaller tensors are not
     /// counted (they bypass the cache's lock, and together they are noise next to the large ones).
     /// Process-wide: measure one workload at a time.

@@ -57,11 +57,11 @@ public final class CoresetExperiment {
     public let kind: ModelKind
     public let train: ImageDataset, test: ImageDataset
     public var recipe: CoresetRecipe
-    /// Progress (``TrainingEvent``s of the phases "selection model" and "subset model", and
+    /// Progress (`TrainingEvent`s of the phases "selection model" and "subset model", and
     /// `.progress` of scoring work such as DeepFool's attacks).
     public var callback: (TrainingEvent) -> Void = { _ in }
     /// Polled between training batches; a stop saves the phase's state (with ``stateDirectory``)
-    /// and throws ``AmalgamError/interrupted``.
+    /// and throws `AmalgamError.interrupted`.
     public var shouldStop: () -> Bool = { false }
     /// Where the two training phases keep their state (`selection-state.safetensors`, with the
     /// forgetting counts, and `subset-state.safetensors`), saved after every epoch, every
@@ -166,7 +166,7 @@ public final class CoresetExperiment {
     }
 
     /// Selects with `method` under `budget`: the method built from the selection model's
-    /// features (``selectionMethod(_:features:uncertainty:function:greedy:)``), then one
+    /// features (`selectionMethod(_:features:uncertainty:function:greedy:)`), then one
     /// class-balanced selection.
     public func select(_ method: CoresetMethodName, budget: Budget, features: SelectionFeatures?, seed: UInt64,
                        uncertainty: ExampleScores.Uncertainty = .entropy, function: SubmodularSelection.Function = .graphCut,

@@ -69,7 +69,7 @@ public enum DASHCosts {
     }
 
     /// One depthwise mixed layer, batch 32, forward + backward, aggregated (direct or FFT as
-    /// ``ConvolutionAlgorithm/automatic`` picks) against naive, for each grid: 16 channels of
+    /// `ConvolutionAlgorithm.automatic` picks) against naive, for each grid: 16 channels of
     /// 28×28 in 2-D (Fashion-MNIST's size), or 16 channels of length 256 in 1-D (the Austen
     /// windows). Every grid's widest receptive field must fit the input (28 caps the 2-D grids
     /// at K×D = 12; 1-D grids grow further).

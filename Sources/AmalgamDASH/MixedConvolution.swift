@@ -58,11 +58,11 @@ public final class CandidateKernel: Module {
 ///     W = Σᵢ cᵢ · pad_S(Wᵢ ⊗ Pᵢ),   c = GumbelSoftmax(log_softmax(α), τ),
 ///
 /// where Wᵢ ⊗ Pᵢ is candidate i's kernel dilated by the Kronecker product with a one-hot dᵢ×dᵢ
-/// tensor (``Tensor/dilatedKernel(_:dilation:size:)``) and pad_S centres it in the largest
+/// tensor (`Tensor.dilatedKernel(_:dilation:size:)`) and pad_S centres it in the largest
 /// receptive field S. By linearity conv(x, W) = Σᵢ cᵢ·conv_dᵢ(x, Wᵢ) — the mixture of the
 /// separate dilated convolutions (``Mode/naive``, kept for the cost comparison and the
 /// equivalence test) — at the cost of one convolution of size S whatever K × D is. Large S
-/// runs by FFT (``ConvolutionAlgorithm/automatic``).
+/// runs by FFT (`ConvolutionAlgorithm.automatic`).
 ///
 /// Faithful to the reference code (`src/dash.py`): α ~ 10⁻³·N(0, 1); candidate weights
 /// ~ N(0, 0.01²) (DASH's `torch.normal(0, 0.01, …)`); a layer whose input and output channels

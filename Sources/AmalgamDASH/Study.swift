@@ -12,7 +12,7 @@ public enum DASHTask: String, CaseIterable, Codable, Sendable {
     /// training images' statistics.
     case fashionMNIST = "fashion-mnist"
     /// Austen character windows (1-D, 256 characters one-hot over 38 symbols, 6 novels; see
-    /// ``Austen/characterTask(directory:length:perNovel:seed:)``): 1,000 training, 125
+    /// `Austen.characterTask(directory:length:perNovel:seed:)`): 1,000 training, 125
     /// validation and 150 test windows per novel, split by chapter.
     case austenCharacters = "austen-chars"
 

@@ -2,7 +2,7 @@ import AmalgamCore
 import AmalgamFormats
 
 /// A mini-batch: the model's inputs (a primary tensor `[N, …]` and named others, see
-/// ``Inputs``), what the loss compares them with (integer `labels` for classification,
+/// `Inputs`), what the loss compares them with (integer `labels` for classification,
 /// `targets` for regression), optional per-example `weights` `[N]` and the examples' indices in
 /// their dataset.
 public struct Batch {

@@ -28,9 +28,9 @@ public struct ReconstructionRow: Codable, Sendable {
     public var seed: UInt64
     public var seconds: Double
     public var audioSeconds: Double
-    /// Mean |log10 mel(ref) − log10 mel(rec)| (``AudioDistance/logMelL1``).
+    /// Mean |log10 mel(ref) − log10 mel(rec)| (`AudioDistance.logMelL1`).
     public var logMelL1: Double
-    /// Parallel WaveGAN's multi-resolution STFT error (``AudioDistance/multiResolutionSTFT``).
+    /// Parallel WaveGAN's multi-resolution STFT error (`AudioDistance.multiResolutionSTFT`).
     public var mrSTFT: Double
     public var realTimeFactor: Double { seconds / audioSeconds }
     enum CodingKeys: String, CodingKey {

@@ -31,7 +31,7 @@ public struct Audio: Equatable, Sendable {
 /// padded as RIFF says.
 ///
 /// Every size in the header is checked against the file before anything is allocated: a
-/// truncated or malformed file is a ``AmalgamError/format(path:message:)`` that says what is
+/// truncated or malformed file is a `AmalgamError.format(path:message:)` that says what is
 /// wrong, never a crash or a huge allocation.
 public enum WAV {
     public enum SampleFormat: String, Sendable, CaseIterable {

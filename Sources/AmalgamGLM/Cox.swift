@@ -30,7 +30,9 @@ public struct Cox: SmoothDatafit, Sendable {
     @usableFromInline var tieStart: [Int] = []
     @usableFromInline var invN = 1.0
 
-    /// - Parameter events: s_i, 1 (or true) for an observed event, 0 for censoring.
+    /// - Parameters:
+    ///   - events: s_i, 1 (or true) for an observed event, 0 for censoring.
+    ///   - ties: how tied event times enter the partial likelihood (Breslow or Efron).
     public init(events: [Double], ties: Ties = .efron) { self.events = events; self.ties = ties }
     public init(events: [Bool], ties: Ties = .efron) { self.init(events: events.map { $0 ? 1 : 0 }, ties: ties) }
 
@@ -154,6 +156,7 @@ public final class CoxEstimator: LinearModel {
     }
 
     /// - Parameters:
+    ///   - X: the design, n × p (no intercept column: the Cox model has none).
     ///   - times: t_i, shape [n].
     ///   - events: s_i ∈ {0, 1}, shape [n].
     @discardableResult

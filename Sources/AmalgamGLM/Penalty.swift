@@ -176,7 +176,7 @@ public struct SCAD: Penalty, Sendable {
     public func alphaMax(gradientAtZero g: [Double]) -> Double? { g.reduce(0) { max($0, abs($1)) } }
 }
 
-/// α Σ |w_j|^q for q = 1/2 (``Lq/half``) or 2/3 (``Lq/twoThirds``): non-convex, with an
+/// α Σ |w_j|^q for q = 1/2 (``Lq/half(alpha:)``) or 2/3 (``Lq/twoThirds(alpha:)``): non-convex, with an
 /// unbounded subdifferential at 0, so solvers use the `fixpoint` score. The prox is computed
 /// exactly: on (0, |v|] the derivative of the 1-D objective is convex, so its larger root (if
 /// any) is found by bisection and compared with x = 0.

@@ -48,7 +48,12 @@ public struct FISTA: Sendable {
     public init(tol: Double = 1e-4, maxIter: Int = 100_000, fitIntercept: Bool = true) { self.tol = tol; self.maxIter = maxIter; self.fitIntercept = fitIntercept }
 
     /// - Parameters:
-    ///   - w0, intercept0: a warm start (regularisation paths); zeros by default.
+    ///   - X: the design, n × p.
+    ///   - y: the targets, shape [n].
+    ///   - datafit: the smooth part F (its curvature bounds set the step).
+    ///   - penalty: the SLOPE penalty (sorted weights).
+    ///   - w0: a warm start for the coefficients (regularisation paths); zeros by default.
+    ///   - intercept0: a warm start for the intercept; zero by default.
     public func solve<X: DesignMatrix, F: LipschitzDatafit>(
         _ X: X, _ y: [Double], datafit: F, penalty: SLOPE, w0: [Double]? = nil, intercept0: Double = 0
     ) throws -> GLMSolution {

@@ -184,7 +184,7 @@ public struct GLMProblem {
     public var crossValidate: ((Int, Int, Double) throws -> CrossValidation)?
 }
 
-/// The file formats ``GLMData/read(_:format:targetColumn:eventColumn:)`` reads.
+/// The file formats ``GLMData/read(_:format:targetColumn:eventColumn:features:)`` reads.
 public enum GLMFileFormat: String, CaseIterable, Codable, Sendable {
     case csv, libsvm
     /// LIBSVM for `.svm`, `.libsvm`, `.svmlight`; CSV otherwise.

@@ -13,7 +13,7 @@ public final class MergeExperiment {
     public let test: ImageDataset
     public var budget: MergeBudget
     public var recipe: MergeRecipe
-    /// Progress of every phase (``TrainingEvent``s with the phase and seed in their context;
+    /// Progress of every phase (`TrainingEvent`s with the phase and seed in their context;
     /// `.model` when a model is final: a teacher, the merged student, a kept baseline).
     public var callback: (TrainingEvent) -> Void = { _ in }
     public var shouldStop: () -> Bool = { false }

@@ -36,7 +36,7 @@ public struct PhaseRecord: Codable, Sendable {
 /// are refused with an error rather than silently mixed in.
 ///
 /// A phase in progress is saved too, every ``progressInterval`` seconds and when the run is
-/// stopped (SIGINT/SIGTERM): `phase-<name>.progress.safetensors`, a ``TrainingCheckpoint``
+/// stopped (SIGINT/SIGTERM): `phase-<name>.progress.safetensors`, a `TrainingCheckpoint`
 /// (weights, optimizer state, generators, step, the seconds spent so far). A resumed run
 /// continues that phase at the saved step, replaying the epoch's shuffle and augmentation
 /// draws, so it gets exactly the numbers of an uninterrupted one; the file is removed once the
@@ -117,7 +117,7 @@ public struct PhaseCheckpoints: Sendable {
         try writeAtomically(try encoder.encode(record), to: stem + ".json")
     }
 
-    /// The ``Checkpointer`` of the phase in progress: its file, the run key (a file of another
+    /// The `Checkpointer` of the phase in progress: its file, the run key (a file of another
     /// run configuration is refused, naming both), saves every ``progressInterval`` seconds and
     /// when stopped, not at epoch ends (a phase records no per-epoch metrics), and resumes when
     /// ``reuse`` is on. Its metadata holds the run, the phase and the seconds spent.

@@ -30,7 +30,7 @@ public struct MergeDiagnostics: Codable, Sendable {
     /// After pruning, before fine-tuning.
     public var afterPruning: Double = 0
     /// After pruning with the BatchNorm statistics recomputed on training images
-    /// (``updateBatchNormStatistics(_:_:)``) instead of sliced from the wide network's — a
+    /// (`updateBatchNormStatistics(_:_:)`) instead of sliced from the wide network's — a
     /// diagnostic only, computed on a copy: the student is fine-tuned from the sliced statistics
     /// (the reference code resets them to 0/1; fine-tuning in training mode replaces either).
     /// Nil for networks without BatchNorm and in records written before it existed.

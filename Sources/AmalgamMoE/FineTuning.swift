@@ -117,7 +117,7 @@ public struct FineTuneRouting: Codable, Sendable, Equatable {
 }
 
 /// `amalgam moe finetune` as a library call: a ``MoEClassifier`` on a pretrained run's model,
-/// trained by the one ``Trainer`` (AdamW, cosine, the mixture's auxiliary losses kept, as X-MoE
+/// trained by the one `Trainer` (AdamW, cosine, the mixture's auxiliary losses kept, as X-MoE
 /// keeps its balance loss in fine-tuning) on labelled texts; writes `finetune.json`,
 /// `model.safetensors`, `routing.json` and `summary.json` (and `training-state.safetensors`
 /// every epoch, removed once the model is saved; `resume` continues an interrupted run from it).

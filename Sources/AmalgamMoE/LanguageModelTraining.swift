@@ -6,7 +6,7 @@ import Foundation
 
 /// The Austen novels as a language-modelling corpus: a byte-pair vocabulary learned from the
 /// training chapters only, and the token streams of the three chapter splits
-/// (``Austen/languageModelSplit(chapter:)``: chapters 5, 15, … validation, 10, 20, … test).
+/// (`Austen.languageModelSplit(chapter:)`: chapters 5, 15, … validation, 10, 20, … test).
 /// Chapters are joined in order with a newline between them.
 public struct AustenCorpus: Sendable {
     public var tokenizer: BytePairTokenizer
@@ -154,7 +154,7 @@ public struct MoESummary: Codable, Sendable {
 }
 
 /// `amalgam moe train` as a library call: a ``MoELanguageModel`` trained on the Austen
-/// training chapters by the one ``Trainer`` (AdamW, linear warm-up then cosine, gradient
+/// training chapters by the one `Trainer` (AdamW, linear warm-up then cosine, gradient
 /// clipping, the mixture's auxiliary losses as an extra loss term), writing `config.json`,
 /// `tokenizer/` (`vocab.json`, `merges.txt`), `metrics.jsonl`, `routing.json` (the
 /// ``RoutingRecorder``), `model.safetensors`, `summary.json` and `training-state.safetensors`

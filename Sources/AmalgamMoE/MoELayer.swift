@@ -68,7 +68,7 @@ public struct RoutingRecord: Sendable {
 ///   second choice (GShard's priority), so a first choice is never displaced by a second.
 /// - **Auxiliary losses**: the router's (balance, distillation) are left in ``auxiliaryLoss``
 ///   after each forward pass, on the tape; a model sums its layers' and the training loop adds
-///   them (``Trainer/extraLoss``).
+///   them (`Trainer.extraLoss`).
 /// - **Dense**: `RouterKind.dense` is not this layer; use ``FeedForward``.
 ///
 /// Input `[…, d]` (any leading axes, flattened to T tokens); token ids, when the router needs

@@ -30,7 +30,7 @@ public struct MultiTaskConfig: Codable, Equatable, Sendable {
 /// a ``MoELanguageModel`` read as an encoder (mean of its final hidden states), its mixture
 /// routed per task or shared, and one linear head per task (`lm.…`, `heads.τ.…`).
 ///
-/// Called with ``Inputs``: token ids `[B, T]` as the primary input and `task` `[B]`; every
+/// Called with `Inputs`: token ids `[B, T]` as the primary input and `task` `[B]`; every
 /// sequence of one call must belong to the same task (the heads differ in width).
 public final class MultiTaskMoE: Module {
     public let config: MultiTaskConfig

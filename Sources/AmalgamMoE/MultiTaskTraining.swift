@@ -14,7 +14,7 @@ public enum MultiTaskRouting: String, Codable, Sendable, CaseIterable {
 
 /// Options of a multi-task run (`multitask.json`).
 public struct MultiTaskOptions: Codable, Sendable, Equatable {
-    /// Every task of the model, by ``Austen/PassageTask`` name; the first `trained` … see below.
+    /// Every task of the model, by `Austen.PassageTask` name; the first `trained` … see below.
     public var tasks: [String] = ["novel", "period", "dialogue", "half"]
     /// Tasks the model has but never trains on (the unseen-task study): they get a head and a
     /// router slot, served by the closest trained task's route at evaluation.
@@ -158,7 +158,7 @@ public struct MultiTaskSummary: Codable, Sendable {
 }
 
 /// `amalgam moe multitask` as a library call: one ``MultiTaskMoE`` trained on several Austen
-/// passage tasks by the one ``Trainer`` (AdamW, warm-up + cosine, the mixture's auxiliary loss),
+/// passage tasks by the one `Trainer` (AdamW, warm-up + cosine, the mixture's auxiliary loss),
 /// each batch one task drawn by temperature sampling; the backbone initialised from a pretrained
 /// `amalgam moe train` run (its Switch router copied into every task's router, so all tasks
 /// start from the same routing). Unseen tasks are then served by the route of the trained task

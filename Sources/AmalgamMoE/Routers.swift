@@ -34,8 +34,8 @@ public struct Routing {
 /// A router: token representations `[T, d]` (and, for routers that need them, the token ids)
 /// → each token's experts and gate values, plus its auxiliary loss.
 ///
-/// A router is a ``Module``: its parameters are named under the layer's `router.` prefix, so
-/// freezing a router is ``Module/freeze(_:_:)`` on that prefix (``MoELayer/freezeRouter(_:)``).
+/// A router is a `Module`: its parameters are named under the layer's `router.` prefix, so
+/// freezing a router is `Module.freeze(_:_:)` on that prefix (``MoELayer/freezeRouter(_:)``).
 public class Router: Module {
     public let experts: Int
     init(experts: Int) { self.experts = experts }

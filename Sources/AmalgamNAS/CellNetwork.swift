@@ -36,7 +36,7 @@ public final class AveragePool3x3: Module {
 /// hold an empty slot so the numbering stays that of the arch string.
 public final class CellModule: Module {
     public let cell: Cell
-    /// One module per edge (an empty ``Sequential`` for `none` and skip).
+    /// One module per edge (an empty `Sequential` for `none` and skip).
     public var edges: [Module]
     public init(_ cell: Cell, channels: Int, using rng: inout RandomGenerator) {
         self.cell = cell

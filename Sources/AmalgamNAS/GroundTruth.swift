@@ -6,7 +6,7 @@ import Foundation
 
 /// The one short training recipe of the ground-truth table: a ``CellNetwork`` trained on a
 /// seeded subset of Fashion-MNIST's training split (the fixed 5,000-image validation hold-out of
-/// ``FashionMNIST/splits(directory:validation:trainLimit:seed:)`` excluded), SGD with Nesterov
+/// `FashionMNIST.splits(directory:validation:trainLimit:seed:)` excluded), SGD with Nesterov
 /// momentum 0.9, cosine learning rate from 0.1, weight decay 5e-4, batch 128, no augmentation —
 /// NAS-Bench-201's optimiser and schedule, shortened. Validation accuracy after the last epoch,
 /// then the official test set once.
@@ -44,7 +44,7 @@ public struct GroundTruthRow: Codable, Sendable {
 }
 
 /// The ground-truth table: which cells, with which seeds, and the loop that trains them —
-/// resumable (each row is a ``ResumablePhase`` in `out/rows/<index>-s<seed>/`, its training
+/// resumable (each row is a `ResumablePhase` in `out/rows/<index>-s<seed>/`, its training
 /// state saved after every epoch) and shardable (`shard` of `shards` worker processes take
 /// every `shards`-th row), with the table files rebuilt from the finished rows.
 public struct GroundTruthTable: Sendable {

@@ -7,7 +7,9 @@ import Foundation
 /// evaluation mode, in batches, without gradients.
 ///
 /// - Parameters:
+///   - model: a classifier whose last `Linear` layer is its head.
 ///   - images: `[N, C, H, W]`, normalised as the model was trained.
+///   - batchSize: images per forward pass.
 /// - Returns: N × D features (D = the head's input width).
 public func penultimateFeatures(_ model: Module, images: Tensor, batchSize: Int = 500) throws -> FeatureMatrix {
     try classifierOutputs(model, images: images, batchSize: batchSize).features

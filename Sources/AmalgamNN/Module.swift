@@ -51,7 +51,7 @@ open class Module {
 
     /// The computation of a module that takes several named inputs (an attention mask, a task
     /// id, a diffusion step beside the primary input). The default runs ``forward(_:)-(Tensor)``
-    /// on the primary input, so every single-input layer accepts ``Inputs`` unchanged;
+    /// on the primary input, so every single-input layer accepts `Inputs` unchanged;
     /// multi-input models override this one instead.
     open func forward(_ inputs: Inputs) throws -> Tensor {
         try forward(inputs.primary)
@@ -297,7 +297,7 @@ public final class Sequential: Module {
     public convenience init(_ layers: Module...) { self.init(layers) }
     public override var customChildren: [(String, Module)]? { layers.enumerated().map { ("\($0.offset)", $0.element) } }
     /// Runs the layers in order. A `Conv2d` directly followed by a ReLU runs as one fused
-    /// convolution + ReLU (``Tensor/conv2d(_:weight:bias:stride:padding:dilation:groups:fusedReLU:)``;
+    /// convolution + ReLU (`Tensor.conv2d(_:weight:bias:stride:padding:dilation:groups:fusedReLU:)`;
     /// the same values and gradients, one pass over memory fewer on oneDNN) unless either module
     /// has a hook installed, which must see the convolution's own output.
     public override func forward(_ x: Tensor) throws -> Tensor {

@@ -78,7 +78,7 @@ public func BatchNorm2d(_ features: Int, epsilon: Float = 1e-5, momentum: Float?
 /// are restored afterwards; if a forward pass throws, the old statistics are restored too.
 ///
 /// - Returns: the number of BatchNorm layers updated (0: `model` has none, and no batch is run).
-/// - Throws: ``AmalgamError/invalidArgument(_:)`` when `batches` is empty (nothing changes).
+/// - Throws: `AmalgamError.invalidArgument(_:)` when `batches` is empty (nothing changes).
 @discardableResult
 public func updateBatchNormStatistics<S: Sequence>(_ model: Module, _ batches: S) throws -> Int where S.Element == Batch {
     var seen = Set<ObjectIdentifier>()

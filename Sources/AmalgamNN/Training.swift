@@ -80,7 +80,7 @@ public struct FitResult {
 /// schedule), ``onEpochEnd`` hooks that see the model (forgetting counts, writing metrics) and a
 /// ``Checkpointer`` that saves and resumes the run. `shouldStop` is polled between batches;
 /// when it returns true the run saves what the checkpointer allows and throws
-/// ``AmalgamError/interrupted``.
+/// `AmalgamError.interrupted`.
 public final class Trainer<M: Module> {
     public let model: M
     public let optimizer: Optimizer

@@ -276,9 +276,9 @@ extension Parameter {
 /// fine-tuned from are trained. Parameter names `bert.*`, `classifier.*` (Hugging Face's
 /// `BertForSequenceClassification` layout, with mean instead of `[CLS]`-pooler pooling).
 ///
-/// Called with ``Inputs`` it reads the token ids as the primary input and the mask under
-/// `attention_mask` (a `Batch` from ``TokenBatch/batch`` carries both), so the generic
-/// ``Trainer`` and ``evaluate(_:_:)`` drive it like any classifier; called with ids alone every
+/// Called with `Inputs` it reads the token ids as the primary input and the mask under
+/// `attention_mask` (a `Batch` from `TokenBatch.batch` carries both), so the generic
+/// ``Trainer`` and `evaluate(_:_:)` drive it like any classifier; called with ids alone every
 /// token is attended to (as in PyTorch when `attention_mask` is omitted).
 public final class BertClassifier: Module {
     public var bert: BertModel

@@ -7,7 +7,7 @@ import SwiftProtobuf
 /// OpenVINO and the browsers' runtimes load.
 ///
 /// The graph is written from the module tree, not traced: each layer the zoo uses has its ONNX
-/// form (``GraphBuilder/emit(_:_:path:)``), composites (`BasicBlock`, `ResNet`, the BERT blocks)
+/// form (`GraphBuilder.emit(_:_:path:)`), composites (`BasicBlock`, `ResNet`, the BERT blocks)
 /// spell out their forward pass, and the export fails — naming the module and its dotted path —
 /// on anything else rather than writing a graph that computes something different. Every
 /// parameter of the model must end up in the graph (checked), so a layer the exporter skipped
@@ -52,7 +52,7 @@ public enum ONNXExport {
         return try serialize(graph, metadata: metadata)
     }
 
-    /// A ``BertClassifier``: `input_ids`, `attention_mask` (int64 `[B, T]`) → `logits`
+    /// A `BertClassifier`: `input_ids`, `attention_mask` (int64 `[B, T]`) → `logits`
     /// `[B, classes]` (the classifier on the unnormalised mean of the last hidden states).
     public static func bertClassifier(_ model: BertClassifier, metadata: [String: String] = [:]) throws -> Data {
         let g = GraphBuilder(model: model)

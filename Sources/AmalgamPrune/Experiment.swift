@@ -115,7 +115,7 @@ public struct PrunedModel {
 
     /// Writes a model directory: a classifier directory, or an encoder directory
     /// (`config.json`, `vocab.txt`, `model.safetensors`, `sentence_bert_config.json`) that
-    /// ``SentenceEncoder`` loads; each file atomically.
+    /// `SentenceEncoder` loads; each file atomically.
     public func save(to dir: String, metadata: [String: String]) throws {
         if let classifier { return try classifier.save(to: dir, metadata: metadata) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -26,7 +26,7 @@ public struct LabelledText: Sendable {
     public init(text: String, label: Int) { self.text = text; self.label = label }
 }
 
-/// Fine-tunes `classifier` on `train` with `recipe`, run by the one ``Trainer``: each epoch
+/// Fine-tunes `classifier` on `train` with `recipe`, run by the one `Trainer`: each epoch
 /// visits the texts in an order drawn from a generator seeded by `seed + 7` (epoch e's order is
 /// the e-th permutation it draws), and the test texts are evaluated after every epoch.
 ///
