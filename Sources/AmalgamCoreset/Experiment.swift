@@ -213,7 +213,7 @@ public final class CoresetExperiment {
     /// Trains a fresh model on the subset (weighted when the coreset has weights) and returns its
     /// test accuracy and training time; the trained model is reported as `.model` (phase
     /// "subset model").
-    public func trainOnSubset(_ coreset: Coreset, seed: UInt64) throws -> (accuracy: Double, seconds: Double) {
+    public func trainOnSubset(_ coreset: Coreset, seed: UInt64) throws -> (accuracy: Double, seconds: Double, model: Module) {
         let subset = train.subset(coreset.indices)
         let model = kind.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed &+ 1)
         var loader = DataLoader(subset, batchSize: recipe.batchSize, shuffle: true, seed: seed &+ 1)
@@ -230,7 +230,7 @@ public final class CoresetExperiment {
                                      test: { DataLoader(self.test, batchSize: 1000, shuffle: false).batches() }, evaluation: .atEnd)
         let accuracy = fitted.test!.accuracy, seconds = fitted.seconds
         callback(.model(trainer.context, model))
-        return (accuracy, seconds)
+        return (accuracy, seconds, model)
     }
 }
 

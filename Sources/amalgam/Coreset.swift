@@ -31,7 +31,7 @@ struct CoresetCommand: ParsableCommand {
     @Option(help: "Random seed (selection model, random choices, subset model).") var seed: UInt64 = 0
     @Option(help: "Directory where the trained selection model is cached and reused (per model, seed, selection epochs and training-set size).") var cache: String?
     @Option(help: "Use only this many training examples (a seeded subset; for quick runs).") var trainLimit: Int?
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory: indices.txt (positions in the full training split, one per line, also with --train-limit), weights.txt and scores.txt where the method gives them, model.safetensors (the model trained on the subset; `amalgam evaluate`/`predict` load it) and summary.json.") var out: String
     @OptionGroup var common: RunOptions
     @Flag(help: "Continue the training phases saved in --out (OUT/selection-state.safetensors, OUT/subset-state.safetensors: saved after every epoch, every 5 minutes and on SIGINT/SIGTERM) with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 
@@ -46,10 +46,14 @@ struct CoresetCommand: ParsableCommand {
             var train = try data.load(.train)
             let (mean, std) = train.channelStatistics()
             train = train.normalized(mean: mean, std: std)
+            // Positions in the full training split of the examples selected from (all of them
+            // without --train-limit): indices.txt is written in these, not in the subset's.
+            var pool = Array(0..<train.count)
             if let trainLimit {
                 guard trainLimit >= 1 else { throw AmalgamError.invalidArgument("--train-limit must be ≥ 1") }
                 var rng = RandomGenerator(seed: seed)
-                train = train.randomSubset(trainLimit, using: &rng)
+                pool = Array(rng.permutation(train.count).prefix(trainLimit)).sorted()   // = ImageDataset.randomSubset's choice
+                train = train.subset(pool)
             }
             let test = try data.load(.test).normalized(mean: mean, std: std)
             let budget = try Budget(fraction: fraction, balanced: !noBalance)
@@ -68,9 +72,13 @@ struct CoresetCommand: ParsableCommand {
             let coreset = try experiment.select(method, budget: budget, features: features, seed: seed, uncertainty: uncertainty, function: function, greedy: greedy)
             let selectionSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             console.line(String(format: "selected %d of %d examples with %@ in %.1f s (after the selection model)", coreset.indices.count, train.count, method.rawValue, selectionSeconds))
-            let (accuracy, trainSeconds) = try experiment.trainOnSubset(coreset, seed: seed)
+            let (accuracy, trainSeconds, subsetModel) = try experiment.trainOnSubset(coreset, seed: seed)
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            try writeAtomically(Data((coreset.indices.map(String.init).joined(separator: "\n") + "\n").utf8), to: out + "/indices.txt")
+            try writeAtomically(Data((coreset.indices.map { String(pool[$0]) }.joined(separator: "\n") + "\n").utf8), to: out + "/indices.txt")
+            try subsetModel.save(to: out + "/model.safetensors", metadata: [
+                "model": model.rawValue, "dataset": data.dataset.rawValue, "width": "1", "seed": "\(seed)",
+                "normalization_mean": mean.map { "\($0)" }.joined(separator: ","), "normalization_std": std.map { "\($0)" }.joined(separator: ","),
+                "channels": "\(train.channels)", "image_size": "\(train.imageSize)", "classes": "\(train.classes)", "coreset_method": method.rawValue])
             if let w = coreset.weights { try writeAtomically(Data((w.map { "\($0)" }.joined(separator: "\n") + "\n").utf8), to: out + "/weights.txt") }
             if let s = coreset.scores { try writeAtomically(Data((s.map { "\($0)" }.joined(separator: "\n") + "\n").utf8), to: out + "/scores.txt") }
             try writeJSON(CoresetSummary(method: method.rawValue, fraction: fraction, balanced: !noBalance, model: model.rawValue, seed: seed,

@@ -1,3 +1,5 @@
+import AmalgamCore
+import AmalgamData
 import Foundation
 import XCTest
 
@@ -23,6 +25,20 @@ final class CoresetCLITests: XCTestCase {
         XCTAssertEqual(s["selected"] as? Int, indices.count); XCTAssertEqual(s["weighted"] as? Bool, true)
         XCTAssertGreaterThan(s["test_accuracy"] as! Double, 0.2)
         XCTAssertNotNil(s["selection_seconds"] as? Double)
+        // indices.txt holds positions in the full training split: every one is among the 2,000
+        // examples --train-limit drew (seed 0's permutation), and their labels there form the
+        // balanced per-class budget.
+        let labels = try FashionMNIST.load(split: .train).labels
+        var rng = RandomGenerator(seed: 0)
+        let pool = Set(rng.permutation(labels.count).prefix(2000))
+        XCTAssertTrue(indices.allSatisfy { pool.contains($0) }, "indices.txt is not in the full split's positions")
+        var perClass = [Int](repeating: 0, count: 10)
+        for i in indices { perClass[labels[i]] += 1 }
+        XCTAssertTrue(perClass.allSatisfy { $0 >= 14 && $0 <= 26 }, "\(perClass)")
+        // The subset's model is saved and evaluates to the accuracy the summary reports.
+        let ev = try cli.run(["evaluate", "--checkpoint", a + "/model.safetensors", "--json"])
+        XCTAssertEqual(ev.status, 0, ev.stderr)
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(ev.stdout.utf8)) as! [String: Any])["test_accuracy"] as? Double, s["test_accuracy"] as? Double)
         let u = try cli.run(["coreset", "--method", "uncertainty", "--uncertainty", "margin"] + common + ["--out", c])
         XCTAssertEqual(u.status, 0, u.stderr)
         XCTAssertEqual(try String(contentsOfFile: c + "/scores.txt", encoding: .utf8).split(separator: "\n").count, 2000)

@@ -33,7 +33,7 @@ final class CoresetResumeTests: XCTestCase {
         let c0 = try straight.select(.forgetting, budget: try Budget(fraction: 0.25), features: f0, seed: 3)
         var subset0: Module?
         straight.callback = { if case .model(_, let m) = $0 { subset0 = m } }
-        let (a0, _) = try straight.trainOnSubset(c0, seed: 3)
+        let (a0, _, _) = try straight.trainOnSubset(c0, seed: 3)
 
         let dir = NSTemporaryDirectory() + "amalgam-coreset-resume-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -69,7 +69,7 @@ final class CoresetResumeTests: XCTestCase {
         }
         let f1 = try resumed.selectionFeatures(seed: 3)
         let c1 = try resumed.select(.forgetting, budget: try Budget(fraction: 0.25), features: f1, seed: 3)
-        let (a1, _) = try resumed.trainOnSubset(c1, seed: 3)
+        let (a1, _, _) = try resumed.trainOnSubset(c1, seed: 3)
         XCTAssertEqual(resumedAt, ["selection model 15", "subset model 4"])   // the selection phase finished (15 steps) before the second stop
         XCTAssertEqual(f1.forgetting, f0.forgetting)
         XCTAssertEqual(f1.probabilities.values, f0.probabilities.values)
