@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch twins of Amalgam's model zoo (mlp, cnn, vgg, resnet20): the same modules under the same
+"""Checkpoint conversion between PyTorch and Amalgam for the model zoo (mlp, cnn, vgg, resnet20), with
+the PyTorch twins of scripts/reference/torch_models.py: the same modules under the same
 parameter names, so a state_dict moves between the two frameworks as it is.
 
     python scripts/models/pytorch_zoo.py to-amalgam --model cnn model.pt model.safetensors [--mean 0.286 --std 0.353]
@@ -20,94 +21,24 @@ safetensors.
 """
 import argparse
 import json
+import os
 import sys
 
 import torch
-import torch.nn as nn
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from torch_models import MLP, ResNet, SmallCNN, VGG  # noqa: E402  (the twins the golden tests use)
 
-class MLP(nn.Module):
-    """Flatten → Linear 784→512 → ReLU → Linear 512→512 → ReLU → Linear 512→classes (`layers.N`)."""
-    def __init__(self, classes=10, k=1):
-        super().__init__()
-        self.layers = nn.Sequential(nn.Flatten(), nn.Linear(784, 512 * k), nn.ReLU(), nn.Linear(512 * k, 512 * k), nn.ReLU(), nn.Linear(512 * k, classes))
-
-    def forward(self, x):
-        return self.layers(x)
-
-
-class SmallCNN(nn.Module):
-    """PyTorch's MNIST example without dropout at evaluation: conv 3×3 1→32, ReLU, conv 3×3 32→64,
-    ReLU, max-pool 2, dropout, flatten, linear 9216→128, ReLU, dropout, linear 128→classes."""
-    def __init__(self, classes=10, k=1):
-        super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(1, 32 * k, 3), nn.ReLU(), nn.Conv2d(32 * k, 64 * k, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25))
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64 * k * 12 * 12, 128 * k), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128 * k, classes))
-
-    def forward(self, x):
-        return self.classifier(self.features(x))
-
-
-class VGG(nn.Module):
-    """(conv 3×3 pad 1 → BN → ReLU) × 2 per stage, max-pool after each of 3 stages (32, 64, 128),
-    global average pooling, linear classifier."""
-    def __init__(self, classes=10, k=1):
-        super().__init__()
-        layers, c = [], 1
-        for w in [32, 32, 0, 64, 64, 0, 128, 128, 0]:
-            if w == 0:
-                layers.append(nn.MaxPool2d(2))
-                continue
-            layers += [nn.Conv2d(c, w * k, 3, padding=1), nn.BatchNorm2d(w * k), nn.ReLU()]
-            c = w * k
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-        self.features = nn.Sequential(*layers)
-        self.classifier = nn.Linear(c, classes)
-
-    def forward(self, x):
-        return self.classifier(self.features(x))
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = None
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        h = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-        return torch.relu(h + (self.shortcut(x) if self.shortcut is not None else x))
-
-
-class ResNet20(nn.Module):
-    """He et al.'s CIFAR ResNet-20: stem conv 3×3 → 16, three stages of three basic blocks (16, 32,
-    64; strides 1, 2, 2; 1×1 projection shortcuts), global average pooling, linear classifier."""
-    def __init__(self, classes=10, k=1):
-        super().__init__()
-        w = [16 * k, 32 * k, 64 * k]
-        self.conv1 = nn.Conv2d(1, w[0], 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(w[0])
-        c = w[0]
-        for s, (width, stride) in enumerate(zip(w, [1, 2, 2])):
-            blocks = []
-            for i in range(3):
-                blocks.append(BasicBlock(c, width, stride if i == 0 else 1))
-                c = width
-            setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
-        self.fc = nn.Linear(c, classes)
-
-    def forward(self, x):
-        h = torch.relu(self.bn1(self.conv1(x)))
-        h = self.layer3(self.layer2(self.layer1(h)))
-        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(h, 1), 1))
-
-
-ZOO = {"mlp": MLP, "cnn": SmallCNN, "vgg": VGG, "resnet20": ResNet20}
+# name: (builder at width k, description for docs/models.md)
+ZOO = {
+    "mlp": (lambda k=1: MLP(hidden=(512 * k, 512 * k)), "Flatten → Linear 784→512 → ReLU → Linear 512→512 → ReLU → Linear 512→classes (`layers.N`)."),
+    "cnn": (lambda k=1: SmallCNN(widths=(32 * k, 64 * k, 128 * k)),
+            "PyTorch's MNIST example: conv 3×3 1→32, ReLU, conv 3×3 32→64, ReLU, max-pool 2, dropout 0.25, flatten, linear 9216→128, ReLU, dropout 0.5, linear 128→classes."),
+    "vgg": (lambda k=1: VGG(widths=tuple(w * k for w in (32, 32, 0, 64, 64, 0, 128, 128, 0))),
+            "(conv 3×3 pad 1 → BN → ReLU) × 2 per stage, max-pool after each of 3 stages (32, 64, 128), global average pooling, linear classifier."),
+    "resnet20": (lambda k=1: ResNet(widths=(16 * k, 32 * k, 64 * k)),
+                 "He et al.'s CIFAR ResNet-20: stem conv 3×3 → 16, three stages of three basic blocks (16, 32, 64; strides 1, 2, 2; 1×1 projection shortcuts), global average pooling, linear classifier."),
+}
 
 
 def formula(name, shape):
@@ -165,7 +96,7 @@ def main():
 
     if args.command == "to-amalgam":
         from safetensors.torch import save_file
-        model = ZOO[args.model](k=args.width)
+        model = ZOO[args.model][0](args.width)
         state = load_state(args.input)
         check(model, state, args.input)
         meta = {"model": args.model, "width": str(args.width), "converted_from": args.input}
@@ -173,7 +104,7 @@ def main():
             meta["normalization_mean"], meta["normalization_std"] = str(args.mean), str(args.std)
         save_file({k: v.detach().to(torch.float32).contiguous() for k, v in state.items()}, args.output, metadata=meta)
     elif args.command == "to-pytorch":
-        model = ZOO[args.model](k=args.width)
+        model = ZOO[args.model][0](args.width)
         state = load_state(args.input)
         check(model, state, args.input)
         model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in state.items()}, strict=True)
@@ -181,8 +112,8 @@ def main():
     elif args.command == "golden":
         out = {"torch": torch.__version__, "input": "x[i] = ((i*31) mod 255)/255, float32 [2, 1, 28, 28]", "models": {}}
         x = golden_input()
-        for name, cls in ZOO.items():
-            m = cls().eval()
+        for name, (build, _) in ZOO.items():
+            m = build().eval()
             state = {k: formula(k, list(v.shape)) for k, v in m.state_dict().items()}
             m.load_state_dict(state)
             with torch.no_grad():
@@ -217,10 +148,10 @@ def markdown():
              "`BertModel` / `BertForSequenceClassification` names (`embeddings.word_embeddings.weight`,",
              "`encoder.layer.N.attention.self.query.weight`, …; the classifier prefixes them with `bert.`",
              "and adds `classifier.weight`/`classifier.bias`, with mean pooling instead of the `[CLS]` pooler).", ""]
-    for name, cls in ZOO.items():
-        m = cls()
+    for name, (build, description) in ZOO.items():
+        m = build()
         params = sum(p.numel() for p in m.parameters())
-        lines += [f"## `{name}` — {cls.__name__} ({params:,} parameters)", "", (cls.__doc__ or "").strip().replace("\n    ", " "), "",
+        lines += [f"## `{name}` ({params:,} parameters)", "", description, "",
                   "| name | shape | kind |", "|---|---|---|"]
         buffers = {k for k, _ in m.named_buffers()}
         for k, v in m.state_dict().items():

@@ -1,5 +1,6 @@
 """PyTorch twins of Amalgam's model zoo, layer for layer with the same dotted names.
-Used by make_golden.py (whole-network golden gradients) and scripts/bench/torch_bench.py."""
+Used by make_golden.py (whole-network golden gradients), scripts/bench/torch_bench.py and
+scripts/models/pytorch_zoo.py (checkpoint conversion, docs/models.md)."""
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -40,13 +41,13 @@ class ResNet(nn.Module):
 
 class SmallCNN(nn.Module):
     """Amalgam's `SmallCNN` (PyTorch's MNIST example net)."""
-    def __init__(self, size=28, classes=10, dropout=False):
+    def __init__(self, size=28, classes=10, dropout=False, widths=(32, 64, 128)):
         super().__init__()
         side = (size - 4) // 2
-        self.features = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        self.features = nn.Sequential(nn.Conv2d(1, widths[0], 3), nn.ReLU(), nn.Conv2d(widths[0], widths[1], 3), nn.ReLU(), nn.MaxPool2d(2),
                                       nn.Dropout(0.25 if dropout else 0.0))
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, 128), nn.ReLU(),
-                                        nn.Dropout(0.5 if dropout else 0.0), nn.Linear(128, classes))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(widths[1] * side * side, widths[2]), nn.ReLU(),
+                                        nn.Dropout(0.5 if dropout else 0.0), nn.Linear(widths[2], classes))
 
     def forward(self, x):
         return self.classifier(self.features(x))
@@ -61,3 +62,23 @@ def MLP(inputs=784, hidden=(512, 512), classes=10):
     layers.append(nn.Linear(w, classes))
     m = nn.Module(); m.layers = nn.Sequential(*layers); m.forward = lambda x: m.layers(x)
     return m
+
+
+class VGG(nn.Module):
+    """Amalgam's `VGG`: (conv 3×3 pad 1 → BN → ReLU) × 2 per stage, max-pool after each of three
+    stages (32, 64, 128), global average pooling, linear classifier."""
+    def __init__(self, widths=(32, 32, 0, 64, 64, 0, 128, 128, 0), classes=10, in_channels=1):
+        super().__init__()
+        layers, c = [], in_channels
+        for w in widths:
+            if w == 0:
+                layers.append(nn.MaxPool2d(2))
+                continue
+            layers += [nn.Conv2d(c, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU()]
+            c = w
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(c, classes)
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
