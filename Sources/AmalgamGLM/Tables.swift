@@ -76,9 +76,17 @@ public enum GLMTable {
         return (try SparseMatrix(rows: y.count, columns: p, triplets: triplets), y)
     }
 
+    /// Standard input, read whole on first use (a file named "-"; a table may be read twice).
+    private static let standardInput: Data = FileHandle.standardInput.readDataToEndOfFile()
+
+    /// A file's text; "-" is standard input.
     static func readText(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw GLMError.invalidArgument("cannot read \(path) (missing or unreadable)")
+        let data: Data
+        if path == "-" { data = standardInput } else {
+            guard let d = FileManager.default.contents(atPath: path) else {
+                throw GLMError.invalidArgument("cannot read \(path) (missing or unreadable)")
+            }
+            data = d
         }
         guard let s = String(data: data, encoding: .utf8) else { throw GLMError.parse(file: path, line: 1, message: "not UTF-8 text") }
         return s

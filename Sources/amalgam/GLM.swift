@@ -18,7 +18,7 @@ struct GLMCommand: ParsableCommand {
 
 /// Options shared by `glm fit` and `glm path`.
 struct GLMOptions: ParsableArguments {
-    @Option(help: "Data file: CSV (numbers, optional header) or LIBSVM (.svm/.libsvm or --format libsvm).") var data: String
+    @Option(help: "Data file: CSV (numbers, optional header) or LIBSVM (.svm/.libsvm or --format libsvm); - reads standard input.") var data: String
     @Option(help: "CSV: the target column (0-based; negative counts from the end). For --datafit cox, the survival times.") var targetColumn = -1
     @Option(help: "CSV, --datafit cox: the event column (1 = event, 0 = censored; 0-based, negative from the end).") var eventColumn: Int?
     @Option(help: "File format (default: from the extension).") var format: GLMFileFormat?

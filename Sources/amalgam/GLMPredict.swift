@@ -21,7 +21,7 @@ struct GLMPredictCommand: ParsableCommand {
     @Option(name: .customLong("model"), help: .hidden) var modelFile: String?
     /// --checkpoint, or --model as the issue that asked for this command spelled it.
     var checkpoint: String { checkpointFile ?? modelFile ?? "" }
-    @Option(help: "Data file: CSV (numbers, optional header) or LIBSVM (.svm/.libsvm or --format libsvm).") var data: String
+    @Option(help: "Data file: CSV (numbers, optional header) or LIBSVM (.svm/.libsvm or --format libsvm); - reads standard input.") var data: String
     @Option(help: "CSV with the target column: its position (0-based; negative counts from the end).") var targetColumn = -1
     @Option(help: "Data file format (default: from the extension).") var format: GLMFileFormat?
     @Option(help: "Output file: .csv, .jsonl or .npy (default: CSV on standard output).") var out: String?
