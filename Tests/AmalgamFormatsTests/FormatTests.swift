@@ -115,3 +115,46 @@ final class NPYReadTests: XCTestCase {
         check(edited("(2, 2)", "(2, -)"), "shape entry")
     }
 }
+
+/// Mutated .npy files (random bytes, truncations, huge or garbled shapes, other dtypes) never
+/// crash or allocate wildly: each either parses to a tensor of the declared size or throws a
+/// format error naming the file.
+final class NPYFuzzTests: XCTestCase {
+    func testMutatedFilesParseOrThrowNeverCrash() throws {
+        var rng = RandomGenerator(seed: 12)
+        func npy(_ descr: String, _ shape: String, _ body: [UInt8]) -> [UInt8] {
+            var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
+            header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
+            return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8) + body
+        }
+        let bases = [npy("<f4", "(2, 3)", [UInt8](repeating: 0x3F, count: 24)), npy("|u1", "(4, 2)", Array(0..<8)),
+                     npy("<i8", "(3,)", [UInt8](repeating: 1, count: 24)), [UInt8](NPY.serialize(Tensor([1, 2, 3, 4], shape: [2, 2])))]
+        let shapes = ["(99999999999, 3)", "(-1, 3)", "(3, 99999999999999999999)", "()", "(0,)", "(2,,3)", "(4611686018427387904, 4)"]
+        var parsed = 0, refused = 0
+        for i in 0..<3000 {
+            var b = bases[i % bases.count]
+            switch (i / bases.count) % 4 {
+            case 0: for _ in 0..<(1 + Int(rng.next() % 4)) { b[Int(rng.next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+            case 1: b = Array(b.prefix(Int(rng.next() % UInt64(b.count + 1))))
+            case 2:   // a garbled or absurd shape
+                let text = String(decoding: b, as: UTF8.self)
+                if let r = text.range(of: #"\([0-9, ]*\)"#, options: .regularExpression) {
+                    let s = shapes[Int(rng.next() % UInt64(shapes.count))]
+                    b = npy(i % 2 == 0 ? "<f4" : "<i8", s, Array(b.suffix(8)))
+                    _ = r
+                }
+            default:  // the header length field
+                b[8] = UInt8(truncatingIfNeeded: rng.next()); b[9] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            do {
+                let t = try NPY.parse(Data(b), path: "fuzz.npy")
+                XCTAssertLessThanOrEqual(t.count, b.count, "a tensor larger than the file")
+                parsed += 1
+            } catch {
+                XCTAssertTrue("\(error)".contains("fuzz.npy"), "\(error)"); refused += 1
+            }
+        }
+        XCTAssertGreaterThan(refused, 1000)
+        XCTAssertGreaterThan(parsed, 100)
+    }
+}
