@@ -91,6 +91,19 @@ public final class Trainer<M: Module> {
     /// clipping and the update: a method that rescales some gradients (kernel search normalises
     /// its architecture logits' gradients) plugs in here.
     public var gradientTransforms: [(inout [String: Tensor]) -> Void] = []
+    /// What a non-finite loss or gradient does to the run: ``NonFinitePolicy/stop`` (the
+    /// default) throws `AmalgamError.nonFinite` naming the step and the first bad tensor before
+    /// anything is updated, so the model, the optimizer and the last checkpoint stay as they were;
+    /// ``NonFinitePolicy/skipBatch`` leaves the batch out (no update: weights and optimizer
+    /// state untouched; the step still counts, so the schedule and the epoch plan are unchanged;
+    /// its loss is left out of the epoch's mean) and goes on, up to ``maxConsecutiveSkips`` batches in a row. A parameter that an update makes
+    /// non-finite always stops the run (the update cannot be taken back).
+    public var onNonFinite: NonFinitePolicy = .stop
+    /// Consecutive skipped batches after which `skipBatch` stops the run too.
+    public var maxConsecutiveSkips = 100
+    /// Batches left out for a non-finite loss or gradient, over the life of this trainer.
+    public private(set) var skippedBatches = 0
+    private var consecutiveSkips = 0
     public var extraLoss: [(M) throws -> Tensor] = []
     /// Called with the phase's step count before each optimisation step.
     public var beforeStep: [(Int) -> Void] = []
@@ -134,7 +147,8 @@ public final class Trainer<M: Module> {
     }
 
     /// One optimisation step on a batch; returns the training loss and the number of correct
-    /// predictions (0 when the loss defines none).
+    /// predictions (0 when the loss defines none) — NaN and 0 for a batch skipped under
+    /// ``NonFinitePolicy/skipBatch``.
     public func trainStep(_ batch: Batch) throws -> (loss: Float, correct: Int) {
         if let schedule { optimizer.learningRate = schedule(step) }
         var output = Tensor(0)
@@ -146,12 +160,29 @@ public final class Trainer<M: Module> {
             for term in extraLoss { l = l + (try term(m)) }
             return l
         }
-        guard value.item.isFinite else {
-            throw AmalgamError.nonFinite("training loss became \(value.item) at step \(step) (\(context.phase)); lower the learning rate")
-        }
         for transform in gradientTransforms { transform(&grads) }
+        // The loss, then every gradient (in the model's parameter order), before any update.
+        var bad: String? = value.item.isFinite ? nil : "the training loss is \(value.item)"
+        if bad == nil {
+            for (name, _) in model.namedParameters() {
+                if let g = grads[name], !g.allFinite { bad = "the gradient of \(name) holds \(g.firstNonFinite.map { "\($0.value) at element \($0.index)" } ?? "a non-finite value")"; break }
+            }
+        }
+        if let bad {
+            consecutiveSkips += 1
+            guard onNonFinite == .skipBatch, consecutiveSkips <= maxConsecutiveSkips else {
+                throw AmalgamError.nonFinite("\(bad) at step \(step) (\(context.phase))\(onNonFinite == .skipBatch ? " after \(maxConsecutiveSkips) skipped batches in a row" : ""); nothing was updated and the last checkpoint is kept — lower the learning rate, or skip such batches (--on-nonfinite skip-batch)")
+            }
+            skippedBatches += 1
+            step += 1   // the schedule moves on as if the batch had been trained; nothing else does
+            return (.nan, 0)   // the loop leaves a skipped batch out of its means
+        }
+        consecutiveSkips = 0
         if let c = gradientClipNorm { clipGradientNorm(&grads, maxNorm: c) }
         optimizer.update(model, gradients: grads)
+        for (name, p) in model.namedParameters() where grads[name] != nil && !p.value.allFinite {
+            throw AmalgamError.nonFinite("parameter \(name) became non-finite (\(p.value.firstNonFinite.map { "\($0.value) at element \($0.index)" } ?? "?")) in the update of step \(step) (\(context.phase)); the last checkpoint is kept — lower the learning rate")
+        }
         step += 1
         return (value.item, objective.correct?(output, batch) ?? 0)
     }
@@ -223,9 +254,11 @@ public final class Trainer<M: Module> {
                 for hook in beforeStep { hook(step) }
                 let (l, c) = try trainStep(batch)
                 let n = loss.predictions(batch)
-                lossSum += Double(l) * Double(n)
-                correct += c
-                seen += n
+                if l.isFinite {   // a batch skipped for a non-finite loss or gradient is left out of the means
+                    lossSum += Double(l) * Double(n)
+                    correct += c
+                    seen += n
+                }
                 b += 1
                 emit(.batchEnd(context, epoch: epoch, batch: b, batches: batchesPerEpoch, step: step, steps: total, loss: l))
                 if step == total { break }
@@ -275,4 +308,12 @@ public func evaluate<S: Sequence>(_ model: Module, _ batches: S, loss: TrainingL
         }
         return PassMetrics(loss: lossSum / Double(Swift.max(seen, 1)), accuracy: Double(correct) / Double(Swift.max(seen, 1)), examples: seen)
     }
+}
+
+/// What the training loop does with a non-finite loss or gradient (``Trainer/onNonFinite``).
+public enum NonFinitePolicy: String, CaseIterable, Sendable {
+    /// Stop the run with `AmalgamError.nonFinite`, nothing updated.
+    case stop
+    /// Leave the batch out and go on.
+    case skipBatch = "skip-batch"
 }

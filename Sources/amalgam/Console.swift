@@ -97,13 +97,15 @@ func installInterruptHandler() {
 }
 
 /// Runs a command body — every command's one error wrapper: an `AmalgamError` or a `GLMError`
-/// becomes a one-line message on standard error and exit status 1; an interruption exits with 130.
+/// becomes a one-line message on standard error and exit status 1 (3 for a diverged training run:
+/// a non-finite loss, gradient or parameter); an interruption exits with 130.
 func runReportingErrors(_ console: Console, _ body: () throws -> Void) throws {
     // AMALGAM_BACKEND naming an unknown backend, or oneDNN where it cannot load: say so once.
     if let problem = Backend.environmentProblem { FileHandle.standardError.write(Data(("warning: " + problem + "\n").utf8)) }
     do { try body() } catch let e as AmalgamError {
         if case .interrupted = e { throw ExitCode(130) }
         console.error(e.description)
+        if case .nonFinite = e { throw ExitCode(3) }   // divergence: its own status, for scripts and schedulers
         throw ExitCode.failure
     } catch let e as GLMError {
         console.error(e.description)

@@ -11,6 +11,7 @@ enum DatasetName: String, ExpressibleByArgument, CaseIterable { case fashionMNIS
 extension OptimizerKind: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}
 extension ModelKind: ExpressibleByArgument {}
+extension NonFinitePolicy: ExpressibleByArgument {}
 
 /// Options shared by commands that read a dataset.
 struct DataOptions: ParsableArguments {
@@ -60,6 +61,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Linear warm-up steps.") var warmupSteps = 0
     @Option(help: "Label smoothing for the cross-entropy.") var labelSmoothing: Float = 0
     @Flag(help: "Random crop (padding 2) and horizontal flip during training.") var augment = false
+    @Option(help: "A non-finite loss or gradient: stop (exit status 3, naming the step and the tensor; the last checkpoint is kept) or skip-batch (leave the batch out and go on; counted in summary.json).") var onNonfinite: NonFinitePolicy = .stop
     @Option(help: "Random seed (initialisation, shuffling, dropout, augmentation).") var seed: UInt64 = 0
     @Option(help: "Use only this many training examples (a seeded subset).") var trainLimit: Int?
     @Option(help: "Output directory.") var out: String?
@@ -88,6 +90,7 @@ struct TrainCommand: ParsableCommand {
         r.model = model; r.width = width; r.epochs = epochs; r.batchSize = batchSize; r.learningRate = lr; r.optimizer = optimizer
         r.momentum = momentum; r.weightDecay = weightDecay; r.schedule = schedule; r.warmupSteps = warmupSteps
         r.labelSmoothing = labelSmoothing; r.augment = augment; r.seed = seed; r.trainLimit = trainLimit
+        r.onNonFinite = onNonfinite
         if let arch, let cell = try? Cell(parsing: arch) {
             let channels = 16 * width
             r.makeModel = { c, _, k, seed in CellNetwork(cell: cell, inputChannels: c, classes: k, channels: channels, cellsPerStage: 1, seed: seed) }

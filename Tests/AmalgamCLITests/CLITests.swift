@@ -35,6 +35,19 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("apt-get install dataset-fashion-mnist"), "the command still ran: \(r.stderr)")
     }
 
+    /// A diverging run stops at the step it diverges, names it, exits with status 3 (not 1), and
+    /// JSON mode prints nothing on standard output.
+    func testDivergenceStopsWithItsOwnStatus() throws {
+        try requireData()
+        let out = tempDir()
+        let r = try run(["train", "--model", "mlp", "--optimizer", "sgd", "--lr", "1e30", "--epochs", "1", "--train-limit", "512", "--batch-size", "64", "--out", out, "--json"])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("non-finite") && r.stderr.contains("at step"), r.stderr)
+        XCTAssertEqual(r.stdout, "")
+        let bad = try run(["train", "--on-nonfinite", "ignore", "--out", out])
+        XCTAssertNotEqual(bad.status, 0); XCTAssertTrue(bad.stderr.contains("skip-batch"), bad.stderr)
+    }
+
     func testMissingDatasetError() throws {
         let r = try run(["train", "--data-dir", "/nonexistent/data", "--out", tempDir()])
         XCTAssertEqual(r.status, 1)

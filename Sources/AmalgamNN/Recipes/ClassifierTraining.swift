@@ -79,9 +79,12 @@ public struct TrainSummary: Codable, Sendable {
     public var testAccuracy, testLoss, trainAccuracy, trainLoss, trainSeconds: Double
     public var parameters: Int
     public var checkpoint: String
+    /// Batches left out for a non-finite loss or gradient (`--on-nonfinite skip-batch`).
+    public var skippedBatches = 0
 
     enum CodingKeys: String, CodingKey {
         case model, dataset, epochs, seed, parameters, checkpoint
+        case skippedBatches = "skipped_nonfinite_batches"
         case testAccuracy = "test_accuracy", testLoss = "test_loss", trainAccuracy = "train_accuracy"
         case trainLoss = "train_loss", trainSeconds = "train_seconds"
     }
@@ -112,6 +115,8 @@ public struct ClassifierTraining: Sendable {
     public var labelSmoothing: Float = 0
     /// Random crop (padding 2) and horizontal flip.
     public var augment = false
+    /// What a non-finite loss or gradient does (``Trainer/onNonFinite``).
+    public var onNonFinite: NonFinitePolicy = .stop
     public var seed: UInt64 = 0
     /// Train on this many examples (a subset seeded by `seed`).
     public var trainLimit: Int?
@@ -176,6 +181,7 @@ public struct ClassifierTraining: Sendable {
         let statePath = outDir + "/training-state.safetensors", checkpoint = outDir + "/model.safetensors"
         let trainer = Trainer(model: net, optimizer: opt, schedule: sched)
         trainer.loss = .crossEntropy(labelSmoothing: labelSmoothing)
+        trainer.onNonFinite = onNonFinite
         trainer.checkpointer = Checkpointer(path: statePath, runKey: runKey, resume: resume)
         trainer.shouldStop = shouldStop
         trainer.callbacks = [callback]
@@ -213,7 +219,7 @@ public struct ClassifierTraining: Sendable {
         let summary = TrainSummary(model: name, dataset: dataset, epochs: epochs, seed: seed,
                                    testAccuracy: last.testAccuracy ?? 0, testLoss: last.testLoss ?? 0,
                                    trainAccuracy: last.trainAccuracy, trainLoss: last.trainLoss, trainSeconds: seconds,
-                                   parameters: net.parameterCount, checkpoint: checkpoint)
+                                   parameters: net.parameterCount, checkpoint: checkpoint, skippedBatches: trainer.skippedBatches)
         try writeJSON(summary, to: outDir + "/summary.json")
         return summary
     }
