@@ -76,13 +76,10 @@ public enum GLMTable {
         return (try SparseMatrix(rows: y.count, columns: p, triplets: triplets), y)
     }
 
-    /// Standard input, read whole on first use (a file named "-"; a table may be read twice).
-    private static let standardInput: Data = FileHandle.standardInput.readDataToEndOfFile()
-
     /// A file's text; "-" is standard input.
     static func readText(_ path: String) throws -> String {
         let data: Data
-        if path == "-" { data = standardInput } else {
+        if path == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
             guard let d = FileManager.default.contents(atPath: path) else {
                 throw GLMError.invalidArgument("cannot read \(path) (missing or unreadable)")
             }

@@ -54,10 +54,14 @@ struct GLMPredictCommand: ParsableCommand {
                 let t = try GLMTable.readLIBSVM(data, features: p)
                 X = .sparse(t.X); y = t.y
             case .csv:
+                // Read once with every column; a target column, when present, is taken out of it.
                 var t = try GLMTable.readCSV(data, targetColumn: nil)
                 if t.X.columnCount == p + 1 {
-                    t = try GLMTable.readCSV(data, targetColumn: targetColumn)
-                    y = t.y
+                    let width = t.X.columnCount, k = targetColumn < 0 ? width + targetColumn : targetColumn
+                    guard k >= 0, k < width else { throw GLMError.invalidArgument("target column \(targetColumn) is outside the \(width) columns of \(data)") }
+                    let (rest, target) = t.X.removingColumn(k)
+                    t.X = rest; y = target
+                    t.columns.remove(at: k)
                 } else if t.X.columnCount != p {
                     throw GLMError.invalidArgument("\(data) has \(t.X.columnCount) columns; the model has \(p) features (give them, and optionally the target)")
                 }
