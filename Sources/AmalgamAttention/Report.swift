@@ -31,7 +31,7 @@ public enum AttentionReport {
             let path = "\(runs)/\(name)/result.json"
             guard FileManager.default.fileExists(atPath: path) else { continue }
             do { results.append(try JSONDecoder().decode(AttentionRunResult.self, from: Data(contentsOf: URL(fileURLWithPath: path)))) } catch {
-                throw AmalgamError.format(path: path, message: "not a comparison result: \(error)")
+                throw AmalgamError.format(path: path, message: "not a comparison result: \(jsonErrorDescription(error))")
             }
         }
         return results
@@ -52,7 +52,7 @@ public enum AttentionReport {
         let path = directory + "/profile.json"
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do { return try JSONDecoder().decode([AttentionProfileEntry].self, from: Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-            throw AmalgamError.format(path: path, message: "not a profile written by `amalgam layers profile`: \(error)")
+            throw AmalgamError.format(path: path, message: "not a profile written by `amalgam layers profile`: \(jsonErrorDescription(error))")
         }
     }
 

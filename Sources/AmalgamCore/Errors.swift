@@ -27,4 +27,13 @@ public enum AmalgamError: Error, CustomStringConvertible, Equatable {
         case .interrupted: return "interrupted"
         }
     }
+
+    /// The message without its kind ("invalid argument: " and the like): what a caller that
+    /// already says where the error came from (an option parser) shows.
+    public var message: String {
+        switch self {
+        case .shape(let m), .invalidArgument(let m), .missing(let m), .nonFinite(let m), .invalidData(let m): return m
+        case .format, .interrupted: return description
+        }
+    }
 }

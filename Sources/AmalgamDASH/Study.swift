@@ -111,7 +111,7 @@ extension DASHStudy {
             func load<T: Decodable>(_ phase: String, _ type: T.Type) throws -> T? {
                 let path = "\(outDir)/\(name)/\(phase)/result.json"
                 guard let data = FileManager.default.contents(atPath: path) else { return nil }
-                do { return try JSONDecoder().decode(T.self, from: data) } catch { throw AmalgamError.format(path: path, message: "not a DASH \(phase) result: \(error)") }
+                do { return try JSONDecoder().decode(T.self, from: data) } catch { throw AmalgamError.format(path: path, message: "not a DASH \(phase) result: \(jsonErrorDescription(error))") }
             }
             guard let s = try load("search", SearchResult.self), let d = try load("dash", RetrainResult.self),
                   let b = try load("backbone", RetrainResult.self), let r = try load("random", RetrainResult.self) else { continue }

@@ -71,7 +71,7 @@ public struct Vocoder {
         }
         let spec: VocoderSpec
         do { spec = try JSONDecoder().decode(VocoderSpec.self, from: data) } catch {
-            throw AmalgamError.format(path: configPath, message: "not a vocoder config (\(error.localizedDescription))")
+            throw AmalgamError.format(path: configPath, message: "not a vocoder config (\(jsonErrorDescription(error)))")
         }
         let v = try Vocoder(spec: spec)
         try v.model.load(from: dir + "/model.safetensors")

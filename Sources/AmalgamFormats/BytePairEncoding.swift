@@ -195,7 +195,7 @@ public struct BytePairTokenizer: Sendable, Equatable {
         let vpath = directory + "/vocab.json", mpath = directory + "/merges.txt"
         let vocab: [String: Int]
         do { vocab = try JSONDecoder().decode([String: Int].self, from: try readFile(vpath)) } catch let e as AmalgamError { throw e } catch {
-            throw AmalgamError.format(path: vpath, message: "not a JSON object of token → id: \(error.localizedDescription)")
+            throw AmalgamError.format(path: vpath, message: "not a JSON object of token → id: \(jsonErrorDescription(error))")
         }
         var tokens = [String](repeating: "", count: vocab.count)
         for (t, i) in vocab {

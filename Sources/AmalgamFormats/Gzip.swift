@@ -8,7 +8,15 @@ public enum Gzip {
     public static func isGzip(_ data: Data) -> Bool { data.count >= 2 && data[data.startIndex] == 0x1f && data[data.startIndex + 1] == 0x8b }
 
     /// Inflates a whole gzip stream. Throws on a corrupt or truncated stream, naming `path`.
-    public static func decompress(_ data: Data, path: String) throws -> Data {
+    ///
+    /// Bounded: the output may not exceed `limit` bytes (``Limits/maxInflatedBytes`` by default)
+    /// nor, when `declaredSize` reads a size from the first inflated bytes (an IDX header), that
+    /// size; inflation stops as soon as either is passed, so a few megabytes that inflate to
+    /// gigabytes cost at most one 1 MiB chunk beyond the declared size. `declaredSize` is asked
+    /// once the output holds 1 KiB (or the stream ends); it returns nil when it cannot tell yet
+    /// and throws when the header it reads is invalid (so a bad header stops inflation too).
+    public static func decompress(_ data: Data, path: String, limit: Int = Limits.maxInflatedBytes,
+                                  declaredSize: ((Data) throws -> Int?)? = nil) throws -> Data {
         var stream = z_stream()
         guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw AmalgamError.format(path: path, message: "could not initialise zlib")
@@ -18,6 +26,7 @@ public enum Gzip {
         let chunk = 1 << 20
         var buffer = [UInt8](repeating: 0, count: chunk)
         var status: Int32 = Z_OK
+        var declared: Int?
         try data.withUnsafeBytes { (input: UnsafeRawBufferPointer) in
             stream.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: Bytef.self).baseAddress)
             stream.avail_in = uInt(input.count)
@@ -31,6 +40,14 @@ public enum Gzip {
                         throw AmalgamError.format(path: path, message: "\(why) at compressed byte \(Int(stream.total_in))")
                     }
                     output.append(out.baseAddress!, count: chunk - Int(stream.avail_out))
+                    if declared == nil, let declaredSize, output.count >= 1024 || status == Z_STREAM_END {
+                        declared = try declaredSize(output)
+                    }
+                    let bound = Swift.min(limit, declared ?? limit)
+                    if output.count > bound {
+                        throw AmalgamError.format(path: path, message: declared.map { "gzip stream inflates beyond the \($0) bytes its header declares" }
+                                                  ?? "gzip stream inflates beyond \(limit) bytes (the limit for compressed inputs)")
+                    }
                 }
             } while status != Z_STREAM_END && (stream.avail_in > 0 || stream.avail_out == 0)
         }
@@ -56,6 +73,7 @@ public func writeAtomically(_ data: Data, to path: String) throws {
     let dir = url.deletingLastPathComponent().path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
+    removeStaleTemporaries(of: url.lastPathComponent, in: dir)
     guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
         throw AmalgamError.format(path: path, message: "cannot create temporary file \(tmp)")
     }
@@ -72,5 +90,16 @@ public func writeAtomically(_ data: Data, to path: String) throws {
     guard rename(tmp, path) == 0 else {
         try? FileManager.default.removeItem(atPath: tmp)
         throw AmalgamError.format(path: path, message: "cannot move temporary file into place (errno \(errno))")
+    }
+}
+
+/// Removes temporary files a killed writer of `name` left in `dir` (`.name.tmp-PID` whose process
+/// is gone), so that runs killed during a write (kill -9, power loss) do not accumulate them.
+func removeStaleTemporaries(of name: String, in dir: String) {
+    let prefix = "." + name + ".tmp-"
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+    for entry in entries where entry.hasPrefix(prefix) {
+        guard let pid = Int32(entry.dropFirst(prefix.count)), pid != getpid() else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: dir + "/" + entry) }
     }
 }

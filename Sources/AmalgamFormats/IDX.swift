@@ -9,28 +9,47 @@ public struct IDXArray {
     public var bytes: [UInt8]
 
     /// Parses a raw or gzip-compressed IDX file; a truncated or malformed file throws an error
-    /// naming the file and the problem.
-    public static func read(path: String) throws -> IDXArray {
-        var data = try readFile(path)
-        if Gzip.isGzip(data) { data = try Gzip.decompress(data, path: path) }
+    /// naming the file and the problem. A gzip file is inflated only as far as its header
+    /// declares (header + values), so a small file cannot expand to gigabytes.
+    public static func read(path: String) throws -> IDXArray { try decode(try readFile(path), path: path) }
+
+    /// The bytes of a raw or gzip-compressed IDX file (`path` names it in errors).
+    public static func decode(_ data: Data, path: String) throws -> IDXArray {
+        var data = data
+        if Gzip.isGzip(data) {
+            data = try Gzip.decompress(data, path: path) { prefix in
+                try header([UInt8](prefix.prefix(4 + 4 * 4)), path: path, complete: false).map { $0.headerSize + $0.count }
+            }
+        }
         return try parse(data, path: path)
     }
 
-    public static func parse(_ data: Data, path: String) throws -> IDXArray {
-        let b = [UInt8](data)
-        guard b.count >= 4 else { throw AmalgamError.format(path: path, message: "IDX file too short for a header (\(b.count) bytes)") }
+    /// The header of `b` (shape, header size and value count, overflow-checked); nil when
+    /// `complete` is false and `b` is too short to hold it yet.
+    static func header(_ b: [UInt8], path: String, complete: Bool) throws -> (shape: [Int], headerSize: Int, count: Int)? {
+        guard b.count >= 4 else {
+            if !complete { return nil }
+            throw AmalgamError.format(path: path, message: "IDX file too short for a header (\(b.count) bytes)")
+        }
         guard b[0] == 0, b[1] == 0 else { throw AmalgamError.format(path: path, message: "bad IDX magic: first two bytes must be 0, got \(b[0]), \(b[1])") }
         guard b[2] == 0x08 else { throw AmalgamError.format(path: path, message: "unsupported IDX type code 0x\(String(b[2], radix: 16)) (only unsigned bytes, 0x08)") }
         let rank = Int(b[3])
         guard rank >= 1 && rank <= 4 else { throw AmalgamError.format(path: path, message: "IDX rank \(rank) out of range 1...4") }
         let headerSize = 4 + 4 * rank
-        guard b.count >= headerSize else { throw AmalgamError.format(path: path, message: "IDX header truncated: needs \(headerSize) bytes, file has \(b.count)") }
-        var shape: [Int] = []
-        for d in 0..<rank {
-            let o = 4 + 4 * d
-            shape.append(Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]))
+        guard b.count >= headerSize else {
+            if !complete { return nil }
+            throw AmalgamError.format(path: path, message: "IDX header truncated: needs \(headerSize) bytes, file has \(b.count)")
         }
-        let expected = shape.reduce(1, *)
+        let shape = (0..<rank).map { d in (0..<4).reduce(0) { $0 << 8 | Int(b[4 + 4 * d + $1]) } }
+        guard let count = checkedProduct(shape), count <= Limits.maxTensorElements else {
+            throw AmalgamError.format(path: path, message: "IDX shape \(shape) declares more than \(Limits.maxTensorElements) values")
+        }
+        return (shape, headerSize, count)
+    }
+
+    public static func parse(_ data: Data, path: String) throws -> IDXArray {
+        let b = [UInt8](data)
+        let (shape, headerSize, expected) = try header(b, path: path, complete: true)!
         let actual = b.count - headerSize
         guard actual == expected else {
             throw AmalgamError.format(path: path, message: actual < expected

@@ -72,9 +72,10 @@ public enum SafeTensors {
             guard b >= 0, e >= b, e <= dataSize else {
                 throw fail("tensor '\(name)': data_offsets [\(b), \(e)] out of range of the \(dataSize)-byte data section")
             }
-            let (count, overflow) = shape.reduce((1, false)) { acc, d in let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow) }
-            guard !overflow, count * dtype.size == e - b else {
-                throw fail("tensor '\(name)': shape \(shape) of \(dtype) needs \(overflow ? -1 : count * dtype.size) bytes, data_offsets give \(e - b)")
+            // Overflow-safe: a shape whose byte size does not fit in an Int cannot match any offsets.
+            guard let bytes = checkedProduct(shape + [dtype.size]), bytes == e - b else {
+                let needs = checkedProduct(shape + [dtype.size]).map { "\($0) bytes" } ?? "more bytes than an Int can count"
+                throw fail("tensor '\(name)': shape \(shape) of \(dtype) needs \(needs), data_offsets give \(e - b)")
             }
             entries.append((name, dtype, shape, b, e))
         }

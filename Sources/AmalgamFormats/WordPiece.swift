@@ -48,7 +48,11 @@ public struct WordPieceTokenizer: Sendable {
 
     /// Reads `vocab.txt`.
     public init(vocabularyFile path: String, lowercase: Bool = true) throws {
-        let data = try readFile(path)
+        try self.init(vocabulary: try readFile(path), path: path, lowercase: lowercase)
+    }
+
+    /// A `vocab.txt`'s bytes (`path` names it in errors).
+    public init(vocabulary data: Data, path: String, lowercase: Bool = true) throws {
         guard let text = String(data: data, encoding: .utf8) else { throw AmalgamError.format(path: path, message: "vocabulary is not UTF-8") }
         var lines = text.components(separatedBy: "\n")
         if lines.last == "" { lines.removeLast() }
@@ -102,8 +106,12 @@ public struct WordPieceTokenizer: Sendable {
             for s in normalized.decomposedStringWithCanonicalMapping.unicodeScalars where s.properties.generalCategory != .nonspacingMark {
                 stripped.append(s)
             }
+            // One scalar at a time: `append(contentsOf:)` on a scalar view is quadratic in its length.
             var lowered = String.UnicodeScalarView()
-            for s in stripped { lowered.append(contentsOf: s.properties.lowercaseMapping.unicodeScalars) }
+            for s in stripped {
+                if s.isASCII { lowered.append((65...90).contains(s.value) ? Unicode.Scalar(UInt8(s.value) + 32) : s); continue }
+                for u in s.properties.lowercaseMapping.unicodeScalars { lowered.append(u) }
+            }
             normalized = String(lowered)
         }
         var words: [String] = []
@@ -140,26 +148,46 @@ public struct WordPieceTokenizer: Sendable {
         return ids
     }
 
-    /// Token ids of `text` without the added `[CLS]`/`[SEP]` (literal special tokens kept).
-    public func ids(_ text: String) -> [Int] {
+    /// Token ids of `text` without the added `[CLS]`/`[SEP]` (literal special tokens kept): the
+    /// first `limit` of them.
+    ///
+    /// Linear in the length of the text, and it stops early: literal special tokens are found
+    /// in one left-to-right pass over the scalars (leftmost, longest), and the text between them
+    /// is tokenised in pieces of about 4,096 scalars cut after an ASCII space, tab or newline —
+    /// whitespace always separates words, so the pieces give the ids the whole text gives — until
+    /// `limit` ids are there. A 2-million-word line truncated to 128 tokens reads one piece.
+    public func ids(_ text: String, limit: Int = .max) -> [Int] {
+        guard limit > 0 else { return [] }
         var result: [Int] = []
-        var rest = Substring(text)
-        while !rest.isEmpty {
-            // The leftmost special token, the longest at that position.
-            var best: (Range<Substring.Index>, String)?
-            for token in specialTokens {
-                if let r = rest.range(of: token, options: .literal),
-                   best == nil || r.lowerBound < best!.0.lowerBound || (r.lowerBound == best!.0.lowerBound && token.count > best!.1.count) {
-                    best = (r, token)
-                }
-            }
-            guard let (range, token) = best else { break }
-            result += basicTokens(String(rest[..<range.lowerBound])).flatMap { wordPieceIDs($0) }
-            result.append(vocabulary[token]!)
-            rest = rest[range.upperBound...]
+        let scalars = Array(text.unicodeScalars)
+        let specials = specialTokens.map { (Array($0.unicodeScalars), vocabulary[$0]!) }.sorted { $0.0.count > $1.0.count }
+        let first = Set(specials.compactMap(\.0.first))
+        var pieceStart = 0, i = 0
+        func flush(_ end: Int) {
+            guard end > pieceStart else { return }
+            result += basicTokens(String(String.UnicodeScalarView(scalars[pieceStart..<end]))).flatMap { wordPieceIDs($0) }
         }
-        result += basicTokens(String(rest)).flatMap { wordPieceIDs($0) }
-        return result
+        func special(at i: Int) -> ([Unicode.Scalar], Int)? {
+            guard first.contains(scalars[i]) else { return nil }
+            return specials.first { t in i + t.0.count <= scalars.count && scalars[i..<(i + t.0.count)].elementsEqual(t.0) }
+        }
+        while i < scalars.count && result.count < limit {
+            if let (token, id) = special(at: i) {
+                flush(i)
+                result.append(id)
+                i += token.count
+                pieceStart = i
+                continue
+            }
+            let s = scalars[i]
+            i += 1
+            if i - pieceStart >= 4_096 && (s == " " || s == "\n" || s == "\t") {
+                flush(i)
+                pieceStart = i
+            }
+        }
+        if result.count < limit { flush(i) }
+        return result.count > limit ? Array(result.prefix(limit)) : result
     }
 
     /// One encoded input: ids with `[CLS]`/`[SEP]`, token-type ids and the attention mask (all 1).
@@ -171,10 +199,12 @@ public struct WordPieceTokenizer: Sendable {
 
     /// Step 7: a sentence or a sentence pair, truncated to `maxLength` tokens (longest first).
     public func encode(_ text: String, pair: String? = nil, maxLength: Int = 128) -> Encoding {
-        var a = ids(text)
-        var b = pair.map { ids($0) }
-        let specials = b == nil ? 2 : 3
+        let specials = pair == nil ? 2 : 3
         let budget = Swift.max(0, maxLength - specials)
+        // Each side needs at most `budget` ids: longest-first truncation from the full lengths
+        // passes through (min(A, budget), min(B, budget)), so capping first changes nothing.
+        var a = ids(text, limit: budget)
+        var b = pair.map { ids($0, limit: budget) }
         while a.count + (b?.count ?? 0) > budget {
             if let bb = b, bb.count > a.count { b!.removeLast() } else if !a.isEmpty { a.removeLast() } else { b?.removeLast() }
         }

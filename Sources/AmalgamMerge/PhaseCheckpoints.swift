@@ -89,7 +89,7 @@ public struct PhaseCheckpoints: Sendable {
         guard FileManager.default.fileExists(atPath: stem + ".json") else { return nil }
         let record: PhaseRecord
         do { record = try JSONDecoder().decode(PhaseRecord.self, from: try readFile(stem + ".json")) } catch let e as AmalgamError { throw e } catch {
-            throw AmalgamError.format(path: stem + ".json", message: "not a phase record: \(error)")
+            throw AmalgamError.format(path: stem + ".json", message: "not a phase record: \(jsonErrorDescription(error))")
         }
         guard record.run == run else { throw differentRun(stem + ".json", saved: record.run, run: run) }
         guard record.testAccuracy.isFinite, record.seconds.isFinite else {

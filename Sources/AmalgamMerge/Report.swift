@@ -187,7 +187,7 @@ extension MergeSummary {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let old: MergeSummary
         do { old = try MergeSummary.decode(Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-            throw AmalgamError.invalidArgument("--resume: cannot read \(path): \(error)")
+            throw AmalgamError.invalidArgument("--resume: cannot read \(path): \(jsonErrorDescription(error))")
         }
         guard old.model == model, old.dataset == dataset, old.budgetEpochs == budget, old.teachers == k else {
             throw AmalgamError.invalidArgument("--resume: \(path) is a run of \(old.model) on \(old.dataset) with budget \(formatEpochs(old.budgetEpochs)) and K = \(old.teachers), not this one")

@@ -16,7 +16,7 @@ public struct PretrainedMoE {
     public init(directory dir: String) throws {
         let configPath = dir + "/config.json"
         do { options = try JSONDecoder().decode(MoETrainingOptions.self, from: readFile(configPath)) } catch let e as AmalgamError { throw e } catch {
-            throw AmalgamError.format(path: configPath, message: "not the config.json of an `amalgam moe train` run: \(error)")
+            throw AmalgamError.format(path: configPath, message: "not the config.json of an `amalgam moe train` run: \(jsonErrorDescription(error))")
         }
         try options.validate()
         tokenizer = try BytePairTokenizer(directory: dir + "/tokenizer")

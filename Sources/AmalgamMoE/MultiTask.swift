@@ -137,7 +137,7 @@ public final class MultiTaskMoE: Module {
         let path = dir + "/config.json"
         let c: MultiTaskConfig
         do { c = try JSONDecoder().decode(MultiTaskConfig.self, from: readFile(path)) } catch let e as AmalgamError { throw e } catch {
-            throw AmalgamError.format(path: path, message: "not a multi-task model config: \(error)")
+            throw AmalgamError.format(path: path, message: "not a multi-task model config: \(jsonErrorDescription(error))")
         }
         let m = try MultiTaskMoE(c, seed: 0)
         try m.load(from: dir + "/model.safetensors")

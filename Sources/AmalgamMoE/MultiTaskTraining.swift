@@ -347,7 +347,7 @@ public enum MultiTaskExtraction {
         let optionsPath = dir + "/multitask.json"
         let o: MultiTaskOptions
         do { o = try JSONDecoder().decode(MultiTaskOptions.self, from: readFile(optionsPath)) } catch let e as AmalgamError { throw e } catch {
-            throw AmalgamError.format(path: optionsPath, message: "not the multitask.json of an `amalgam moe multitask` run: \(error)")
+            throw AmalgamError.format(path: optionsPath, message: "not the multitask.json of an `amalgam moe multitask` run: \(jsonErrorDescription(error))")
         }
         guard threshold >= 0 && threshold < 1 else { throw AmalgamError.invalidArgument("--threshold must be in [0, 1), got \(threshold)") }
         let full = try MultiTaskMoE.load(directory: dir + "/model")

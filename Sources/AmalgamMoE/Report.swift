@@ -50,7 +50,7 @@ public enum MoEReport {
 
     static func decode<T: Decodable>(_ type: T.Type, _ path: String) throws -> T {
         do { return try JSONDecoder().decode(T.self, from: readFile(path)) } catch let e as AmalgamError { throw e } catch {
-            throw AmalgamError.format(path: path, message: "cannot read it: \(error)")
+            throw AmalgamError.format(path: path, message: "cannot read it: \(jsonErrorDescription(error))")
         }
     }
 

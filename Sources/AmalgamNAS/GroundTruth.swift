@@ -132,7 +132,7 @@ public struct GroundTruthTable: Sendable {
             let path = dir + "/" + name + "/result.json"
             guard let data = FileManager.default.contents(atPath: path) else { continue }
             do { rows.append(try JSONDecoder().decode(GroundTruthRow.self, from: data)) } catch {
-                throw AmalgamError.format(path: path, message: "not a ground-truth row (\(error))")
+                throw AmalgamError.format(path: path, message: "not a ground-truth row (\(jsonErrorDescription(error)))")
             }
         }
         return rows.sorted { ($0.seed, $0.index) < ($1.seed, $1.index) }

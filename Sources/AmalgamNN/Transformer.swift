@@ -53,13 +53,30 @@ public struct BertConfig: Codable, Equatable, Sendable {
         layerIntermediateSizes = try c.decodeIfPresent([Int].self, forKey: .layerIntermediateSizes)
     }
 
-    /// Checks the values make an architecture we can build.
+    /// Checks the values make an architecture we can build, within the stated bounds
+    /// (``Limits``: hidden size ≤ 16,384, feed-forward ≤ 65,536, layers ≤ 256, vocabulary
+    /// ≤ 2^20, positions ≤ 65,536, token types ≤ 1,024), with `layer_norm_eps` in (0, 1) and
+    /// dropout probabilities in [0, 1) — each field is named when it is out of range, before
+    /// anything is allocated.
     public func validate() throws {
-        guard hiddenSize > 0, numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
+        func bound(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws {
+            guard range.contains(value) else { throw AmalgamError.invalidArgument("config: \(name) \(value) is outside \(range.lowerBound)…\(range.upperBound)") }
+        }
+        try bound("hidden_size", hiddenSize, 1...Limits.maxHiddenSize)
+        try bound("num_attention_heads", numAttentionHeads, 1...hiddenSize)
+        guard hiddenSize % numAttentionHeads == 0 else {
             throw AmalgamError.invalidArgument("config: hidden_size \(hiddenSize) must be a positive multiple of num_attention_heads \(numAttentionHeads)")
         }
-        guard numHiddenLayers > 0, intermediateSize > 0, vocabSize > 0, maxPositionEmbeddings > 0, typeVocabSize > 0 else {
-            throw AmalgamError.invalidArgument("config: layer count, sizes and vocabulary must be positive")
+        try bound("num_hidden_layers", numHiddenLayers, 1...Limits.maxLayers)
+        try bound("intermediate_size", intermediateSize, 1...Limits.maxIntermediateSize)
+        try bound("vocab_size", vocabSize, 1...Limits.maxVocabulary)
+        try bound("max_position_embeddings", maxPositionEmbeddings, 1...Limits.maxPositions)
+        try bound("type_vocab_size", typeVocabSize, 1...Limits.maxTokenTypes)
+        guard layerNormEps > 0, layerNormEps < 1 else {
+            throw AmalgamError.invalidArgument("config: layer_norm_eps \(layerNormEps) must be in (0, 1)")
+        }
+        for (name, p) in [("hidden_dropout_prob", hiddenDropoutProb), ("attention_probs_dropout_prob", attentionProbsDropoutProb)] where !(p >= 0 && p < 1) {
+            throw AmalgamError.invalidArgument("config: \(name) \(p) must be in [0, 1)")
         }
         guard ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu"].contains(hiddenAct) else {
             throw AmalgamError.invalidArgument("config: unsupported hidden_act '\(hiddenAct)'")
@@ -67,9 +84,20 @@ public struct BertConfig: Codable, Equatable, Sendable {
         if let h = layerHeads, h.count != numHiddenLayers || h.contains(where: { $0 < 0 || $0 > numAttentionHeads }) {
             throw AmalgamError.invalidArgument("config: amalgam_layer_heads \(h) must list \(numHiddenLayers) counts in 0...\(numAttentionHeads)")
         }
-        if let f = layerIntermediateSizes, f.count != numHiddenLayers || f.contains(where: { $0 < 0 }) {
-            throw AmalgamError.invalidArgument("config: amalgam_layer_intermediate_sizes \(f) must list \(numHiddenLayers) non-negative sizes")
+        if let f = layerIntermediateSizes, f.count != numHiddenLayers || f.contains(where: { $0 < 0 || $0 > Limits.maxIntermediateSize }) {
+            throw AmalgamError.invalidArgument("config: amalgam_layer_intermediate_sizes \(f) must list \(numHiddenLayers) sizes in 0…\(Limits.maxIntermediateSize)")
         }
+    }
+
+    /// A lower bound on the values any checkpoint of this architecture holds: the word, position
+    /// and token-type embeddings and, per layer, the attention's four projections and the
+    /// feed-forward's two matrices (biases and norms left out). A model directory whose weights
+    /// hold fewer values than this cannot match its config, so it is refused before the model
+    /// is built — the weights file's own size thus bounds what a config can make us allocate.
+    public var minimumWeightCount: Int {
+        var n = (vocabSize + maxPositionEmbeddings + typeVocabSize) * hiddenSize
+        for l in 0..<numHiddenLayers { n += 4 * hiddenSize * headSize * heads(in: l) + 2 * hiddenSize * intermediateSize(in: l) }
+        return n
     }
 }
 

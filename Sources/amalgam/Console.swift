@@ -110,5 +110,35 @@ func runReportingErrors(_ console: Console, _ body: () throws -> Void) throws {
     } catch let e as GLMError {
         console.error(e.description)
         throw ExitCode.failure
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as ValidationError {
+        console.error(e.message)
+        throw ExitCode.failure
+    } catch {
+        console.error(oneLineMessage(error))
+        throw ExitCode.failure
     }
+}
+
+/// One line for an error that is not ours (Foundation's file errors, JSON encoding): the file
+/// and the system's reason, or the JSON field that holds a value JSON cannot carry — never
+/// Foundation's multi-line description.
+func oneLineMessage(_ error: Error) -> String {
+    if let e = error as? EncodingError, case .invalidValue(let value, let context) = e {
+        let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+        return "cannot write the result as JSON: \(field.isEmpty ? "a value" : field) is \(value), which JSON cannot hold"
+    }
+    let ns = error as NSError
+    let path = (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
+    var reason: String
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        reason = String(cString: strerror(Int32(underlying.code)))
+    } else if ns.domain == NSPOSIXErrorDomain {
+        reason = String(cString: strerror(Int32(ns.code)))
+    } else {
+        reason = ns.localizedDescription
+    }
+    reason = reason.split(whereSeparator: \.isNewline).joined(separator: " ")
+    return path.map { "\($0): \(reason)" } ?? reason
 }

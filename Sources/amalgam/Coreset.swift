@@ -31,7 +31,7 @@ struct CoresetCommand: ParsableCommand {
     @Option(help: "Random seed (selection model, random choices, subset model).") var seed: UInt64 = 0
     @Option(help: "Directory where the trained selection model is cached and reused (per model, seed, selection epochs and training-set size).") var cache: String?
     @Option(help: "Use only this many training examples (a seeded subset; for quick runs).") var trainLimit: Int?
-    @Option(help: "Output directory: indices.txt (positions in the full training split, one per line, also with --train-limit), weights.txt and scores.txt where the method gives them, model.safetensors (the model trained on the subset; `amalgam evaluate`/`predict` load it) and summary.json.") var out: String
+    @Option(help: "Output directory: indices.txt (positions in the full training split, one per line, also with --train-limit), weights.txt and scores.txt where the method gives them, model.safetensors (the model trained on the subset; `amalgam evaluate`/`predict` load it) and summary.json.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
     @Flag(help: "Continue the training phases saved in --out (OUT/selection-state.safetensors, OUT/subset-state.safetensors: saved after every epoch, every 5 minutes and on SIGINT/SIGTERM) with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 

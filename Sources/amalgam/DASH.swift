@@ -114,7 +114,7 @@ struct DASHSearchCommand: ParsableCommand {
     @OptionGroup var recipe: DASHSearchOptions
     @Option(help: "Train on this many training examples (a subset seeded by --seed; default: all).") var trainLimit: Int?
     @Option(help: "Seed.") var seed: UInt64 = 0
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func validate() throws {
@@ -147,7 +147,7 @@ struct DASHRetrainCommand: ParsableCommand {
     @Option(help: "Directory of the dataset.") var dataDir: String?
     @Option(help: "Train on this many training examples (a subset seeded by --seed; default: all).") var trainLimit: Int?
     @Option(help: "Seed.") var seed: UInt64 = 0
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func validate() throws {
@@ -161,7 +161,7 @@ struct DASHRetrainCommand: ParsableCommand {
             let path = from + "/result.json"
             guard let data = FileManager.default.contents(atPath: path) else { throw AmalgamError.missing("\(path) not found: --from takes the output directory of a finished `amalgam dash search`") }
             let found: SearchResult
-            do { found = try JSONDecoder().decode(SearchResult.self, from: data) } catch { throw AmalgamError.format(path: path, message: "not a search result: \(error)") }
+            do { found = try JSONDecoder().decode(SearchResult.self, from: data) } catch { throw AmalgamError.format(path: path, message: "not a search result: \(jsonErrorDescription(error))") }
             guard let backbone = DASHBackbone(rawValue: found.backbone), found.layers.count == found.choices.count else {
                 throw AmalgamError.format(path: path, message: "backbone '\(found.backbone)' or its \(found.layers.count) layers and \(found.choices.count) choices do not fit")
             }
@@ -188,7 +188,7 @@ struct DASHStudyCommand: ParsableCommand {
     @OptionGroup var retrain: DASHRetrainOptions
     @Option(help: "Comma-separated seeds.") var seeds = "0,1,2"
     @Option(help: "Train on this many training examples (a subset seeded by each seed; default: all).") var trainLimit: Int?
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func validate() throws {
@@ -223,7 +223,7 @@ struct DASHStudyCommand: ParsableCommand {
 
 struct DASHReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Rebuild results.json and table.md from every finished seed of a study's directory (seeds may have run in separate processes).")
-    @Option(help: "The study's output directory.") var out: String
+    @Option(help: "The study's output directory.", transform: outputDirectory) var out: String
     func run() throws {
         let console = Console(quiet: false)
         try runReportingErrors(console) {
@@ -243,7 +243,7 @@ struct DASHCostsCommand: ParsableCommand {
         abstract: "Measure the direct-vs-FFT convolution crossover and the aggregated mixture against naive weight sharing as K×D grows; write crossover.json, mixture.json and costs.md.")
     @Option(help: "Kernel sizes for the crossover.") var kernels = "3,5,7,9,11,13,15,19,25,31,41,61,91"
     @Option(help: "Timing rounds (median).") var rounds = 5
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func validate() throws {

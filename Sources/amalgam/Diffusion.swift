@@ -14,11 +14,6 @@ struct DiffusionCommand: ParsableCommand {
         subcommands: [DiffusionTrainCommand.self, DiffusionScheduleCommand.self, DiffusionEvaluateCommand.self])
 }
 
-/// Refuses an output file path that is a directory, before any work.
-func checkOutputFile(_ path: String) throws {
-    var isDir: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { throw AmalgamError.invalidArgument("--out \(path) is a directory") }
-}
 
 struct DiffusionTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,7 +21,7 @@ struct DiffusionTrainCommand: ParsableCommand {
         abstract: "Train a FastDiff vocoder (DDPM ε-prediction) on a directory of WAV files; write config.json, model.safetensors, metrics.jsonl and result.json to --out. Resumable: rerun the same command.")
     @Option(help: "Directory of training WAV files (any rate and channel count: mixed to mono, resampled to --sample-rate).") var data: String
     @Option(help: "Directory of validation WAV files (ε-loss after every epoch).") var validation: String?
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @Option(help: "Optimisation steps.") var steps = 10_000
     @Option(help: "Steps per epoch (one metrics line, one validation pass each).") var stepsPerEpoch = 100
     @Option(help: "Mini-batch size (segments).") var batchSize = 4
@@ -110,7 +105,7 @@ struct VocodeCommand: ParsableCommand {
     @Option(help: "WAV file whose mel is vocoded (resampled and mixed to mono as needed).") var wav: String?
     @Option(help: "Reverse steps: 3, 4, 6 or 8 (FastDiff's shipped schedules) or T (the full training schedule).") var steps: Int?
     @Option(help: "A schedule JSON file ({\"betas\": [...]}, as amalgam diffusion schedule writes) instead of --steps.") var schedule: String?
-    @Option(help: "Output WAV file.") var out: String
+    @Option(help: "Output WAV file.", transform: outputFile) var out: String
     @Option(help: "Seed of the sampling noise.") var seed: UInt64 = 0
     @OptionGroup var common: RunOptions
 
@@ -124,7 +119,6 @@ struct VocodeCommand: ParsableCommand {
     func run() throws {
         let console = common.start()
         try runReportingErrors(console) {
-            try checkOutputFile(out)
             let vocoder = try Vocoder.load(directory: model)
             let (sched, what) = try inferenceSchedule(steps: steps, file: schedule, vocoder: vocoder)
             let logMel: Tensor
@@ -167,7 +161,7 @@ struct DiffusionEvaluateCommand: ParsableCommand {
     @Option(help: "Directory of reference WAV files.") var data: String
     @Option(help: "Name of the set in the rows (e.g. real-alsa, synthetic-test).") var set: String
     @Option(help: "Comma-separated methods: step counts (3, 4, 6, 8: shipped schedules; T: the full schedule), schedule JSON files, griffin-lim.") var methods = "4,6,griffin-lim"
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @Option(help: "Save the reconstructions of the first N clips as WAV files.") var saveAudio = 0
     @Option(help: "Use only the first N clips (sorted by name).") var limit: Int?
     @Option(help: "Seed of the sampling noise.") var seed: UInt64 = 0
@@ -238,7 +232,7 @@ struct DiffusionScheduleCommand: ParsableCommand {
     var model: String { modelDirectory ?? legacyModel ?? "" }
     @Option(help: "Directory of validation WAV files (φ trains on them; candidates are scored on them). Default: the --validation the model was trained with (--model/data.json).") var validation: String?
     @Option(help: "Reverse steps of the schedule.") var steps = 4
-    @Option(help: "Output JSON file.") var out: String
+    @Option(help: "Output JSON file.", transform: outputFile) var out: String
     @Option(help: "Training steps of φ.") var phiSteps = 1000
     @Option(help: "Step skip τ of the step loss (BDDM: T/3 with T = 200; here 200 of 1000).") var tau = 200
     @Option(help: "Grid bins per hyper-parameter (BDDM: 9).") var bins = 9
@@ -259,7 +253,6 @@ struct DiffusionScheduleCommand: ParsableCommand {
     func run() throws {
         let console = common.start()
         try runReportingErrors(console) {
-            try checkOutputFile(out)
             let vocoder = try Vocoder.load(directory: model)
             var valDir = validation
             if valDir == nil, let d = FileManager.default.contents(atPath: model + "/data.json"),

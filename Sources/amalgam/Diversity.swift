@@ -23,7 +23,7 @@ struct DiversityCommand: ParsableCommand {
     @Flag(help: "Standardise every feature before the PCA (the clustering score does not depend on it).") var standardize = false
     @Option(help: "Clustering score: the |correlation| at which two features count as redundant.") var threshold = 0.9
     @Option(help: "Seed of the sample draws.") var seed: UInt64 = 0
-    @Option(help: "Output JSON file.") var out: String?
+    @Option(help: "Output JSON file.", transform: outputFile) var out: String?
     @OptionGroup var common: RunOptions
 
     func run() throws {

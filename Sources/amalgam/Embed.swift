@@ -47,7 +47,7 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var encoder: EncoderOptions
     @Option(help: "Read sentences from this file, one per line (- reads standard input).") var input: String?
     @Flag(help: "Keep blank input lines (each embeds the empty sentence) instead of skipping them.") var keepBlank = false
-    @Option(help: "Write here instead of standard output; a .npy name writes a float32 array [N, dim].") var out: String?
+    @Option(help: "Write here instead of standard output; a .npy name writes a float32 array [N, dim].", transform: outputFile) var out: String?
     @Option(name: .customLong("output"), help: .hidden) var legacyOutput: String?
     @OptionGroup var common: RunOptions
     @Argument(help: "Sentences to embed.") var sentences: [String] = []

@@ -16,7 +16,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "An image-classifier model.safetensors (`amalgam train`, `amalgam merge`); its metadata names the architecture.") var checkpoint: String?
     @Option(help: "A sentence-encoder directory (all-MiniLM-L6-v2, a pruned encoder) or a fine-tuned classifier directory (`amalgam finetune`).") var modelDir: String?
     @Option(help: "Format.") var format: ExportFormat = .onnx
-    @Option(help: "Output file (.onnx).") var out: String
+    @Option(help: "Output file (.onnx).", transform: outputFile) var out: String
     @OptionGroup var data: DataOptions
     @OptionGroup var common: RunOptions
 
@@ -27,7 +27,6 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let console = common.start()
         try runReportingErrors(console) {
-            try checkOutputFile(out)
             let bytes: Data, what: String
             if let checkpoint {
                 let c = try loadClassifier(checkpoint: checkpoint, model: nil, data: data)

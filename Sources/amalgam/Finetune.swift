@@ -27,7 +27,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Longest input in tokens.") var maxLength = 64
     @Flag(help: "Also train the token embeddings (frozen by default: faster, and the task does not need them).") var trainEmbeddings = false
     @Option(help: "Random seed (head initialisation, data order, passage sample).") var seed: UInt64 = 0
-    @Option(help: "Output directory (a classifier directory: config.json, vocab.txt, model.safetensors, summary.json).") var out: String
+    @Option(help: "Output directory (a classifier directory: config.json, vocab.txt, model.safetensors, summary.json).", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
     @Flag(help: "Continue the run in --out from its last finished epoch (OUT/training-state.safetensors, saved after every epoch), with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 

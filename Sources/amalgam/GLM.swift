@@ -22,6 +22,7 @@ struct GLMOptions: ParsableArguments {
     @Option(help: "CSV: the target column (0-based; negative counts from the end). For --datafit cox, the survival times.") var targetColumn = -1
     @Option(help: "CSV, --datafit cox: the event column (1 = event, 0 = censored; 0-based, negative from the end).") var eventColumn: Int?
     @Option(help: "File format (default: from the extension).") var format: GLMFileFormat?
+    @Option(help: "LIBSVM: the number of features (default: the largest index in the file, which may then be at most 16,777,216).") var features: Int?
     @Option(help: "Datafit (poisson, gamma and cox are solved by proximal Newton; cox fits no intercept).") var datafit: DatafitKind = .quadratic
     @Option(help: "Penalty.") var penalty: PenaltyKind = .l1
     @Option(help: "Elastic net, sparse-group: the L1 share ρ of αρ‖w‖₁ + α(1−ρ)/2‖w‖².") var l1Ratio = 0.5
@@ -34,12 +35,13 @@ struct GLMOptions: ParsableArguments {
     @Option(help: "Stopping tolerance on the optimality violation.") var tol = 1e-4
     @Option(help: "Outer iterations (working-set rounds).") var maxIter = 50
     @Flag(help: "Fit without an intercept.") var noIntercept = false
-    @Option(help: "Output JSON file (default: standard output).") var out: String?
+    @Option(help: "Output JSON file (default: standard output).", transform: outputFile) var out: String?
     @OptionGroup var common: RunOptions
 
     func validate() throws {
         guard tol >= 0, tol.isFinite else { throw ValidationError("--tol must be ≥ 0") }
         guard maxIter >= 1 else { throw ValidationError("--max-iter must be ≥ 1") }
+        if let features, features < 1 || features > GLMTable.maxFeatures { throw ValidationError("--features must be in 1…\(GLMTable.maxFeatures)") }
         guard l1Ratio >= 0, l1Ratio <= 1 else { throw ValidationError("--l1-ratio must be in [0, 1]") }
         if let gamma, !(gamma > 1) { throw ValidationError("--gamma must be > 1") }
         guard delta > 0 else { throw ValidationError("--delta must be positive") }
@@ -70,7 +72,7 @@ struct GLMOptions: ParsableArguments {
     /// The data and the model bound to it, the data's feature names and (logistic) its classes.
     func problem() throws -> (GLMSpecification, GLMProblem, shape: (rows: Int, columns: Int), featureNames: [String]?, classes: [Double]?) {
         let spec = try specification()
-        let (X, y, events, names) = try GLMData.read(data, format: format, targetColumn: targetColumn, eventColumn: eventColumn)
+        let (X, y, events, names) = try GLMData.read(data, format: format, targetColumn: targetColumn, eventColumn: eventColumn, features: features)
         let classes = spec.datafit == .logistic ? try SparseLogisticRegression.signedLabels(y).classes : nil
         return (spec, try spec.bind(X, y, events: events), X.shape, names, classes)
     }

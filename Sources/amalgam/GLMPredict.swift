@@ -24,7 +24,7 @@ struct GLMPredictCommand: ParsableCommand {
     @Option(help: "Data file: CSV (numbers, optional header) or LIBSVM (.svm/.libsvm or --format libsvm); - reads standard input.") var data: String
     @Option(help: "CSV with the target column: its position (0-based; negative counts from the end).") var targetColumn = -1
     @Option(help: "Data file format (default: from the extension).") var format: GLMFileFormat?
-    @Option(help: "Output file: .csv, .jsonl or .npy (default: CSV on standard output).") var out: String?
+    @Option(help: "Output file: .csv, .jsonl or .npy (default: CSV on standard output).", transform: outputFile) var out: String?
     @OptionGroup var common: RunOptions
 
     func validate() throws {
@@ -42,10 +42,9 @@ struct GLMPredictCommand: ParsableCommand {
     func run() throws {
         let console = common.start()
         try runReportingErrors(console) {
-            if let out { try checkOutputFile(out) }
             let model: GLMFitReport
             do { model = try JSONDecoder().decode(GLMFitReport.self, from: try readInput(checkpoint)) } catch let e as DecodingError {
-                throw GLMError.invalidArgument("\(checkpoint) is not a model written by `amalgam glm fit` (\(describe(e)))")
+                throw GLMError.invalidArgument("\(checkpoint) is not a model written by `amalgam glm fit` (\(jsonErrorDescription(e)))")
             }
             let p = model.coef.count
             var X: AnyDesign, y: [Double]? = nil
@@ -102,13 +101,4 @@ struct GLMPredictCommand: ParsableCommand {
     }
 }
 
-/// A decoding error in a few words (the missing key or the wrong type and where).
-func describe(_ e: DecodingError) -> String {
-    func path(_ c: DecodingError.Context) -> String { c.codingPath.map(\.stringValue).joined(separator: ".") }
-    switch e {
-    case .keyNotFound(let k, _): return "no '\(k.stringValue)'"
-    case .typeMismatch(_, let c), .valueNotFound(_, let c): return "'\(path(c))': \(c.debugDescription)"
-    case .dataCorrupted(let c): return c.debugDescription
-    @unknown default: return "\(e)"
-    }
-}
+

@@ -75,7 +75,7 @@ struct LayersCompareCommand: ParsableCommand {
     @Option(help: "Learning rate (default: the optimizer's).") var lr: Float?
     @Option(help: "Optimizer.") var optimizer: OptimizerKind = .adamw
     @Flag(help: "Random crop (padding 2) and horizontal flip.") var augment = false
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func validate() throws {
@@ -135,7 +135,7 @@ func writeLayersReport(_ results: [AttentionRunResult], out: String, console: Co
 
 struct LayersReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Rebuild table.md, results.json and accuracy-cost.svg from a comparison directory's runs/*/result.json.")
-    @Option(help: "The comparison's output directory.") var out: String
+    @Option(help: "The comparison's output directory.", transform: outputDirectory) var out: String
     func run() throws {
         let console = Console(quiet: false)
         try runReportingErrors(console) {
@@ -157,7 +157,7 @@ struct LayersScalingCommand: ParsableCommand {
     @Option(help: "Height and width of the input.") var size = 28
     @Option(help: "Heads.") var heads = 8
     @Option(help: "Timed rounds (interleaved across layers; medians reported).") var rounds = 5
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func validate() throws {
@@ -197,7 +197,7 @@ struct LayersProfileCommand: ParsableCommand {
     @Option(help: "Comma-separated modules, 'none' for the plain backbone, or 'all'.") var attention = "all"
     @OptionGroup var attentionOptions: AttentionOptionGroup
     @Option(help: "Timed rounds per model (medians reported).") var rounds = 5
-    @Option(help: "Output directory (the comparison's, to have its table use these costs).") var out: String
+    @Option(help: "Output directory (the comparison's, to have its table use these costs).", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func validate() throws {

@@ -45,7 +45,7 @@ struct MergeCommand: ParsableCommand {
     @Flag(help: "Keep C/K channels of every teacher in each group when pruning.") var perTeacherQuota = false
     @Flag(help: "Train without random-crop augmentation.") var noAugment = false
     @Option(help: "Use only this many training examples (a seeded subset).") var trainLimit: Int?
-    @Option(help: "Output directory (default runs/merge-<model>-T<budget>).") var out: String?
+    @Option(help: "Output directory (default runs/merge-<model>-T<budget>).", transform: outputDirectory) var out: String?
     @OptionGroup var common: RunOptions
     @Flag(help: "Keep the seeds already in DIR/summary.json (same model, dataset, budget and K) and run only the others; within an unfinished seed, reuse its finished phases (DIR/seed<S>/phase-*) instead of retraining them and continue the phase in progress from its last save (every 5 minutes and on SIGINT/SIGTERM).") var resume = false
 

@@ -44,7 +44,7 @@ struct MoETrainCommand: ParsableCommand {
     @Option(help: "Validation perplexity every this many steps (and at the end).") var evaluateEvery = 250
     @Option(help: "Random seed (initialisation, batches).") var seed: UInt64 = 0
     @Option(help: "Directory with the six novels as text (default: $AMALGAM_AUSTEN, else where scripts/setup-austen.sh puts them).") var austenDir: String?
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
     @Flag(help: "Continue the run in --out from its saved state (DIR/training-state.safetensors) with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 
@@ -125,7 +125,7 @@ struct MoEFinetuneCommand: ParsableCommand {
     @Option(help: "Tokens of each passage the classifier reads (shorter passages are left out and counted; a word is at least one token, so 40-word passages have at least 40).") var tokens = 40
     @OptionGroup var austen: AustenOptions
     @Option(help: "Random seed (head initialisation, batch order).") var seed: UInt64 = 0
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
     @Flag(help: "Continue the run in --out from its last finished epoch.") var resume = false
 
@@ -165,7 +165,7 @@ struct MoEReportCommand: ParsableCommand {
 
     @Argument(help: "Run directories (each with summary.json).") var dirs: [String]
     @Flag(help: "Markdown tables (the default prints the same tables).") var markdown = false
-    @Option(help: "Also write the rows as JSON to this file.") var out: String?
+    @Option(help: "Also write the rows as JSON to this file.", transform: outputFile) var out: String?
     @Flag(help: "Print the rows as JSON instead of the tables.") var json = false
 
     func validate() throws { guard !dirs.isEmpty else { throw ValidationError("give at least one run directory") } }
@@ -208,7 +208,7 @@ struct MoEMultitaskCommand: ParsableCommand {
     @Option(help: "Task sampling temperature: P(task) ∝ n^(1/T).") var temperature: Double = 2
     @Option(help: "Random seed (heads, batches, passage draws).") var seed: UInt64 = 0
     @Option(help: "Directory with the six novels as text (default: $AMALGAM_AUSTEN, else where scripts/setup-austen.sh puts them).") var austenDir: String?
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
     @Flag(help: "Continue the run in --out from its saved state.") var resume = false
 
@@ -263,7 +263,7 @@ struct MoEExtractCommand: ParsableCommand {
     @Option(help: "The task to extract (one the model was trained on).") var task: String
     @Option(help: "Keep experts taking more than this share of the task's token slots (0: every expert it uses).") var threshold: Double = 0
     @Option(help: "Directory with the six novels as text.") var austenDir: String?
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func validate() throws {
@@ -296,7 +296,7 @@ struct MoEUpcycleCommand: ParsableCommand {
     @Option(help: "Experts per token.") var topK = 1
     @Option(help: "Training capacity factor.") var capacityFactor: Float = 1.25
     @Option(help: "Random seed of the new router.") var seed: UInt64 = 0
-    @Option(help: "Output directory (config.json, tokenizer/, model.safetensors).") var out: String
+    @Option(help: "Output directory (config.json, tokenizer/, model.safetensors).", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func validate() throws {

@@ -57,7 +57,7 @@ struct NASScoreCommand: ParsableCommand {
     @Option(help: "Width of the network the zero-cost baselines score (ntk always uses TE-NAS's 3, regions a 1-channel cell).") var channels = 16
     @Option(help: "Initialisation: kaiming-normal (the paper's) or default (what the reference code actually runs).") var initialisation: Proxies.Initialisation = .kaimingNormal
     @Option(help: "Seed of the initialisations and batches.") var seed: UInt64 = 0
-    @Option(help: "A JSON-lines file to append the scores to (one line per cell and proxy); lines already there are kept and not recomputed.") var out: String?
+    @Option(help: "A JSON-lines file to append the scores to (one line per cell and proxy); lines already there are kept and not recomputed.", transform: outputFile) var out: String?
     @Option(help: "Directory of Fashion-MNIST.") var dataDir: String?
     @OptionGroup var common: RunOptions
 
@@ -148,7 +148,7 @@ struct NASTableCommand: ParsableCommand {
     @Option(help: "Cells per stage (NAS-Bench-201: 5).") var cellsPerStage = 1
     @Option(help: "This process's share of the rows, 'i/n' (rows j with j mod n = i).") var shard = "0/1"
     @Option(help: "Directory of Fashion-MNIST (default $AMALGAM_DATA, else \(FashionMNIST.defaultDirectory)).") var dataDir: String?
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func parsedShard() throws -> (Int, Int) {

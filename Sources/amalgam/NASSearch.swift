@@ -20,7 +20,7 @@ struct NASSearchCommand: ParsableCommand {
     @Option(help: "Images per proxy batch.") var batchSize = 64
     @Option(help: "Seed of the search.") var seed: UInt64 = 0
     @OptionGroup var data: DataOptions
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func validate() throws {
@@ -142,7 +142,7 @@ struct NASTrainCommand: ParsableCommand {
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Training images (a fixed subset of the training split).") var trainLimit = 10_000
     @OptionGroup var data: DataOptions
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func parsedSeeds() throws -> [UInt64] {
@@ -166,11 +166,11 @@ struct NASTrainCommand: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: path) else { throw AmalgamError.missing("\(path): cannot read the file") }
         let result: NASSearchResult
         do { result = try JSONDecoder().decode(NASSearchResult.self, from: data) } catch {
-            throw AmalgamError.format(path: path, message: "not a search.json written by `nas search` (\(error))")
+            throw AmalgamError.format(path: path, message: "not a search.json written by `nas search` (\(jsonErrorDescription(error)))")
         }
         if result.method == "spidernet" {
             do { return (.genotype(try JSONDecoder().decode(SpiderGenotype.self, from: Data(result.arch.utf8))), "search:spidernet") } catch {
-                throw AmalgamError.format(path: path, message: "its arch is not a SpiderNet genotype (\(error))")
+                throw AmalgamError.format(path: path, message: "its arch is not a SpiderNet genotype (\(jsonErrorDescription(error)))")
             }
         }
         do { return (.cell(try Cell(parsing: result.arch)), "search:" + result.method) } catch {
@@ -220,16 +220,4 @@ struct NASTrainCommand: ParsableCommand {
     }
 }
 
-/// Creates `dir` before any work starts, so that an output path that is a file or cannot be
-/// written fails at once with our message rather than after the run.
-func checkOutputDirectory(_ dir: String) throws {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), !isDirectory.boolValue {
-        throw AmalgamError.invalidArgument("--out \(dir) is a file, not a directory")
-    }
-    do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-        throw AmalgamError.invalidArgument("--out \(dir) cannot be created (\(error.localizedDescription))")
-    }
-    guard FileManager.default.isWritableFile(atPath: dir) else { throw AmalgamError.invalidArgument("--out \(dir) is not writable") }
-}
 extension ProxyKind: ExpressibleByArgument {}

@@ -75,6 +75,68 @@ struct RunOptions: ParsableArguments {
     }
 }
 
+/// The option that sets a library field: `label_smoothing` → `--label-smoothing` (library
+/// validations name fields; the CLI shows them as the options a user typed).
+func optionName(_ field: String) -> String { "--" + field.replacingOccurrences(of: "_", with: "-") }
+
+/// An --out directory, checked when the options are parsed (before any work, creating
+/// nothing): a path that is a file, or under a file, or whose nearest existing folder cannot be
+/// written, is refused naming the path.
+func outputDirectory(_ path: String) throws -> String {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+        guard isDirectory.boolValue else { throw ValidationError("\(path) is a file, not a directory") }
+        guard FileManager.default.isWritableFile(atPath: path) else { throw ValidationError("\(path) is not writable") }
+        return path
+    }
+    try checkCreatable(path)
+    return path
+}
+
+/// An --out file, checked when the options are parsed: not a directory, writable if it exists,
+/// else creatable (its nearest existing folder a writable directory).
+func outputFile(_ path: String) throws -> String {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+        guard !isDirectory.boolValue else { throw ValidationError("\(path) is a directory, not a file") }
+        guard FileManager.default.isWritableFile(atPath: path) else { throw ValidationError("\(path) is not writable") }
+        return path
+    }
+    try checkCreatable(path)
+    return path
+}
+
+/// The --out check of ``outputFile(_:)`` for a path given another way (an old spelling, a
+/// default), inside a command's run.
+func checkOutputFile(_ path: String) throws {
+    do { _ = try outputFile(path) } catch let e as ValidationError { throw AmalgamError.invalidArgument("--out \(e.message)") }
+}
+
+/// ``outputDirectory(_:)``, then creates the directory, before any work starts.
+func checkOutputDirectory(_ dir: String) throws {
+    do { _ = try outputDirectory(dir) } catch let e as ValidationError { throw AmalgamError.invalidArgument("--out \(e.message)") }
+    do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+        throw AmalgamError.invalidArgument("--out \(oneLineMessage(error))")
+    }
+}
+
+/// `path` does not exist: its nearest existing ancestor must be a writable directory.
+private func checkCreatable(_ path: String) throws {
+    var url = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent()
+    var isDirectory: ObjCBool = false
+    while !FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && url.path != "/" {
+        url = url.deletingLastPathComponent()
+    }
+    guard isDirectory.boolValue else { throw ValidationError("\(path) cannot be created: \(url.path) is a file") }
+    // Try it (permission bits do not tell for root or special file systems): make and remove a
+    // probe directory there.
+    var template = Array((url.path + "/.amalgam-probe-XXXXXX").utf8CString)
+    guard let made = mkdtemp(&template) else {
+        throw ValidationError("\(path) cannot be created: \(url.path) is not writable (\(String(cString: strerror(errno))))")
+    }
+    rmdir(made)
+}
+
 /// Refuses a --threads outside 1…1024.
 func checkThreads(_ threads: Int?) throws {
     if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1…1024, got \(threads)") }

@@ -27,7 +27,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "The split of the dataset to predict.") var split: SplitName = .test
     @Option(name: [.customLong("images"), .customLong("input")], help: "An .npy array of images instead of the dataset (- reads it from standard input).") var images: String?
     @Flag(help: "Add the logits (the model's raw outputs).") var logits = false
-    @Option(help: "Output file (default: CSV on standard output).") var out: String?
+    @Option(help: "Output file (default: CSV on standard output).", transform: outputFile) var out: String?
     @Option(help: "Output format (default: from --out's extension, .csv, .jsonl or .npy; else csv).") var format: NumericTable.Format?
     @Option(help: "Images per forward pass.") var batchSize = 1000
     @OptionGroup var common: RunOptions
@@ -50,7 +50,6 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         let console = common.start()
         try runReportingErrors(console) {
-            if let out { try checkOutputFile(out) }
             let c = try loadClassifier(checkpoint: checkpoint, model: nil, data: data)
             let (net, mean, std) = (c.net, c.mean, c.std)
             var labels: [Int]? = nil

@@ -28,7 +28,7 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "Latency table (lut.json) to reuse instead of measuring.") var lut: String?
     @OptionGroup var austen: AustenOptions
     @Option(help: "Random seed (sample draw).") var seed: UInt64 = 0
-    @Option(help: "Output directory: masks.json, the exported model, summary.json.") var out: String
+    @Option(help: "Output directory: masks.json, the exported model, summary.json.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
 
     func validate() throws {
@@ -69,7 +69,7 @@ struct PruneCommand: ParsableCommand {
             settings.rearrange = !noRearrange; settings.tune = !noTune; settings.seed = seed
             if let lut {
                 do { settings.latencyTable = try JSONDecoder().decode(LatencyTable.self, from: readFile(lut)) } catch let e as AmalgamError { throw e } catch {
-                    throw AmalgamError.format(path: lut, message: "not a latency table: \(error)")
+                    throw AmalgamError.format(path: lut, message: "not a latency table: \(jsonErrorDescription(error))")
                 }
             }
             let (train, test) = try austen.load(seed: 0)

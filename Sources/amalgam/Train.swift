@@ -64,21 +64,17 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A non-finite loss or gradient: stop (exit status 3, naming the step and the tensor; the last checkpoint is kept) or skip-batch (leave the batch out and go on; counted in summary.json).") var onNonfinite: NonFinitePolicy = .stop
     @Option(help: "Random seed (initialisation, shuffling, dropout, augmentation).") var seed: UInt64 = 0
     @Option(help: "Use only this many training examples (a seeded subset).") var trainLimit: Int?
-    @Option(help: "Output directory.") var out: String?
+    @Option(help: "Output directory.", transform: outputDirectory) var out: String?
     @OptionGroup var common: RunOptions
     @Flag(help: "Continue the run in --out from its last finished epoch (DIR/training-state.safetensors: weights, optimizer state, generators), with the numbers an uninterrupted run gives; the options must be those of the original run.") var resume = false
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
-        if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be positive") }
+        do { try recipe.validate(name: optionName) } catch let e as AmalgamError { throw ValidationError(e.message) }
         try attentionOptions.check()
         if let arch {
             do { _ = try Cell(parsing: arch) } catch { throw ValidationError("--arch: \(error)") }
             guard attention == nil else { throw ValidationError("--attention goes into ResNet blocks, not into --arch cells") }
         }
-        guard width >= 1, width <= 64 else { throw ValidationError("--width must be in 1…64, got \(width)") }
         if let attention {
             do { _ = try AttentionKind(name: attention) } catch let e as AmalgamError { throw ValidationError(e.description) }
             guard model == .resnet20 else { throw ValidationError("--attention goes into ResNet blocks; use --model resnet20 (got \(model.rawValue))") }
@@ -123,7 +119,7 @@ struct TrainCommand: ParsableCommand {
                     started: { parameters, examples, done in
                         lastSaved = done
                         console.line("training \(arch.map { "cell " + $0 } ?? model.rawValue) (\(parameters) parameters) on \(examples) \(data.dataset.rawValue) images for \(epochs) epochs → \(outDir)"
-                                     + (done > 0 ? " (resuming after epoch \(done))" : ""))
+                                     + (done > 0 ? " (resuming after epoch \(done))" : resume ? " (--resume: nothing saved there yet, so from the beginning)" : ""))
                     })
                 console.line(String(format: "test accuracy %.4f, %.1f s → %@", summary.testAccuracy, summary.trainSeconds, outDir))
                 try common.emitFile(outDir + "/summary.json")

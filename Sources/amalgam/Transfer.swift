@@ -19,7 +19,7 @@ struct TransferCommand: ParsableCommand {
     @Option(help: "digits: scikit-learn's digits.csv.gz (default: $AMALGAM_DIGITS, else found in an installed scikit-learn).") var digitsFile: String?
     @Option(help: "The probe's L2 strength λ (on standardised features).") var lambda = 1e-3
     @Option(help: "Seed (the few-shot examples).") var seed: UInt64 = 0
-    @Option(help: "Output JSON file.") var out: String?
+    @Option(help: "Output JSON file.", transform: outputFile) var out: String?
     @OptionGroup var common: RunOptions
 
     func run() throws {

@@ -71,7 +71,7 @@ final class ExportCLITests: XCTestCase {
         let both = try cli.run(["export", "--checkpoint", "a.safetensors", "--model-dir", "b", "--out", dir + "/m.onnx"])
         XCTAssertNotEqual(both.status, 0); XCTAssertTrue(both.stderr.contains("one of --checkpoint"), both.stderr)
         let intoDir = try cli.run(["export", "--checkpoint", "a.safetensors", "--out", dir])
-        XCTAssertEqual(intoDir.status, 1); XCTAssertTrue(intoDir.stderr.contains("is a directory"), intoDir.stderr)
+        XCTAssertEqual(intoDir.status, 64); XCTAssertTrue(intoDir.stderr.contains("is a directory"), intoDir.stderr)   // refused when the options are parsed
         let missing = try cli.run(["export", "--checkpoint", dir + "/none.safetensors", "--out", dir + "/m.onnx"])
         XCTAssertEqual(missing.status, 1); XCTAssertTrue(missing.stderr.contains("none.safetensors"), missing.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.onnx"))

@@ -495,6 +495,15 @@ final class SolverTests: XCTestCase {
         XCTAssertThrowsError(try GLMTable.readLIBSVM(write("c.svm", "1 0:0.5\n"))) { XCTAssertTrue("\($0)".contains("start at 1")) }
         XCTAssertThrowsError(try GLMTable.readLIBSVM(write("d.svm", "\n\n"))) { XCTAssertTrue("\($0)".contains("no samples")) }
         XCTAssertThrowsError(try GLMTable.readLIBSVM(dir + "/missing.svm")) { XCTAssertTrue("\($0)".contains("missing.svm")) }
+        // Bounded indices: one stray huge index is refused naming its line, unless --features states the width.
+        XCTAssertThrowsError(try GLMTable.readLIBSVM(write("f.svm", "1 1:1\n0 100000000:2\n"))) {
+            XCTAssertTrue("\($0)".contains("f.svm:2") && "\($0)".contains("--features"), "\($0)")
+        }
+        XCTAssertThrowsError(try GLMTable.readLIBSVM(write("g.svm", "1 1:1 4611686018427387904:2\n"))) { XCTAssertTrue("\($0)".contains("g.svm:1"), "\($0)") }
+        XCTAssertThrowsError(try GLMTable.readLIBSVM(write("h.svm", "1 99999999999999999999999:2\n"))) { XCTAssertTrue("\($0)".contains("h.svm:1") && "\($0)".contains("too large"), "\($0)") }
+        XCTAssertThrowsError(try GLMTable.readLIBSVM(write("i.svm", "1 5:1\n"), features: 4)) { XCTAssertTrue("\($0)".contains("above --features 4"), "\($0)") }
+        XCTAssertThrowsError(try GLMTable.readLIBSVM(write("j.svm", "1 5:1\n"), features: 0))
+        XCTAssertEqual(try GLMTable.readLIBSVM(write("k.svm", "1 20000000:1\n"), features: 20_000_000).X.columnCount, 20_000_000)
         let ok = try GLMTable.readLIBSVM(write("e.svm", "1 1:0.5 3:1 # comment\n-1 2:2\n"))
         XCTAssertEqual(ok.X.rowCount, 2); XCTAssertEqual(ok.X.columnCount, 3); XCTAssertEqual(ok.y, [1, -1])
         XCTAssertThrowsError(try SparseMatrix(rows: 2, columns: 2, values: [1], rowIndices: [5], columnStarts: [0, 1, 1])) { XCTAssertTrue("\($0)".contains("outside")) }

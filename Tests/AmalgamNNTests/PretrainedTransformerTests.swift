@@ -85,6 +85,27 @@ final class PretrainedTransformerTests: XCTestCase {
         XCTAssertTrue(m3.contains("'encoder.layer.0.intermediate.dense.bias' has shape [1536], expected [1024]"), m3)
         XCTAssertTrue(m3.contains("'encoder.layer.0.intermediate.dense.weight' has shape [1536, 384], expected [1024, 384]"), m3)
 
+        // Sizes are bounded and cross-checked with the weights before the model is built: a
+        // config describing terabytes (or just more than the weights hold) is refused by name.
+        for (from, to, expected) in [("\"hidden_size\": 384", "\"hidden_size\": 4611686018427387904", "hidden_size 4611686018427387904 is outside 1…16384"),
+                                     ("\"intermediate_size\": 1536", "\"intermediate_size\": 1000000", "intermediate_size 1000000 is outside 1…65536"),
+                                     ("\"num_hidden_layers\": 6", "\"num_hidden_layers\": 100000", "num_hidden_layers 100000 is outside 1…256"),
+                                     ("\"max_position_embeddings\": 512", "\"max_position_embeddings\": -2", "max_position_embeddings -2 is outside"),
+                                     ("\"layer_norm_eps\": 1e-12", "\"layer_norm_eps\": -1", "layer_norm_eps -1.0 must be in (0, 1)"),
+                                     ("\"hidden_dropout_prob\": 0.1", "\"hidden_dropout_prob\": 1.5", "hidden_dropout_prob 1.5 must be in [0, 1)")] {
+            let d = try editedConfig(from, to)
+            let m = errorMessage { _ = try SentenceEncoder(directory: d) }
+            XCTAssertTrue(m.contains(d + "/config.json") && m.contains(expected), m)
+        }
+        let biggerThanItsWeights = try editedConfig("\"num_hidden_layers\": 6", "\"num_hidden_layers\": 200")
+        let m5 = errorMessage { _ = try SentenceEncoder(directory: biggerThanItsWeights) }
+        XCTAssertTrue(m5.contains("model.safetensors") && m5.contains("fewer than the") && m5.contains("200 layers"), m5)
+        for bad in ["{\"max_seq_length\": 0}", "{\"max_seq_length\": \"long\"}", "[1, 2]"] {
+            let d = try copy { d in try bad.write(toFile: d + "/sentence_bert_config.json", atomically: true, encoding: .utf8) }
+            let m = errorMessage { _ = try SentenceEncoder(directory: d) }
+            XCTAssertTrue(m.contains("sentence_bert_config.json"), m)
+        }
+
         let truncated = try copy { d in
             let data = try Data(contentsOf: URL(fileURLWithPath: d + "/model.safetensors"))
             try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: d + "/model.safetensors"))

@@ -24,7 +24,7 @@ public struct BertDirectory {
         for p in [configPath, vocabPath, weightsPath] where !FileManager.default.fileExists(atPath: p) { throw missing(p) }
         let data = try readFile(configPath)
         do { config = try JSONDecoder().decode(BertConfig.self, from: data) } catch {
-            throw AmalgamError.format(path: configPath, message: "not a valid BERT config: \(error)")
+            throw AmalgamError.format(path: configPath, message: "not a valid BERT config: \(jsonErrorDescription(error))")
         }
         do { try config.validate() } catch let e as AmalgamError { throw AmalgamError.format(path: configPath, message: e.description) }
         configObject = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any]) ?? [:]
@@ -33,6 +33,10 @@ public struct BertDirectory {
             throw AmalgamError.format(path: vocabPath, message: "vocabulary has \(tokenizer.tokens.count) tokens but config.json says vocab_size \(config.vocabSize)")
         }
         weights = try SafeTensors.read(path: weightsPath).tensors
+        let stored = weights.values.reduce(0) { $0 + $1.count }
+        guard stored >= config.minimumWeightCount else {
+            throw AmalgamError.format(path: weightsPath, message: "holds \(stored) values, fewer than the \(config.minimumWeightCount) config.json's sizes need (hidden_size \(config.hiddenSize), \(config.numHiddenLayers) layers, vocab_size \(config.vocabSize)): the files do not belong together")
+        }
     }
 
     /// Loads `tensors` into `model`; a mismatch is an error naming the weights file.

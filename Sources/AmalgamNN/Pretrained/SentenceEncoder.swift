@@ -41,8 +41,18 @@ public final class SentenceEncoder {
         let config = files.config
         tokenizer = files.tokenizer
         var maxLen = 128
-        if let data = try? readFile(dir + "/sentence_bert_config.json"),
-           let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let m = obj["max_seq_length"] as? Int { maxLen = m }
+        let sbertPath = dir + "/sentence_bert_config.json"
+        if FileManager.default.fileExists(atPath: sbertPath) {
+            guard let obj = (try? JSONSerialization.jsonObject(with: try readFile(sbertPath))) as? [String: Any] else {
+                throw AmalgamError.format(path: sbertPath, message: "not a JSON object")
+            }
+            if let value = obj["max_seq_length"] {
+                guard let m = value as? Int, m >= 3 else {
+                    throw AmalgamError.format(path: sbertPath, message: "max_seq_length \(value) must be an integer ≥ 3 (room for [CLS], one token and [SEP])")
+                }
+                maxLen = m
+            }
+        }
         maxLength = min(maxLen, config.maxPositionEmbeddings)
 
         var rng = RandomGenerator(seed: 0)
@@ -82,6 +92,11 @@ public final class SentenceEncoder {
         }
         var inverse = [Int](repeating: 0, count: order.count)
         for (position, index) in order.enumerated() { inverse[index] = position }
-        return Tensor.concatenate(parts, axis: 0).indexSelect(axis: 0, indices: inverse)
+        let embeddings = Tensor.concatenate(parts, axis: 0).indexSelect(axis: 0, indices: inverse)
+        // A broken model (weights or config) must not print NaN as if it were an embedding.
+        guard embeddings.allFinite else {
+            throw AmalgamError.nonFinite("the embeddings computed with \(directory) hold NaN or Inf: its weights or config.json are broken")
+        }
+        return embeddings
     }
 }

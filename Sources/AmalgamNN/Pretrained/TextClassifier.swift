@@ -39,6 +39,13 @@ public final class TextClassifier {
         guard let n = obj["num_labels"] as? Int, n >= 2 else {
             throw AmalgamError.format(path: files.configPath, message: "no num_labels ≥ 2: not a classifier (an encoder can be pruned with --task embedding)")
         }
+        guard n <= Limits.maxVocabulary else {
+            throw AmalgamError.format(path: files.configPath, message: "num_labels \(n) is above \(Limits.maxVocabulary)")
+        }
+        let maxLength = (obj["amalgam_max_length"] as? Int) ?? 128
+        guard maxLength >= 3 else {
+            throw AmalgamError.format(path: files.configPath, message: "amalgam_max_length \(maxLength) must be ≥ 3 (room for [CLS], one token and [SEP])")
+        }
         var labels = (0..<n).map { "LABEL_\($0)" }
         if let map = obj["id2label"] as? [String: String] { for (k, v) in map { if let i = Int(k), i >= 0, i < n { labels[i] = v } } }
         let tokenizer = files.tokenizer
@@ -48,7 +55,7 @@ public final class TextClassifier {
         tensors.removeValue(forKey: "bert.embeddings.position_ids")
         try files.load(tensors, into: model)
         model.eval()
-        self.init(model: model, tokenizer: tokenizer, labels: labels, maxLength: (obj["amalgam_max_length"] as? Int) ?? 128)
+        self.init(model: model, tokenizer: tokenizer, labels: labels, maxLength: maxLength)
     }
 
     /// Writes the directory (each file atomically).

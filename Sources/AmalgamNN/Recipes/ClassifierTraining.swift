@@ -135,6 +135,25 @@ public struct ClassifierTraining: Sendable {
     public var modelName: String?
     public init() {}
 
+    /// Refuses out-of-range or non-finite hyper-parameters before anything is built: epochs,
+    /// batch size ≥ 1; width in 1…64; learning rate finite and > 0; momentum in [0, 1); weight
+    /// decay finite and ≥ 0; warm-up steps ≥ 0; label smoothing in [0, 1); a training limit ≥ 1.
+    /// `name` spells a field in the message (the CLI passes its option names).
+    public func validate(name: (String) -> String = { $0 }) throws {
+        func refuse(_ field: String, _ value: Any, _ range: String) -> AmalgamError {
+            .invalidArgument("\(name(field)) \(value) must be \(range)")
+        }
+        guard epochs >= 1 else { throw refuse("epochs", epochs, "at least 1") }
+        guard batchSize >= 1 else { throw refuse("batch_size", batchSize, "at least 1") }
+        guard (1...64).contains(width) else { throw refuse("width", width, "in 1…64") }
+        if let lr = learningRate, !(lr > 0 && lr.isFinite) { throw refuse("lr", lr, "a positive finite number") }
+        guard momentum >= 0, momentum < 1 else { throw refuse("momentum", momentum, "in [0, 1)") }
+        if let wd = weightDecay, !(wd >= 0 && wd.isFinite) { throw refuse("weight_decay", wd, "finite and ≥ 0") }
+        guard warmupSteps >= 0 else { throw refuse("warmup_steps", warmupSteps, "≥ 0") }
+        guard labelSmoothing >= 0, labelSmoothing < 1 else { throw refuse("label_smoothing", labelSmoothing, "in [0, 1)") }
+        if let trainLimit, trainLimit < 1 { throw refuse("train_limit", trainLimit, "at least 1") }
+    }
+
     /// Trains on `train`, evaluating on `test` after every epoch (both raw: normalised here with
     /// the training set's statistics), writing `outDir`. `dataset` and `dataDirectory` are
     /// recorded; `threads` and `blasCore` too, outside the run key. `started` is told the
@@ -143,7 +162,9 @@ public struct ClassifierTraining: Sendable {
                     threads: Int, blasCore: String, shouldStop: @escaping () -> Bool = { false },
                     callback: @escaping (TrainingEvent) -> Void = { _ in },
                     started: (_ parameters: Int, _ examples: Int, _ epochsDone: Int) -> Void = { _, _, _ in }) throws -> TrainSummary {
-        guard epochs >= 1, batchSize >= 1 else { throw AmalgamError.invalidArgument("epochs and batch size must be at least 1") }
+        try validate()
+        guard raw.count >= 1 else { throw AmalgamError.invalidData("the training set is empty") }
+        guard rawTest.count >= 1 else { throw AmalgamError.invalidData("the test set is empty") }
         var train = raw
         if let limit = trainLimit, limit < train.count {
             var rng = RandomGenerator(seed: seed &+ 0x5EED)
