@@ -5,20 +5,34 @@ import Foundation
 /// C = op(A)·op(B) for row-major matrices (`beta` accumulates into C), on ``Backend/current``:
 /// oneDNN's JIT SGEMM (`dnnl_sgemm`, row-major, threads from the calling thread's OpenMP setting)
 /// or OpenBLAS's `cblas_sgemm` (always for products under 2¹⁴ multiply-adds).
+///
+/// Products under 2²⁰ multiply-adds (`smallProductLimit`) run oneDNN on one thread whatever
+/// the caller's setting: on AVX2 CPUs oneDNN splits even such products' inner dimension over its
+/// threads, so the sum order — and the last bits — would depend on the thread count, and a
+/// batch of small products (one per worker, single-threaded) would differ from the same
+/// products taken one at a time. Larger products keep every thread (their results may depend
+/// on the thread count; `docs/reliability.md` says which).
 @inline(__always)
 func sgemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
            m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, beta: Float = 0) {
     // Products of a few thousand multiply-adds cost less than oneDNN's dispatch (measured on
     // the `tiny` benchmark row): they stay on OpenBLAS on either backend.
-    if Backend.usesOneDNN, m * n * k >= 1 << 14,
-       amalgam_dnnl_sgemm(transposeA ? 84 : 78, transposeB ? 84 : 78, Int64(m), Int64(n), Int64(k), 1, a, Int64(transposeA ? m : k),
-                          b, Int64(transposeB ? k : n), beta, c, Int64(n)) == 0 {
-        return
+    if Backend.usesOneDNN, m * n * k >= 1 << 14 {
+        let small = m * n * k < smallProductLimit
+        let saved = small ? amalgam_dnnl_set_threads(1) : 0
+        let status = amalgam_dnnl_sgemm(transposeA ? 84 : 78, transposeB ? 84 : 78, Int64(m), Int64(n), Int64(k), 1, a, Int64(transposeA ? m : k),
+                                        b, Int64(transposeB ? k : n), beta, c, Int64(n))
+        if saved > 1 { _ = amalgam_dnnl_set_threads(saved) }
+        if status == 0 { return }
     }
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), 1, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
                 beta, c, Int32(n))
 }
+
+/// Products below this many multiply-adds (2²⁰) are computed on one thread each: a batch of
+/// them is split over workers, and oneDNN runs each single-threaded (see `sgemm`).
+let smallProductLimit = 1 << 20
 
 /// Threads used by OpenBLAS (and by Amalgam's own parallel kernels).
 public enum Threading {
@@ -66,7 +80,7 @@ extension Tensor {
         let pa = a.storage.pointer, pb = b.storage.pointer, pc = out.storage.pointer
         if k == 0 {
             pc.update(repeating: 0, count: out.count)
-        } else if batch > 1 && m * n * k < 1 << 20 {
+        } else if batch > 1 && m * n * k < smallProductLimit {
             // Many small products (attention's per-head scores and contexts): one whole product per
             // worker, each single-threaded, instead of OpenBLAS splitting (or not splitting) each
             // tiny one. Each product is computed exactly as in the serial loop.

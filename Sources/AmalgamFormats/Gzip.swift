@@ -9,7 +9,7 @@ public enum Gzip {
 
     /// Inflates a whole gzip stream. Throws on a corrupt or truncated stream, naming `path`.
     ///
-    /// Bounded: the output may not exceed `limit` bytes (``Limits/maxInflatedBytes`` by default)
+    /// Bounded: the output may not exceed `limit` bytes (`Limits.maxInflatedBytes` by default)
     /// nor, when `declaredSize` reads a size from the first inflated bytes (an IDX header), that
     /// size; inflation stops as soon as either is passed, so a few megabytes that inflate to
     /// gigabytes cost at most one 1 MiB chunk beyond the declared size. `declaredSize` is asked

@@ -61,7 +61,7 @@ public enum NPY {
 
     /// ``parse(_:path:)`` and the data's element type.
     public static func parseTyped(_ data: Data, path: String = "<npy>") throws -> (tensor: Tensor, dtype: DType) {
-        func fail(_ m: String) -> AmalgamError { .format(path: path, message: "not a readable .npy file: " + m) }
+        func fail(_ m: String) -> AmalgamError { .format(path: path, message: "not a readable .npy file: " + printable(m, limit: 200)) }
         let b = [UInt8](data)
         guard b.count >= 10, b[0] == 0x93, b[1..<6].elementsEqual("NUMPY".utf8) else { throw fail("no \\x93NUMPY signature") }
         let major = Int(b[6])

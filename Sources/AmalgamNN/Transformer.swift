@@ -54,7 +54,7 @@ public struct BertConfig: Codable, Equatable, Sendable {
     }
 
     /// Checks the values make an architecture we can build, within the stated bounds
-    /// (``Limits``: hidden size ≤ 16,384, feed-forward ≤ 65,536, layers ≤ 256, vocabulary
+    /// (`Limits`: hidden size ≤ 16,384, feed-forward ≤ 65,536, layers ≤ 256, vocabulary
     /// ≤ 2^20, positions ≤ 65,536, token types ≤ 1,024), with `layer_norm_eps` in (0, 1) and
     /// dropout probabilities in [0, 1) — each field is named when it is out of range, before
     /// anything is allocated.
