@@ -82,23 +82,20 @@ func optionName(_ field: String) -> String { "--" + field.replacingOccurrences(o
 /// An --out directory, checked when the options are parsed (before any work, creating
 /// nothing): a path that is a file, or under a file, or whose nearest existing folder cannot be
 /// written, is refused naming the path.
-func outputDirectory(_ path: String) throws -> String {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-        guard isDirectory.boolValue else { throw ValidationError("\(path) is a file, not a directory") }
-        guard FileManager.default.isWritableFile(atPath: path) else { throw ValidationError("\(path) is not writable") }
-        return path
-    }
-    try checkCreatable(path)
-    return path
-}
+func outputDirectory(_ path: String) throws -> String { try checkedOutput(path, directory: true) }
 
 /// An --out file, checked when the options are parsed: not a directory, writable if it exists,
 /// else creatable (its nearest existing folder a writable directory).
-func outputFile(_ path: String) throws -> String {
+func outputFile(_ path: String) throws -> String { try checkedOutput(path, directory: false) }
+
+/// `path` as an output `directory` (or file): of that kind and writable if it exists, else
+/// creatable.
+private func checkedOutput(_ path: String, directory: Bool) throws -> String {
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-        guard !isDirectory.boolValue else { throw ValidationError("\(path) is a directory, not a file") }
+        guard isDirectory.boolValue == directory else {
+            throw ValidationError(directory ? "\(path) is a file, not a directory" : "\(path) is a directory, not a file")
+        }
         guard FileManager.default.isWritableFile(atPath: path) else { throw ValidationError("\(path) is not writable") }
         return path
     }
