@@ -82,10 +82,18 @@ public enum Backend: String, Sendable, CaseIterable {
 /// oneDNN convolution primitives, cached by configuration: creating one costs milliseconds
 /// (JIT code generation), so a training step creates none after the first. The cache holds at most
 /// `capacity` configurations and is emptied when full (a network has a few dozen).
+///
+/// The thread count is part of the configuration: oneDNN fixes how a primitive splits its work
+/// over threads when the primitive is created, and some kernels (the 1×1 backward-weights kernel
+/// on AVX2) add per-thread partial sums, so their bits depend on that split. Keyed by thread
+/// count, a result at a given count never depends on which counts ran earlier in the process.
 enum OneDNNConvolutions {
     struct Key: Hashable {
         var n, c, h, w, oc, kh, kw, sh, sw, ph, pw, dh, dw, groups: Int
         var bias, relu: Bool
+        /// The oneDNN thread count the primitive is created for (``Threading/withOneDNNThreads(_:)``
+        /// runs it with this many).
+        var threads: Int = Threading.kernelWorkers
     }
 
     final class Primitive {
@@ -127,6 +135,9 @@ enum OneDNNConvolutions {
 
     /// Number of cached primitives (tests check that a repeated step creates none).
     static var count: Int { lock.lock(); defer { lock.unlock() }; return cache.count }
+
+    /// Empties the cache (tests).
+    static func removeAll() { lock.lock(); defer { lock.unlock() }; cache.removeAll() }
 }
 
 extension Threading {

@@ -152,6 +152,29 @@ final class BackendTests: XCTestCase {
         for (a, b) in zip(first, second) { XCTAssertEqual(a.scalars, b.scalars) }
     }
 
+    /// oneDNN fixes a primitive's split over threads when it creates it, and its 1×1
+    /// backward-weights kernel on AVX2 adds per-thread partial gradients (ResNet-20's stride-2
+    /// shortcut shape; `scripts/reliability/threads.c`). Primitives are cached per thread count, so
+    /// the weight gradient at one worker is the same whether or not a two-worker run came first.
+    func testResultAtAThreadCountDoesNotDependOnEarlierThreadCounts() throws {
+        try requireOneDNN()
+        let saved = Threading.kernelWorkers
+        defer { Threading.kernelWorkers = saved }
+        let x = randn([64, 16, 28, 28]), w = randn([32, 16, 1, 1]), r = randn([64, 32, 14, 14])
+        func weightGradient(workers: Int) -> [Float] {
+            Threading.kernelWorkers = workers
+            return Backend.with(.oneDNN) {
+                valueAndGrad(at: [w]) { (Tensor.conv2d(x, weight: $0[0], stride: (2, 2)) * r).sum() }.gradients[0].scalars
+            }
+        }
+        OneDNNConvolutions.removeAll()
+        let fresh = weightGradient(workers: 1)
+        OneDNNConvolutions.removeAll()
+        _ = weightGradient(workers: 2)
+        let afterTwo = weightGradient(workers: 1)
+        XCTAssertEqual(afterTwo, fresh, "the one-worker gradient changed after a two-worker run")
+    }
+
     func testEnvironmentChoiceAndFallback() {
         XCTAssertEqual(Backend(rawValue: "openblas"), .openBLAS)
         XCTAssertEqual(Backend(rawValue: "onednn"), .oneDNN)
