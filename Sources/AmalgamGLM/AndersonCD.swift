@@ -111,9 +111,20 @@ public struct AndersonCD: Sendable {
             }
         }
 
+        // The stopping test is taken at Xw + b recomputed from w (columns of the support only):
+        // the running Xw that coordinate updates maintain drifts by rounding, and at tight
+        // tolerances the drift exceeds tol (DNA design, Lasso at α_max/1000, tol 3e-12: the
+        // running values said 2.8e-12, the returned coefficients' violation was 1.8e-11), so
+        // `converged` must be judged on the coefficients returned.
+        func refreshPredictions() {
+            let fresh = X.multiply(coefficients())
+            for i in 0..<n { zp[i] = fresh[i] + b; gp[i] = F.derivative(i, zp[i]) }
+        }
+
         var stopCrit = Double.infinity, nIter = 0, totalEpochs = 0, converged = false
         var scores = [Double](repeating: 0, count: p)
         for t in 0..<maxIter {
+            if t > 0 { refreshPredictions() }
             var worst = abs(interceptStep())
             for j in 0..<p {
                 scores[j] = featureScore(j, X.columnDot(j, gp))
@@ -200,6 +211,7 @@ public struct AndersonCD: Sendable {
         }
         if !converged {
             // Final score after the last round.
+            refreshPredictions()
             var worst = abs(interceptStep())
             for j in 0..<p { worst = max(worst, featureScore(j, X.columnDot(j, gp))) }
             stopCrit = worst

@@ -67,9 +67,19 @@ public struct ProxNewton: Sendable {
             return c > 0 ? abs(s) / c : abs(s)
         }
 
+        // The stopping test is taken at Xw + b recomputed from w, as in `AndersonCD` (the running
+        // Xw that line searches update drifts by rounding; `converged` must hold for the
+        // coefficients returned).
+        func refreshPredictions() {
+            let fresh = X.multiply(coefficients())
+            for i in 0..<n { z[i] = fresh[i] + b }
+            F.gradient(zb, into: gb)
+        }
+
         var stopCrit = Double.infinity, nIter = 0, newtonSteps = 0, converged = false
         var scores = [Double](repeating: 0, count: p)
         for t in 0..<maxIter {
+            if t > 0 { refreshPredictions() }
             var worst = interceptViolation()
             for j in 0..<p {
                 scores[j] = penalty.subdifferentialDistance(w[j], gradient: X.columnDot(j, g), j)
@@ -184,6 +194,7 @@ public struct ProxNewton: Sendable {
             }
         }
         if !converged {
+            refreshPredictions()
             var worst = interceptViolation()
             for j in 0..<p { worst = max(worst, penalty.subdifferentialDistance(w[j], gradient: X.columnDot(j, g), j)) }
             stopCrit = worst

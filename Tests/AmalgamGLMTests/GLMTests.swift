@@ -271,6 +271,52 @@ final class SolverTests: XCTestCase {
         XCTAssertEqual(far, amax - amax / 20, accuracy: 1e-9 * amax)
     }
 
+    /// `converged` is judged on the coefficients returned: the violation recomputed from scratch
+    /// (Xw + b formed anew, every feature's subdifferential distance and the intercept's step)
+    /// is within tol, at tolerances where the running Xw of coordinate descent has drifted by
+    /// more than tol (α_max/1000, tol 1e-8·α down to 1e-10·α).
+    func testConvergedMeansTheReturnedCoefficientsMeetTheTolerance() throws {
+        for name in ["diabetes", "breast_cancer", "heart_scale"] {
+            let (X, y) = try table(name)
+            let n = Double(y.count)
+            let amax = try Lasso.alphaMax(X, y)
+            for (ratio, rtol) in [(1e-3, 1e-8), (1e-3, 1e-10), (1e-2, 1e-10)] {
+                let alpha = amax * ratio, tol = rtol * alpha
+                let sol = try AndersonCD(tol: tol, maxIter: 1000).solve(X, y, datafit: Quadratic(), penalty: L1(alpha: alpha))
+                XCTAssertTrue(sol.converged, "\(name) α_max·\(ratio) tol \(tol)")
+                let d = zip(X.multiply(sol.coef), y).map { ($0 + sol.intercept - $1) / n }
+                let g = X.transposeMultiply(d)
+                var worst = abs(d.reduce(0, +))
+                for j in 0..<X.columnCount { worst = max(worst, L1(alpha: alpha).subdifferentialDistance(sol.coef[j], gradient: g[j], j)) }
+                XCTAssertLessThanOrEqual(worst, tol, "\(name) α_max·\(ratio): recomputed violation \(worst) above tol \(tol) (reported \(sol.stopCrit))")
+            }
+        }
+        // L1 logistic regression by prox-Newton: the same for its criterion (the intercept's
+        // Newton step |Σ g| / Σ h).
+        for name in ["breast_cancer", "heart_scale"] {
+            let (X, y) = try table(name)
+            let labels = try SparseLogisticRegression.signedLabels(y).labels
+            let amax = L1(alpha: 0).alphaMax(gradientAtZero: try gradientAtZero(X, labels, datafit: Logistic(), fitIntercept: true))!
+            for ratio in [1e-2, 1e-3] {
+                let alpha = amax * ratio, tol = 1e-10 * alpha
+                let sol = try ProxNewton(tol: tol, maxIter: 1000).solve(X, labels, datafit: Logistic(), penalty: L1(alpha: alpha))
+                XCTAssertTrue(sol.converged, "logistic \(name) α_max·\(ratio)")
+                let z = X.multiply(sol.coef).map { $0 + sol.intercept }
+                var datafit = Logistic()
+                try datafit.prepare(targets: labels)
+                var g = [Double](repeating: 0, count: z.count), h = g
+                z.withUnsafeBufferPointer { zb in
+                    g.withUnsafeMutableBufferPointer { datafit.gradient(zb, into: $0) }
+                    h.withUnsafeMutableBufferPointer { datafit.hessianDiagonal(zb, into: $0) }
+                }
+                let grad = X.transposeMultiply(g)
+                var worst = abs(g.reduce(0, +)) / h.reduce(0, +)
+                for j in 0..<X.columnCount { worst = max(worst, L1(alpha: alpha).subdifferentialDistance(sol.coef[j], gradient: grad[j], j)) }
+                XCTAssertLessThanOrEqual(worst, tol, "logistic \(name) α_max·\(ratio): recomputed violation \(worst) above tol \(tol) (reported \(sol.stopCrit))")
+            }
+        }
+    }
+
     func testNonConvexPenaltiesNeedTheFixpointScoreAndMCPApproachesLasso() throws {
         let (X, y) = try table("diabetes")
         let amax = try Lasso.alphaMax(X, y)
