@@ -170,14 +170,15 @@ case "bert-layer":
     }
     unit = "steps/s"
 case "glm":
-    // amalgam-bench glm --data FILE (.csv or .svm) --estimator lasso|enet|mcp|logreg --alpha-ratio R [--tol T] [--repeat N]
-    // Prints the first call's and the median warm call's seconds, the reached violation and the support size.
+    // amalgam-bench glm --data FILE (.csv or .svm) --estimator lasso|enet|mcp|logreg --alpha-ratio R [--tol T] [--repeat N] [--coef FILE]
+    // Prints the first call's and the median warm call's seconds, the reached violation and the support size;
+    // --coef writes the solution ({"coef": [...], "intercept": b}, every digit) for the caller to check.
     func text(_ name: String) -> String? { args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
     guard let path = text("--data"), let est = text("--estimator") else {
         FileHandle.standardError.write(Data("glm needs --data FILE --estimator lasso|enet|mcp|logreg\n".utf8)); exit(2)
     }
     let ratio = option("--alpha-ratio", 0.1), tol = option("--tol", 1e-6), repeats = Int(option("--repeat", 5))
-    func bench<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> (first: Double, median: Double, stop: Double, nnz: Int, objective: Double) {
+    func bench<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> (first: Double, median: Double, stop: Double, nnz: Int, objective: Double, solution: GLMSolution) {
         let solver = AndersonCD(tol: tol, maxIter: 1000)
         // α_max is computed once, outside the timed fits (as the Python side does).
         let amax = try Lasso.alphaMax(X, y)
@@ -199,12 +200,17 @@ case "glm":
         var times: [Double] = []
         for _ in 0..<repeats { times.append(try once().0) }
         times.sort()
-        return (first, times[times.count / 2], sol.stopCrit, sol.coef.filter { $0 != 0 }.count, sol.objective)
+        return (first, times.isEmpty ? first : times[times.count / 2], sol.stopCrit, sol.coef.filter { $0 != 0 }.count, sol.objective, sol)
     }
-    let r: (first: Double, median: Double, stop: Double, nnz: Int, objective: Double)
+    let r: (first: Double, median: Double, stop: Double, nnz: Int, objective: Double, solution: GLMSolution)
     if path.hasSuffix(".svm") || path.hasSuffix(".libsvm") { let t = try GLMTable.readLIBSVM(path); r = try bench(t.X, t.y) } else { let t = try GLMTable.readCSV(path); r = try bench(t.X, t.y) }
-    print(String(format: "{\"side\": \"amalgam\", \"workload\": \"glm\", \"estimator\": \"%@\", \"alpha_ratio\": %g, \"first_seconds\": %.6g, \"seconds\": %.6g, \"stop_crit\": %.3g, \"nnz\": %d, \"objective\": %.12g}",
-                 est, ratio, r.first, r.median, r.stop, r.nnz, r.objective))
+    if let coefPath = text("--coef") {
+        let digits = { (v: Double) in String(format: "%.17g", v) }
+        let json = "{\"coef\": [" + r.solution.coef.map(digits).joined(separator: ", ") + "], \"intercept\": " + digits(r.solution.intercept) + "}\n"
+        try json.write(toFile: coefPath, atomically: true, encoding: .utf8)
+    }
+    print(String(format: "{\"side\": \"amalgam\", \"workload\": \"glm\", \"estimator\": \"%@\", \"alpha_ratio\": %g, \"first_seconds\": %.6g, \"seconds\": %.6g, \"stop_crit\": %.3g, \"nnz\": %d, \"objective\": %.17g, \"converged\": %@, \"outer_iterations\": %d}",
+                 est, ratio, r.first, r.median, r.stop, r.nnz, r.objective, r.solution.converged ? "true" : "false", r.solution.nIter))
     exit(0)
 default:
     FileHandle.standardError.write(Data("unknown workload \(workload)\n".utf8))
