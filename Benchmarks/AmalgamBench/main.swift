@@ -209,8 +209,8 @@ case "glm":
         let json = "{\"coef\": [" + r.solution.coef.map(digits).joined(separator: ", ") + "], \"intercept\": " + digits(r.solution.intercept) + "}\n"
         try json.write(toFile: coefPath, atomically: true, encoding: .utf8)
     }
-    print(String(format: "{\"side\": \"amalgam\", \"workload\": \"glm\", \"estimator\": \"%@\", \"alpha_ratio\": %g, \"first_seconds\": %.6g, \"seconds\": %.6g, \"stop_crit\": %.3g, \"nnz\": %d, \"objective\": %.17g, \"converged\": %@, \"outer_iterations\": %d}",
-                 est, ratio, r.first, r.median, r.stop, r.nnz, r.objective, r.solution.converged ? "true" : "false", r.solution.nIter))
+    print(String(format: "{\"side\": \"amalgam\", \"workload\": \"glm\", \"estimator\": \"%@\", \"alpha_ratio\": %g, \"first_seconds\": %.6g, \"seconds\": %.6g, \"stop_crit\": %.3g, \"nnz\": %d, \"objective\": %.17g, \"converged\": %@, \"outer_iterations\": %d, \"epochs\": %d}",
+                 est, ratio, r.first, r.median, r.stop, r.nnz, r.objective, r.solution.converged ? "true" : "false", r.solution.nIter, r.solution.epochs))
     exit(0)
 default:
     FileHandle.standardError.write(Data("unknown workload \(workload)\n".utf8))

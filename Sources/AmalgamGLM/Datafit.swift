@@ -45,6 +45,16 @@ extension Datafit {
 /// with fixed steps needs).
 public protocol LipschitzDatafit: Datafit {
     func curvatureBound(_ i: Int) -> Double
+    /// True when ℓ_i′(z) = c_i (z − y_i) exactly, with c_i = `curvatureBound(i)` (least squares,
+    /// weighted or not). Then the optimal intercept for given w has a closed form,
+    /// b*(w) = Σ c_i (y_i − x_iᵀw) / Σ c_i, and a solver can minimise over w with b profiled
+    /// out — coordinate descent on the (weighted-)centred design, as scikit-learn's Lasso does by
+    /// centring X. False by default.
+    static var hasAffineDerivative: Bool { get }
+}
+
+extension LipschitzDatafit {
+    @inlinable public static var hasAffineDerivative: Bool { false }
 }
 
 /// Least squares: F = ‖y − z‖² / (2n).
@@ -64,6 +74,7 @@ public struct Quadratic: LipschitzDatafit, Sendable {
     @inlinable @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { (z - y[i]) * invN }
     @inlinable @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { invN }
     @inlinable @inline(__always) public func curvatureBound(_ i: Int) -> Double { invN }
+    @inlinable public static var hasAffineDerivative: Bool { true }
 }
 
 /// Weighted least squares: F = Σ_i s_i (y_i − z_i)² / (2n) with non-negative sample weights s
@@ -89,6 +100,7 @@ public struct WeightedQuadratic: LipschitzDatafit, Sendable {
     @inlinable @inline(__always) public func derivative(_ i: Int, _ z: Double) -> Double { sampleWeights[i] * (z - y[i]) * invN }
     @inlinable @inline(__always) public func secondDerivative(_ i: Int, _ z: Double) -> Double { sampleWeights[i] * invN }
     @inlinable @inline(__always) public func curvatureBound(_ i: Int) -> Double { sampleWeights[i] * invN }
+    @inlinable public static var hasAffineDerivative: Bool { true }
 }
 
 /// Logistic loss: F = (1/n) Σ log(1 + exp(−y_i z_i)), labels y_i ∈ {−1, +1}.

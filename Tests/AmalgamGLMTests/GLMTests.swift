@@ -219,6 +219,42 @@ final class SolverTests: XCTestCase {
         }
     }
 
+    /// With an intercept, least squares does not depend on where each column is centred: adding
+    /// a constant c_j to column j leaves w unchanged and moves b by −Σ c_j w_j. The solver must
+    /// also not slow down: it profiles the intercept out (the centred curvature), so shifted
+    /// columns cost about the same number of epochs; alternating a w sweep with an intercept step
+    /// needed many times more on shifted columns (and on the DNA design's 0/1 indicators).
+    func testLeastSquaresWithAnInterceptIgnoresColumnShiftsInSolutionAndEpochs() throws {
+        let (X, y) = try table("diabetes")
+        let n = X.rowCount, p = X.columnCount
+        var shifted = [Double](repeating: 0, count: n * p), shifts = [Double](repeating: 0, count: p)
+        for j in 0..<p {
+            var col = [Double](repeating: 0, count: n)
+            X.forEachInColumn(j) { i, x in col[i] = x }
+            let mean = col.reduce(0, +) / Double(n)
+            let sd = (col.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n)).squareRoot()
+            shifts[j] = 20 * sd * Double(j % 3 + 1)
+            for i in 0..<n { shifted[j * n + i] = col[i] + shifts[j] }
+        }
+        let Xs = try DenseMatrix(rows: n, columns: p, columnMajor: shifted)
+        let weights = (0..<n).map { 0.5 + Double($0 % 3) }
+        let amax = try Lasso.alphaMax(X, y)
+        for ratio in [1e-2, 1e-3] {
+            let alpha = amax * ratio, solver = AndersonCD(tol: 1e-8 * alpha, maxIter: 1000)
+            func check<F: LipschitzDatafit>(_ datafit: F, _ label: String) throws {
+                let a = try solver.solve(X, y, datafit: datafit, penalty: L1(alpha: alpha))
+                let b = try solver.solve(Xs, y, datafit: datafit, penalty: L1(alpha: alpha))
+                XCTAssertTrue(a.converged && b.converged, label)
+                XCTAssertLessThan(zip(a.coef, b.coef).map { abs($0 - $1) }.max()!, 1e-6, label)
+                let moved = a.intercept - zip(shifts, a.coef).map { $0 * $1 }.reduce(0, +)
+                XCTAssertEqual(b.intercept, moved, accuracy: 1e-6 * max(1, abs(moved)), label)
+                XCTAssertLessThanOrEqual(b.epochs, 2 * a.epochs + 20, "\(label): \(b.epochs) epochs on shifted columns against \(a.epochs)")
+            }
+            try check(Quadratic(), "least squares, α_max·\(ratio)")
+            try check(WeightedQuadratic(sampleWeights: weights), "weighted least squares, α_max·\(ratio)")
+        }
+    }
+
     func testLogSumMatchesSkglmAndL2MatchesTheRidgeClosedForm() throws {
         let (X, y) = try table("prostate")
         let n = Double(y.count), p = X.columnCount
@@ -330,11 +366,13 @@ final class SolverTests: XCTestCase {
 
     func testPathWarmStartsAndStartsAtAlphaMax() throws {
         let (X, y) = try table("diabetes")
-        let path = try regularizationPath(AndersonCD(tol: 1e-10, maxIter: 1000).problem(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }), count: 20)
+        let path = try regularizationPath(AndersonCD(tol: 1e-12, maxIter: 1000).problem(X, y, datafit: Quadratic(), penalty: { L1(alpha: $0) }), count: 20)
         XCTAssertEqual(path.alphas.count, 20)
         XCTAssertTrue(path.coefs[0].allSatisfy { $0 == 0 })
         XCTAssertEqual(path.alphas.last! / path.alphas[0], 1e-3, accuracy: 1e-12)
-        let last = try Lasso(alpha: path.alphas.last!, options: FitOptions(tol: 1e-10, maxIter: 1000)).fit(X, y)
+        // Both ends at KKT ≤ 1e-12: diabetes at α_max/1000 is nearly collinear (s1–s6), so two
+        // 1e-10-solutions reached by different routes (warm path, cold start) differ by ~1e-6.
+        let last = try Lasso(alpha: path.alphas.last!, options: FitOptions(tol: 1e-12, maxIter: 1000)).fit(X, y)
         XCTAssertLessThan(zip(last.coef, path.coefs.last!).map { abs($0 - $1) }.max()!, 1e-6)
     }
 
