@@ -111,15 +111,24 @@ extension ImageDataset {
     /// images' statistics.
     public static func splits(train all: ImageDataset, test rawTest: ImageDataset, validation: Int = 5000, trainLimit: Int? = nil, seed: UInt64 = 0) throws
         -> (train: ImageDataset, validation: ImageDataset, test: ImageDataset) {
-        guard validation >= 1, validation < all.count else {
-            throw AmalgamError.invalidArgument("the validation split must hold 1…\(all.count - 1) images, got \(validation)")
-        }
-        var rng = RandomGenerator(seed: 0)
-        let perm = rng.permutation(all.count)
-        let train = try all.subset(Array(perm.dropLast(validation)).sorted()).limited(to: trainLimit, seed: seed)
-        let held = all.subset(Array(perm.suffix(validation)).sorted())
+        let parts = try all.holdingOut(validation)
+        let train = try parts.train.limited(to: trainLimit, seed: seed), held = parts.validation
         let (mean, std) = train.channelStatistics()
         return (train.normalized(mean: mean, std: std), held.normalized(mean: mean, std: std), rawTest.normalized(mean: mean, std: std))
+    }
+}
+
+extension ImageDataset {
+    /// The fixed validation split every method selects on: `validation` images held out by a
+    /// permutation seeded by 0 (the same for every run, seed and method), in their original
+    /// order, and the rest for training, also in order.
+    public func holdingOut(_ validation: Int) throws -> (train: ImageDataset, validation: ImageDataset) {
+        guard validation >= 1, validation < count else {
+            throw AmalgamError.invalidArgument("the validation split must hold 1…\(count - 1) images, got \(validation)")
+        }
+        var rng = RandomGenerator(seed: 0)
+        let perm = rng.permutation(count)
+        return (subset(Array(perm.dropLast(validation)).sorted()), subset(Array(perm.suffix(validation)).sorted()))
     }
 }
 

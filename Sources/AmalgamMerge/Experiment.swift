@@ -10,6 +10,10 @@ import Foundation
 public final class MergeExperiment {
     public let kind: ModelKind
     public let train: ImageDataset
+    /// Held-out training images (``AmalgamData/ImageDataset/holdingOut(_:)``) on which every
+    /// selection is made — best-of-3 picks its model here; the test set only reports. Nil: no
+    /// strategy that selects can run.
+    public let validation: ImageDataset?
     public let test: ImageDataset
     public var budget: MergeBudget
     public var recipe: MergeRecipe
@@ -28,7 +32,8 @@ public final class MergeExperiment {
     /// The configuration a saved phase must match to be reused.
     public var runKey: String {
         let r = (try? sortedJSON(recipe)) ?? "?"
-        return "\(kind.rawValue) budget \(budget.total) K \(budget.teachers) train \(train.count) test \(test.count) recipe \(r)"
+        return "\(kind.rawValue) budget \(budget.total) K \(budget.teachers) train \(train.count) test \(test.count)"
+            + (validation.map { " validation \($0.count)" } ?? "") + " recipe \(r)"
             + (givenTeachersDigest.map { " given teachers \($0)" } ?? "")
     }
 
@@ -62,11 +67,11 @@ public final class MergeExperiment {
         }
     }
 
-    /// `train` and `test` already normalised.
-    public init(kind: ModelKind, train: ImageDataset, test: ImageDataset, budget: MergeBudget, recipe: MergeRecipe = MergeRecipe()) throws {
+    /// `train`, `validation` and `test` already normalised (with the training images' statistics).
+    public init(kind: ModelKind, train: ImageDataset, validation: ImageDataset? = nil, test: ImageDataset, budget: MergeBudget, recipe: MergeRecipe = MergeRecipe()) throws {
         guard budget.teachers >= 2 else { throw AmalgamError.invalidArgument("merging needs at least two teachers, got \(budget.teachers)") }
         guard budget.total > 0, budget.total.isFinite else { throw AmalgamError.invalidArgument("the budget must be a positive number of epochs, got \(budget.total)") }
-        self.kind = kind; self.train = train; self.test = test; self.budget = budget; self.recipe = recipe
+        self.kind = kind; self.train = train; self.validation = validation; self.test = test; self.budget = budget; self.recipe = recipe
     }
 
     /// Training batches (unshuffled, unaugmented) over which the after-pruning diagnostic
@@ -79,24 +84,33 @@ public final class MergeExperiment {
         kind.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed, widthMultiplier: width)
     }
     var testBatches: LazyMapSequence<Range<Int>, Batch> { DataLoader(test, batchSize: 1000, shuffle: false).batches() }
+    /// Validation accuracy of `model` (nil without a validation split).
+    func validationAccuracy(_ model: Module) throws -> Double? {
+        guard let validation else { return nil }
+        return try evaluate(model, DataLoader(validation, batchSize: 1000, shuffle: false).batches()).accuracy
+    }
 
     /// Trains one standard model (teacher or baseline) for `epochs` with the base recipe.
     /// `keepsWeights: false` marks a baseline whose weights the experiment discards: resumed, it
     /// needs only its phase record, and when its weights file is gone it is not reported through
     /// `.model` (the returned module is then untrained and must not be used).
-    func trainStandard(name: String, seed: UInt64, modelSeed: UInt64, epochs: Double, keepsWeights: Bool = true) throws -> (Module, Double, Double) {
+    /// Also returns the model's validation accuracy (nil without a validation split).
+    func trainStandard(name: String, seed: UInt64, modelSeed: UInt64, epochs: Double, keepsWeights: Bool = true) throws
+        -> (model: Module, test: Double, seconds: Double, validation: Double?) {
         let model = make(seed: modelSeed)
         if let saved = try checkpoints?.load(seed: seed, phase: name, run: runKey, into: model, weightsOptional: !keepsWeights) {
             callback(.phaseEnd(RunContext(phase: name, seed: seed), testAccuracy: saved.testAccuracy, seconds: saved.seconds, saved: true))
             if saved.weightsLoaded { callback(.model(RunContext(phase: name, seed: seed), model)) }
-            return (model, saved.testAccuracy, saved.seconds)
+            let val = try saved.validationAccuracy ?? (saved.weightsLoaded ? validationAccuracy(model) : nil)
+            return (model, saved.testAccuracy, saved.seconds, val)
         }
         let (acc, secs) = try fit(model, name: name, seed: seed, dataSeed: modelSeed, epochs: epochs, optimizer: sgd(recipe.learningRate),
                                   schedule: CosineSchedule(base: recipe.learningRate, totalSteps: steps(epochs)), store: checkpoints)
-        try checkpoints?.save(seed: seed, phase: name, model: model, record: PhaseRecord(run: runKey, testAccuracy: acc, seconds: secs))
+        let val = try validationAccuracy(model)
+        try checkpoints?.save(seed: seed, phase: name, model: model, record: PhaseRecord(run: runKey, testAccuracy: acc, seconds: secs, validationAccuracy: val))
         checkpoints?.removeProgress(seed: seed, phase: name)
         callback(.model(RunContext(phase: name, seed: seed), model))
-        return (model, acc, secs)
+        return (model, acc, secs, val)
     }
 
     /// Test accuracy of the mean of `models`' logits.
@@ -122,6 +136,9 @@ public final class MergeExperiment {
     public func run(seed: UInt64, strategies: Set<MergeStrategy> = [.merged, .long, .bestOf3, .teacher, .teacherEnsemble],
                     teachers given: [Module]? = nil) throws -> MergeSeedResult {
         let k = given?.count ?? budget.teachers
+        if given == nil, strategies.contains(.bestOf3), validation == nil {
+            throw AmalgamError.invalidArgument("best_of_3 picks its model on validation data: give the experiment a validation split (amalgam merge --validation N, N ≥ 1)")
+        }
         givenTeachersDigest = given.map { Self.digest($0) }
         let teacherMACs = try forwardMACs(make(seed: 0), inputShape: [train.channels, train.imageSize, train.imageSize])
         let wideMACs = try forwardMACs(make(seed: 0, width: k), inputShape: [train.channels, train.imageSize, train.imageSize])
@@ -141,10 +158,13 @@ public final class MergeExperiment {
             teachers = given
             for t in given { diag.teacherAccuracies.append(try evaluate(t, testBatches).accuracy); teacherSeconds.append(0) }
         } else if needsTeachers {
+            var validationAccuracies: [Double] = []
             for t in 0..<k {
-                let (m, acc, secs) = try trainStandard(name: "teacher \(t)", seed: seed, modelSeed: base &+ UInt64(t), epochs: budget.teacherEpochs)
-                teachers.append(m); diag.teacherAccuracies.append(acc); teacherSeconds.append(secs)
+                let r = try trainStandard(name: "teacher \(t)", seed: seed, modelSeed: base &+ UInt64(t), epochs: budget.teacherEpochs)
+                teachers.append(r.model); diag.teacherAccuracies.append(r.test); teacherSeconds.append(r.seconds)
+                if let v = r.validation { validationAccuracies.append(v) }
             }
+            if validationAccuracies.count == k { diag.teacherValidationAccuracies = validationAccuracies }
         }
         let teacherEpochs = given == nil ? budget.teacherEpochs : 0
         if strategies.contains(.teacher) {
@@ -185,27 +205,36 @@ public final class MergeExperiment {
 
         if given == nil {
             if strategies.contains(.long) {
-                let (_, acc, secs) = try trainStandard(name: "long", seed: seed, modelSeed: base &+ 100, epochs: budget.total, keepsWeights: false)
-                out[MergeStrategy.long.rawValue] = StrategyOutcome(testAccuracy: acc, seconds: secs, trainFlops: flops(teacherMACs, budget.total), epochs: budget.total)
+                let r = try trainStandard(name: "long", seed: seed, modelSeed: base &+ 100, epochs: budget.total, keepsWeights: false)
+                out[MergeStrategy.long.rawValue] = StrategyOutcome(testAccuracy: r.test, seconds: r.seconds, trainFlops: flops(teacherMACs, budget.total), epochs: budget.total)
             }
             if strategies.contains(.bestOf3) {
-                // Teachers trained for T/3 are best-of-3 candidates already (K = 2).
-                var accs: [Double] = [], secs: [Double] = []
-                if teachersAreCandidates {
-                    accs = Array(diag.teacherAccuracies.prefix(3)); secs = Array(teacherSeconds.prefix(3))
+                // Teachers trained for T/3 are best-of-3 candidates already (K = 2). The pick is
+                // the candidate with the highest validation accuracy (the first on a tie); its
+                // test accuracy is what the strategy reports.
+                var accs: [Double] = [], vals: [Double] = [], secs: [Double] = []
+                if teachersAreCandidates, let tv = diag.teacherValidationAccuracies {
+                    accs = Array(diag.teacherAccuracies.prefix(3)); vals = Array(tv.prefix(3)); secs = Array(teacherSeconds.prefix(3))
                 }
                 while accs.count < 3 {
-                    let (_, a, s) = try trainStandard(name: "best-of-3 #\(accs.count + 1)", seed: seed, modelSeed: base &+ 200 &+ UInt64(accs.count), epochs: budget.bestOfThreeEpochs,
-                                                   keepsWeights: false)
-                    accs.append(a); secs.append(s)
+                    let r = try trainStandard(name: "best-of-3 #\(accs.count + 1)", seed: seed, modelSeed: base &+ 200 &+ UInt64(accs.count), epochs: budget.bestOfThreeEpochs,
+                                              keepsWeights: false)
+                    guard let v = r.validation else {
+                        throw AmalgamError.invalidArgument("best-of-3 #\(accs.count + 1) of seed \(seed): its saved phase has no validation accuracy and no weights to measure it; delete seed\(seed)/phase-best-of-3* and rerun")
+                    }
+                    accs.append(r.test); vals.append(v); secs.append(r.seconds)
                 }
-                out[MergeStrategy.bestOf3.rawValue] = StrategyOutcome(testAccuracy: accs.max()!, seconds: secs.reduce(0, +),
-                                                                      trainFlops: 3 * flops(teacherMACs, budget.bestOfThreeEpochs), epochs: budget.total)
+                let pick = vals.firstIndex(of: vals.max()!)!
+                var outcome = StrategyOutcome(testAccuracy: accs[pick], seconds: secs.reduce(0, +),
+                                              trainFlops: 3 * flops(teacherMACs, budget.bestOfThreeEpochs), epochs: budget.total)
+                outcome.validationAccuracy = vals[pick]
+                outcome.candidates = zip(vals, accs).map { StrategyOutcome.Candidate(validationAccuracy: $0, testAccuracy: $1) }
+                out[MergeStrategy.bestOf3.rawValue] = outcome
             }
             if strategies.contains(.longEqualCompute) {
                 let epochs = mergedFLOPs / flops(teacherMACs, 1)
-                let (_, acc, secs) = try trainStandard(name: "long (equal compute)", seed: seed, modelSeed: base &+ 100, epochs: epochs, keepsWeights: false)
-                out[MergeStrategy.longEqualCompute.rawValue] = StrategyOutcome(testAccuracy: acc, seconds: secs, trainFlops: flops(teacherMACs, epochs), epochs: epochs)
+                let r = try trainStandard(name: "long (equal compute)", seed: seed, modelSeed: base &+ 100, epochs: epochs, keepsWeights: false)
+                out[MergeStrategy.longEqualCompute.rawValue] = StrategyOutcome(testAccuracy: r.test, seconds: r.seconds, trainFlops: flops(teacherMACs, epochs), epochs: epochs)
             }
         }
         return MergeSeedResult(seed: seed, strategies: out, diagnostics: diag)

@@ -10,14 +10,16 @@ public struct PhaseRecord: Codable, Sendable {
     public var run: String
     public var testAccuracy: Double
     public var seconds: Double
+    /// On the experiment's validation split, when it has one (nil in records written before).
+    public var validationAccuracy: Double?
     /// For the merge phase: the diagnostics of the whole merge (gates, pruning, fine-tuning).
     public var diagnostics: MergeDiagnostics?
     /// False when ``PhaseCheckpoints/load(seed:phase:run:into:weightsOptional:)`` returned the
     /// record without weights (never written to disk).
     public var weightsLoaded = true
-    enum CodingKeys: String, CodingKey { case run, testAccuracy, seconds, diagnostics }
-    public init(run: String, testAccuracy: Double, seconds: Double, diagnostics: MergeDiagnostics? = nil) {
-        self.run = run; self.testAccuracy = testAccuracy; self.seconds = seconds; self.diagnostics = diagnostics
+    enum CodingKeys: String, CodingKey { case run, testAccuracy, seconds, validationAccuracy, diagnostics }
+    public init(run: String, testAccuracy: Double, seconds: Double, validationAccuracy: Double? = nil, diagnostics: MergeDiagnostics? = nil) {
+        self.run = run; self.testAccuracy = testAccuracy; self.seconds = seconds; self.validationAccuracy = validationAccuracy; self.diagnostics = diagnostics
     }
 }
 

@@ -12,6 +12,15 @@ public struct StrategyOutcome: Codable, Sendable {
     public var trainFlops: Double
     /// Training epochs counted the paper's way (teacher-sized epochs and wide-student epochs alike).
     public var epochs: Double
+    /// For a strategy that selects (best-of-3): the chosen model's validation accuracy, and
+    /// every candidate's validation and test accuracy.
+    public var validationAccuracy: Double?
+    public var candidates: [Candidate]?
+    public struct Candidate: Codable, Sendable, Equatable {
+        public var validationAccuracy: Double
+        public var testAccuracy: Double
+        public init(validationAccuracy: Double, testAccuracy: Double) { self.validationAccuracy = validationAccuracy; self.testAccuracy = testAccuracy }
+    }
     public init(testAccuracy: Double, seconds: Double, trainFlops: Double, epochs: Double) {
         self.testAccuracy = testAccuracy; self.seconds = seconds; self.trainFlops = trainFlops; self.epochs = epochs
     }
@@ -21,6 +30,9 @@ public struct StrategyOutcome: Codable, Sendable {
 public struct MergeDiagnostics: Codable, Sendable {
     /// Teachers' test accuracies.
     public var teacherAccuracies: [Double] = []
+    /// Teachers' validation accuracies (nil without a validation split, for given teachers, and
+    /// in records written before).
+    public var teacherValidationAccuracies: [Double]?
     /// The wide student right after construction with gates disabled (equals the ensemble).
     public var wideGatesOff: Double = 0
     /// The wide student right after construction with the initial deterministic gates (≈ 0.78).
@@ -76,6 +88,9 @@ public struct MergeSummary: Codable, Sendable {
     public var seeds: [UInt64]
     public var metric: String
     public var trainExamples: Int
+    /// Size of the validation split held out of the training set (nil: none, and in summaries
+    /// written before it existed).
+    public var validationExamples: Int?
     public var recipe: MergeRecipe?
     public var strategies: [String: Strategy]
     public var diagnostics: [MergeSeedResult]
@@ -83,10 +98,10 @@ public struct MergeSummary: Codable, Sendable {
     public var threads: Int
 
     /// Builds the summary from per-seed results.
-    public init(model: String, dataset: String, budget: MergeBudget, metric: String = "test_accuracy", trainExamples: Int,
+    public init(model: String, dataset: String, budget: MergeBudget, metric: String = "test_accuracy", trainExamples: Int, validationExamples: Int? = nil,
                 recipe: MergeRecipe?, results: [MergeSeedResult], command: String, threads: Int) {
         self.model = model; self.dataset = dataset; budgetEpochs = budget.total; teachers = budget.teachers
-        seeds = results.map(\.seed); self.metric = metric; self.trainExamples = trainExamples; self.recipe = recipe
+        seeds = results.map(\.seed); self.metric = metric; self.trainExamples = trainExamples; self.validationExamples = validationExamples; self.recipe = recipe
         diagnostics = results; self.command = command; self.threads = threads
         var s: [String: Strategy] = [:]
         let names = Set(results.flatMap { $0.strategies.keys })
@@ -125,7 +140,11 @@ public struct MergeSummary: Codable, Sendable {
     public func markdown() -> String {
         let higherBetter = metric == "test_accuracy"
         var s = "# Network merging: \(model) on \(dataset), budget \(formatEpochs(budgetEpochs)) epochs, K = \(teachers)\n\n"
-        s += "Command: `\(command)` (\(threads) thread\(threads == 1 ? "" : "s")). Seeds: \(seeds.map(String.init).joined(separator: ", ")); \(trainExamples) training examples.\n\n"
+        s += "Command: `\(command)` (\(threads) thread\(threads == 1 ? "" : "s")). Seeds: \(seeds.map(String.init).joined(separator: ", ")); \(trainExamples) training examples"
+        if let v = validationExamples {
+            s += ", \(v) validation examples held out of the training set (a fixed split, seeded by 0); best-of-3 picks its model on them, the test set only reports"
+        }
+        s += ".\n\n"
         s += "| strategy | \(metric) mean ± std | per seed | epochs | training FLOPs | wall time (s, mean) |\n|---|---|---|---|---|---|\n"
         for name in orderedStrategies {
             let st = strategies[name]!
@@ -137,6 +156,19 @@ public struct MergeSummary: Codable, Sendable {
             let diffs = zip(m.testAccuracy, l.testAccuracy).map { $0 - $1 }
             let wins = diffs.filter { higherBetter ? $0 > 0 : $0 < 0 }.count
             s += String(format: "\nmerged − long: %+.4f (mean over seeds); merged better in %d of %d seeds.\n", diffs.reduce(0, +) / Double(diffs.count), wins, diffs.count)
+        }
+        let picks = diagnostics.compactMap { r in r.strategies[MergeStrategy.bestOf3.rawValue]?.candidates.map { (r.seed, $0) } }
+        if !picks.isEmpty {
+            s += "\nbest-of-3 candidates (validation / test \(higherBetter ? "accuracy" : "MSE"); the pick, the best on validation, in bold):\n\n"
+            for (seed, cs) in picks {
+                // The first of the best validation scores, as the experiment picks.
+                let v = cs.map { higherBetter ? $0.validationAccuracy : -$0.validationAccuracy }
+                let best = v.firstIndex(of: v.max()!)!
+                s += "- seed \(seed): " + cs.enumerated().map { i, c in
+                    let t = String(format: "%.4f / %.4f", c.validationAccuracy, c.testAccuracy)
+                    return i == best ? "**\(t)**" : t
+                }.joined(separator: ", ") + "\n"
+            }
         }
         if diagnostics.contains(where: { !$0.diagnostics.teacherAccuracies.isEmpty }) {
             s += "\n## Merge diagnostics\n\n| seed | teachers | wide, gates off | wide, initial gates | after gates | after pruning | α final | mean P(open) per group | kept from teacher 0 per group |\n|---|---|---|---|---|---|---|---|---|\n"
@@ -182,7 +214,7 @@ extension MergeSummary {
     /// The per-seed results of `directory/summary.json` when it describes the same run (model,
     /// dataset, budget, K), for resuming a sweep; none when there is no summary. A summary of
     /// another run is an error, not silently replaced.
-    public static func finishedSeeds(in directory: String, model: String, dataset: String, budget: Double, teachers k: Int) throws -> [MergeSeedResult] {
+    public static func finishedSeeds(in directory: String, model: String, dataset: String, budget: Double, teachers k: Int, validationExamples: Int? = nil) throws -> [MergeSeedResult] {
         let path = directory + "/summary.json"
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let old: MergeSummary
@@ -191,6 +223,10 @@ extension MergeSummary {
         }
         guard old.model == model, old.dataset == dataset, old.budgetEpochs == budget, old.teachers == k else {
             throw AmalgamError.invalidArgument("--resume: \(path) is a run of \(old.model) on \(old.dataset) with budget \(formatEpochs(old.budgetEpochs)) and K = \(old.teachers), not this one")
+        }
+        guard old.validationExamples == validationExamples else {
+            func describe(_ v: Int?) -> String { v.map { "\($0) validation images" } ?? "no validation split" }
+            throw AmalgamError.invalidArgument("--resume: \(path) was run with \(describe(old.validationExamples)), this run has \(describe(validationExamples)); use another --out")
         }
         return old.diagnostics
     }

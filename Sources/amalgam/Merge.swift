@@ -44,7 +44,9 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Mean of the gates' initial log α.") var gateInit: Float = 1
     @Flag(help: "Keep C/K channels of every teacher in each group when pruning.") var perTeacherQuota = false
     @Flag(help: "Train without random-crop augmentation.") var noAugment = false
-    @Option(help: "Use only this many training examples (a seeded subset).") var trainLimit: Int?
+    @Option(help: "Hold out this many training images as a validation split (fixed, seeded by 0; the same for every seed), on which best-of-3 picks its model; 0: none (then best_of_3 cannot run). Every strategy trains on the rest.")
+    var validation = 5000
+    @Option(help: "Use only this many training examples (a seeded subset of those left after the validation split).") var trainLimit: Int?
     @Option(help: "Output directory (default runs/merge-<model>-T<budget>).", transform: outputDirectory) var out: String?
     @OptionGroup var common: RunOptions
     @Flag(help: "Keep the seeds already in DIR/summary.json (same model, dataset, budget and K) and run only the others; within an unfinished seed, reuse its finished phases (DIR/seed<S>/phase-*) instead of retraining them and continue the phase in progress from its last save (every 5 minutes and on SIGINT/SIGTERM).") var resume = false
@@ -62,6 +64,10 @@ struct MergeCommand: ParsableCommand {
         _ = try parseSeeds(seeds)
         _ = try parseStrategies()
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be positive") }
+        guard validation >= 0, validation < 60_000 else { throw ValidationError("--validation must be in 0…59999, got \(validation)") }
+        if validation == 0, dataset != .sine, teachersFrom == nil, try parseStrategies().contains(.bestOf3) {
+            throw ValidationError("best_of_3 picks its model on validation data: give --validation N (N ≥ 1) or leave best_of_3 out of --strategies")
+        }
         if dataset == .sine, teachersFrom != nil { throw ValidationError("--teachers-from is not available for the sine toy") }
     }
 
@@ -93,6 +99,8 @@ struct MergeCommand: ParsableCommand {
 
         var train = try FashionMNIST.load(split: .train, directory: dataDir)
         var test = try FashionMNIST.load(split: .test, directory: dataDir)
+        var held: ImageDataset?
+        if validation > 0 { (train, held) = try train.holdingOut(validation) }
         if let limit = trainLimit, limit < train.count {
             var rng = RandomGenerator(seed: 0x5EED)
             train = train.randomSubset(limit, using: &rng)
@@ -100,6 +108,7 @@ struct MergeCommand: ParsableCommand {
         let (mean, std) = train.channelStatistics()
         train = train.normalized(mean: mean, std: std)
         test = test.normalized(mean: mean, std: std)
+        held = held?.normalized(mean: mean, std: std)
 
         var recipe = MergeRecipe()
         recipe.batchSize = batchSize; recipe.weightDecay = weightDecay; recipe.augment = !noAugment
@@ -110,7 +119,7 @@ struct MergeCommand: ParsableCommand {
 
         let given = try teachersFrom.map { try MergeExperiment.loadTeachers($0.split(separator: ",").map(String.init), kind: model, like: train) }
         let k = given?.count ?? teachers
-        let experiment = try MergeExperiment(kind: model, train: train, test: test, budget: MergeBudget(total: budget, teachers: k), recipe: recipe)
+        let experiment = try MergeExperiment(kind: model, train: train, validation: held, test: test, budget: MergeBudget(total: budget, teachers: k), recipe: recipe)
         experiment.shouldStop = { interruptRequested != 0 }
         // Every finished phase is saved, so an interrupted run loses nothing already trained
         // (given teachers are named in the run key by a digest of their weights).
@@ -122,24 +131,24 @@ struct MergeCommand: ParsableCommand {
         var strategySet = try parseStrategies()
         if given != nil { strategySet.subtract([.long, .bestOf3, .longEqualCompute]) }
         let b = experiment.budget
-        console.line("merging \(k) × \(model.rawValue) on \(train.count) Fashion-MNIST images, budget \(formatEpochs(budget)) epochs: "
+        console.line("merging \(k) × \(model.rawValue) on \(train.count) Fashion-MNIST images (\(held?.count ?? 0) held out for validation), budget \(formatEpochs(budget)) epochs: "
                      + (given == nil ? "teachers \(formatEpochs(b.teacherEpochs)) each, " : "given teachers, ")
                      + "gates \(formatEpochs(b.gateEpochs)), fine-tuning \(formatEpochs(b.fineTuneEpochs)); seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
-        var results = try previousResults(outDir, model: model.rawValue, dataset: "fashion-mnist", k: k, console)
+        var results = try previousResults(outDir, model: model.rawValue, dataset: "fashion-mnist", k: k, validationExamples: held?.count, console)
         experiment.callback = console.handle
         for seed in seedList where !results.contains(where: { $0.seed == seed }) {
             results.append(try experiment.run(seed: seed, strategies: strategySet, teachers: given))
-            try writeReport(MergeSummary(model: model.rawValue, dataset: "fashion-mnist", budget: experiment.budget, trainExamples: train.count,
+            try writeReport(MergeSummary(model: model.rawValue, dataset: "fashion-mnist", budget: experiment.budget, trainExamples: train.count, validationExamples: held?.count,
                                          recipe: recipe, results: results, command: command, threads: Threading.threads), outDir, console, final: false)
         }
-        try writeReport(MergeSummary(model: model.rawValue, dataset: "fashion-mnist", budget: experiment.budget, trainExamples: train.count,
+        try writeReport(MergeSummary(model: model.rawValue, dataset: "fashion-mnist", budget: experiment.budget, trainExamples: train.count, validationExamples: held?.count,
                                      recipe: recipe, results: results, command: command, threads: Threading.threads), outDir, console, final: true)
     }
 
     /// With --resume, the per-seed results already in DIR/summary.json, if it describes the same run.
-    func previousResults(_ outDir: String, model: String, dataset: String, k: Int, _ console: Console) throws -> [MergeSeedResult] {
+    func previousResults(_ outDir: String, model: String, dataset: String, k: Int, validationExamples: Int?, _ console: Console) throws -> [MergeSeedResult] {
         guard resume else { return [] }
-        let done = try MergeSummary.finishedSeeds(in: outDir, model: model, dataset: dataset, budget: budget, teachers: k)
+        let done = try MergeSummary.finishedSeeds(in: outDir, model: model, dataset: dataset, budget: budget, teachers: k, validationExamples: validationExamples)
         if !done.isEmpty { console.line("resuming: seeds \(done.map { String($0.seed) }.joined(separator: ",")) already done in \(outDir)/summary.json") }
         return done
     }
@@ -148,7 +157,7 @@ struct MergeCommand: ParsableCommand {
         var toy = SineToy(budget: MergeBudget(total: budget, teachers: teachers))
         toy.batchSize = 32
         console.line("sine toy: MLP 1-100-1, K = \(teachers), budget \(formatEpochs(budget)) epochs; seeds \(seedList.map(String.init).joined(separator: ",")) → \(outDir)")
-        var results = try previousResults(outDir, model: "mlp-1-100-1", dataset: "sine", k: teachers, console)
+        var results = try previousResults(outDir, model: "mlp-1-100-1", dataset: "sine", k: teachers, validationExamples: toy.validationPoints, console)
         for seed in seedList where !results.contains(where: { $0.seed == seed }) {
             if interruptRequested != 0 { throw AmalgamError.interrupted }
             let start = DispatchTime.now().uptimeNanoseconds
@@ -156,10 +165,10 @@ struct MergeCommand: ParsableCommand {
             let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             console.line("seed \(seed): " + MergeStrategy.allCases.compactMap { s in outcomes[s.rawValue].map { String(format: "%@ %.4f", s.rawValue, $0.testAccuracy) } }.joined(separator: "  ") + String(format: "  (%.1f s)", secs))
             results.append(MergeSeedResult(seed: seed, strategies: outcomes, diagnostics: MergeDiagnostics()))
-            try writeReport(MergeSummary(model: "mlp-1-100-1", dataset: "sine", budget: toy.budget, metric: "test_mse", trainExamples: toy.trainPoints,
+            try writeReport(MergeSummary(model: "mlp-1-100-1", dataset: "sine", budget: toy.budget, metric: "test_mse", trainExamples: toy.trainPoints, validationExamples: toy.validationPoints,
                                          recipe: nil, results: results, command: command, threads: Threading.threads), outDir, console, final: false)
         }
-        try writeReport(MergeSummary(model: "mlp-1-100-1", dataset: "sine", budget: toy.budget, metric: "test_mse", trainExamples: toy.trainPoints,
+        try writeReport(MergeSummary(model: "mlp-1-100-1", dataset: "sine", budget: toy.budget, metric: "test_mse", trainExamples: toy.trainPoints, validationExamples: toy.validationPoints,
                                      recipe: nil, results: results, command: command, threads: Threading.threads), outDir, console, final: true)
     }
 

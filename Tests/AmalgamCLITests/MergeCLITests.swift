@@ -27,6 +27,14 @@ final class MergeCLITests: XCTestCase {
             XCTAssertTrue(acc.allSatisfy { $0 > 0.1 && $0 <= 1 }, "\(name) \(acc)")
             XCTAssertEqual((st["seconds"] as! [Double]).count, 2)
         }
+        // Best-of-3 picks on the 5,000 held-out training images (the default split), not on the test set.
+        XCTAssertEqual(s["validation_examples"] as? Int, 5000)
+        for (i, d) in (s["diagnostics"] as! [[String: Any]]).enumerated() {
+            let b3 = (d["strategies"] as! [String: [String: Any]])["best_of_3"]!
+            let cs = b3["candidates"] as! [[String: Double]]
+            let vals = cs.map { $0["validation_accuracy"]! }
+            XCTAssertEqual((strategies["best_of_3"]!["test_accuracy"] as! [Double])[i], cs[vals.firstIndex(of: vals.max()!)!]["test_accuracy"]!)
+        }
         // Equal compute: the long baseline got exactly the merge pipeline's FLOPs (up to rounding to whole steps).
         let mf = (strategies["merged"]!["train_flops"] as! [Double])[0], lf = (strategies["long_equal_compute"]!["train_flops"] as! [Double])[0]
         XCTAssertEqual(lf / mf, 1.0, accuracy: 0.1)
@@ -143,6 +151,8 @@ final class MergeCLITests: XCTestCase {
         XCTAssertNotEqual(s.status, 0); XCTAssertTrue(s.stderr.contains("bogus") && s.stderr.contains("best_of_3"), s.stderr)
         let seeds = try cli.run(["merge", "--seeds", "a-b"])
         XCTAssertNotEqual(seeds.status, 0); XCTAssertTrue(seeds.stderr.contains("--seeds"), seeds.stderr)
+        let v = try cli.run(["merge", "--validation", "0"])
+        XCTAssertNotEqual(v.status, 0); XCTAssertTrue(v.stderr.contains("--validation") && v.stderr.contains("best_of_3"), v.stderr)
         let b = try cli.run(["merge", "--budget-epochs", "-1"])
         XCTAssertNotEqual(b.status, 0); XCTAssertTrue(b.stderr.contains("--budget-epochs"), b.stderr)
         try cli.requireData()

@@ -251,9 +251,38 @@ final class MergeResumeTests: XCTestCase {
         var recipe = MergeRecipe()
         recipe.batchSize = 16
         // 40 images: 3 batches per epoch, the last one short; budget 6 → teachers 2 epochs, gates 1, fine-tune 1, long 6.
-        let e = try MergeExperiment(kind: .cnn, train: data(40, seed: 1), test: data(32, seed: 2), budget: MergeBudget(total: 6, teachers: 2), recipe: recipe)
+        let e = try MergeExperiment(kind: .cnn, train: data(40, seed: 1), validation: data(24, seed: 3), test: data(32, seed: 2),
+                                    budget: MergeBudget(total: 6, teachers: 2), recipe: recipe)
         e.checkpoints = PhaseCheckpoints(directory: dir, reuse: true)
         return e
+    }
+
+    /// Best-of-3 picks the candidate with the highest validation accuracy and reports that
+    /// model's test accuracy — not the best test accuracy. The candidates here are the two
+    /// teachers (T/3 each at K = 2) and a third model; their validation accuracies are measured
+    /// on the 24 validation images, and the pick survives a resume. Without a validation split
+    /// best-of-3 refuses to run.
+    func testBestOfThreePicksOnValidationAndReportsThatModelsTestAccuracy() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try experiment(dir).run(seed: 0, strategies: [.bestOf3, .teacher])
+        let b = try XCTUnwrap(r.strategies["best_of_3"])
+        let cs = try XCTUnwrap(b.candidates)
+        XCTAssertEqual(cs.count, 3)
+        XCTAssertEqual(cs.prefix(2).map(\.testAccuracy), r.diagnostics.teacherAccuracies)
+        XCTAssertEqual(cs.prefix(2).map(\.validationAccuracy), try XCTUnwrap(r.diagnostics.teacherValidationAccuracies))
+        for c in cs { XCTAssertEqual(c.validationAccuracy * 24, (c.validationAccuracy * 24).rounded(), accuracy: 1e-9, "an accuracy over 24 validation images") }
+        let vals = cs.map(\.validationAccuracy)
+        let pick = vals.firstIndex(of: vals.max()!)!
+        XCTAssertEqual(b.testAccuracy, cs[pick].testAccuracy)
+        XCTAssertEqual(b.validationAccuracy, vals[pick])
+        let again = try experiment(dir).run(seed: 0, strategies: [.bestOf3, .teacher])
+        XCTAssertEqual(again.strategies["best_of_3"]?.candidates, cs)
+
+        var recipe = MergeRecipe()
+        recipe.batchSize = 16
+        let none = try MergeExperiment(kind: .cnn, train: data(40, seed: 1), test: data(32, seed: 2), budget: MergeBudget(total: 6, teachers: 2), recipe: recipe)
+        XCTAssertThrowsError(try none.run(seed: 0, strategies: [.bestOf3])) { XCTAssertTrue("\($0)".contains("validation"), "\($0)") }
     }
 
     func tempDir() -> String {

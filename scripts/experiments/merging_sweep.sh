@@ -6,6 +6,9 @@
 # the sweep can be interrupted at any time and restarted, losing at most five minutes. On 2 cores
 # the small CNN takes about 2 minutes per teacher epoch and about 4× that per wide-student epoch;
 # a seed at budget T costs roughly 2.6·T teacher-epochs without --equal-compute, 4·T with it.
+# Since 2026-12-07 `amalgam merge` holds out 5,000 training images for validation by default
+# (best-of-3 picks there): rerun into a fresh OUT_DIR; the committed summaries were made before
+# (60,000 training images, best-of-3 picked on test) and --resume refuses to mix the two.
 #   scripts/experiments/merging_sweep.sh [OUT_DIR]        (default runs/merging)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
