@@ -105,23 +105,50 @@ public enum Austen {
     }
 
     /// The task: a class-balanced seeded sample of `trainPerNovel` training passages (chapters not
-    /// divisible by 5) and `testPerNovel` test passages (chapters divisible by 5) per novel.
+    /// divisible by 5) and `testPerNovel` test passages (chapters divisible by 5) per novel
+    /// (`testPerNovel` 0: every passage of those chapters).
     public static func task(directory: String? = nil, words: Int = 40, trainPerNovel: Int = 400, testPerNovel: Int = 150,
                             seed: UInt64 = 0) throws -> (train: [Passage], test: [Passage]) {
+        let r = try task(directory: directory, words: words, trainPerNovel: trainPerNovel, validationPerNovel: 0, testPerNovel: testPerNovel, seed: seed)
+        return (r.train, r.test)
+    }
+
+    /// Which split of the novel-attribution task a chapter belongs to when it has a validation
+    /// split: chapters ≡ 0 (mod 5) test (as without one), ≡ 3 (mod 5) validation, the rest (60 %)
+    /// training — whole chapters, so no chapter is shared between any two splits.
+    public static func attributionSplit(chapter: Int, withValidation: Bool) -> LanguageModelSplit {
+        chapter % 5 == 0 ? .test : withValidation && chapter % 5 == 3 ? .validation : .train
+    }
+
+    /// The task with a validation split: per novel, `trainPerNovel` training, `validationPerNovel`
+    /// validation and `testPerNovel` test passages (0: all of the test chapters), each a seeded
+    /// sample of its chapters (``attributionSplit(chapter:withValidation:)``). With
+    /// `validationPerNovel` 0 the training chapters keep the validation ones and the result is
+    /// exactly ``task(directory:words:trainPerNovel:testPerNovel:seed:)``'s.
+    public static func task(directory: String? = nil, words: Int = 40, trainPerNovel: Int = 400, validationPerNovel: Int, testPerNovel: Int = 150,
+                            seed: UInt64 = 0) throws -> (train: [Passage], validation: [Passage], test: [Passage]) {
+        guard trainPerNovel >= 0, validationPerNovel >= 0, testPerNovel >= 0 else {
+            throw AmalgamError.invalidArgument("passages per novel must be ≥ 0 (train \(trainPerNovel), validation \(validationPerNovel), test \(testPerNovel))")
+        }
         let all = try passages(directory: directory, words: words)
+        let withValidation = validationPerNovel > 0
         var rng = RandomGenerator(seed: seed)
-        var train: [Passage] = [], test: [Passage] = []
+        var train: [Passage] = [], validation: [Passage] = [], test: [Passage] = []
         for label in novels.indices {
             let mine = all.filter { $0.novel == label }
-            let tr = mine.filter { $0.chapter % 5 != 0 }, te = mine.filter { $0.chapter % 5 == 0 }
-            guard tr.count >= trainPerNovel, te.count >= testPerNovel else {
-                throw AmalgamError.invalidArgument("\(titles[label]) has \(tr.count) training and \(te.count) test passages of \(words) words; asked for \(trainPerNovel) and \(testPerNovel)")
+            func split(_ s: LanguageModelSplit) -> [Passage] { mine.filter { attributionSplit(chapter: $0.chapter, withValidation: withValidation) == s } }
+            let tr = split(.train), va = split(.validation), te = split(.test)
+            let wantTest = testPerNovel == 0 ? te.count : testPerNovel
+            guard tr.count >= trainPerNovel, va.count >= validationPerNovel, te.count >= wantTest else {
+                throw AmalgamError.invalidArgument("\(titles[label]) has \(tr.count) training, \(va.count) validation and \(te.count) test passages of \(words) words; asked for \(trainPerNovel), \(validationPerNovel) and \(wantTest)")
             }
             train += rng.permutation(tr.count).prefix(trainPerNovel).map { tr[$0] }
-            test += rng.permutation(te.count).prefix(testPerNovel).map { te[$0] }
+            test += rng.permutation(te.count).prefix(wantTest).map { te[$0] }
+            if withValidation { validation += rng.permutation(va.count).prefix(validationPerNovel).map { va[$0] } }
         }
         let ptr = rng.permutation(train.count), pte = rng.permutation(test.count)
-        return (ptr.map { train[$0] }, pte.map { test[$0] })
+        let pva = withValidation ? rng.permutation(validation.count) : []
+        return (ptr.map { train[$0] }, pva.map { validation[$0] }, pte.map { test[$0] })
     }
 }
 

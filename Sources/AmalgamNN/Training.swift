@@ -19,11 +19,16 @@ public struct EpochMetrics: Sendable, Codable {
     public var testAccuracy: Double?
     public var learningRate: Double
     public var seconds: Double
+    /// On held-out training data, when the caller measures it (an `onEpochEnd` hook; the
+    /// trainer itself evaluates only its `test` batches).
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
 
     enum CodingKeys: String, CodingKey {
         case epoch, seconds
         case trainLoss = "train_loss", trainAccuracy = "train_accuracy", testLoss = "test_loss"
         case testAccuracy = "test_accuracy", learningRate = "learning_rate"
+        case validationLoss = "validation_loss", validationAccuracy = "validation_accuracy"
     }
 }
 

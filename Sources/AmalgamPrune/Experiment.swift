@@ -48,8 +48,15 @@ public struct PruningSummary: Codable, Sendable {
     public var metricName: String
     /// The score of the unpruned model.
     public var before: Double
-    /// The score after each stage (search, rearrange, tune).
+    /// The score after each stage (search, rearrange, tune), on the test passages.
     public var after: [String: Double]
+    /// With a validation split: the unpruned model's and each stage's score on it.
+    public var validationBefore: Double?
+    public var validationAfter: [String: Double]?
+    public var validationPassages: Int
+    /// The stage whose mask is exported (and timed, and counted): the best on validation (the
+    /// later stage on a tie), or without a validation split the last stage run.
+    public var selectedStage: String
     public var macRatio: Double
     public var keptHeads: [Int]
     public var keptNeurons: [Int]
@@ -73,6 +80,8 @@ public struct PruningSummary: Codable, Sendable {
         case latencySecondsPruned = "latency_seconds_pruned", pruningSeconds = "pruning_seconds", stageSeconds = "stage_seconds"
         case wallSeconds = "wall_seconds", testPassages = "test_passages", exportMaxAbsDifference = "export_max_abs_difference"
         case tuningStoppedAt = "tuning_stopped_at", latencyModel = "latency_model"
+        case validationBefore = "validation_before", validationAfter = "validation_after", validationPassages = "validation_passages"
+        case selectedStage = "selected_stage"
     }
 }
 
@@ -95,10 +104,13 @@ public enum TuningStop: Codable, Sendable, Equatable {
     }
 }
 
-/// One constraint's outcome: the masks of every stage, the exported smaller model, the record.
+/// One constraint's outcome: the masks of every stage, the exported smaller model (of the
+/// selected stage's mask), the record.
 public struct PruningOutcome {
     public var constraint: Double
     public var result: PruningResult
+    /// The mask of `summary.selectedStage`.
+    public var selected: PruningMask
     public var summary: PruningSummary
     /// The latency table the budget used (measured or given; nil for MACs).
     public var latencyTable: LatencyTable?
@@ -130,23 +142,27 @@ public struct PrunedModel {
 /// the sample, one Fisher pass, then per constraint search → rearrange → tune, score every stage
 /// on the held-out texts, export a smaller dense model, check it computes what the masked model
 /// computes, and time both.
+///
+/// With `validation` texts (held-out chapters, not the test ones), every stage is also scored on
+/// them and the stage exported is the best there (ties go to the later stage, the fuller
+/// method); the test texts only report. Without, the exported stage is the last one run.
 public final class PruningExperiment {
     public let target: PruningTarget
     /// The model directory's name, recorded in summaries and exports.
     public let modelName: String
-    public let train: [LabelledText], test: [LabelledText]
+    public let train: [LabelledText], validation: [LabelledText], test: [LabelledText]
     public var settings: PruningSettings
     /// Progress: `.progress` of the phases "latency table", "fisher", "search", "rearrange", "tune".
     public var callback: (TrainingEvent) -> Void = { _ in }
 
-    public init(target: PruningTarget, modelName: String, train: [LabelledText], test: [LabelledText], settings: PruningSettings) throws {
+    public init(target: PruningTarget, modelName: String, train: [LabelledText], validation: [LabelledText] = [], test: [LabelledText], settings: PruningSettings) throws {
         guard !settings.constraints.isEmpty, settings.constraints.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
             throw AmalgamError.invalidArgument("every constraint must be in (0, 1], got \(settings.constraints)")
         }
         guard settings.samples >= 32 else { throw AmalgamError.invalidArgument("the Fisher needs at least 32 samples, got \(settings.samples)") }
         guard settings.batchSize >= 1, settings.batchSize <= settings.samples else { throw AmalgamError.invalidArgument("the batch size must be in 1...\(settings.samples)") }
         guard !train.isEmpty, !test.isEmpty else { throw AmalgamError.invalidArgument("pruning needs sample and test texts") }
-        self.target = target; self.modelName = modelName; self.train = train; self.test = test; self.settings = settings
+        self.target = target; self.modelName = modelName; self.train = train; self.validation = validation; self.test = test; self.settings = settings
         if case .classifier(let c) = target, c.labels.count < 2 { throw AmalgamError.invalidArgument("\(modelName) has \(c.labels.count) labels") }
         guard bert.config.layerHeads == nil, bert.config.layerIntermediateSizes == nil else {
             throw AmalgamError.invalidArgument("\(modelName) is already pruned; prune the unpruned model")
@@ -194,14 +210,20 @@ public final class PruningExperiment {
         let fisherSeconds = Double(DispatchTime.now().uptimeNanoseconds - fisherStart) / 1e9
         // Evaluation data and the unpruned score, shared by every constraint.
         let testTexts = test.map(\.text), testLabels = test.map(\.label)
-        var reference: Tensor? = nil
+        let validationTexts = validation.map(\.text), validationLabels = validation.map(\.label)
+        var reference: Tensor? = nil, validationReference: Tensor? = nil
         bert.clearMasks()
-        if classifier == nil { reference = try Self.embed(bert, tokenizer, testTexts, maxLength) }
-        func score() throws -> Double {
-            if let classifier { return try classifier.evaluate(testTexts, labels: testLabels).accuracy }
-            return Self.meanCosine(try Self.embed(bert, tokenizer, testTexts, maxLength), reference!)
+        if classifier == nil {
+            reference = try Self.embed(bert, tokenizer, testTexts, maxLength)
+            if !validation.isEmpty { validationReference = try Self.embed(bert, tokenizer, validationTexts, maxLength) }
         }
-        let before = try score()
+        func score(_ texts: [String], _ labels: [Int], _ reference: Tensor?) throws -> Double {
+            if let classifier { return try classifier.evaluate(texts, labels: labels).accuracy }
+            return Self.meanCosine(try Self.embed(bert, tokenizer, texts, maxLength), reference!)
+        }
+        func score() throws -> Double { try score(testTexts, testLabels, reference) }
+        func validationScore() throws -> Double? { validation.isEmpty ? nil : try score(validationTexts, validationLabels, validationReference) }
+        let before = try score(), validationBefore = try validationScore()
         for c in s.constraints {
             var options = PruningOptions(constraint: c)
             options.metric = s.metric; options.rearrange = s.rearrange; options.tune = s.tune
@@ -216,15 +238,20 @@ public final class PruningExperiment {
             var stages: [(String, PruningMask)] = [("search", result.searched)]
             if s.rearrange { stages.append(("rearrange", result.rearranged)) }
             if s.tune { stages.append(("tune", result.tuned)) }
-            var stageScores: [String: Double] = [:]
+            var stageScores: [String: Double] = [:], validationScores: [String: Double] = [:]
+            var selected = stages.last!
             for (name, mask) in stages {
                 try mask.apply(to: bert)
                 stageScores[name] = try score()
+                if let v = try validationScore() {
+                    validationScores[name] = v
+                    if name == stages[0].0 || v >= validationScores[selected.0]! { selected = (name, mask) }
+                }
             }
             bert.clearMasks()
 
-            // The final mask as a smaller dense model, checked against the masked one and timed.
-            let small = try PrunedExport.model(bert, mask: result.final)
+            // The selected mask as a smaller dense model, checked against the masked one and timed.
+            let small = try PrunedExport.model(bert, mask: selected.1)
             var exported = PrunedModel(bert: small, classifier: nil, tokenizer: tokenizer, maxLength: maxLength)
             if let classifier {
                 var r2 = RandomGenerator(seed: 0)
@@ -234,7 +261,7 @@ public final class PruningExperiment {
                 exported.classifier = TextClassifier(model: head, tokenizer: tokenizer, labels: classifier.labels, maxLength: maxLength)
             }
             let checkBatches = tokenizer.batches(Array(testTexts.prefix(16)), batchSize: 8, maxLength: maxLength)
-            try result.final.apply(to: bert)
+            try selected.1.apply(to: bert)
             let maskedOut = try checkBatches.map { b in try withoutGradients { try bert(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } }
             bert.clearMasks()
             let smallOut = try checkBatches.map { b in try withoutGradients { try small(ids: b.ids, typeIDs: b.typeIDs, mask: b.mask) } }
@@ -246,13 +273,15 @@ public final class PruningExperiment {
             let summary = PruningSummary(
                 task: classifier != nil ? "austen" : "embedding", model: modelName, constraint: c, metric: s.metric.rawValue, samples: s.samples,
                 batchSize: s.batchSize, seed: s.seed, meanSequenceLength: seqLen, metricName: classifier != nil ? "test_accuracy" : "embedding_cosine",
-                before: before, after: stageScores, macRatio: cost.ratio(result.final), keptHeads: result.final.keptHeadsPerLayer,
-                keptNeurons: result.final.keptNeuronsPerLayer, latencySecondsOriginal: originalSeconds, latencySecondsPruned: smallSeconds,
+                before: before, after: stageScores, validationBefore: validationBefore, validationAfter: validation.isEmpty ? nil : validationScores,
+                validationPassages: validation.count, selectedStage: selected.0,
+                macRatio: cost.ratio(selected.1), keptHeads: selected.1.keptHeadsPerLayer,
+                keptNeurons: selected.1.keptNeuronsPerLayer, latencySecondsOriginal: originalSeconds, latencySecondsPruned: smallSeconds,
                 speedup: originalSeconds / smallSeconds, pruningSeconds: pruneSeconds, stageSeconds: result.seconds,
                 wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - wall) / 1e9, testPassages: test.count,
                 exportMaxAbsDifference: exportDifference, tuningStoppedAt: result.tuningReport.map { TuningStop($0.stoppedAt) },
                 latencyModel: table.map { LatencyModelSummary(attention: $0.attention, ffn: $0.ffn) })
-            try body(PruningOutcome(constraint: c, result: result, summary: summary, latencyTable: table, exported: exported))
+            try body(PruningOutcome(constraint: c, result: result, selected: selected.1, summary: summary, latencyTable: table, exported: exported))
         }
     }
 

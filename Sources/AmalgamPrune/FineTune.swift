@@ -28,13 +28,16 @@ public struct LabelledText: Sendable {
 
 /// Fine-tunes `classifier` on `train` with `recipe`, run by the one `Trainer`: each epoch
 /// visits the texts in an order drawn from a generator seeded by `seed + 7` (epoch e's order is
-/// the e-th permutation it draws), and the test texts are evaluated after every epoch.
+/// the e-th permutation it draws), and the test texts — and the `validation` texts, when given,
+/// into each epoch's `validationLoss`/`validationAccuracy` — are evaluated after every epoch.
+/// Choose anything (the number of epochs, a learning rate) on the validation curve; the test
+/// curve only reports.
 ///
 /// With `checkpointer`, the state after every epoch (weights, AdamW moments, dropout generators,
 /// the epochs' metrics) is saved, and a resumed run continues after the last saved epoch with
 /// bit for bit the numbers of an uninterrupted one. Returns every epoch's metrics (those of a
 /// resumed run's earlier epochs included).
-public func fineTune(_ classifier: TextClassifier, train: [LabelledText], test: [LabelledText], recipe: FineTuneRecipe, seed: UInt64,
+public func fineTune(_ classifier: TextClassifier, train: [LabelledText], validation: [LabelledText] = [], test: [LabelledText], recipe: FineTuneRecipe, seed: UInt64,
                      checkpointer: Checkpointer? = nil, shouldStop: @escaping () -> Bool = { false },
                      callback: @escaping (TrainingEvent) -> Void = { _ in }) throws -> [EpochMetrics] {
     guard !train.isEmpty, !test.isEmpty else { throw AmalgamError.invalidArgument("fine-tuning needs training and test texts (got \(train.count) and \(test.count))") }
@@ -63,8 +66,16 @@ public func fineTune(_ classifier: TextClassifier, train: [LabelledText], test: 
         }
         trainer.checkpointer = checkpointer
     }
-    trainer.onEpochEnd = [{ _, m in history.append(m) }]
     let testBatches = classifier.batches(test.map(\.text), labels: test.map(\.label), batchSize: 64).map(\.batch)
+    let validationBatches = validation.isEmpty ? [] : classifier.batches(validation.map(\.text), labels: validation.map(\.label), batchSize: 64).map(\.batch)
+    trainer.onEpochEnd = [{ model, m in
+        var m = m
+        if !validationBatches.isEmpty {
+            let v = try evaluate(model, validationBatches)
+            m.validationLoss = v.loss; m.validationAccuracy = v.accuracy
+        }
+        history.append(m)
+    }]
     _ = try trainer.fit(epochs: recipe.epochs, batchesPerEpoch: batchesPerEpoch, train: { epoch -> [Batch] in
         var rng = RandomGenerator(seed: seed &+ 7)
         var order: [Int] = []
@@ -81,32 +92,37 @@ public struct FineTuneSummary: Codable, Sendable {
     public struct Epoch: Codable, Sendable {
         public var epoch: Int
         public var trainLoss, trainAccuracy, testLoss, testAccuracy, seconds: Double
+        public var validationLoss, validationAccuracy: Double?
         enum CodingKeys: String, CodingKey {
             case epoch, seconds
             case trainLoss = "train_loss", trainAccuracy = "train_accuracy", testLoss = "test_loss", testAccuracy = "test_accuracy"
+            case validationLoss = "validation_loss", validationAccuracy = "validation_accuracy"
         }
     }
     public var task: String
     public var trainPassages, testPassages, words, epochs, batchSize, maxLength: Int
+    /// Validation passages (held-out chapters, `Austen.attributionSplit`); 0 without a split.
+    public var validationPassages: Int
     public var learningRate: Double
     public var seed: UInt64
     public var testAccuracy: Double
     public var history: [Epoch]
 
     /// The summary of `history` (per-epoch seconds summed into seconds since the start).
-    public init(task: String, trainPassages: Int, testPassages: Int, words: Int, recipe: FineTuneRecipe, maxLength: Int, seed: UInt64, history: [EpochMetrics]) {
-        self.task = task; self.trainPassages = trainPassages; self.testPassages = testPassages; self.words = words
+    public init(task: String, trainPassages: Int, validationPassages: Int = 0, testPassages: Int, words: Int, recipe: FineTuneRecipe, maxLength: Int, seed: UInt64, history: [EpochMetrics]) {
+        self.task = task; self.trainPassages = trainPassages; self.validationPassages = validationPassages; self.testPassages = testPassages; self.words = words
         epochs = recipe.epochs; batchSize = recipe.batchSize; self.maxLength = maxLength; learningRate = Double(recipe.learningRate); self.seed = seed
         testAccuracy = history.last?.testAccuracy ?? 0
         var elapsed = 0.0
         self.history = history.map { m in
             elapsed += m.seconds
-            return Epoch(epoch: m.epoch, trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss ?? 0, testAccuracy: m.testAccuracy ?? 0, seconds: elapsed)
+            return Epoch(epoch: m.epoch, trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss ?? 0, testAccuracy: m.testAccuracy ?? 0, seconds: elapsed,
+                         validationLoss: m.validationLoss, validationAccuracy: m.validationAccuracy)
         }
     }
     enum CodingKeys: String, CodingKey {
         case task, words, epochs, seed, history
-        case trainPassages = "train_passages", testPassages = "test_passages", batchSize = "batch_size", maxLength = "max_length"
+        case trainPassages = "train_passages", testPassages = "test_passages", validationPassages = "validation_passages", batchSize = "batch_size", maxLength = "max_length"
         case learningRate = "learning_rate", testAccuracy = "test_accuracy"
     }
 }

@@ -18,6 +18,8 @@ struct FinetuneCommand: ParsableCommand {
     /// --model-dir, or its old spelling --model (kept for one release).
     var modelDir: String? { modelDirectory ?? legacyModel }
     @OptionGroup var austen: AustenOptions
+    @Option(help: "Validation passages per novel, from chapters ≡ 3 (mod 5), which then leave the training chapters; measured after every epoch (choose the epochs on this curve, not the test one). 0: no validation split (the task as before 2026-12-07).")
+    var validationPerNovel = 100
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Peak learning rate (AdamW, linear warm-up over 10% of the steps, then linear decay; default 1e-4).") var lr: Float?
     @Option(name: .customLong("learning-rate"), help: .hidden) var legacyLearningRate: Float?
@@ -35,28 +37,33 @@ struct FinetuneCommand: ParsableCommand {
         if modelDirectory != nil && legacyModel != nil { throw ValidationError("give --model-dir only (--model is its old spelling)") }
         if lr != nil && legacyLearningRate != nil { throw ValidationError("give --lr only (--learning-rate is its old spelling)") }
         guard task == "austen" else { throw ValidationError("unknown task '\(task)'; the only fine-tuning task is austen") }
+        guard validationPerNovel >= 0 else { throw ValidationError("--validation-per-novel must be ≥ 0") }
         guard epochs >= 1, batchSize >= 1, maxLength >= 8, learningRate > 0 else { throw ValidationError("--epochs, --batch-size ≥ 1, --max-length ≥ 8, --learning-rate > 0") }
     }
 
     func run() throws {
         let console = common.start()
         try runReportingErrors(console) {
-            let (train, test) = try austen.load(seed: seed)
+            let (train, validation, test) = try austen.load(seed: seed, validationPerNovel: validationPerNovel)
             let classifier = TextClassifier(encoder: try SentenceEncoder(directory: modelDir), labels: Austen.titles, maxLength: maxLength, seed: seed)
             var recipe = FineTuneRecipe()
             recipe.epochs = epochs; recipe.learningRate = learningRate; recipe.batchSize = batchSize; recipe.trainEmbeddings = trainEmbeddings
             // The state after every epoch, under a key naming everything the numbers depend on.
-            let runKey = "finetune austen words \(austen.words) train \(train.count) test \(test.count) seed \(seed) max_length \(maxLength) encoder "
+            let runKey = "finetune austen words \(austen.words) train \(train.count)" + (validation.isEmpty ? "" : " validation \(validation.count)") + " test \(test.count) seed \(seed) max_length \(maxLength) encoder "
                 + SentenceEncoder.locate(modelDir) + " recipe " + (try sortedJSON(recipe))
             let checkpointer = Checkpointer(path: out + "/training-state.safetensors", runKey: runKey, resume: resume)
             installInterruptHandler()
-            console.line("fine-tuning on \(train.count) passages, testing on \(test.count) (held-out chapters), \(epochs) epochs"
+            console.line("fine-tuning on \(train.count) passages, " + (validation.isEmpty ? "" : "validating on \(validation.count), ")
+                         + "testing on \(test.count) (held-out chapters), \(epochs) epochs"
                          + (resume && checkpointer.exists ? " (resuming from \(checkpointer.path))" : ""))
-            let history = try fineTune(classifier, train: train, test: test, recipe: recipe, seed: seed,
+            let history = try fineTune(classifier, train: train, validation: validation, test: test, recipe: recipe, seed: seed,
                                        checkpointer: checkpointer, shouldStop: { interruptRequested != 0 }, callback: console.handle)
             try classifier.save(to: out, metadata: ["task": "austen"])
             checkpointer.remove()   // the directory is a model to ship: the saved state (3× its size) goes once the model is saved
-            try writeJSON(FineTuneSummary(task: "austen", trainPassages: train.count, testPassages: test.count, words: austen.words, recipe: recipe,
+            for m in history where m.validationAccuracy != nil {
+                console.line(String(format: "epoch %d: validation accuracy %.4f, test accuracy %.4f", m.epoch, m.validationAccuracy!, m.testAccuracy ?? .nan))
+            }
+            try writeJSON(FineTuneSummary(task: "austen", trainPassages: train.count, validationPassages: validation.count, testPassages: test.count, words: austen.words, recipe: recipe,
                                           maxLength: maxLength, seed: seed, history: history), to: out + "/summary.json")
             console.line("saved → \(out)")
             try common.emitFile(out + "/summary.json")

@@ -11,13 +11,21 @@ struct AustenOptions: ParsableArguments {
     @Option(help: "Directory with the six novels as text (default: $AMALGAM_AUSTEN, else where scripts/setup-austen.sh puts them).") var austenDir: String?
     @Option(help: "Words per passage.") var words = 40
     @Option(help: "Training passages per novel.") var trainPerNovel = 400
-    @Option(help: "Test passages per novel (from held-out chapters).") var testPerNovel = 150
+    @Option(help: "Test passages per novel (from held-out chapters, those divisible by 5); 0: every passage of those chapters.") var testPerNovel = 150
 
     /// The task's passages as labelled texts (label: the novel).
     func load(seed: UInt64) throws -> (train: [LabelledText], test: [LabelledText]) {
-        let (train, test) = try Austen.task(directory: austenDir, words: words, trainPerNovel: trainPerNovel, testPerNovel: testPerNovel, seed: seed)
+        let r = try load(seed: seed, validationPerNovel: 0)
+        return (r.train, r.test)
+    }
+
+    /// With `validationPerNovel` > 0, also validation passages from chapters ≡ 3 (mod 5), which
+    /// then leave the training chapters (`Austen.attributionSplit`).
+    func load(seed: UInt64, validationPerNovel: Int) throws -> (train: [LabelledText], validation: [LabelledText], test: [LabelledText]) {
+        let r = try Austen.task(directory: austenDir, words: words, trainPerNovel: trainPerNovel, validationPerNovel: validationPerNovel,
+                                testPerNovel: testPerNovel, seed: seed)
         func labelled(_ p: [Austen.Passage]) -> [LabelledText] { p.map { LabelledText(text: $0.text, label: $0.novel) } }
-        return (labelled(train), labelled(test))
+        return (labelled(r.train), labelled(r.validation), labelled(r.test))
     }
 }
 

@@ -27,6 +27,8 @@ struct PruneCommand: ParsableCommand {
     @Flag(help: "Skip mask tuning.") var noTune = false
     @Option(help: "Latency table (lut.json) to reuse instead of measuring.") var lut: String?
     @OptionGroup var austen: AustenOptions
+    @Option(help: "Validation passages per novel (chapters ≡ 3 (mod 5), which then leave the training chapters the sample is drawn from): every stage is scored on them and the best stage is exported; the test passages only report. 0: no validation split, the last stage is exported (the task as before 2026-12-07). Prune a model fine-tuned with the same split.")
+    var validationPerNovel = 100
     @Option(help: "Random seed (sample draw).") var seed: UInt64 = 0
     @Option(help: "Output directory: masks.json, the exported model, summary.json.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
@@ -38,6 +40,7 @@ struct PruneCommand: ParsableCommand {
         _ = try constraints()
         guard samples >= 32 else { throw ValidationError("--samples must be at least 32 (the Fisher needs several mini-batches), got \(samples)") }
         guard batchSize >= 1, batchSize <= samples else { throw ValidationError("--batch-size must be in 1...\(samples)") }
+        guard validationPerNovel >= 0 else { throw ValidationError("--validation-per-novel must be ≥ 0") }
     }
 
     func constraints() throws -> [Double] {
@@ -72,8 +75,8 @@ struct PruneCommand: ParsableCommand {
                     throw AmalgamError.format(path: lut, message: "not a latency table: \(jsonErrorDescription(error))")
                 }
             }
-            let (train, test) = try austen.load(seed: 0)
-            let experiment = try PruningExperiment(target: try target(), modelName: modelDir, train: train, test: test, settings: settings)
+            let (train, validation, test) = try austen.load(seed: 0, validationPerNovel: validationPerNovel)
+            let experiment = try PruningExperiment(target: try target(), modelName: modelDir, train: train, validation: validation, test: test, settings: settings)
             experiment.callback = console.handle
             let many = settings.constraints.count > 1
             try experiment.run { outcome in
@@ -81,7 +84,8 @@ struct PruneCommand: ParsableCommand {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 try outcome.exported.save(to: dir + "/model", metadata: ["pruned_from": modelDir])
                 let r = outcome.result
-                try writeAtomically(JSONEncoder().encode(["searched": r.searched, "rearranged": r.rearranged, "tuned": r.tuned, "teacher_assistant": r.teacherAssistant]),
+                try writeAtomically(JSONEncoder().encode(["searched": r.searched, "rearranged": r.rearranged, "tuned": r.tuned, "teacher_assistant": r.teacherAssistant,
+                                                          "selected": outcome.selected]),
                                     to: dir + "/masks.json")
                 if let t = outcome.latencyTable { try writeAtomically(JSONEncoder().encode(t), to: dir + "/lut.json") }
                 try writeJSON(outcome.summary, to: dir + "/summary.json")
@@ -98,7 +102,12 @@ func report(_ s: PruningSummary, _ console: Console) {
     let metric = s.metricName == "test_accuracy" ? "test accuracy" : "embedding cosine"
     console.line(String(format: "constraint %@: unpruned %@ %.4f", "\(s.constraint)", metric, s.before))
     console.line(String(format: "pruned in %.1f s (%@)", s.pruningSeconds, s.stageSeconds.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f s", $0.key, $0.value) }.joined(separator: ", ")))
-    for stage in ["search", "rearrange", "tune"] { if let v = s.after[stage] { console.line(String(format: "%-10@ %@ %.4f", stage, metric, v)) } }
+    if let vb = s.validationBefore { console.line(String(format: "unpruned validation %@ %.4f (%d passages)", metric, vb, s.validationPassages)) }
+    for stage in ["search", "rearrange", "tune"] {
+        guard let v = s.after[stage] else { continue }
+        let val = s.validationAfter?[stage].map { String(format: "  (validation %.4f)", $0) } ?? ""
+        console.line(String(format: "%-10@ %@ %.4f", stage, metric, v) + val + (stage == s.selectedStage ? "  ← exported" : ""))
+    }
     console.line(String(format: "export check: max |masked − exported| over the last hidden states = %.2e", s.exportMaxAbsDifference))
     console.line(String(format: "MAC ratio %.3f  measured latency %.3f s → %.3f s (%.2f× faster)", s.macRatio, s.latencySecondsOriginal, s.latencySecondsPruned, s.speedup))
 }

@@ -22,10 +22,15 @@ final class PruneCLITests: XCTestCase {
     func testFinetunePruneExportAndBadInput() throws {
         try requireTextData()
         let ft = cli.tempDir(), pr = cli.tempDir()
-        let small = ["--train-per-novel", "8", "--test-per-novel", "2"]
+        let small = ["--train-per-novel", "8", "--test-per-novel", "2", "--validation-per-novel", "3"]
         let f = try cli.run(["finetune", "--epochs", "1", "--batch-size", "16", "--quiet", "--out", ft] + small)
         XCTAssertEqual(f.status, 0, f.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: ft + "/model.safetensors"))
+        // The validation curve: 18 held-out passages measured after every epoch.
+        let fs = try summary(ft)
+        XCTAssertEqual(fs["validation_passages"] as? Int, 18)
+        let va = try XCTUnwrap(((fs["history"] as! [[String: Any]])[0])["validation_accuracy"] as? Double)
+        XCTAssertEqual(va * 18, (va * 18).rounded(), accuracy: 1e-9)
         let p = try cli.run(["prune", "--model", ft, "--task", "austen", "--constraint", "0.5", "--samples", "32", "--batch-size", "16", "--quiet", "--out", pr] + small)
         XCTAssertEqual(p.status, 0, p.stderr)
         let s = try summary(pr)
@@ -33,6 +38,14 @@ final class PruneCLITests: XCTestCase {
         XCTAssertGreaterThan(s["mac_ratio"] as! Double, 0.45)
         XCTAssertLessThan(s["export_max_abs_difference"] as! Double, 1e-4)
         XCTAssertEqual(Set((s["after"] as! [String: Double]).keys), ["search", "rearrange", "tune"])
+        // Every stage scored on validation too; the exported stage is the best there (the later on a tie).
+        let val = s["validation_after"] as! [String: Double]
+        XCTAssertEqual(Set(val.keys), ["search", "rearrange", "tune"])
+        let stages = ["search", "rearrange", "tune"]
+        let best = stages.indices.filter { val[stages[$0]]! == val.values.max()! }.last!
+        XCTAssertEqual(s["selected_stage"] as? String, stages[best])
+        let masks = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: pr + "/masks.json"))) as! [String: Any]
+        XCTAssertEqual(masks["selected"] as? NSDictionary, masks[["searched", "rearranged", "tuned"][best]] as? NSDictionary)
         // The export is a smaller classifier directory with the kept sizes, loadable by `embed`.
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: pr + "/model/config.json"))) as! [String: Any]
         XCTAssertEqual(config["amalgam_layer_heads"] as? [Int], s["kept_heads"] as? [Int])

@@ -30,6 +30,37 @@ final class AustenTaskTests: XCTestCase {
         XCTAssertEqual(all.filter { $0.novel == 4 }.map { Austen.PassageTask.period.label($0) }.first, 0)
     }
 
+    /// The attribution task's validation split takes whole chapters (≡ 3 mod 5) out of the
+    /// training chapters and leaves the test chapters (≡ 0 mod 5) as they were; with no
+    /// validation passages the task is exactly the one without a split; test 0 takes every
+    /// passage of the test chapters. Synthetic novels of 10 chapters of 6 words (3 passages each).
+    func testValidationChaptersLeaveTrainingAndTestApart() throws {
+        let dir = NSTemporaryDirectory() + "austen-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (n, name) in Austen.novels.enumerated() {
+            let text = (1...10).map { c in "CHAPTER \(c)\n\n" + (0..<6).map { "n\(n)c\(c)w\($0)" }.joined(separator: " ") }.joined(separator: "\n\n")
+            try text.write(toFile: dir + "/\(name).txt", atomically: true, encoding: .utf8)
+        }
+        let old = try Austen.task(directory: dir, words: 2, trainPerNovel: 10, testPerNovel: 4, seed: 3)
+        let none = try Austen.task(directory: dir, words: 2, trainPerNovel: 10, validationPerNovel: 0, testPerNovel: 4, seed: 3)
+        XCTAssertEqual(none.train.map(\.text), old.train.map(\.text))
+        XCTAssertEqual(none.test.map(\.text), old.test.map(\.text))
+        XCTAssertTrue(none.validation.isEmpty)
+        XCTAssertTrue(old.train.contains { $0.chapter % 5 == 3 })
+
+        let r = try Austen.task(directory: dir, words: 2, trainPerNovel: 10, validationPerNovel: 5, testPerNovel: 0, seed: 3)
+        XCTAssertEqual([r.train.count, r.validation.count, r.test.count], [60, 30, 36])   // test: chapters 5 and 10, 3 passages each, 6 novels
+        XCTAssertTrue(r.train.allSatisfy { $0.chapter % 5 != 0 && $0.chapter % 5 != 3 })
+        XCTAssertTrue(r.validation.allSatisfy { $0.chapter % 5 == 3 })
+        XCTAssertTrue(r.test.allSatisfy { $0.chapter % 5 == 0 })
+        for novel in Austen.novels.indices { XCTAssertEqual(r.validation.filter { $0.novel == novel }.count, 5) }
+        XCTAssertEqual(Set(r.test.map(\.text)).count, 36)
+        XCTAssertThrowsError(try Austen.task(directory: dir, words: 2, trainPerNovel: 10, validationPerNovel: 7, testPerNovel: 0, seed: 3)) {
+            XCTAssertTrue("\($0)".contains("validation"), "\($0)")
+        }
+    }
+
     func testRealNovelsGiveTheAttributionRunsAndBalancedEnoughTasks() throws {
         guard FileManager.default.fileExists(atPath: Austen.locate(nil) + "/emma.txt") else { throw XCTSkip("Austen novels not installed (scripts/setup-austen.sh)") }
         let labelled = try Austen.labelledPassages(), plain = try Austen.passages()

@@ -32,30 +32,42 @@ final class FineTuneTests: XCTestCase {
         }
     }
 
+    /// Also: the validation texts are measured after every epoch without changing the training
+    /// (the same losses and weights as a run without them), and come back with a resumed state.
     func testStoppedFineTuningResumesBitForBit() throws {
         var recipe = FineTuneRecipe()
         recipe.epochs = 3; recipe.batchSize = 8; recipe.learningRate = 3e-3; recipe.trainEmbeddings = true
-        let train = texts(40, seed: 1), test = texts(15, seed: 2)
+        let train = texts(40, seed: 1), test = texts(15, seed: 2), validation = texts(12, seed: 3)
         let straight = try classifier()
-        let full = try fineTune(straight, train: train, test: test, recipe: recipe, seed: 5)
+        let full = try fineTune(straight, train: train, validation: validation, test: test, recipe: recipe, seed: 5)
         XCTAssertEqual(full.map(\.epoch), [1, 2, 3])
+        for m in full {
+            let v = try XCTUnwrap(m.validationAccuracy)
+            XCTAssertEqual(v * 12, (v * 12).rounded(), accuracy: 1e-9, "an accuracy over the 12 validation texts")
+        }
+        let plain = try classifier()
+        let without = try fineTune(plain, train: train, test: test, recipe: recipe, seed: 5)
+        XCTAssertEqual(without.map(\.trainLoss), full.map(\.trainLoss))
+        XCTAssertTrue(without.allSatisfy { $0.validationAccuracy == nil })
+        for (k, t) in straight.model.stateDict() { XCTAssertEqual(t.scalars, plain.model.stateDict()[k]!.scalars, k) }
 
         let path = NSTemporaryDirectory() + "amalgam-finetune-\(UUID().uuidString).safetensors"
         defer { try? FileManager.default.removeItem(atPath: path) }
         var step = 0
-        XCTAssertThrowsError(try fineTune(try classifier(), train: train, test: test, recipe: recipe, seed: 5,
+        XCTAssertThrowsError(try fineTune(try classifier(), train: train, validation: validation, test: test, recipe: recipe, seed: 5,
                                           checkpointer: Checkpointer(path: path, runKey: "tiny", resume: true), shouldStop: { step == 8 },
                                           callback: { if case .batchEnd(_, _, _, _, let s, _, _) = $0 { step = s } })) {
             XCTAssertEqual($0 as? AmalgamError, .interrupted)
         }
         let resumed = try classifier()
         var resumedAt: Int?
-        let history = try fineTune(resumed, train: train, test: test, recipe: recipe, seed: 5, checkpointer: Checkpointer(path: path, runKey: "tiny", resume: true),
+        let history = try fineTune(resumed, train: train, validation: validation, test: test, recipe: recipe, seed: 5, checkpointer: Checkpointer(path: path, runKey: "tiny", resume: true),
                                    callback: { if case .phaseResumed(_, let s, _) = $0 { resumedAt = s } })
         XCTAssertEqual(resumedAt, 5)   // the state of epoch 1 (5 batches); the stop fell in epoch 2
         XCTAssertEqual(history.map(\.epoch), [1, 2, 3], "the saved epochs' metrics come back with the state")
         XCTAssertEqual(history.map(\.trainLoss), full.map(\.trainLoss))
         XCTAssertEqual(history.map(\.testAccuracy), full.map(\.testAccuracy))
+        XCTAssertEqual(history.map(\.validationAccuracy), full.map(\.validationAccuracy))
         for (k, t) in straight.model.stateDict() { XCTAssertEqual(t.scalars, resumed.model.stateDict()[k]!.scalars, k) }
         XCTAssertThrowsError(try fineTune(try classifier(), train: train, test: test, recipe: recipe, seed: 6,
                                           checkpointer: Checkpointer(path: path, runKey: "another", resume: true))) {

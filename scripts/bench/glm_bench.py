@@ -165,8 +165,13 @@ def make_sklearn(est, alpha, tol, n, solver):
         return ElasticNet(alpha=alpha, l1_ratio=L1_RATIO, tol=tol, max_iter=1_000_000)
     if est == "logreg":
         if solver == "liblinear":
-            return LogisticRegression(penalty="l1", C=1 / (n * alpha), solver="liblinear", tol=tol, max_iter=1_000_000, intercept_scaling=1e4)
-        return LogisticRegression(l1_ratio=1.0, C=1 / (n * alpha), solver="saga", tol=tol, max_iter=1_000_000)
+            # liblinear shuffles coordinates with random_state (fixed here: with None a fit's
+            # length varied run to run, and one breast_cancer fit at a tight tol did not end in
+            # 5 minutes); its max_iter counts outer Newton iterations of a few ms each, so 10,000
+            # bounds a fit that will not converge instead of letting it run for hours.
+            return LogisticRegression(penalty="l1", C=1 / (n * alpha), solver="liblinear", tol=tol, max_iter=10_000, intercept_scaling=1e4,
+                                      random_state=0)
+        return LogisticRegression(l1_ratio=1.0, C=1 / (n * alpha), solver="saga", tol=tol, max_iter=1_000_000, random_state=0)
     return None
 
 
