@@ -25,6 +25,9 @@ public struct PruningSettings: Sendable {
     public var seed: UInt64 = 0
     /// A latency table to reuse instead of measuring one (`metric == .latency`).
     public var latencyTable: LatencyTable?
+    /// Baselines at the searched mask's cost (``BaselineMask``): with n > 0, the magnitude mask
+    /// and n random masks (seeds `seed + 1000 + i`) are scored beside the stages; 0: none.
+    public var randomBaselines = 0
     public init(constraints: [Double]) { self.constraints = constraints }
 }
 
@@ -57,6 +60,9 @@ public struct PruningSummary: Codable, Sendable {
     /// The stage whose mask is exported (and timed, and counted): the best on validation (the
     /// later stage on a tie), or without a validation split the last stage run.
     public var selectedStage: String
+    /// With baselines asked for: "magnitude" (one mask) and "random" (one per draw), each with
+    /// the searched mask's numbers of heads and neurons; compare with `after["search"]`.
+    public var baselines: [String: [BaselineScore]]?
     public var macRatio: Double
     public var keptHeads: [Int]
     public var keptNeurons: [Int]
@@ -81,7 +87,7 @@ public struct PruningSummary: Codable, Sendable {
         case wallSeconds = "wall_seconds", testPassages = "test_passages", exportMaxAbsDifference = "export_max_abs_difference"
         case tuningStoppedAt = "tuning_stopped_at", latencyModel = "latency_model"
         case validationBefore = "validation_before", validationAfter = "validation_after", validationPassages = "validation_passages"
-        case selectedStage = "selected_stage"
+        case selectedStage = "selected_stage", baselines
     }
 }
 
@@ -248,6 +254,17 @@ public final class PruningExperiment {
                     if name == stages[0].0 || v >= validationScores[selected.0]! { selected = (name, mask) }
                 }
             }
+            var baselines: [String: [BaselineScore]]? = nil
+            if s.randomBaselines > 0 {
+                var masks = [("magnitude", try BaselineMask.magnitude(like: result.searched, model: bert))]
+                for i in 0..<s.randomBaselines { masks.append(("random", BaselineMask.random(like: result.searched, seed: s.seed &+ 1000 &+ UInt64(i)))) }
+                var scores: [String: [BaselineScore]] = [:]
+                for (name, mask) in masks {
+                    try mask.apply(to: bert)
+                    scores[name, default: []].append(BaselineScore(test: try score(), validation: try validationScore(), macRatio: cost.ratio(mask)))
+                }
+                baselines = scores
+            }
             bert.clearMasks()
 
             // The selected mask as a smaller dense model, checked against the masked one and timed.
@@ -274,7 +291,7 @@ public final class PruningExperiment {
                 task: classifier != nil ? "austen" : "embedding", model: modelName, constraint: c, metric: s.metric.rawValue, samples: s.samples,
                 batchSize: s.batchSize, seed: s.seed, meanSequenceLength: seqLen, metricName: classifier != nil ? "test_accuracy" : "embedding_cosine",
                 before: before, after: stageScores, validationBefore: validationBefore, validationAfter: validation.isEmpty ? nil : validationScores,
-                validationPassages: validation.count, selectedStage: selected.0,
+                validationPassages: validation.count, selectedStage: selected.0, baselines: baselines,
                 macRatio: cost.ratio(selected.1), keptHeads: selected.1.keptHeadsPerLayer,
                 keptNeurons: selected.1.keptNeuronsPerLayer, latencySecondsOriginal: originalSeconds, latencySecondsPruned: smallSeconds,
                 speedup: originalSeconds / smallSeconds, pruningSeconds: pruneSeconds, stageSeconds: result.seconds,

@@ -29,6 +29,8 @@ struct PruneCommand: ParsableCommand {
     @OptionGroup var austen: AustenOptions
     @Option(help: "Validation passages per novel (chapters ≡ 3 (mod 5), which then leave the training chapters the sample is drawn from): every stage is scored on them and the best stage is exported; the test passages only report. 0: no validation split, the last stage is exported (the task as before 2026-12-07). Prune a model fine-tuned with the same split.")
     var validationPerNovel = 100
+    @Option(help: "Baselines at the searched mask's cost (the same numbers of heads and neurons): with N > 0, the largest-weight-norm mask and N random masks are scored beside the stages (summary.json 'baselines'); 0: none.")
+    var baselines = 0
     @Option(help: "Random seed (sample draw).") var seed: UInt64 = 0
     @Option(help: "Output directory: masks.json, the exported model, summary.json.", transform: outputDirectory) var out: String
     @OptionGroup var common: RunOptions
@@ -41,6 +43,7 @@ struct PruneCommand: ParsableCommand {
         guard samples >= 32 else { throw ValidationError("--samples must be at least 32 (the Fisher needs several mini-batches), got \(samples)") }
         guard batchSize >= 1, batchSize <= samples else { throw ValidationError("--batch-size must be in 1...\(samples)") }
         guard validationPerNovel >= 0 else { throw ValidationError("--validation-per-novel must be ≥ 0") }
+        guard baselines >= 0, baselines <= 1000 else { throw ValidationError("--baselines must be in 0…1000, got \(baselines)") }
     }
 
     func constraints() throws -> [Double] {
@@ -69,7 +72,7 @@ struct PruneCommand: ParsableCommand {
         try runReportingErrors(console) {
             var settings = PruningSettings(constraints: try constraints())
             settings.metric = metric; settings.samples = samples; settings.batchSize = batchSize
-            settings.rearrange = !noRearrange; settings.tune = !noTune; settings.seed = seed
+            settings.rearrange = !noRearrange; settings.tune = !noTune; settings.seed = seed; settings.randomBaselines = baselines
             if let lut {
                 do { settings.latencyTable = try JSONDecoder().decode(LatencyTable.self, from: readFile(lut)) } catch let e as AmalgamError { throw e } catch {
                     throw AmalgamError.format(path: lut, message: "not a latency table: \(jsonErrorDescription(error))")
@@ -107,6 +110,14 @@ func report(_ s: PruningSummary, _ console: Console) {
         guard let v = s.after[stage] else { continue }
         let val = s.validationAfter?[stage].map { String(format: "  (validation %.4f)", $0) } ?? ""
         console.line(String(format: "%-10@ %@ %.4f", stage, metric, v) + val + (stage == s.selectedStage ? "  ← exported" : ""))
+    }
+    if let b = s.baselines {
+        for name in ["magnitude", "random"] {
+            guard let xs = b[name], !xs.isEmpty else { continue }
+            let t = xs.map(\.test), m = t.reduce(0, +) / Double(t.count)
+            let sd = t.count > 1 ? (t.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(t.count - 1)).squareRoot() : 0
+            console.line(String(format: "%-10@ %@ %.4f", name, metric, m) + (t.count > 1 ? String(format: " ± %.4f (%d masks)", sd, t.count) : "") + "  (baseline at the searched mask's cost)")
+        }
     }
     console.line(String(format: "export check: max |masked − exported| over the last hidden states = %.2e", s.exportMaxAbsDifference))
     console.line(String(format: "MAC ratio %.3f  measured latency %.3f s → %.3f s (%.2f× faster)", s.macRatio, s.latencySecondsOriginal, s.latencySecondsPruned, s.speedup))

@@ -31,7 +31,8 @@ final class PruneCLITests: XCTestCase {
         XCTAssertEqual(fs["validation_passages"] as? Int, 18)
         let va = try XCTUnwrap(((fs["history"] as! [[String: Any]])[0])["validation_accuracy"] as? Double)
         XCTAssertEqual(va * 18, (va * 18).rounded(), accuracy: 1e-9)
-        let p = try cli.run(["prune", "--model", ft, "--task", "austen", "--constraint", "0.5", "--samples", "32", "--batch-size", "16", "--quiet", "--out", pr] + small)
+        let p = try cli.run(["prune", "--model", ft, "--task", "austen", "--constraint", "0.5", "--samples", "32", "--batch-size", "16", "--baselines", "2",
+                             "--quiet", "--out", pr] + small)
         XCTAssertEqual(p.status, 0, p.stderr)
         let s = try summary(pr)
         XCTAssertLessThanOrEqual(s["mac_ratio"] as! Double, 0.5)
@@ -46,6 +47,13 @@ final class PruneCLITests: XCTestCase {
         XCTAssertEqual(s["selected_stage"] as? String, stages[best])
         let masks = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: pr + "/masks.json"))) as! [String: Any]
         XCTAssertEqual(masks["selected"] as? NSDictionary, masks[["searched", "rearranged", "tuned"][best]] as? NSDictionary)
+        // Baselines at the searched mask's cost: one magnitude mask and two random ones.
+        let baselines = s["baselines"] as! [String: [[String: Double]]]
+        XCTAssertEqual(baselines["magnitude"]?.count, 1); XCTAssertEqual(baselines["random"]?.count, 2)
+        let searched = masks["searched"] as! [String: [[Double]]]
+        let searchedHeads = searched["heads"]!.joined().filter { $0 != 0 }.count
+        XCTAssertGreaterThan(searchedHeads, 0)
+        for b in baselines.values.joined() { XCTAssertNotNil(b["validation"]); XCTAssertLessThanOrEqual(b["mac_ratio"]!, 0.5 + 1e-9) }
         // The export is a smaller classifier directory with the kept sizes, loadable by `embed`.
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: pr + "/model/config.json"))) as! [String: Any]
         XCTAssertEqual(config["amalgam_layer_heads"] as? [Int], s["kept_heads"] as? [Int])

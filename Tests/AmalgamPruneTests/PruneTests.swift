@@ -172,6 +172,45 @@ final class PruneTests: XCTestCase {
         XCTAssertEqual(r2.ffnAccepted, [true, nil])
     }
 
+    /// The baselines keep the given mask's numbers of heads and neurons (so its MACs): random
+    /// masks are reproducible by seed and differ across seeds; the magnitude mask keeps the units
+    /// whose weights are largest — a head or neuron whose weights are scaled up is kept, one whose
+    /// weights are zeroed is dropped — and the norms are those of the right rows and columns.
+    func testBaselineMasksKeepTheCountsAndRankByWeightNorm() throws {
+        let c = tinyConfig(layers: 2, heads: 3, intermediate: 6)
+        let m = tinyModel(c, seed: 4)
+        let like = PruningMask(keptHeads: [true, false, true, false, true, false], keptNeurons: (0..<12).map { $0 % 3 == 0 }, layers: 2)
+        let cost = PruningCost.macs(c, sequenceLength: 10)
+        let r0 = BaselineMask.random(like: like, seed: 0), r0b = BaselineMask.random(like: like, seed: 0)
+        XCTAssertEqual(r0, r0b)
+        XCTAssertLessThan((0..<5).map { BaselineMask.random(like: like, seed: UInt64($0)) }.filter { $0 == r0 }.count, 5, "every seed drew the same mask")
+        for mask in (0..<5).map({ BaselineMask.random(like: like, seed: UInt64($0)) }) + [try BaselineMask.magnitude(like: like, model: m)] {
+            XCTAssertEqual(mask.keptHeadsPerLayer.reduce(0, +), 3); XCTAssertEqual(mask.keptNeuronsPerLayer.reduce(0, +), 4)
+            XCTAssertEqual(cost.ratio(mask), cost.ratio(like), accuracy: 1e-12)
+        }
+        // Head 1 of layer 1: its value rows ×10 → kept; head 0 of layer 0: Q, K, V rows and W_O columns zeroed → dropped.
+        let d = m.layers[0].attention.selfAttention.headSize
+        func scale(_ p: Parameter, rows: Range<Int>? = nil, columns: Range<Int>? = nil, by f: Float) {
+            var x = p.value.scalars
+            let cols = p.value.shape[1]
+            for i in 0..<p.value.shape[0] { for j in 0..<cols where (rows?.contains(i) ?? true) && (columns?.contains(j) ?? true) { x[i * cols + j] *= f } }
+            p.value = Tensor(x, shape: p.value.shape)
+        }
+        scale(m.layers[1].attention.selfAttention.value.weight, rows: d..<(2 * d), by: 10)
+        for lin in [m.layers[0].attention.selfAttention.query, m.layers[0].attention.selfAttention.key, m.layers[0].attention.selfAttention.value] {
+            scale(lin.weight, rows: 0..<d, by: 0)
+        }
+        scale(m.layers[0].attention.output.dense.weight, columns: 0..<d, by: 0)
+        // Neuron 5 of layer 0: its input row ×10 → kept; neuron 2 of layer 1: input row and output column zeroed → dropped.
+        scale(m.layers[0].intermediate.dense.weight, rows: 5..<6, by: 10)
+        scale(m.layers[1].intermediate.dense.weight, rows: 2..<3, by: 0)
+        scale(m.layers[1].output.dense.weight, columns: 2..<3, by: 0)
+        let mag = try BaselineMask.magnitude(like: like, model: m)
+        XCTAssertEqual(mag.heads[1][1], 1); XCTAssertEqual(mag.heads[0][0], 0)
+        XCTAssertEqual(mag.neurons[0][5], 1); XCTAssertEqual(mag.neurons[1][2], 0)
+        XCTAssertThrowsError(try BaselineMask.magnitude(like: PruningMask(heads: [[1]], neurons: [[1]]), model: m))
+    }
+
     func testTheExportedDenseModelEqualsTheMaskedModel() throws {
         let c = tinyConfig(layers: 3, heads: 3, intermediate: 6)
         let m = tinyModel(c, seed: 8)
