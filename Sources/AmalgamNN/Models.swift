@@ -18,18 +18,23 @@ public final class MLP: Module {
 /// max-pool 2, dropout 0.25, flatten, linear → 128, ReLU, dropout 0.5, linear → classes.
 /// Input `[N, C, H, W]` (28×28: 9,216 features after pooling).
 /// `widths` (default `[32, 64, 128]`) sets the two convolutions' and the hidden layer's widths.
+/// With `batchNorm`, BatchNorm follows each convolution and the hidden linear layer (before its
+/// ReLU): the small CNN with BatchNorm of network merging's PyTorch reference runs
+/// (`ModelKind.cnnBN`); the layers keep their biases, as that reading of the reference does.
 public final class SmallCNN: Module {
     public var features: Sequential
     public var classifier: Sequential
-    public init(inputChannels: Int = 1, imageSize: Int = 28, classes: Int = 10, widths: [Int] = [32, 64, 128], dropout: Bool = true, using rng: inout RandomGenerator) {
+    public init(inputChannels: Int = 1, imageSize: Int = 28, classes: Int = 10, widths: [Int] = [32, 64, 128], dropout: Bool = true,
+                batchNorm: Bool = false, using rng: inout RandomGenerator) {
         precondition(widths.count == 3, "SmallCNN takes three widths (conv1, conv2, hidden)")
         let seed = rng.next()
-        features = Sequential(Conv2d(inputChannels, widths[0], kernelSize: 3, using: &rng), ReLU(),
-                              Conv2d(widths[0], widths[1], kernelSize: 3, using: &rng), ReLU(), MaxPool2d(2),
-                              Dropout(dropout ? 0.25 : 0, seed: seed))
+        func norm(_ m: Module) -> [Module] { batchNorm ? [m] : [] }
+        features = Sequential([Conv2d(inputChannels, widths[0], kernelSize: 3, using: &rng)] + norm(BatchNorm2d(widths[0])) + [ReLU(),
+                              Conv2d(widths[0], widths[1], kernelSize: 3, using: &rng)] + norm(BatchNorm2d(widths[1])) + [ReLU(), MaxPool2d(2),
+                              Dropout(dropout ? 0.25 : 0, seed: seed)])
         let side = (imageSize - 4) / 2
-        classifier = Sequential(Flatten(), Linear(widths[1] * side * side, widths[2], using: &rng), ReLU(),
-                                Dropout(dropout ? 0.5 : 0, seed: seed &+ 1), Linear(widths[2], classes, using: &rng))
+        classifier = Sequential([Flatten(), Linear(widths[1] * side * side, widths[2], using: &rng)] + norm(BatchNorm1d(widths[2])) + [ReLU(),
+                                Dropout(dropout ? 0.5 : 0, seed: seed &+ 1), Linear(widths[2], classes, using: &rng)])
     }
     public override func forward(_ x: Tensor) throws -> Tensor { try classifier(features(x)) }
 }
@@ -131,6 +136,8 @@ public final class ResNet: Module {
 /// The models `amalgam train` knows by name.
 public enum ModelKind: String, CaseIterable, Sendable {
     case mlp, cnn, vgg, resnet20
+    /// The small CNN with BatchNorm after each convolution and the hidden linear layer.
+    case cnnBN = "cnn-bn"
 
     /// Builds the model for images `[channels, size, size]` and `classes` classes, initialised
     /// from `seed`.
@@ -142,6 +149,7 @@ public enum ModelKind: String, CaseIterable, Sendable {
         switch self {
         case .mlp: return MLP(inputFeatures: channels * imageSize * imageSize, hidden: [512 * k, 512 * k], classes: classes, using: &rng)
         case .cnn: return SmallCNN(inputChannels: channels, imageSize: imageSize, classes: classes, widths: [32 * k, 64 * k, 128 * k], using: &rng)
+        case .cnnBN: return SmallCNN(inputChannels: channels, imageSize: imageSize, classes: classes, widths: [32 * k, 64 * k, 128 * k], batchNorm: true, using: &rng)
         case .vgg: return VGG(inputChannels: channels, widths: [32, 32, 0, 64, 64, 0, 128, 128, 0].map { $0 * k }, classes: classes, using: &rng)
         case .resnet20: return ResNet(inputChannels: channels, widths: [16 * k, 32 * k, 64 * k], classes: classes, using: &rng)
         }

@@ -18,7 +18,8 @@ final class MergeTests: XCTestCase {
             if name.hasSuffix("running_mean") { b.value = Tensor.normal(b.value.shape, std: 0.3, using: &rng) }
             if name.hasSuffix("running_var") { b.value = Tensor.uniform(b.value.shape, low: 0.5, high: 2, using: &rng) }
         }
-        for (name, p) in m.namedParameters() where name.contains("bn") || name.contains("shortcut.1") {
+        let norms = Set(m.namedModules().filter { $0.1 is BatchNorm }.map { $0.0 + "." })
+        for (name, p) in m.namedParameters() where norms.contains { name.hasPrefix($0) } {
             p.value = Tensor.normal(p.value.shape, mean: name.hasSuffix("weight") ? 1 : 0, std: 0.2, using: &rng)
         }
         return m
@@ -36,7 +37,7 @@ final class MergeTests: XCTestCase {
     // (a) Construction equivalence: wide logits = mean of the teachers' logits (eval mode, gates
     // disabled, and gates open through a large log α).
     func testWideNetworkEqualsTeacherEnsemble() throws {
-        for kind in [ModelKind.mlp, .cnn, .resnet20, .vgg] {
+        for kind in [ModelKind.mlp, .cnn, .cnnBN, .resnet20, .vgg] {
             for k in [2, 3] {
                 let teachers = (0..<k).map { teacher(kind, seed: UInt64(10 * k + $0)) }
                 let wide = kind.make(channels: 1, imageSize: 28, classes: 10, seed: 99, widthMultiplier: k)
@@ -68,7 +69,7 @@ final class MergeTests: XCTestCase {
     // (b) Slicing identity: keeping teacher 0's channels everywhere gives teacher 0's weights,
     // with the classifier W₀/K and the mean bias.
     func testKeepingTeacherZeroReproducesItsWeights() throws {
-        for kind in [ModelKind.mlp, .cnn, .resnet20] {
+        for kind in [ModelKind.mlp, .cnn, .cnnBN, .resnet20] {
             for k in [2, 3] {
                 let teachers = (0..<k).map { teacher(kind, seed: UInt64(20 * k + $0)) }
                 let merged = try MergedNetwork(teachers: teachers, wide: kind.make(channels: 1, imageSize: 28, classes: 10, seed: 5, widthMultiplier: k))
@@ -165,7 +166,7 @@ final class MergeTests: XCTestCase {
     // (d) After pruning every layer has the teacher's width and the model saves under the
     // teachers' names and loads as a teacher.
     func testPrunedModelHasTeacherShapeAndLoadsAsTeacher() throws {
-        for kind in [ModelKind.cnn, .resnet20] {
+        for kind in [ModelKind.cnn, .cnnBN, .resnet20] {
             let teachers = (0..<3).map { teacher(kind, seed: UInt64(40 + $0)) }
             let merged = try MergedNetwork(teachers: teachers, wide: kind.make(channels: 1, imageSize: 28, classes: 10, seed: 1, widthMultiplier: 3), seed: 4)
             var rng = RandomGenerator(seed: 8)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checkpoint conversion between PyTorch and Amalgam for the model zoo (mlp, cnn, vgg, resnet20), with
+"""Checkpoint conversion between PyTorch and Amalgam for the model zoo (mlp, cnn, cnn-bn, vgg, resnet20), with
 the PyTorch twins of scripts/reference/torch_models.py: the same modules under the same
 parameter names, so a state_dict moves between the two frameworks as it is.
 
@@ -34,6 +34,8 @@ ZOO = {
     "mlp": (lambda k=1: MLP(hidden=(512 * k, 512 * k)), "Flatten → Linear 784→512 → ReLU → Linear 512→512 → ReLU → Linear 512→classes (`layers.N`)."),
     "cnn": (lambda k=1: SmallCNN(widths=(32 * k, 64 * k, 128 * k)),
             "PyTorch's MNIST example: conv 3×3 1→32, ReLU, conv 3×3 32→64, ReLU, max-pool 2, dropout 0.25, flatten, linear 9216→128, ReLU, dropout 0.5, linear 128→classes."),
+    "cnn-bn": (lambda k=1: SmallCNN(widths=(32 * k, 64 * k, 128 * k), batch_norm=True),
+               "The small CNN with BatchNorm after each convolution and the hidden linear layer (before the ReLU): network merging's PyTorch reference architecture."),
     "vgg": (lambda k=1: VGG(widths=tuple(w * k for w in (32, 32, 0, 64, 64, 0, 128, 128, 0))),
             "(conv 3×3 pad 1 → BN → ReLU) × 2 per stage, max-pool after each of 3 stages (32, 64, 128), global average pooling, linear classifier."),
     "resnet20": (lambda k=1: ResNet(widths=(16 * k, 32 * k, 64 * k)),

@@ -40,13 +40,16 @@ class ResNet(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Amalgam's `SmallCNN` (PyTorch's MNIST example net)."""
-    def __init__(self, size=28, classes=10, dropout=False, widths=(32, 64, 128)):
+    """Amalgam's `SmallCNN` (PyTorch's MNIST example net); with batch_norm, BatchNorm after each
+    convolution and the hidden linear layer, before the ReLU (Amalgam's `cnn-bn`)."""
+    def __init__(self, size=28, classes=10, dropout=False, widths=(32, 64, 128), batch_norm=False):
         super().__init__()
         side = (size - 4) // 2
-        self.features = nn.Sequential(nn.Conv2d(1, widths[0], 3), nn.ReLU(), nn.Conv2d(widths[0], widths[1], 3), nn.ReLU(), nn.MaxPool2d(2),
+        norm = (lambda m: [m]) if batch_norm else (lambda m: [])
+        self.features = nn.Sequential(nn.Conv2d(1, widths[0], 3), *norm(nn.BatchNorm2d(widths[0])), nn.ReLU(),
+                                      nn.Conv2d(widths[0], widths[1], 3), *norm(nn.BatchNorm2d(widths[1])), nn.ReLU(), nn.MaxPool2d(2),
                                       nn.Dropout(0.25 if dropout else 0.0))
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(widths[1] * side * side, widths[2]), nn.ReLU(),
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(widths[1] * side * side, widths[2]), *norm(nn.BatchNorm1d(widths[2])), nn.ReLU(),
                                         nn.Dropout(0.5 if dropout else 0.0), nn.Linear(widths[2], classes))
 
     def forward(self, x):
