@@ -45,7 +45,7 @@ final class VocabularyCLITests: XCTestCase {
                 }
             }
             // --model names an architecture wherever it is shown; directories are --model-dir.
-            if let m = options["model"] { XCTAssertEqual(m.values, ["mlp", "cnn", "vgg", "resnet20"], "\(path): --model is not an architecture") }
+            if let m = options["model"] { XCTAssertEqual(m.values, ["mlp", "cnn", "vgg", "resnet20", "cnn-bn"], "\(path): --model is not an architecture") }
             for retired in ["output", "learning-rate", "dir-out"] { XCTAssertNil(options[retired], "\(path) shows --\(retired)") }
             XCTAssertFalse(options["seed"] != nil && options["seeds"] != nil, "\(path): one of --seed (one run) or --seeds (several)")
         }
