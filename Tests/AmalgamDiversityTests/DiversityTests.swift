@@ -149,6 +149,36 @@ final class DiversityTests: XCTestCase {
         XCTAssertTrue(f.values.allSatisfy { $0 >= 0 })   // after ReLU
     }
 
+    /// The MNIST task reads a folder of IDX files (here a synthetic one of 12 + 5 images of 28×28):
+    /// the probe trains on at most the first 10,000 training images and tests on every test image,
+    /// pixels scaled to [0, 1]; without the files the error names the setup script.
+    func testMNISTTaskReadsIDXFilesAndNamesTheSetupScriptWhenMissing() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnist-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func idx(_ dims: [Int], _ bytes: [UInt8]) -> Data {
+            var d = Data([0, 0, 8, UInt8(dims.count)])
+            for n in dims { d.append(contentsOf: withUnsafeBytes(of: UInt32(n).bigEndian, Array.init)) }
+            d.append(contentsOf: bytes)
+            return d
+        }
+        for (split, n) in [("train", 12), ("t10k", 5)] {
+            let labels = (0..<n).map { UInt8(($0 * 7 + 3) % 10) }
+            let pixels = (0..<(n * 784)).map { UInt8(($0 * 31 + n) % 256) }
+            try idx([n, 28, 28], pixels).write(to: URL(fileURLWithPath: "\(dir)/\(split)-images-idx3-ubyte"))
+            try idx([n], labels).write(to: URL(fileURLWithPath: "\(dir)/\(split)-labels-idx1-ubyte"))
+        }
+        let (train, test) = try DownstreamTask.mnist.splits(fashionDirectory: nil, digitsFile: nil, mnistDirectory: dir)
+        XCTAssertEqual(train.count, 12); XCTAssertEqual(test.count, 5); XCTAssertEqual(train.classes, 10)
+        XCTAssertEqual(test.labels, (0..<5).map { ($0 * 7 + 3) % 10 })
+        XCTAssertEqual(train.images.shape, [12, 1, 28, 28])
+        XCTAssertEqual(test.images.scalars[100], Float((100 * 31 + 5) % 256) / 255, accuracy: 1e-7)
+        do {
+            _ = try DownstreamTask.mnist.splits(fashionDirectory: nil, digitsFile: nil, mnistDirectory: dir + "/absent")
+            XCTFail("a missing MNIST folder was accepted")
+        } catch { XCTAssertTrue("\(error)".contains("scripts/setup-mnist.sh"), "\(error)") }
+    }
+
     func testBadInputGivesClearErrors() throws {
         func message(_ body: () throws -> Void) -> String { do { try body(); return "no error" } catch { return "\(error)" } }
         XCTAssertTrue(message { _ = try FeatureMatrix(rows: 2, columns: 2, values: [1, .nan, 3, 4]) }.contains("feature 1 of sample 0"))

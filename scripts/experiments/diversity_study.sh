@@ -44,15 +44,4 @@ for run in ${MERGE_RUNS:-}; do
   done
 done
 
-for dir in "$OUT"/*/; do
-  dir=${dir%/}; [ -f "$dir/model.safetensors" ] || continue
-  m=$(cat "$dir/arch"); ck="$dir/model.safetensors"
-  [ -f "$dir/eval.json" ] || $A evaluate --checkpoint "$ck" --model "$m" --json > "$dir/eval.json"
-  [ -f "$dir/diversity.json" ] || $A diversity --checkpoint "$ck" --model "$m" --samples 5000 --draws 3 --out "$dir/diversity.json" > /dev/null
-  [ -f "$dir/diversity-std.json" ] || $A diversity --checkpoint "$ck" --model "$m" --samples 5000 --draws 3 --standardize --out "$dir/diversity-std.json" > /dev/null
-  for task in digits fashion-coarse; do
-    [ -f "$dir/transfer-$task.json" ] || $A transfer --checkpoint "$ck" --model "$m" --downstream "$task" --out "$dir/transfer-$task.json" > /dev/null
-  done
-  echo "done $dir"
-done
-$A diversity-study --dir "$OUT"
+TASKS=${TASKS:-digits fashion-coarse} scripts/experiments/diversity_measure.sh "$OUT"
