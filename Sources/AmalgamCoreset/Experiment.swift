@@ -14,10 +14,16 @@ public enum CoresetMethodName: String, CaseIterable, Sendable {
 
 /// Training settings of the coreset pipeline (DeepCore's, scaled to Fashion-MNIST): SGD with
 /// momentum 0.9 (Nesterov) and weight decay 5e-4; the selection model at a constant learning rate
-/// for `selectionEpochs`; the model trained on the subset with a cosine schedule for `epochs`.
+/// for `selectionEpochs`; the model trained on the subset with a cosine schedule for `epochs`,
+/// or for exactly `steps` optimisation steps when that is set.
 public struct CoresetRecipe: Sendable {
     public var selectionEpochs = 5
     public var epochs = 10
+    /// A fixed step budget for the subset model, replacing `epochs`: every fraction and method
+    /// then gets the same compute. With epochs, a 1 % subset of Fashion-MNIST gets 5 batches per
+    /// epoch (50 steps in 10 epochs against 4,690 for the full set), so small fractions partly
+    /// measure under-training (issue 26). The last epoch may be partial.
+    public var steps: Int? = nil
     public var batchSize = 128
     public var selectionLearningRate: Float = 0.05
     public var learningRate: Float = 0.05
@@ -213,24 +219,24 @@ public final class CoresetExperiment {
     /// Trains a fresh model on the subset (weighted when the coreset has weights) and returns its
     /// test accuracy and training time; the trained model is reported as `.model` (phase
     /// "subset model").
-    public func trainOnSubset(_ coreset: Coreset, seed: UInt64) throws -> (accuracy: Double, seconds: Double, model: Module) {
+    public func trainOnSubset(_ coreset: Coreset, seed: UInt64) throws -> (accuracy: Double, seconds: Double, model: Module, steps: Int) {
         let subset = train.subset(coreset.indices)
         let model = kind.make(channels: train.channels, imageSize: train.imageSize, classes: train.classes, seed: seed &+ 1)
         var loader = DataLoader(subset, batchSize: recipe.batchSize, shuffle: true, seed: seed &+ 1)
         if let w = coreset.weights { loader.weights = w.map(Float.init) }
-        let steps = max(1, recipe.epochs * loader.batchCount)
-        let trainer = Trainer(model: model, optimizer: optimizer(recipe.learningRate), schedule: CosineSchedule(base: recipe.learningRate, totalSteps: steps))
+        let steps = recipe.steps ?? recipe.epochs * loader.batchCount
+        let trainer = Trainer(model: model, optimizer: optimizer(recipe.learningRate), schedule: CosineSchedule(base: recipe.learningRate, totalSteps: max(1, steps)))
         trainer.context = RunContext(phase: "subset model", seed: seed)
         trainer.callbacks = [callback]
         trainer.shouldStop = shouldStop
         let subsetKey = "\(coreset.indices.count) indices \(coreset.indices.reduce(into: UInt64(0)) { $0 = $0 &* 31 &+ UInt64($1) })"
             + " weights \(coreset.weights.map { w in w.reduce(into: UInt64(0)) { $0 = $0 &* 31 &+ $1.bitPattern } } ?? 0)"
-        trainer.checkpointer = checkpointer("subset", run: "subset model \(kind.rawValue) seed \(seed) epochs \(recipe.epochs) \(subsetKey)")
-        let fitted = try trainer.fit(steps: recipe.epochs * loader.batchCount, batchesPerEpoch: loader.batchCount, train: { loader.batches(epoch: $0) },
+        trainer.checkpointer = checkpointer("subset", run: "subset model \(kind.rawValue) seed \(seed) \(recipe.steps.map { "steps \($0)" } ?? "epochs \(recipe.epochs)") \(subsetKey)")
+        let fitted = try trainer.fit(steps: steps, batchesPerEpoch: loader.batchCount, train: { loader.batches(epoch: $0) },
                                      test: { DataLoader(self.test, batchSize: 1000, shuffle: false).batches() }, evaluation: .atEnd)
         let accuracy = fitted.test!.accuracy, seconds = fitted.seconds
         callback(.model(trainer.context, model))
-        return (accuracy, seconds, model)
+        return (accuracy, seconds, model, steps)
     }
 }
 
@@ -243,6 +249,10 @@ public struct CoresetSummary: Codable, Sendable {
     public var seed: UInt64
     public var selectionEpochs, epochs, selected, trainExamples: Int
     public var weighted: Bool
+    /// The subset model's optimisation steps (absent in summaries written before step budgets).
+    public var steps: Int?
+    /// Whether `steps` was the budget (`--steps`) rather than `epochs`.
+    public var stepBudget: Bool?
     public var testAccuracy, selectionSeconds, trainSeconds, selectionModelSeconds: Double
     public var selectionModelCached: Bool
     public var uncertainty, function, greedy: String
@@ -255,10 +265,17 @@ public struct CoresetSummary: Codable, Sendable {
         self.selectionModelSeconds = selectionModelSeconds; self.selectionModelCached = selectionModelCached
         self.uncertainty = uncertainty; self.function = function; self.greedy = greedy
     }
+    /// This summary with the subset model's steps and whether they were the budget.
+    public func withSteps(_ steps: Int, budget: Bool) -> CoresetSummary {
+        var s = self
+        s.steps = steps; s.stepBudget = budget
+        return s
+    }
     enum CodingKeys: String, CodingKey {
         case method, fraction, balanced, model, seed, epochs, selected, weighted, uncertainty, function, greedy
         case selectionEpochs = "selection_epochs", trainExamples = "train_examples", testAccuracy = "test_accuracy"
         case selectionSeconds = "selection_seconds", trainSeconds = "train_seconds", selectionModelSeconds = "selection_model_seconds"
         case selectionModelCached = "selection_model_cached"
+        case steps, stepBudget = "step_budget"
     }
 }

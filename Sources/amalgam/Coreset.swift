@@ -23,6 +23,7 @@ struct CoresetCommand: ParsableCommand {
     @Option(help: "Model architecture (selection model and subset model).") var model: ModelKind = .cnn
     @Option(help: "Epochs of the selection model on the full training set.") var selectionEpochs = 5
     @Option(help: "Epochs of the model trained on the subset.") var epochs = 10
+    @Option(help: "Train the subset model for exactly this many steps instead of --epochs (the same compute for every fraction and method).") var steps: Int?
     @Option(help: "Mini-batch size.") var batchSize = 128
     @Flag(help: "Select from the whole training set instead of per class.") var noBalance = false
     @Option(help: "uncertainty: the score.") var uncertainty: ExampleScores.Uncertainty = .entropy
@@ -38,6 +39,7 @@ struct CoresetCommand: ParsableCommand {
     func validate() throws {
         guard fraction > 0, fraction <= 1 else { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
         guard selectionEpochs >= 0, epochs >= 1, batchSize >= 1 else { throw ValidationError("--selection-epochs must be ≥ 0, --epochs and --batch-size ≥ 1") }
+        if let steps { guard steps >= 1, steps <= 100_000_000 else { throw ValidationError("--steps must be in 1...100000000, got \(steps)") } }
     }
 
     func run() throws {
@@ -59,7 +61,7 @@ struct CoresetCommand: ParsableCommand {
             let budget = try Budget(fraction: fraction, balanced: !noBalance)
             _ = try budget.groups(labels: train.labels, classes: train.classes)   // budget errors before any training
             var recipe = CoresetRecipe()
-            recipe.selectionEpochs = selectionEpochs; recipe.epochs = epochs; recipe.batchSize = batchSize
+            recipe.selectionEpochs = selectionEpochs; recipe.epochs = epochs; recipe.batchSize = batchSize; recipe.steps = steps
             let experiment = CoresetExperiment(kind: model, train: train, test: test, recipe: recipe)
             experiment.callback = console.handle
             experiment.stateDirectory = out
@@ -72,7 +74,7 @@ struct CoresetCommand: ParsableCommand {
             let coreset = try experiment.select(method, budget: budget, features: features, seed: seed, uncertainty: uncertainty, function: function, greedy: greedy)
             let selectionSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             console.line(String(format: "selected %d of %d examples with %@ in %.1f s (after the selection model)", coreset.indices.count, train.count, method.rawValue, selectionSeconds))
-            let (accuracy, trainSeconds, subsetModel) = try experiment.trainOnSubset(coreset, seed: seed)
+            let (accuracy, trainSeconds, subsetModel, subsetSteps) = try experiment.trainOnSubset(coreset, seed: seed)
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try writeAtomically(Data((coreset.indices.map { String(pool[$0]) }.joined(separator: "\n") + "\n").utf8), to: out + "/indices.txt")
             try subsetModel.save(to: out + "/model.safetensors", metadata: [
@@ -85,7 +87,8 @@ struct CoresetCommand: ParsableCommand {
                                          selectionEpochs: selectionEpochs, epochs: epochs, selected: coreset.indices.count, trainExamples: train.count,
                                          weighted: coreset.weights != nil, testAccuracy: accuracy, selectionSeconds: selectionSeconds, trainSeconds: trainSeconds,
                                          selectionModelSeconds: features?.trainingSeconds ?? 0, selectionModelCached: features?.cached ?? false,
-                                         uncertainty: uncertainty.rawValue, function: function.rawValue, greedy: greedy.rawValue), to: out + "/summary.json")
+                                         uncertainty: uncertainty.rawValue, function: function.rawValue, greedy: greedy.rawValue)
+                            .withSteps(subsetSteps, budget: steps != nil), to: out + "/summary.json")
             experiment.removeStates()
             console.line(String(format: "test accuracy %.4f (subset of %d, %.1f s training) → %@/summary.json", accuracy, coreset.indices.count, trainSeconds, out))
             try common.emitFile(out + "/summary.json")

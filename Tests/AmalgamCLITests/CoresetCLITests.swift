@@ -42,6 +42,15 @@ final class CoresetCLITests: XCTestCase {
         let u = try cli.run(["coreset", "--method", "uncertainty", "--uncertainty", "margin"] + common + ["--out", c])
         XCTAssertEqual(u.status, 0, u.stderr)
         XCTAssertEqual(try String(contentsOfFile: c + "/scores.txt", encoding: .utf8).split(separator: "\n").count, 2000)
+        // Without --steps the subset model runs --epochs whole epochs (2 × ⌈~200 / 128⌉ batches);
+        // with it, exactly that many steps.
+        XCTAssertEqual(s["steps"] as? Int, 2 * ((indices.count + 127) / 128)); XCTAssertEqual(s["step_budget"] as? Bool, false)
+        let st = try cli.run(["coreset", "--method", "uniform", "--steps", "5"] + common + ["--out", c])
+        XCTAssertEqual(st.status, 0, st.stderr)
+        let ss = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: c + "/summary.json"))) as! [String: Any]
+        XCTAssertEqual(ss["steps"] as? Int, 5); XCTAssertEqual(ss["step_budget"] as? Bool, true)
+        let zero = try cli.run(["coreset", "--method", "uniform", "--fraction", "0.1", "--steps", "0", "--out", a])
+        XCTAssertNotEqual(zero.status, 0); XCTAssertTrue(zero.stderr.contains("--steps must be in"), zero.stderr)
         // Bad input.
         let f = try cli.run(["coreset", "--method", "uniform", "--fraction", "1.5", "--out", a])
         XCTAssertNotEqual(f.status, 0); XCTAssertTrue(f.stderr.contains("(0, 1]"), f.stderr)

@@ -24,6 +24,30 @@ final class CoresetResumeTests: XCTestCase {
         return e
     }
 
+    /// A step budget trains the subset model for exactly that many steps whatever the subset's
+    /// size (a last partial epoch included), with the cosine schedule spread over them; without it
+    /// the subset gets `epochs` whole epochs.
+    func testStepBudgetFixesTheSubsetModelsStepsForEveryFraction() throws {
+        for (fraction, budget) in [(0.1, 11), (0.5, 11), (0.5, nil as Int?)] {
+            let e = experiment(nil)
+            e.recipe.steps = budget
+            let f = try e.selectionFeatures(seed: 3)
+            let c = try e.select(.forgetting, budget: try Budget(fraction: fraction), features: f, seed: 3)
+            var batchEnds: [(step: Int, steps: Int)] = [], epochs = 0
+            e.callback = { event in
+                if case .batchEnd(let ctx, _, _, _, let step, let steps, _) = event, ctx.phase == "subset model" { batchEnds.append((step, steps)) }
+                if case .epochStart(let ctx, _, _) = event, ctx.phase == "subset model" { epochs += 1 }
+            }
+            let (_, _, _, steps) = try e.trainOnSubset(c, seed: 3)
+            let perEpoch = (c.indices.count + 31) / 32
+            let expected = budget ?? 3 * perEpoch
+            XCTAssertEqual(steps, expected, "fraction \(fraction)")
+            XCTAssertEqual(batchEnds.count, expected, "fraction \(fraction)")
+            XCTAssertEqual(batchEnds.last?.steps, expected)
+            XCTAssertEqual(epochs, (expected + perEpoch - 1) / perEpoch, "fraction \(fraction): whole epochs and one partial")
+        }
+    }
+
     /// Stopped in the selection phase (its forgetting counts travel with the state) and again
     /// in the subset phase, the resumed pipeline gives the uninterrupted one's forgetting
     /// scores, selection-model weights, coreset and subset model, bit for bit.
@@ -33,7 +57,7 @@ final class CoresetResumeTests: XCTestCase {
         let c0 = try straight.select(.forgetting, budget: try Budget(fraction: 0.25), features: f0, seed: 3)
         var subset0: Module?
         straight.callback = { if case .model(_, let m) = $0 { subset0 = m } }
-        let (a0, _, _) = try straight.trainOnSubset(c0, seed: 3)
+        let (a0, _, _, _) = try straight.trainOnSubset(c0, seed: 3)
 
         let dir = NSTemporaryDirectory() + "amalgam-coreset-resume-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -69,7 +93,7 @@ final class CoresetResumeTests: XCTestCase {
         }
         let f1 = try resumed.selectionFeatures(seed: 3)
         let c1 = try resumed.select(.forgetting, budget: try Budget(fraction: 0.25), features: f1, seed: 3)
-        let (a1, _, _) = try resumed.trainOnSubset(c1, seed: 3)
+        let (a1, _, _, _) = try resumed.trainOnSubset(c1, seed: 3)
         XCTAssertEqual(resumedAt, ["selection model 15", "subset model 4"])   // the selection phase finished (15 steps) before the second stop
         XCTAssertEqual(f1.forgetting, f0.forgetting)
         XCTAssertEqual(f1.probabilities.values, f0.probabilities.values)
