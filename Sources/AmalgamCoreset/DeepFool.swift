@@ -99,21 +99,24 @@ public struct DeepFoolSelection: SelectionMethod {
 /// embeddings, within the group being selected — the class when balanced), of the symmetric KL
 /// divergence Σ_k ½ p_k ln(p_k/q_k) + ½ q_k ln(q_k/p_k) between the selection model's softmax
 /// outputs p of the example and q of the neighbour. We keep the **highest** scores, the
-/// contrastive examples CAL asks for; DeepCore keeps the lowest (its issue #29).
+/// contrastive examples CAL asks for; DeepCore keeps the lowest (its issue #29), as `keepLowest`
+/// does (`--deepcore-rules`).
 ///
 /// DeepCore finds the neighbours in the embeddings of an ImageNet-pretrained ResNet-18 on inputs
 /// resized to 224; no pretrained image network is available here, so the neighbours come from
 /// the selection model's penultimate embeddings (the only deviation; k = 10 as DeepCore).
 public final class Cal: SelectionMethod {
     public let embeddings: FeatureMatrix, probabilities: FeatureMatrix, neighbours: Int
+    /// DeepCore's rule: keep the lowest scores (the least contrastive examples).
+    public let keepLowest: Bool
     private var computed: [Double]
     /// The scores of the examples of every group chosen so far (NaN for the others).
     public var scores: [Double]? { computed }
 
-    public init(embeddings: FeatureMatrix, probabilities: FeatureMatrix, neighbours: Int = 10) throws {
+    public init(embeddings: FeatureMatrix, probabilities: FeatureMatrix, neighbours: Int = 10, keepLowest: Bool = false) throws {
         guard embeddings.rows == probabilities.rows else { throw AmalgamError.invalidData("\(embeddings.rows) embeddings for \(probabilities.rows) softmax outputs") }
         guard neighbours >= 1 else { throw AmalgamError.invalidArgument("Cal needs at least one neighbour") }
-        self.embeddings = embeddings; self.probabilities = probabilities; self.neighbours = neighbours
+        self.embeddings = embeddings; self.probabilities = probabilities; self.neighbours = neighbours; self.keepLowest = keepLowest
         computed = [Double](repeating: .nan, count: embeddings.rows)
     }
 
@@ -172,7 +175,8 @@ public final class Cal: SelectionMethod {
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
         let s = groupScores(members)
         for (a, i) in members.enumerated() { computed[i] = s[a] }
-        let order = members.indices.sorted { s[$0] > s[$1] || (s[$0] == s[$1] && members[$0] < members[$1]) }
+        let sign = keepLowest ? -1.0 : 1.0
+        let order = members.indices.sorted { sign * s[$0] > sign * s[$1] || (s[$0] == s[$1] && members[$0] < members[$1]) }
         return (order[0..<size].map { members[$0] }.sorted(), nil)
     }
 }

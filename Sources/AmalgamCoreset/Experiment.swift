@@ -36,6 +36,8 @@ public struct CoresetRecipe: Sendable {
 public struct SelectionFeatures {
     public var model: Module
     public var probabilities: FeatureMatrix
+    /// The logits the probabilities are the softmax of (DeepCore's least confidence reads them).
+    public var logits: FeatureMatrix
     public var embeddings: FeatureMatrix
     public var forgetting: [Double]
     /// Seconds spent training the selection model (when it was loaded from a cache: the
@@ -114,8 +116,8 @@ public final class CoresetExperiment {
                 throw AmalgamError.format(path: cachePath, message: "no forgetting scores for \(train.count) examples")
             }
             do { try model.loadStateDict(state) } catch let e as AmalgamError { throw AmalgamError.format(path: cachePath, message: e.description) }
-            let (probabilities, embeddings) = try outputs(model)
-            return SelectionFeatures(model: model, probabilities: probabilities, embeddings: embeddings, forgetting: f.scalars.map(Double.init),
+            let (probabilities, embeddings, logits) = try outputs(model)
+            return SelectionFeatures(model: model, probabilities: probabilities, logits: logits, embeddings: embeddings, forgetting: f.scalars.map(Double.init),
                                      trainingSeconds: Double(file.metadata["training_seconds"] ?? "") ?? 0, cached: true)
         }
         // The recipe: SGD at a constant rate; at the end of every epoch the whole training set's
@@ -135,9 +137,9 @@ public final class CoresetExperiment {
             }
             trainer.checkpointer = c
         }
-        var probabilities = try FeatureMatrix(rows: 1, columns: 1, values: [0]), embeddings = probabilities
+        var probabilities = try FeatureMatrix(rows: 1, columns: 1, values: [0]), embeddings = probabilities, logits = probabilities
         func present(_ model: Module) throws {
-            (probabilities, embeddings) = try outputs(model)
+            (probabilities, embeddings, logits) = try outputs(model)
             let correct = (0..<train.count).map { i in (0..<train.classes).max { probabilities[i, $0] < probabilities[i, $1] }! == train.labels[i] }
             forgetting.record(Array(0..<train.count), correct: correct)
         }
@@ -146,7 +148,7 @@ public final class CoresetExperiment {
         let fitted = try trainer.fit(steps: recipe.selectionEpochs * loader.batchCount, batchesPerEpoch: loader.batchCount,
                                      train: { loader.batches(epoch: $0) }, test: { [Batch]() }, evaluation: .never)
         if recipe.selectionEpochs == 0 { try present(model) }   // an untrained model still has features
-        else if fitted.history.isEmpty { (probabilities, embeddings) = try outputs(model) }   // resumed after its last epoch
+        else if fitted.history.isEmpty { (probabilities, embeddings, logits) = try outputs(model) }   // resumed after its last epoch
         let seconds = fitted.seconds
         if let cacheDirectory, let cachePath {
             try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
@@ -154,12 +156,12 @@ public final class CoresetExperiment {
             state["forgetting"] = Tensor(forgetting.scores.map(Float.init), shape: [train.count])
             try SafeTensors.write(state, metadata: ["training_seconds": "\(seconds)"], to: cachePath)
         }
-        return SelectionFeatures(model: model, probabilities: probabilities, embeddings: embeddings, forgetting: forgetting.scores,
+        return SelectionFeatures(model: model, probabilities: probabilities, logits: logits, embeddings: embeddings, forgetting: forgetting.scores,
                                  trainingSeconds: seconds, cached: false)
     }
 
-    /// Softmax outputs and penultimate embeddings of the whole training set (evaluation mode).
-    func outputs(_ model: Module) throws -> (FeatureMatrix, FeatureMatrix) {
+    /// Softmax outputs, penultimate embeddings and logits of the whole training set (evaluation mode).
+    func outputs(_ model: Module) throws -> (FeatureMatrix, FeatureMatrix, FeatureMatrix) {
         let (embeddings, logits) = try classifierOutputs(model, images: train.images, batchSize: 1000)
         var probs = logits.values
         let c = logits.columns
@@ -168,7 +170,7 @@ public final class CoresetExperiment {
             let e = row.map { Foundation.exp($0 - m) }, s = e.reduce(0, +)
             for k in 0..<c { probs[i * c + k] = e[k] / s }
         }
-        return (try FeatureMatrix(rows: logits.rows, columns: c, values: probs), embeddings)
+        return (try FeatureMatrix(rows: logits.rows, columns: c, values: probs), embeddings, logits)
     }
 
     /// Selects with `method` under `budget`: the method built from the selection model's
@@ -176,43 +178,57 @@ public final class CoresetExperiment {
     /// class-balanced selection.
     public func select(_ method: CoresetMethodName, budget: Budget, features: SelectionFeatures?, seed: UInt64,
                        uncertainty: ExampleScores.Uncertainty = .entropy, function: SubmodularSelection.Function = .graphCut,
-                       greedy: GreedyOptimizer = .lazy) throws -> Coreset {
-        let m = try selectionMethod(method, features: features, seed: seed, uncertainty: uncertainty, function: function, greedy: greedy)
+                       greedy: GreedyOptimizer = .lazy, deepCoreRules: Bool = false) throws -> Coreset {
+        let m = try selectionMethod(method, features: features, seed: seed, uncertainty: uncertainty, function: function, greedy: greedy,
+                                    deepCoreRules: deepCoreRules)
         return try AmalgamCoreset.select(m, labels: train.labels, classes: train.classes, budget: budget, seed: seed)
     }
 
     /// The ``SelectionMethod`` a method name stands for, built from the selection model's features.
+    ///
+    /// `deepCoreRules` restores DeepCore's original rules where ours differ (for a side-by-side
+    /// comparison of what the corrections change): herding takes the farthest example, Cal keeps
+    /// the lowest scores, the log-determinant takes DeepCore's gain, Glister skips its state
+    /// update, Craig's weights get DeepCore's extra 1, forgetting scores never-learnt examples 0,
+    /// least confidence reads raw logits and entropy has DeepCore's 1e-6. Not restored: forgetting
+    /// is still counted once per epoch over the whole set (DeepCore counts per mini-batch during
+    /// training), and Cal's neighbours still come from the selection model (DeepCore's from an
+    /// ImageNet ResNet-18, unavailable here). The other methods are DeepCore's already.
     public func selectionMethod(_ method: CoresetMethodName, features: SelectionFeatures?, seed: UInt64 = 0,
                                 uncertainty: ExampleScores.Uncertainty = .entropy, function: SubmodularSelection.Function = .graphCut,
-                                greedy: GreedyOptimizer = .lazy) throws -> any SelectionMethod {
+                                greedy: GreedyOptimizer = .lazy, deepCoreRules: Bool = false) throws -> any SelectionMethod {
         if method == .uniform { return Uniform() }
         guard let f = features else { throw AmalgamError.invalidArgument("\(method.rawValue) needs a selection model's features") }
         let labels = train.labels
         switch method {
         case .uniform: return Uniform()
-        case .herding: return Herding(embeddings: f.embeddings)
+        case .herding: return Herding(embeddings: f.embeddings, farthest: deepCoreRules)
         case .kCenter: return KCenterGreedy(features: f.embeddings)
         case .contextualDiversity: return KCenterGreedy(contextualDiversity: f.probabilities)
-        case .forgetting: return TopScores(scores: f.forgetting)
+        case .forgetting: return TopScores(scores: deepCoreRules ? ForgettingCounter.deepCoreScores(f.forgetting) : f.forgetting)
         case .el2n: return TopScores(scores: ExampleScores.el2n(f.probabilities, labels: labels))
         case .grand: return TopScores(scores: ExampleScores.grand(f.probabilities, embeddings: f.embeddings, labels: labels))
-        case .uncertainty: return TopScores(scores: ExampleScores.uncertainty(f.probabilities, uncertainty))
+        case .uncertainty:
+            return TopScores(scores: deepCoreRules ? ExampleScores.deepCoreUncertainty(logits: f.logits, probabilities: f.probabilities, uncertainty)
+                                                   : ExampleScores.uncertainty(f.probabilities, uncertainty))
         case .deepfool:
             let total = train.count
             let d = try DeepFool.distances(model: f.model, images: train.images) { done, _ in
                 if done % 10_000 < 100 || done == total { self.callback(.progress(RunContext(phase: "deepfool", seed: seed), done: done, total: total)) }
             }
             return DeepFoolSelection(distances: d)
-        case .cal: return try Cal(embeddings: f.embeddings, probabilities: f.probabilities)
+        case .cal: return try Cal(embeddings: f.embeddings, probabilities: f.probabilities, keepLowest: deepCoreRules)
         case .craig:
-            return Craig(gradients: try LastLayerGradients(probabilities: f.probabilities, embeddings: f.embeddings, labels: labels), optimizer: greedy)
+            return Craig(gradients: try LastLayerGradients(probabilities: f.probabilities, embeddings: f.embeddings, labels: labels), optimizer: greedy,
+                         deepCoreWeights: deepCoreRules)
         case .gradmatch:
             return GradMatch(gradients: try ExampleScores.lastLayerGradients(f.probabilities, embeddings: f.embeddings, labels: labels))
         case .glister:
-            return Glister(probabilities: f.probabilities, embeddings: f.embeddings, labels: labels, learningRate: Double(recipe.selectionLearningRate))
+            return Glister(probabilities: f.probabilities, embeddings: f.embeddings, labels: labels, learningRate: Double(recipe.selectionLearningRate),
+                           updatesState: !deepCoreRules)
         case .submodular:
             let g = try LastLayerGradients(probabilities: f.probabilities, embeddings: f.embeddings, labels: labels)
-            return SubmodularSelection(gradients: g, function: function, optimizer: greedy)
+            return SubmodularSelection(gradients: g, function: function, optimizer: greedy, deepCoreRules: deepCoreRules)
         }
     }
 
@@ -256,6 +272,8 @@ public struct CoresetSummary: Codable, Sendable {
     public var testAccuracy, selectionSeconds, trainSeconds, selectionModelSeconds: Double
     public var selectionModelCached: Bool
     public var uncertainty, function, greedy: String
+    /// Whether DeepCore's original rules were used (absent in older summaries: false).
+    public var deepCoreRules: Bool?
     public init(method: String, fraction: Double, balanced: Bool, model: String, seed: UInt64, selectionEpochs: Int, epochs: Int, selected: Int,
                 trainExamples: Int, weighted: Bool, testAccuracy: Double, selectionSeconds: Double, trainSeconds: Double,
                 selectionModelSeconds: Double, selectionModelCached: Bool, uncertainty: String, function: String, greedy: String) {
@@ -265,10 +283,11 @@ public struct CoresetSummary: Codable, Sendable {
         self.selectionModelSeconds = selectionModelSeconds; self.selectionModelCached = selectionModelCached
         self.uncertainty = uncertainty; self.function = function; self.greedy = greedy
     }
-    /// This summary with the subset model's steps and whether they were the budget.
-    public func withSteps(_ steps: Int, budget: Bool) -> CoresetSummary {
+    /// This summary with the subset model's steps, whether they were the budget, and whether
+    /// DeepCore's rules were used.
+    public func with(steps: Int, budget: Bool, deepCoreRules: Bool) -> CoresetSummary {
         var s = self
-        s.steps = steps; s.stepBudget = budget
+        s.steps = steps; s.stepBudget = budget; s.deepCoreRules = deepCoreRules
         return s
     }
     enum CodingKeys: String, CodingKey {
@@ -276,6 +295,6 @@ public struct CoresetSummary: Codable, Sendable {
         case selectionEpochs = "selection_epochs", trainExamples = "train_examples", testAccuracy = "test_accuracy"
         case selectionSeconds = "selection_seconds", trainSeconds = "train_seconds", selectionModelSeconds = "selection_model_seconds"
         case selectionModelCached = "selection_model_cached"
-        case steps, stepBudget = "step_budget"
+        case steps, stepBudget = "step_budget", deepCoreRules = "deepcore_rules"
     }
 }

@@ -12,15 +12,19 @@ import Foundation
 /// (the validation set is the group itself, as in DeepCore without a validation split): the
 /// first-order decrease of the validation loss by one SGD step of size η on x. After each pick
 /// the last layer takes that step, ΔW = −η q_x e_xᵀ, Δb = −η q_x, so every logit moves exactly by
-/// Δz_i = −η (1 + e_x·e_i) q_x, and all gradients and gains are recomputed.
+/// Δz_i = −η (1 + e_x·e_i) q_x, and all gradients and gains are recomputed. With
+/// `updatesState` false (`--deepcore-rules`) the step is skipped, as in DeepCore: the top-k of
+/// the initial gains.
 public struct Glister: SelectionMethod {
     public let probabilities: FeatureMatrix
     public let embeddings: FeatureMatrix
     public let labels: [Int]
     public let learningRate: Double
+    public let updatesState: Bool
 
-    public init(probabilities: FeatureMatrix, embeddings: FeatureMatrix, labels: [Int], learningRate: Double = 0.05) {
+    public init(probabilities: FeatureMatrix, embeddings: FeatureMatrix, labels: [Int], learningRate: Double = 0.05, updatesState: Bool = true) {
         self.probabilities = probabilities; self.embeddings = embeddings; self.labels = labels; self.learningRate = learningRate
+        self.updatesState = updatesState
     }
 
     /// The gains g_x·ḡ of every member for logits `z` (n × K, rows of `members`).
@@ -80,7 +84,7 @@ public struct Glister: SelectionMethod {
             var x = -1
             for i in g.indices where !taken[i] && (x < 0 || g[i] > g[x]) { x = i }
             taken[x] = true; chosen.append(members[x])
-            z = step(members, logits: z, picked: x, rows: rows)
+            if updatesState { z = step(members, logits: z, picked: x, rows: rows) }
         }
         return (chosen.sorted(), nil)
     }

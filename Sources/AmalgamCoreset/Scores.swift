@@ -24,6 +24,19 @@ public enum ExampleScores {
         }
     }
 
+    /// DeepCore's uncertainty scores in its class-balanced branch (`--deepcore-rules`), oriented
+    /// higher = keep like ``uncertainty(_:_:)``: least confidence on the raw logits, −max_k z_k
+    /// (DeepCore keeps the smallest maximum logit); entropy with its 1e-6 inside the log,
+    /// −Σ p_k ln(p_k + 10⁻⁶); margin as ours.
+    public static func deepCoreUncertainty(logits: FeatureMatrix, probabilities: FeatureMatrix, _ kind: Uncertainty) -> [Double] {
+        switch kind {
+        case .leastConfidence: return (0..<logits.rows).map { i in -(0..<logits.columns).map { logits[i, $0] }.max()! }
+        case .entropy:
+            return (0..<probabilities.rows).map { i in -(0..<probabilities.columns).reduce(0) { $0 + probabilities[i, $1] * Foundation.log(probabilities[i, $1] + 1e-6) } }
+        case .margin: return uncertainty(probabilities, .margin)
+        }
+    }
+
     /// EL2N (Paul et al. 2021): ‖softmax − onehot(y)‖₂ per example (averaged over runs by the caller).
     public static func el2n(_ probabilities: FeatureMatrix, labels: [Int]) -> [Double] {
         (0..<probabilities.rows).map { i in
@@ -71,6 +84,10 @@ public struct ForgettingCounter: Sendable {
     public init(examples n: Int) {
         forgotten = [Int](repeating: 0, count: n); everLearned = [Bool](repeating: false, count: n); lastCorrect = everLearned
     }
+
+    /// DeepCore's scores (`--deepcore-rules`): never-learnt examples score 0, not +∞, so they
+    /// are kept last rather than first.
+    public static func deepCoreScores(_ scores: [Double]) -> [Double] { scores.map { $0.isInfinite ? 0 : $0 } }
 
     /// Records one presentation of `indices` with whether each was classified correctly.
     public mutating func record(_ indices: [Int], correct: [Bool]) {

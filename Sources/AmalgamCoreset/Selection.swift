@@ -95,10 +95,13 @@ public struct TopScores: SelectionMethod {
 /// Herding (Welling 2009; Chen et al. 2010) on embeddings: greedily picks the example that brings
 /// the running mean of the selection closest to the group's mean embedding μ,
 /// x_t = argmin_x ‖t·μ − Σ_{s<t} e_s − e_x‖. DeepCore maximises this distance (an inversion of
-/// the classic rule); we implement the classic argmin.
+/// the classic rule); we implement the classic argmin, and DeepCore's argmax with `farthest`
+/// (`--deepcore-rules`).
 public struct Herding: SelectionMethod {
     public let embeddings: FeatureMatrix
-    public init(embeddings: FeatureMatrix) { self.embeddings = embeddings }
+    /// DeepCore's rule: the example *farthest* from the running target.
+    public let farthest: Bool
+    public init(embeddings: FeatureMatrix, farthest: Bool = false) { self.embeddings = embeddings; self.farthest = farthest }
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
         guard size > 0 else { return ([], nil) }
         let d = embeddings.columns, m = members.count
@@ -115,10 +118,10 @@ public struct Herding: SelectionMethod {
         for t in 1...size {
             for k in 0..<d { c[k] = Double(t) * mu[k] - sum[k] }
             Linalg.gemv(.none, m, d, 1, x, d, c, 1, 0, &dots, 1)
-            var best = -1, bestDistance = Double.infinity
+            var best = -1, bestDistance = farthest ? -Double.infinity : Double.infinity
             for a in 0..<m where available[a] {
                 let dist = norms[a] - 2 * dots[a]   // ‖c‖² is the same for every candidate
-                if dist < bestDistance { bestDistance = dist; best = a }
+                if farthest ? dist > bestDistance : dist < bestDistance { bestDistance = dist; best = a }
             }
             chosen.append(members[best]); available[best] = false
             for k in 0..<d { sum[k] += x[best * d + k] }

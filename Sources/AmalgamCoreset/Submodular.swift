@@ -130,11 +130,14 @@ public struct GraphCut: SetFunction {
 
 /// Log-determinant f(A) = log det(S_A + εI) of a symmetric similarity s. The gain is log(s_xx + ε − s_Axᵀ (S_A + εI)⁻¹ s_Ax),
 /// the log of a Schur complement, and is maximised (DeepCore maximises s_Axᵀ S_A⁺ s_Ax, i.e. picks
-/// the *most* redundant element). Kept up to date with an incremental Cholesky factor.
+/// the *most* redundant element; `deepCoreGain` does that, with (S_A + εI)⁻¹ for S_A⁺, for
+/// `--deepcore-rules`). Kept up to date with an incremental Cholesky factor.
 public struct LogDeterminant: SetFunction {
     public let similarity: [Double]
     public let groundSize: Int
     public let epsilon: Double
+    /// DeepCore's gain s_Axᵀ (S_A + εI)⁻¹ s_Ax (0 for every x while A is empty).
+    public let deepCoreGain: Bool
     var selected: [Int] = []
     var isSelected: [Bool]
     /// Column t holds (L⁻¹ s_A·)_t for every element: the projections onto the selected set,
@@ -143,13 +146,14 @@ public struct LogDeterminant: SetFunction {
     var projections: [Double] = []
     /// ‖L⁻¹ s_Ax‖² for every x.
     var projectedNorms: [Double]
-    public init(similarity: [Double], size n: Int, epsilon: Double = 1e-3) {
-        self.similarity = similarity; groundSize = n; self.epsilon = epsilon
+    public init(similarity: [Double], size n: Int, epsilon: Double = 1e-3, deepCoreGain: Bool = false) {
+        self.similarity = similarity; groundSize = n; self.epsilon = epsilon; self.deepCoreGain = deepCoreGain
         isSelected = [Bool](repeating: false, count: n); projectedNorms = [Double](repeating: 0, count: n)
     }
     func residual(_ x: Int) -> Double { similarity[x * groundSize + x] + epsilon - projectedNorms[x] }
     public func gain(_ x: Int) -> Double {
         if isSelected[x] { return -.infinity }
+        if deepCoreGain { return projectedNorms[x] }
         return Foundation.log(max(residual(x), 1e-300))
     }
     public mutating func add(_ x: Int) {
@@ -266,14 +270,17 @@ struct MaxHeap {
 }
 
 /// Submodular selection on last-layer gradients (DeepCore's `Submodular`, corrected): the
-/// similarity ½ + ½cos, then `function` maximised by `optimizer` within each group.
+/// similarity ½ + ½cos, then `function` maximised by `optimizer` within each group. With
+/// `deepCoreRules` the log-determinant takes DeepCore's gain (``LogDeterminant/deepCoreGain``);
+/// facility location and graph cut are DeepCore's already (its graph cut omits s_xx, a constant).
 public struct SubmodularSelection: SelectionMethod {
     public enum Function: String, CaseIterable, Sendable { case facilityLocation = "facility-location", graphCut = "graph-cut", logDeterminant = "log-determinant" }
     public let gradients: any GramSource
     public let function: Function
     public let optimizer: GreedyOptimizer
-    public init(gradients: any GramSource, function: Function = .graphCut, optimizer: GreedyOptimizer = .lazy) {
-        self.gradients = gradients; self.function = function; self.optimizer = optimizer
+    public let deepCoreRules: Bool
+    public init(gradients: any GramSource, function: Function = .graphCut, optimizer: GreedyOptimizer = .lazy, deepCoreRules: Bool = false) {
+        self.gradients = gradients; self.function = function; self.optimizer = optimizer; self.deepCoreRules = deepCoreRules
     }
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
         let s = cosineSimilarity(gradients, rows: members), n = members.count
@@ -281,7 +288,7 @@ public struct SubmodularSelection: SelectionMethod {
         switch function {
         case .facilityLocation: picked = optimizer.maximize(FacilityLocation(similarity: s, size: n, symmetric: true), k: size, rng: &rng)
         case .graphCut: picked = optimizer.maximize(GraphCut(similarity: s, size: n), k: size, rng: &rng)
-        case .logDeterminant: picked = optimizer.maximize(LogDeterminant(similarity: s, size: n), k: size, rng: &rng)
+        case .logDeterminant: picked = optimizer.maximize(LogDeterminant(similarity: s, size: n, deepCoreGain: deepCoreRules), k: size, rng: &rng)
         }
         return (picked.map { members[$0] }.sorted(), nil)
     }
@@ -290,18 +297,21 @@ public struct SubmodularSelection: SelectionMethod {
 /// CRAIG (Mirzasoleiman et al. 2020): facility location on s_ij = max d − d_ij + 10⁻³ with d the
 /// Euclidean distance between last-layer gradients, maximised greedily within each class; the
 /// weight of a selected j is the number of group members whose most similar selected element is
-/// j (itself included — DeepCore adds a further 1 to every weight).
+/// j (itself included — DeepCore adds a further 1 to every weight, as `deepCoreWeights` does).
 public struct Craig: SelectionMethod {
     public let gradients: any GramSource
     public let optimizer: GreedyOptimizer
-    public init(gradients: any GramSource, optimizer: GreedyOptimizer = .lazy) { self.gradients = gradients; self.optimizer = optimizer }
+    public let deepCoreWeights: Bool
+    public init(gradients: any GramSource, optimizer: GreedyOptimizer = .lazy, deepCoreWeights: Bool = false) {
+        self.gradients = gradients; self.optimizer = optimizer; self.deepCoreWeights = deepCoreWeights
+    }
     public func choose(_ members: [Int], size: Int, rng: inout RandomGenerator) throws -> (indices: [Int], weights: [Double]?) {
         let n = members.count
         let dist = euclideanDistances(gradients, rows: members)
         let top = dist.max() ?? 0
         let sim = dist.map { top - $0 + 1e-3 }
         let picked = optimizer.maximize(FacilityLocation(similarity: sim, size: n, symmetric: true), k: size, rng: &rng)
-        var weights = [Double](repeating: 0, count: picked.count)
+        var weights = [Double](repeating: deepCoreWeights ? 1 : 0, count: picked.count)
         for i in 0..<n {
             let j = picked.indices.max { sim[i * n + picked[$0]] < sim[i * n + picked[$1]] }!
             weights[j] += 1

@@ -26,6 +26,7 @@ struct CoresetCommand: ParsableCommand {
     @Option(help: "Train the subset model for exactly this many steps instead of --epochs (the same compute for every fraction and method).") var steps: Int?
     @Option(help: "Mini-batch size.") var batchSize = 128
     @Flag(help: "Select from the whole training set instead of per class.") var noBalance = false
+    @Flag(help: "DeepCore's original rules where ours correct them (herding, Cal, log-determinant, Glister, Craig's weights, forgetting, uncertainty), for a side-by-side comparison.") var deepcoreRules = false
     @Option(help: "uncertainty: the score.") var uncertainty: ExampleScores.Uncertainty = .entropy
     @Option(help: "submodular: the set function.") var function: SubmodularSelection.Function = .graphCut
     @Option(help: "craig, submodular: the greedy optimiser.") var greedy: GreedyOptimizer = .lazy
@@ -71,7 +72,8 @@ struct CoresetCommand: ParsableCommand {
             let features = method.needsSelectionModel ? try experiment.selectionFeatures(seed: seed, cacheDirectory: cache) : nil
             if let features, features.cached { console.line("selection model loaded from \(cache!)") }
             let start = DispatchTime.now().uptimeNanoseconds
-            let coreset = try experiment.select(method, budget: budget, features: features, seed: seed, uncertainty: uncertainty, function: function, greedy: greedy)
+            let coreset = try experiment.select(method, budget: budget, features: features, seed: seed, uncertainty: uncertainty, function: function, greedy: greedy,
+                                                deepCoreRules: deepcoreRules)
             let selectionSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             console.line(String(format: "selected %d of %d examples with %@ in %.1f s (after the selection model)", coreset.indices.count, train.count, method.rawValue, selectionSeconds))
             let (accuracy, trainSeconds, subsetModel, subsetSteps) = try experiment.trainOnSubset(coreset, seed: seed)
@@ -88,7 +90,7 @@ struct CoresetCommand: ParsableCommand {
                                          weighted: coreset.weights != nil, testAccuracy: accuracy, selectionSeconds: selectionSeconds, trainSeconds: trainSeconds,
                                          selectionModelSeconds: features?.trainingSeconds ?? 0, selectionModelCached: features?.cached ?? false,
                                          uncertainty: uncertainty.rawValue, function: function.rawValue, greedy: greedy.rawValue)
-                            .withSteps(subsetSteps, budget: steps != nil), to: out + "/summary.json")
+                            .with(steps: subsetSteps, budget: steps != nil, deepCoreRules: deepcoreRules), to: out + "/summary.json")
             experiment.removeStates()
             console.line(String(format: "test accuracy %.4f (subset of %d, %.1f s training) → %@/summary.json", accuracy, coreset.indices.count, trainSeconds, out))
             try common.emitFile(out + "/summary.json")

@@ -49,6 +49,14 @@ final class CoresetCLITests: XCTestCase {
         XCTAssertEqual(st.status, 0, st.stderr)
         let ss = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: c + "/summary.json"))) as! [String: Any]
         XCTAssertEqual(ss["steps"] as? Int, 5); XCTAssertEqual(ss["step_budget"] as? Bool, true)
+        // --deepcore-rules: recorded, and herding's inverted rule picks another subset.
+        let herd = try cli.run(["coreset", "--method", "herding", "--steps", "5"] + common + ["--out", b])
+        XCTAssertEqual(herd.status, 0, herd.stderr)
+        let deep = try cli.run(["coreset", "--method", "herding", "--deepcore-rules", "--steps", "5"] + common + ["--out", c])
+        XCTAssertEqual(deep.status, 0, deep.stderr)
+        let ds = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: c + "/summary.json"))) as! [String: Any]
+        XCTAssertEqual(ds["deepcore_rules"] as? Bool, true)
+        XCTAssertNotEqual(try String(contentsOfFile: b + "/indices.txt", encoding: .utf8), try String(contentsOfFile: c + "/indices.txt", encoding: .utf8))
         let zero = try cli.run(["coreset", "--method", "uniform", "--fraction", "0.1", "--steps", "0", "--out", a])
         XCTAssertNotEqual(zero.status, 0); XCTAssertTrue(zero.stderr.contains("--steps must be in"), zero.stderr)
         // Bad input.

@@ -170,6 +170,125 @@ final class CoresetTests: XCTestCase {
     }
 }
 
+/// `--deepcore-rules`: each rule equals a direct transcription of DeepCore's code (its loops and
+/// argsorts, written out here) on synthetic features, and differs from the corrected rule.
+final class DeepCoreRulesTests: XCTestCase {
+    func gaussian(_ n: Int, _ d: Int, seed: UInt64) throws -> FeatureMatrix {
+        var rng = RandomGenerator(seed: seed)
+        func g() -> Double { (-2 * Foundation.log(1 - rng.nextDouble())).squareRoot() * cos(2 * .pi * rng.nextDouble()) }
+        return try FeatureMatrix(rows: n, columns: d, values: (0..<(n * d)).map { _ in g() })
+    }
+
+    func testHerdingTakesTheFarthestExampleAsDeepCoresLoopDoes() throws {
+        let e = try gaussian(30, 3, seed: 2), members = Array(0..<30), size = 8
+        // DeepCore: dist = ‖(i+1)μ − Σ_selected − e_x‖ over the unselected, p = argmax.
+        var mu = [Double](repeating: 0, count: 3)
+        for i in members { for k in 0..<3 { mu[k] += e[i, k] / 30 } }
+        var selected: [Int] = [], sum = [Double](repeating: 0, count: 3)
+        for i in 0..<size {
+            let c = (0..<3).map { Double(i + 1) * mu[$0] - sum[$0] }
+            let p = members.filter { !selected.contains($0) }.max { a, b in
+                (0..<3).reduce(0) { $0 + pow(c[$1] - e[a, $1], 2) } < (0..<3).reduce(0) { $0 + pow(c[$1] - e[b, $1], 2) }
+            }!
+            selected.append(p); for k in 0..<3 { sum[k] += e[p, k] }
+        }
+        var rng = RandomGenerator(seed: 0)
+        let ours = try Herding(embeddings: e, farthest: true).choose(members, size: size, rng: &rng).indices
+        XCTAssertEqual(ours, selected.sorted())
+        XCTAssertNotEqual(ours, try Herding(embeddings: e).choose(members, size: size, rng: &rng).indices)
+    }
+
+    func testCalKeepsTheLowestScoresAndCraigAddsOneToEveryWeight() throws {
+        let emb = try gaussian(20, 4, seed: 3)
+        var rng = RandomGenerator(seed: 4)
+        var probs: [Double] = []
+        for _ in 0..<20 { let r = (0..<3).map { _ in rng.nextDouble() + 0.05 }; let s = r.reduce(0, +); probs += r.map { $0 / s } }
+        let p = try FeatureMatrix(rows: 20, columns: 3, values: probs)
+        let members = Array(0..<20)
+        let scores = try Cal(embeddings: emb, probabilities: p).groupScores(members)
+        let lowest = members.sorted { scores[$0] < scores[$1] }.prefix(5).sorted()   // np.argsort(scores)[:5]
+        XCTAssertEqual(try Cal(embeddings: emb, probabilities: p, keepLowest: true).choose(members, size: 5, rng: &rng).indices, Array(lowest))
+        let highest = members.sorted { scores[$0] > scores[$1] }.prefix(5).sorted()
+        XCTAssertEqual(try Cal(embeddings: emb, probabilities: p).choose(members, size: 5, rng: &rng).indices, Array(highest))
+        // Craig: the same picks; DeepCore's weights are ours + 1 (np.ones, then +1 per member).
+        let grads = try gaussian(24, 4, seed: 9)
+        let ours = try Craig(gradients: grads).choose(Array(0..<24), size: 5, rng: &rng)
+        let deep = try Craig(gradients: grads, deepCoreWeights: true).choose(Array(0..<24), size: 5, rng: &rng)
+        XCTAssertEqual(deep.indices, ours.indices)
+        XCTAssertEqual(deep.weights!, ours.weights!.map { $0 + 1 })
+        XCTAssertEqual(deep.weights!.reduce(0, +), 24 + 5)
+    }
+
+    func testGlisterWithoutItsUpdateIsTopKOfTheInitialGains() throws {
+        let emb = try gaussian(15, 3, seed: 5)
+        var rng = RandomGenerator(seed: 6)
+        var probs: [Double] = []
+        for _ in 0..<15 { let r = (0..<4).map { _ in rng.nextDouble() + 0.1 }; let s = r.reduce(0, +); probs += r.map { $0 / s } }
+        let p = try FeatureMatrix(rows: 15, columns: 4, values: probs), labels = (0..<15).map { $0 % 4 }, members = Array(0..<15)
+        let frozen = Glister(probabilities: p, embeddings: emb, labels: labels, learningRate: 2, updatesState: false)
+        let g = frozen.gains(members, logits: frozen.initialLogits(members))
+        let top = members.sorted { g[$0] > g[$1] }.prefix(6).sorted()
+        XCTAssertEqual(try frozen.choose(members, size: 6, rng: &rng).indices, Array(top))
+    }
+
+    func testLogDeterminantTakesDeepCoresGain() throws {
+        // Gain s_xAᵀ (S_A + εI)⁻¹ s_xA, maximised greedily (0 for all while A is empty: the first
+        // index goes first), by a naive transcription with an explicit inverse.
+        let x = try gaussian(9, 3, seed: 7), n = 9, eps = 1e-3
+        var s = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { for j in 0..<n {
+            let dot = (0..<3).reduce(0) { $0 + x[i, $1] * x[j, $1] }
+            let ni = (0..<3).reduce(0) { $0 + x[i, $1] * x[i, $1] }.squareRoot(), nj = (0..<3).reduce(0) { $0 + x[j, $1] * x[j, $1] }.squareRoot()
+            s[i * n + j] = 0.5 + 0.5 * dot / (ni * nj)
+        } }
+        func inverse(_ a: [Double], _ m: Int) -> [Double] {   // Gauss–Jordan, small and well conditioned
+            var w = a, inv = (0..<(m * m)).map { $0 / m == $0 % m ? 1.0 : 0 }
+            for c in 0..<m {
+                let piv = w[c * m + c]
+                for j in 0..<m { w[c * m + j] /= piv; inv[c * m + j] /= piv }
+                for r in 0..<m where r != c {
+                    let f = w[r * m + c]
+                    for j in 0..<m { w[r * m + j] -= f * w[c * m + j]; inv[r * m + j] -= f * inv[c * m + j] }
+                }
+            }
+            return inv
+        }
+        var chosen: [Int] = []
+        for _ in 0..<4 {
+            let m = chosen.count
+            let sa = (0..<(m * m)).map { s[chosen[$0 / m] * n + chosen[$0 % m]] + ($0 / m == $0 % m ? eps : 0) }
+            let ia = m > 0 ? inverse(sa, m) : []
+            var best = -1, bestGain = -Double.infinity
+            for c in 0..<n where !chosen.contains(c) {
+                let v = chosen.map { s[c * n + $0] }
+                var gain = 0.0
+                for a in 0..<m { for b in 0..<m { gain += v[a] * ia[a * m + b] * v[b] } }
+                if gain > bestGain + 1e-12 { bestGain = gain; best = c }
+            }
+            chosen.append(best)
+        }
+        var rng = RandomGenerator(seed: 0)
+        let ours = GreedyOptimizer.naive.maximize(LogDeterminant(similarity: s, size: n, deepCoreGain: true), k: 4, rng: &rng)
+        XCTAssertEqual(ours, chosen)
+        XCTAssertNotEqual(GreedyOptimizer.naive.maximize(LogDeterminant(similarity: s, size: n), k: 4, rng: &rng), chosen)
+    }
+
+    func testUncertaintyReadsLogitsAndForgettingScoresNeverLearntExamplesZero() throws {
+        // Two rows with the same softmax but different logits (shifted by 5): DeepCore's least
+        // confidence (−max logit) tells them apart; ours (1 − max p) does not.
+        let z = try FeatureMatrix(rows: 3, columns: 3, values: [2, 1, 0, 7, 6, 5, 0, 0, 3])
+        var probs: [Double] = []
+        for i in 0..<3 { let e = (0..<3).map { Foundation.exp(z[i, $0]) }; let s = e.reduce(0, +); probs += e.map { $0 / s } }
+        let p = try FeatureMatrix(rows: 3, columns: 3, values: probs)
+        XCTAssertEqual(ExampleScores.deepCoreUncertainty(logits: z, probabilities: p, .leastConfidence), [-2, -7, -3])
+        let ent = ExampleScores.deepCoreUncertainty(logits: z, probabilities: p, .entropy)
+        XCTAssertEqual(ent[0], -(0..<3).reduce(0) { $0 + p[0, $1] * Foundation.log(p[0, $1] + 1e-6) }, accuracy: 1e-15)
+        XCTAssertEqual(ExampleScores.deepCoreUncertainty(logits: z, probabilities: p, .margin), ExampleScores.uncertainty(p, .margin))
+        // Forgetting: DeepCore's counter starts at 0 and never-learnt examples stay there.
+        XCTAssertEqual(ForgettingCounter.deepCoreScores([2, 0, .infinity]), [2, 0, 0])
+    }
+}
+
 final class GlisterTests: XCTestCase {
     func testGainIsTheFirstOrderLossDecreaseAndTheStateUpdates() throws {
         var rng = RandomGenerator(seed: 11)

@@ -4,7 +4,8 @@
 # summary.json exists, so the sweep resumes), then a table of mean ± std test accuracy. The
 # selection model of each seed is trained once and cached under OUT/MODEL/selection-models.
 # STEPS=N trains every subset model for exactly N steps instead of EPOCHS epochs (the same
-# compute at every fraction); fraction 1 in FRACTIONS runs uniform only (the full-data row).
+# compute at every fraction); fraction 1 in FRACTIONS runs uniform only (the full-data row);
+# DEEPCORE=1 runs DeepCore's original rules (`--deepcore-rules`; give it its own OUT).
 #   MODEL=mlp SEEDS="0 1 2" FRACTIONS="0.01 0.1 0.3" scripts/experiments/coreset_sweep.sh [OUT]
 #   MODEL=mlp STEPS=2000 FRACTIONS="0.01 0.1 1" scripts/experiments/coreset_sweep.sh runs/coresets-steps
 set -euo pipefail
@@ -14,6 +15,7 @@ A=${AMALGAM:-.build/release/amalgam}
 [ -n "${AMALGAM:-}" ] || swift build -c release --product amalgam
 MODEL=${MODEL:-mlp}; SEEDS=${SEEDS:-"0 1 2"}; FRACTIONS=${FRACTIONS:-"0.01 0.1 0.3"}
 SEL=${SELECTION_EPOCHS:-5}; EPOCHS=${EPOCHS:-10}; BUDGET=(--epochs "$EPOCHS"); [ -n "${STEPS:-}" ] && BUDGET=(--steps "$STEPS")
+[ -n "${DEEPCORE:-}" ] && BUDGET+=(--deepcore-rules)
 METHODS=${METHODS:-"uniform herding k-center contextual-diversity forgetting grand el2n uncertainty:entropy uncertainty:least-confidence uncertainty:margin deepfool cal craig grad-match glister submodular:facility-location submodular:graph-cut submodular:log-determinant"}
 for f in $FRACTIONS; do
   for spec in $METHODS; do
