@@ -286,6 +286,22 @@ final class MergeResumeTests: XCTestCase {
         XCTAssertThrowsError(try none.run(seed: 0, strategies: [.bestOf3])) { XCTAssertTrue("\($0)".contains("validation"), "\($0)") }
     }
 
+    /// Every finished phase records the engine's thread count (results are reproducible for a
+    /// seed and a thread count, so a summary assembled from phases run at different counts must
+    /// say so).
+    func testFinishedPhasesRecordTheirThreadCount() throws {
+        let dir = tempDir(), before = Threading.threads
+        defer { try? FileManager.default.removeItem(atPath: dir); Threading.setThreads(before) }
+        Threading.setThreads(1)
+        _ = try experiment(dir).run(seed: 0, strategies: [.teacher])
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/seed0").filter { $0.hasSuffix(".json") }
+        XCTAssertFalse(files.isEmpty)
+        for f in files {
+            let record = try JSONDecoder().decode(PhaseRecord.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/seed0/" + f)))
+            XCTAssertEqual(record.threads, 1, f)
+        }
+    }
+
     func tempDir() -> String {
         let d = NSTemporaryDirectory() + "amalgam-resume-\(UUID().uuidString)"
         try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
