@@ -5,7 +5,8 @@
 # selection model of each seed is trained once and cached under OUT/MODEL/selection-models.
 # STEPS=N trains every subset model for exactly N steps instead of EPOCHS epochs (the same
 # compute at every fraction); fraction 1 in FRACTIONS runs uniform only (the full-data row);
-# DEEPCORE=1 runs DeepCore's original rules (`--deepcore-rules`; give it its own OUT).
+# DEEPCORE=1 runs DeepCore's original rules (`--deepcore-rules`; give it its own OUT); THREADS=N
+# sets every run's kernel threads.
 #   MODEL=mlp SEEDS="0 1 2" FRACTIONS="0.01 0.1 0.3" scripts/experiments/coreset_sweep.sh [OUT]
 #   MODEL=mlp STEPS=2000 FRACTIONS="0.01 0.1 1" scripts/experiments/coreset_sweep.sh runs/coresets-steps
 set -euo pipefail
@@ -27,7 +28,7 @@ for f in $FRACTIONS; do
       dir="$OUT/$MODEL/f$f/${spec/:/-}/seed$s"
       [ -f "$dir/summary.json" ] && continue
       $A coreset --method "$m" "${extra[@]}" --fraction "$f" --model "$MODEL" --selection-epochs "$SEL" "${BUDGET[@]}" \
-        --seed "$s" --out "$dir" --cache "$OUT/$MODEL/selection-models" --quiet
+        --seed "$s" --out "$dir" --cache "$OUT/$MODEL/selection-models" --quiet ${THREADS:+--threads $THREADS}
       echo "$dir $(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['test_accuracy'], round(d['selection_seconds'],1))" "$dir/summary.json")"
     done
   done
