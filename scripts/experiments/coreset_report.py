@@ -17,6 +17,9 @@ import os
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stats_util import t_two_sided_p  # noqa: E402
+
 root = sys.argv[1]
 chart = sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "coresets.svg")
 rows, model_secs, seeds = {}, [], {}
@@ -38,28 +41,6 @@ def stats(m, f):
     return (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v)) if v else None
 
 
-def betainc(a, b, x):
-    """Regularised incomplete beta I_x(a, b) (continued fraction, Numerical Recipes' betacf)."""
-    if x <= 0 or x >= 1:
-        return max(0.0, min(1.0, x))
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(1 - x))
-    if x > (a + 1) / (a + b + 2):
-        return 1 - betainc(b, a, 1 - x)
-    c, d, f = 1.0, 1 - (a + b) * x / (a + 1), 0.0
-    d = 1 / (d if abs(d) > 1e-300 else 1e-300)
-    f = d
-    for m in range(1, 300):
-        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)), -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
-            d = 1 + num * d
-            d = 1 / (d if abs(d) > 1e-300 else 1e-300)
-            c = 1 + num / c
-            c = c if abs(c) > 1e-300 else 1e-300
-            f *= c * d
-        if abs(c * d - 1) < 1e-15:
-            break
-    return front * f / a
-
-
 def paired_p(m, f):
     """Two-sided paired t-test of method m against uniform over their common seeds."""
     a, u = seeds.get((m, f), {}), seeds.get(("uniform", f), {})
@@ -71,7 +52,7 @@ def paired_p(m, f):
         return mean, (0.0 if mean != 0 else 1.0)
     t = mean / (sd / math.sqrt(len(diffs)))
     df = len(diffs) - 1
-    return mean, betainc(df / 2, 0.5, df / (df + t * t))
+    return mean, t_two_sided_p(t, df)
 
 
 tests = {(m, f): paired_p(m, f) for m in order if m != "uniform" for f in fractions}

@@ -1,17 +1,51 @@
 """Tables for docs/results/merging.md from `amalgam merge` summaries.
 
     python3 scripts/experiments/merging_report.py DIR/*/summary.json
+    python3 scripts/experiments/merging_report.py --pooled DIR/*/summary.json   # merged − long per configuration
 
 Prints, per summary, the strategies (mean ± std over seeds, per-seed values, epochs, training
-FLOPs, wall time), merged − long per seed, and the merge diagnostics.
+FLOPs, wall time), merged − long per seed with a paired t-test over seeds (mean gap, two-sided
+p, 95 % interval; seeds pair the two strategies' data order and initialisation), and the merge
+diagnostics.
 """
 import json
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stats_util import paired  # noqa: E402
 
 ORDER = ["merged", "long", "best_of_3", "teacher", "teacher_ensemble", "long_equal_compute"]
 
 
+def pooled(paths):
+    """merged − long pooled over the summaries of one model, budget and K (runs of one
+    configuration split over several output directories), with the paired test."""
+    groups = {}
+    for path in paths:
+        s = json.load(open(path))
+        st = s["strategies"]
+        if "merged" in st and "long" in st:
+            key = (s["model"], s["dataset"], s["budget_epochs"], s["teachers"], s["metric"])
+            for seed, m, l in zip(s["seeds"], st["merged"]["test_accuracy"], st["long"]["test_accuracy"]):
+                groups.setdefault(key, {})[seed] = m - l
+    print("### merged − long, pooled per configuration\n")
+    print("Accuracy gaps in points (negative: long better); MSE gaps as they are (negative: merged better).\n")
+    print("| model | dataset | T | K | metric | seeds | per seed | mean | 95 % interval | paired t-test p |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (model, dataset, budget, k, metric), gaps in sorted(groups.items()):
+        d = [gaps[s] for s in sorted(gaps)]
+        scale, fmt = (100, "+.2f") if "accuracy" in metric else (1, "+.4f")
+        mean, _, pv, half = paired(d)
+        ci = f"[{format((mean - half) * scale, fmt)}, {format((mean + half) * scale, fmt)}]" if half is not None else "–"
+        print(f"| {model} | {dataset} | {budget:g} | {k} | {metric} | {', '.join(map(str, sorted(gaps)))} | "
+              f"{', '.join(format(x * scale, fmt) for x in d)} | {format(mean * scale, fmt)} | {ci} | {'–' if pv is None else f'{pv:.2g}'} |")
+    print()
+
+
 def main(paths):
+    if paths and paths[0] == "--pooled":
+        return pooled(paths[1:])
     for path in paths:
         s = json.load(open(path))
         print(f"### {s['model']} on {s['dataset']}, T = {s['budget_epochs']:g}, K = {s['teachers']}, seeds {s['seeds']}\n")
@@ -27,7 +61,12 @@ def main(paths):
             print(f"| {name} | {v['mean']:.4f} ± {v['std']:.4f} | {per} | {v['epochs']:.3g} | {flops:.3g} | {secs:.0f} |")
         if "merged" in st and "long" in st:
             d = [m - l for m, l in zip(st["merged"]["test_accuracy"], st["long"]["test_accuracy"])]
-            print(f"\nmerged − long per seed: {', '.join(f'{x:+.4f}' for x in d)}\n")
+            line = f"\nmerged − long per seed: {', '.join(f'{x:+.4f}' for x in d)}"
+            mean, sd, pv, half = paired(d)
+            if pv is not None:
+                line += (f"; mean {mean * 100:+.2f} points, 95 % interval [{(mean - half) * 100:+.2f}, {(mean + half) * 100:+.2f}], "
+                         f"paired t-test p = {pv:.2g} ({len(d)} seeds)")
+            print(line + "\n")
         rows = [r for r in s["diagnostics"] if r["diagnostics"].get("teacher_accuracies")]
         if rows:
             print("| seed | teachers | wide, gates off | wide, initial gates | after gates | after pruning | mean P(open) per group |")
