@@ -63,6 +63,10 @@ public struct PruningSummary: Codable, Sendable {
     /// With baselines asked for: "magnitude" (one mask) and "random" (one per draw), each with
     /// the searched mask's numbers of heads and neurons; compare with `after["search"]`.
     public var baselines: [String: [BaselineScore]]?
+    /// The encoder's retrieval score (``PruningExperiment/recallAtOne(queries:documents:)`` on
+    /// the test passages split in halves): unpruned and after each stage; nil for a classifier.
+    public var retrievalBefore: Double?
+    public var retrievalAfter: [String: Double]?
     public var macRatio: Double
     public var keptHeads: [Int]
     public var keptNeurons: [Int]
@@ -88,6 +92,7 @@ public struct PruningSummary: Codable, Sendable {
         case tuningStoppedAt = "tuning_stopped_at", latencyModel = "latency_model"
         case validationBefore = "validation_before", validationAfter = "validation_after", validationPassages = "validation_passages"
         case selectedStage = "selected_stage", baselines
+        case retrievalBefore = "retrieval_before", retrievalAfter = "retrieval_after"
     }
 }
 
@@ -229,7 +234,14 @@ public final class PruningExperiment {
         }
         func score() throws -> Double { try score(testTexts, testLabels, reference) }
         func validationScore() throws -> Double? { validation.isEmpty ? nil : try score(validationTexts, validationLabels, validationReference) }
-        let before = try score(), validationBefore = try validationScore()
+        // The encoder's downstream score: passage-continuation retrieval on the test passages.
+        let split = testTexts.map(Self.halves)
+        func retrieval() throws -> Double? {
+            guard classifier == nil else { return nil }
+            return Self.recallAtOne(queries: try Self.embed(bert, tokenizer, split.map(\.0), maxLength),
+                                    documents: try Self.embed(bert, tokenizer, split.map(\.1), maxLength))
+        }
+        let before = try score(), validationBefore = try validationScore(), retrievalBefore = try retrieval()
         for c in s.constraints {
             var options = PruningOptions(constraint: c)
             options.metric = s.metric; options.rearrange = s.rearrange; options.tune = s.tune
@@ -244,11 +256,12 @@ public final class PruningExperiment {
             var stages: [(String, PruningMask)] = [("search", result.searched)]
             if s.rearrange { stages.append(("rearrange", result.rearranged)) }
             if s.tune { stages.append(("tune", result.tuned)) }
-            var stageScores: [String: Double] = [:], validationScores: [String: Double] = [:]
+            var stageScores: [String: Double] = [:], validationScores: [String: Double] = [:], retrievalScores: [String: Double] = [:]
             var selected = stages.last!
             for (name, mask) in stages {
                 try mask.apply(to: bert)
                 stageScores[name] = try score()
+                retrievalScores[name] = try retrieval()
                 if let v = try validationScore() {
                     validationScores[name] = v
                     if name == stages[0].0 || v >= validationScores[selected.0]! { selected = (name, mask) }
@@ -292,6 +305,7 @@ public final class PruningExperiment {
                 batchSize: s.batchSize, seed: s.seed, meanSequenceLength: seqLen, metricName: classifier != nil ? "test_accuracy" : "embedding_cosine",
                 before: before, after: stageScores, validationBefore: validationBefore, validationAfter: validation.isEmpty ? nil : validationScores,
                 validationPassages: validation.count, selectedStage: selected.0, baselines: baselines,
+                retrievalBefore: retrievalBefore, retrievalAfter: retrievalBefore == nil ? nil : retrievalScores,
                 macRatio: cost.ratio(selected.1), keptHeads: selected.1.keptHeadsPerLayer,
                 keptNeurons: selected.1.keptNeuronsPerLayer, latencySecondsOriginal: originalSeconds, latencySecondsPruned: smallSeconds,
                 speedup: originalSeconds / smallSeconds, pruningSeconds: pruneSeconds, stageSeconds: result.seconds,
@@ -310,6 +324,35 @@ public final class PruningExperiment {
                 try bert.meanPooled(ids: $0.ids, typeIDs: $0.typeIDs, mask: $0.mask)
             }, axis: 0)
         }
+    }
+
+    /// A passage split into its first and second half by words (the first half has ⌊n/2⌋ words);
+    /// a passage of one word is its own two halves.
+    public static func halves(_ text: String) -> (String, String) {
+        let words = text.split(whereSeparator: \.isWhitespace)
+        guard words.count >= 2 else { return (text, text) }
+        let h = words.count / 2
+        return (words[..<h].joined(separator: " "), words[h...].joined(separator: " "))
+    }
+
+    /// Recall@1 of passage-continuation retrieval: the fraction of rows i of `queries` whose
+    /// cosine with `documents` row i is strictly above their cosine with every other document
+    /// row (rows row-normalised, as ``embed(_:_:_:_:)`` returns them). The label-free objective
+    /// keeps embeddings close to the unpruned ones; this measures what a user of the encoder
+    /// needs from them (chance: 1/N).
+    public static func recallAtOne(queries q: Tensor, documents d: Tensor) -> Double {
+        let n = q.shape[0], dim = q.shape[1], x = q.scalars, y = d.scalars
+        var hits = 0
+        for i in 0..<n {
+            var own = 0.0, best = -Double.infinity
+            for j in 0..<n {
+                var dot = 0.0
+                for k in 0..<dim { dot += Double(x[i * dim + k]) * Double(y[j * dim + k]) }
+                if j == i { own = dot } else { best = max(best, dot) }
+            }
+            if own > best { hits += 1 }
+        }
+        return Double(hits) / Double(max(n, 1))
     }
 
     /// Mean over rows of the cosine between two row-normalised matrices.

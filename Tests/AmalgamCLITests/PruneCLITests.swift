@@ -85,6 +85,11 @@ final class PruneCLITests: XCTestCase {
         let after = s["after"] as! [String: Double]
         XCTAssertLessThan(after["rearrange"]!, 1); XCTAssertGreaterThan(after["rearrange"]!, 0.3)
         XCTAssertLessThan(s["export_max_abs_difference"] as! Double, 1e-4)
+        // Passage-continuation retrieval on the 12 test passages: a recall in [0, 1] before and
+        // after each stage run.
+        let rb = s["retrieval_before"] as! Double, ra = s["retrieval_after"] as! [String: Double]
+        XCTAssertTrue((0...1).contains(rb) && rb >= 1.0 / 12, "\(rb)")
+        XCTAssertEqual(Set(ra.keys), ["search", "rearrange"])
         let e = try cli.run(["embed", "--model", pr + "/model", "Emma Woodhouse, handsome, clever, and rich."])
         XCTAssertEqual(e.status, 0, e.stderr)
         try? FileManager.default.removeItem(atPath: pr)

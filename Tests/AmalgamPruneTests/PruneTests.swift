@@ -211,6 +211,22 @@ final class PruneTests: XCTestCase {
         XCTAssertThrowsError(try BaselineMask.magnitude(like: PruningMask(heads: [[1]], neurons: [[1]]), model: m))
     }
 
+    /// Passage-continuation retrieval: halves by words, and recall@1 counts a query only when its
+    /// own document is strictly the most similar (hand-made embeddings).
+    func testRetrievalHalvesAndRecallAtOne() throws {
+        XCTAssertTrue(PruningExperiment.halves("a b c d e") == ("a b", "c d e"))
+        XCTAssertTrue(PruningExperiment.halves("  one\ntwo  ") == ("one", "two"))
+        XCTAssertTrue(PruningExperiment.halves("alone") == ("alone", "alone"))
+        let s = Float(0.5).squareRoot()
+        // Query 0 finds its document; queries 1 and 2 are closer to document 0 than to their own
+        // (cosines 1 against 0, and 0.71 against 0.5): recall 1/3. Identical rows tie with
+        // nothing, so a matrix retrieves itself perfectly.
+        let q = Tensor([1, 0, 0,  1, 0, 0,  s, s, 0], shape: [3, 3])
+        let d = Tensor([1, 0, 0,  0, 1, 0,  s, 0, s], shape: [3, 3])
+        XCTAssertEqual(PruningExperiment.recallAtOne(queries: q, documents: d), 1.0 / 3, accuracy: 1e-12)
+        XCTAssertEqual(PruningExperiment.recallAtOne(queries: d, documents: d), 1)
+    }
+
     func testTheExportedDenseModelEqualsTheMaskedModel() throws {
         let c = tinyConfig(layers: 3, heads: 3, intermediate: 6)
         let m = tinyModel(c, seed: 8)

@@ -4,6 +4,7 @@
 # mod 5, every test-chapter passage), MiniLM fine-tuned per seed for EPOCHS epochs with the
 # validation curve recorded after each, then pruned at each constraint with the exported stage
 # chosen on validation and the magnitude and random baselines at the searched mask's MACs.
+# Then the unpruned encoder under the label-free objective (fidelity and retrieval), 3 seeds.
 # Every step resumes: a finished step (its summary.json) is skipped, fine-tuning continues from
 # its last finished epoch.
 #   scripts/experiments/pruning_protocol.sh [OUT]     (SEEDS="0 1 2" EPOCHS=8 CONSTRAINTS=… AMALGAM=binary)
@@ -24,4 +25,12 @@ for s in $SEEDS; do
   last=${C##*,}
   [ -f "$OUT/austen-mac-s$s/c$last/summary.json" ] || $A prune --model-dir "$OUT/minilm-s$s" --task austen --constraint "$C" --samples 2048 \
       --seed "$s" --baselines 3 "${SPLIT[@]}" --out "$OUT/austen-mac-s$s"
+done
+# The second task: the unpruned encoder under the label-free objective, scored by embedding
+# fidelity and by passage-continuation retrieval (recall@1 over the test passages).
+MINILM=${AMALGAM_MINILM:-${XDG_DATA_HOME:-$HOME/.local/share}/amalgam/all-MiniLM-L6-v2}
+for s in $SEEDS; do
+  last=${C##*,}
+  [ -f "$OUT/embedding-mac-s$s/c$last/summary.json" ] || $A prune --model-dir "$MINILM" --task embedding --constraint "$C" --samples 2048 \
+      --seed "$s" --baselines 3 "${SPLIT[@]}" --out "$OUT/embedding-mac-s$s"
 done

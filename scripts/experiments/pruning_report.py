@@ -30,6 +30,13 @@ for name, label in [("austen-mac", "Austen test accuracy"), ("embedding-mac", "e
         a = d["after"]
         print(f"| {d['constraint']:.1f} | {d['mac_ratio']:.3f} | {a.get('search', float('nan')):.4f} | {a.get('rearrange', float('nan')):.4f} | "
               f"{a.get('tune', float('nan')):.4f} | {sum(d['kept_heads'])} | {sum(d['kept_neurons'])} | {d['speedup']:.2f}× | {d['pruning_seconds']:.0f} |")
+    if any(d.get("retrieval_before") is not None for d in rs):
+        print(f"\nPassage-continuation retrieval, recall@1 over the test passages (unpruned: {rs[0]['retrieval_before']:.4f}):\n")
+        print("| constraint | search | + rearrange | + tune |")
+        print("|---|---|---|---|")
+        for d in rs:
+            r = d.get("retrieval_after") or {}
+            print(f"| {d['constraint']:.1f} | " + " | ".join(f"{r[k]:.4f}" if k in r else "–" for k in ["search", "rearrange", "tune"]) + " |")
     series[label] = rs
 lat = runs("austen-latency")
 for d in lat:
