@@ -276,19 +276,14 @@ public struct CoresetSummary: Codable, Sendable {
     public var deepCoreRules: Bool?
     public init(method: String, fraction: Double, balanced: Bool, model: String, seed: UInt64, selectionEpochs: Int, epochs: Int, selected: Int,
                 trainExamples: Int, weighted: Bool, testAccuracy: Double, selectionSeconds: Double, trainSeconds: Double,
-                selectionModelSeconds: Double, selectionModelCached: Bool, uncertainty: String, function: String, greedy: String) {
+                selectionModelSeconds: Double, selectionModelCached: Bool, uncertainty: String, function: String, greedy: String,
+                steps: Int? = nil, stepBudget: Bool? = nil, deepCoreRules: Bool? = nil) {
         self.method = method; self.fraction = fraction; self.balanced = balanced; self.model = model; self.seed = seed
         self.selectionEpochs = selectionEpochs; self.epochs = epochs; self.selected = selected; self.trainExamples = trainExamples
         self.weighted = weighted; self.testAccuracy = testAccuracy; self.selectionSeconds = selectionSeconds; self.trainSeconds = trainSeconds
         self.selectionModelSeconds = selectionModelSeconds; self.selectionModelCached = selectionModelCached
         self.uncertainty = uncertainty; self.function = function; self.greedy = greedy
-    }
-    /// This summary with the subset model's steps, whether they were the budget, and whether
-    /// DeepCore's rules were used.
-    public func with(steps: Int, budget: Bool, deepCoreRules: Bool) -> CoresetSummary {
-        var s = self
-        s.steps = steps; s.stepBudget = budget; s.deepCoreRules = deepCoreRules
-        return s
+        self.steps = steps; self.stepBudget = stepBudget; self.deepCoreRules = deepCoreRules
     }
     enum CodingKeys: String, CodingKey {
         case method, fraction, balanced, model, seed, epochs, selected, weighted, uncertainty, function, greedy

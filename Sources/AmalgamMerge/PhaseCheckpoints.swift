@@ -19,10 +19,10 @@ public struct PhaseRecord: Codable, Sendable {
     /// their sums differently across threads, so the same seed at 1 and 2 threads gives slightly
     /// different floats that training then amplifies (ResNet-20, one epoch on 2,000 images: test
     /// loss 2.18775 at 1 thread, 2.18800 at 2; identical across runs at either count).
+    public var threads: Int?
     /// False when ``PhaseCheckpoints/load(seed:phase:run:into:weightsOptional:)`` returned the
     /// record without weights (never written to disk).
     public var weightsLoaded = true
-    public var threads: Int?
     enum CodingKeys: String, CodingKey { case run, testAccuracy, seconds, validationAccuracy, diagnostics, threads }
     public init(run: String, testAccuracy: Double, seconds: Double, validationAccuracy: Double? = nil, diagnostics: MergeDiagnostics? = nil,
                 threads: Int? = Threading.threads) {

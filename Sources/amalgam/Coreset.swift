@@ -89,8 +89,8 @@ struct CoresetCommand: ParsableCommand {
                                          selectionEpochs: selectionEpochs, epochs: epochs, selected: coreset.indices.count, trainExamples: train.count,
                                          weighted: coreset.weights != nil, testAccuracy: accuracy, selectionSeconds: selectionSeconds, trainSeconds: trainSeconds,
                                          selectionModelSeconds: features?.trainingSeconds ?? 0, selectionModelCached: features?.cached ?? false,
-                                         uncertainty: uncertainty.rawValue, function: function.rawValue, greedy: greedy.rawValue)
-                            .with(steps: subsetSteps, budget: steps != nil, deepCoreRules: deepcoreRules), to: out + "/summary.json")
+                                         uncertainty: uncertainty.rawValue, function: function.rawValue, greedy: greedy.rawValue,
+                                         steps: subsetSteps, stepBudget: steps != nil, deepCoreRules: deepcoreRules), to: out + "/summary.json")
             experiment.removeStates()
             console.line(String(format: "test accuracy %.4f (subset of %d, %.1f s training) → %@/summary.json", accuracy, coreset.indices.count, trainSeconds, out))
             try common.emitFile(out + "/summary.json")
