@@ -78,7 +78,7 @@ final class PruneCLITests: XCTestCase {
         try requireTextData()
         let pr = cli.tempDir()
         let p = try cli.run(["prune", "--model", SentenceEncoder.locate(nil), "--task", "embedding", "--constraint", "0.7", "--samples", "32",
-                             "--batch-size", "16", "--no-tune", "--train-per-novel", "8", "--test-per-novel", "2", "--quiet", "--out", pr])
+                             "--batch-size", "16", "--no-tune", "--train-per-novel", "8", "--test-per-novel", "2", "--validation-per-novel", "3", "--quiet", "--out", pr])
         XCTAssertEqual(p.status, 0, p.stderr)
         let s = try summary(pr)
         XCTAssertEqual(s["before"] as! Double, 1, accuracy: 1e-5)   // the unpruned model against itself

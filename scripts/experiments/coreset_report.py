@@ -31,9 +31,13 @@ for path in glob.glob(os.path.join(root, "f*", "*", "seed*", "summary.json")):
     seeds.setdefault((method, fraction), {})[int(parts[-2][4:])] = d["test_accuracy"]
     if not d.get("selection_model_cached", True) and d.get("selection_model_seconds"):
         model_secs.append(d["selection_model_seconds"])
+failed = {}   # runs that stopped with an error (failed.txt, e.g. a NaN loss): counted, never averaged
+for path in glob.glob(os.path.join(root, "f*", "*", "seed*", "failed.txt")):
+    parts = path.split(os.sep)
+    failed.setdefault((parts[-3], float(parts[-4][1:])), []).append(parts[-2])
 full = rows.get("uniform", {}).pop(1.0, None)
 fractions = sorted({f for m in rows.values() for f in m})
-order = ["uniform"] + sorted(m for m in rows if m != "uniform")
+order = ["uniform"] + sorted({m for m in rows if m != "uniform"} | {m for m, _ in failed})
 
 
 def stats(m, f):
@@ -66,25 +70,29 @@ for i, k in enumerate(ranked):   # Holm's step-down adjusted p-values
 print("| method | " + " | ".join(f"{f * 100:g}%" for f in fractions) + " | selection s (mean) |")
 print("|---|" + "---|" * len(fractions) + "---|")
 for m in order:
-    if m not in rows:
+    if m not in rows and not any(k[0] == m for k in failed):
         continue
     cells, secs = [], []
     for f in fractions:
         s = stats(m, f)
-        secs += [t for _, t in rows[m].get(f, [])]
+        secs += [t for _, t in rows.get(m, {}).get(f, [])]
+        lost = failed.get((m, f), [])
+        lost = f" ({len(lost)} diverged)" if lost else ""
         if s is None:
-            cells.append("–")
+            cells.append("–" + lost)
             continue
         mark = ""
         if (m, f) in holm and holm[(m, f)] < 0.05:
             mark = " **▲**" if tests[(m, f)][0] > 0 else " ▼"
         n = "" if s[2] == 3 else f" (n={s[2]})"
-        cells.append(f"{s[0]:.4f} ± {s[1]:.4f}{n}{mark}")
-    print(f"| {m} | " + " | ".join(cells) + f" | {statistics.mean(secs):.1f} |")
+        cells.append(f"{s[0]:.4f} ± {s[1]:.4f}{n}{mark}{lost}")
+    print(f"| {m} | " + " | ".join(cells) + f" | {statistics.mean(secs) if secs else float('nan'):.1f} |")
 if full:
     v = [a for a, _ in full]
     print(f"\nThe full training set (uniform at fraction 1, the same recipe): {statistics.mean(v):.4f} ± "
           f"{statistics.stdev(v) if len(v) > 1 else 0:.4f} over {len(v)} seeds.")
+for (m, f), which in sorted(failed.items()):
+    print(f"\n{m} at {f * 100:g}%: {', '.join(sorted(which))} stopped with an error (see failed.txt); the cell averages the rest.")
 raw = sum(1 for k in tests if tests[k][1] < 0.05)
 print(f"\nPaired t-tests against uniform: {len(tests)} comparisons; {raw} with p < 0.05 uncorrected, "
       f"{sum(1 for k in holm if holm[k] < 0.05)} after Holm–Bonferroni (marked).")

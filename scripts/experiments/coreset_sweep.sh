@@ -6,7 +6,9 @@
 # STEPS=N trains every subset model for exactly N steps instead of EPOCHS epochs (the same
 # compute at every fraction); fraction 1 in FRACTIONS runs uniform only (the full-data row);
 # DEEPCORE=1 runs DeepCore's original rules (`--deepcore-rules`; give it its own OUT); THREADS=N
-# sets every run's kernel threads.
+# sets every run's kernel threads. A run that fails (a subset model whose loss turns NaN) leaves
+# failed.txt (the error) in its directory instead of a summary; the sweep goes on, a rerun does not
+# retry it (the same seed fails the same way), and the report counts it as diverged.
 #   MODEL=mlp SEEDS="0 1 2" FRACTIONS="0.01 0.1 0.3" scripts/experiments/coreset_sweep.sh [OUT]
 #   MODEL=mlp STEPS=2000 FRACTIONS="0.01 0.1 1" scripts/experiments/coreset_sweep.sh runs/coresets-steps
 set -euo pipefail
@@ -26,9 +28,11 @@ for f in $FRACTIONS; do
     [ "$m" = submodular ] && extra=(--function "$variant")
     for s in $SEEDS; do
       dir="$OUT/$MODEL/f$f/${spec/:/-}/seed$s"
-      [ -f "$dir/summary.json" ] && continue
-      $A coreset --method "$m" "${extra[@]}" --fraction "$f" --model "$MODEL" --selection-epochs "$SEL" "${BUDGET[@]}" \
-        --seed "$s" --out "$dir" --cache "$OUT/$MODEL/selection-models" --quiet ${THREADS:+--threads $THREADS}
+      [ -f "$dir/summary.json" ] || [ -f "$dir/failed.txt" ] && continue
+      if ! $A coreset --method "$m" "${extra[@]}" --fraction "$f" --model "$MODEL" --selection-epochs "$SEL" "${BUDGET[@]}" \
+        --seed "$s" --out "$dir" --cache "$OUT/$MODEL/selection-models" --quiet ${THREADS:+--threads $THREADS} 2> "$OUT/stderr.tmp"; then
+        mkdir -p "$dir"; mv "$OUT/stderr.tmp" "$dir/failed.txt"; echo "$dir FAILED: $(tail -1 "$dir/failed.txt")"; continue
+      fi
       echo "$dir $(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['test_accuracy'], round(d['selection_seconds'],1))" "$dir/summary.json")"
     done
   done
