@@ -141,8 +141,16 @@ final class LayerTests: XCTestCase {
             do { _ = try body(); return "" } catch { return "\(error)" }
         }
         XCTAssertTrue(message { try Linear(4, 3, using: &rng)(Tensor.zeros([2, 5])) }.contains("Linear(4→3) expected input […, 4], got [2, 5]"))
-        XCTAssertTrue(message { try Conv2d(3, 8, kernelSize: 3, using: &rng)(Tensor.zeros([1, 1, 28, 28])) }.contains("Conv2d(3→8) expected input [N, 3, H, W], got [1, 1, 28, 28]"))
-        XCTAssertTrue(message { try Conv2d(1, 8, kernelSize: 5, using: &rng)(Tensor.zeros([1, 1, 3, 3])) }.contains("kernel 5×5"))
+        // The convolution's shape errors are the layer's, before any backend runs: the same
+        // message on oneDNN and on OpenBLAS (a grouped one with channels not matching its groups too).
+        for backend in Backend.allCases where backend != .oneDNN || Backend.available {
+            Backend.with(backend) {
+                XCTAssertTrue(message { try Conv2d(3, 8, kernelSize: 3, using: &rng)(Tensor.zeros([1, 1, 28, 28])) }.contains("Conv2d(3→8) expected input [N, 3, H, W], got [1, 1, 28, 28]"), "\(backend)")
+                XCTAssertTrue(message { try Conv2d(1, 8, kernelSize: 5, using: &rng)(Tensor.zeros([1, 1, 3, 3])) }.contains("kernel 5×5"), "\(backend)")
+                XCTAssertTrue(message { try Conv2d(4, 8, kernelSize: 3, padding: 1, dilation: 4, using: &rng)(Tensor.zeros([1, 4, 5, 5])) }.contains("dilated kernel"), "\(backend)")
+                XCTAssertTrue(message { try Conv2d(8, 8, kernelSize: 3, groups: 4, using: &rng)(Tensor.zeros([1, 6, 9, 9])) }.contains("Conv2d(8→8) expected input [N, 8, H, W], got [1, 6, 9, 9]"), "\(backend)")
+            }
+        }
         XCTAssertTrue(message { try BatchNorm2d(4)(Tensor.zeros([2, 3, 4, 4])) }.contains("BatchNorm2d(4)"))
         XCTAssertTrue(message { try BatchNorm1d(4)(Tensor.zeros([1, 4])) }.contains("more than one value per channel"))
         XCTAssertTrue(message { try LayerNorm(8)(Tensor.zeros([2, 7])) }.contains("LayerNorm"))
