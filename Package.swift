@@ -56,7 +56,7 @@ let package = Package(
         // Network merging (Pašen & Boža 2022): wide student, hard-concrete gates, pruning, the budget experiment.
         .target(name: "AmalgamMerge", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Sparse generalized linear models (skglm): Float64 design matrices, datafits, penalties, solvers, estimators.
-        .target(name: "AmalgamGLM", exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "AmalgamGLM", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Feature diversity (Nayman et al. 2022): PCA and clustering scores, linear probes, rank correlations.
         .target(name: "AmalgamDiversity", dependencies: ["AmalgamCore", "AmalgamFormats", "AmalgamNN", "AmalgamData", "AmalgamLinalg"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Coreset selection (DeepCore's methods, corrected): budgets, scores, k-center, herding, submodular greedy.

@@ -50,9 +50,13 @@ public final class GeneralizedLinearEstimator<F: LipschitzDatafit, P: Penalty> {
     @discardableResult
     public func fit<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> Self {
         let w0 = warmStart && coef.count == X.columnCount ? coef : nil
-        let s = try solver.solve(X, y, datafit: datafit, penalty: penalty, w0: w0, intercept0: w0 == nil ? 0 : intercept)
-        coef = s.coef; intercept = s.intercept; stopCrit = s.stopCrit; nIter = s.nIter; objective = s.objective; converged = s.converged
+        setSolution(try solver.solve(X, y, datafit: datafit, penalty: penalty, w0: w0, intercept0: w0 == nil ? 0 : intercept))
         return self
+    }
+
+    /// Stores a solution as the fitted attributes (a fit by another solver, e.g. ``GramCD``).
+    func setSolution(_ s: GLMSolution) {
+        coef = s.coef; intercept = s.intercept; stopCrit = s.stopCrit; nIter = s.nIter; objective = s.objective; converged = s.converged
     }
 
     /// Xw + b.
@@ -71,10 +75,36 @@ public struct FitOptions: Sendable {
     public var maxEpochs = 50_000
     public var p0 = 10
     public var warmStart = false
-    public init(fitIntercept: Bool = true, tol: Double = 1e-4, maxIter: Int = 50, maxEpochs: Int = 50_000, p0: Int = 10, warmStart: Bool = false) {
+    /// Least-squares estimators only: solve on the Gram matrix (``GramCD``) instead of the
+    /// design's columns (``AndersonCD``), as scikit-learn's `precompute`.
+    public var precompute = Precompute.auto
+    public init(fitIntercept: Bool = true, tol: Double = 1e-4, maxIter: Int = 50, maxEpochs: Int = 50_000, p0: Int = 10, warmStart: Bool = false,
+                precompute: Precompute = .auto) {
         self.fitIntercept = fitIntercept; self.tol = tol; self.maxIter = maxIter; self.maxEpochs = maxEpochs; self.p0 = p0; self.warmStart = warmStart
+        self.precompute = precompute
     }
     var solver: AndersonCD { AndersonCD(tol: tol, maxIter: maxIter, maxEpochs: maxEpochs, p0: p0, fitIntercept: fitIntercept) }
+}
+
+/// Whether a least-squares fit works on the Gram matrix (scikit-learn's `precompute`).
+public enum Precompute: String, Sendable, CaseIterable {
+    /// ``GramCD`` for a dense design with more samples than features and at most 2,048 features
+    /// (G = X_cᵀX_c/n costs O(np²) once, then an epoch costs O(p²) at most instead of O(np));
+    /// ``AndersonCD`` otherwise (sparse designs, p ≥ n, wide designs).
+    case auto
+    /// Always ``GramCD`` (up to ``GramCD/maxFeatures`` features).
+    case always
+    /// Always ``AndersonCD``.
+    case never
+
+    /// The choice for an n × p design.
+    public func usesGram<X: DesignMatrix>(_ X: X) -> Bool {
+        switch self {
+        case .always: return true
+        case .never: return false
+        case .auto: return X is DenseMatrix && X.rowCount > X.columnCount && X.columnCount <= 2_048
+        }
+    }
 }
 
 /// A fitted linear model's attributes (scikit-learn names).
@@ -101,8 +131,18 @@ public class QuadraticEstimator<P: Penalty>: LinearModel {
     /// Fits with `penalty` under the current options.
     func fit<X: DesignMatrix>(_ X: X, _ y: [Double], penalty: P) throws {
         model.penalty = penalty; model.solver = options.solver; model.warmStart = options.warmStart
-        try model.fit(X, y)
+        usedGram = options.precompute.usesGram(X)
+        if usedGram {
+            let w0 = options.warmStart && model.coef.count == X.columnCount ? model.coef : nil
+            var gram = GramCD(tol: options.tol, maxEpochs: options.maxEpochs, fitIntercept: options.fitIntercept)
+            gram.score = model.solver.score
+            try model.setSolution(gram.solve(X, y, penalty: penalty, w0: w0))
+        } else {
+            try model.fit(X, y)
+        }
     }
+    /// Whether the last fit ran on the Gram matrix (``Precompute``).
+    public private(set) var usedGram = false
     /// Xw + b.
     public func predict<X: DesignMatrix>(_ X: X) -> [Double] { model.decisionFunction(X) }
     public var coef: [Double] { model.coef }

@@ -353,6 +353,95 @@ final class SolverTests: XCTestCase {
         }
     }
 
+    /// GramCD (least squares on the Gram matrix) reaches AndersonCD's solution: the same
+    /// coefficients and objective, and a violation recomputed from the returned coefficients'
+    /// residual within tol — with and without intercept, for L1, elastic net and MCP, on the real
+    /// tables and on diabetes with shifted columns (one shifted by 10⁶ standard deviations, where
+    /// centring by XᵀX/n − x̄x̄ᵀ would cancel every digit). A warm start at the solution takes no
+    /// epoch.
+    func testGramCDReachesAndersonCDsSolutionWithAVerifiedViolation() throws {
+        // (name, design, targets, the design AndersonCD is run on, its columns' shifts)
+        var designs: [(String, DenseMatrix, [Double], DenseMatrix, [Double])] = []
+        for name in ["diabetes", "breast_cancer", "prostate", "heart_scale"] {
+            let (X, y) = try table(name)
+            designs.append((name, X, y, X, [Double](repeating: 0, count: X.columnCount)))
+        }
+        // Diabetes' columns have standard deviation 0.0476: shifts of 20 and 10⁶ deviations.
+        // AndersonCD runs on the unshifted design (the same w, the intercept moved by −Σ c_j w_j).
+        let (D, dy) = try table("diabetes")
+        let shifts = (0..<D.columnCount).map { (j: Int) -> Double in (j == 0 ? 1e6 : 20) * 0.0476 * Double(j + 1) }
+        var shifted = D.values
+        for j in 0..<D.columnCount { for i in 0..<D.rowCount { shifted[j * D.rowCount + i] += shifts[j] } }
+        designs.append(("diabetes shifted", try DenseMatrix(rows: D.rowCount, columns: D.columnCount, columnMajor: shifted), dy, D, shifts))
+        for (name, X, y, reference, shift) in designs {
+            let n = Double(y.count)
+            for fi in name.hasSuffix("shifted") ? [true] : [true, false] {
+                let amax = try Lasso.alphaMax(reference, y, fitIntercept: fi)
+                for ratio in [1e-1, 1e-3] {
+                    let alpha = amax * ratio, tol = 1e-10 * alpha
+                    func check<P: Penalty>(_ penalty: P, _ label: String) throws {
+                        let what = "\(name) \(label) α_max·\(ratio) intercept \(fi)"
+                        var gram = GramCD(tol: tol, fitIntercept: fi)
+                        gram.score = penalty.needsFixpointScore ? .fixpoint : .subdiff
+                        let g = try gram.solve(X, y, penalty: penalty)
+                        let a = try AndersonCD(tol: tol, maxIter: 1000, fitIntercept: fi).solve(reference, y, datafit: Quadratic(), penalty: penalty)
+                        let aIntercept = a.intercept - zip(shift, a.coef).map { $0 * $1 }.reduce(0, +)
+                        let d = zip(X.multiply(g.coef), y).map { ($0 + g.intercept - $1) / n }
+                        let grad = X.transposeMultiply(d)
+                        var worst = fi ? abs(d.reduce(0, +)) : 0
+                        for j in 0..<X.columnCount { worst = max(worst, penalty.subdifferentialDistance(g.coef[j], gradient: grad[j], j)) }
+                        if label != "mcp" { XCTAssertLessThanOrEqual(abs(g.objective - a.objective), 1e-9 * abs(a.objective), "\(what): \(g.objective) vs \(a.objective)") }
+                        if name.hasSuffix("shifted") {
+                            // The violation recomputed in uncentred coordinates has a rounding floor
+                            // of about 1e-16 × 10⁶ × 0.0476 × |w₀| here, above tol: only the
+                            // solution is compared (below), and GramCD stops at that floor.
+                            XCTAssertLessThan(g.epochs, 5_000, what)
+                        } else {
+                            XCTAssertTrue(g.converged && a.converged, what)
+                            XCTAssertLessThanOrEqual(worst, tol, "\(what): recomputed violation \(worst)")
+                            XCTAssertEqual(g.stopCrit, worst, accuracy: tol, what)
+                            let warm = try gram.solve(X, y, penalty: penalty, w0: g.coef)
+                            XCTAssertEqual(warm.epochs, 0, what)
+                        }
+                        if !penalty.needsFixpointScore && label != "mcp" {
+                            let scale = max(1, a.coef.map(abs).max()!)
+                            XCTAssertLessThan(zip(g.coef, a.coef).map { abs($0 - $1) }.max()! / scale, 1e-6, what)
+                            XCTAssertEqual(g.intercept, aIntercept, accuracy: 1e-6 * max(1, abs(aIntercept)), what)
+                        }
+                    }
+                    try check(L1(alpha: alpha), "lasso")
+                    try check(L1L2(alpha: 2 * alpha, l1Ratio: 0.5), "elastic net")
+                    try check(MCP(alpha: alpha, gamma: 3), "mcp")
+                }
+            }
+        }
+    }
+
+    /// The estimators choose the Gram matrix as scikit-learn's `precompute` does: `.auto` for a
+    /// dense design with more samples than features, never for a sparse one; `.always` and
+    /// `.never` force it; every choice gives the same fit. A design wider than GramCD's limit is
+    /// refused with the reason.
+    func testEstimatorsChooseTheGramMatrixForTallDenseDesignsWithTheSameFit() throws {
+        let (X, y) = try table("breast_cancer")
+        let alpha = try Lasso.alphaMax(X, y) / 100
+        let auto = try Lasso(alpha: alpha, options: FitOptions(tol: 1e-12)).fit(X, y)
+        XCTAssertTrue(auto.usedGram)
+        let sparse = try Lasso(alpha: alpha, options: FitOptions(tol: 1e-12)).fit(SparseMatrix(X), y)
+        XCTAssertFalse(sparse.usedGram)
+        let never = try Lasso(alpha: alpha, options: FitOptions(tol: 1e-12, precompute: .never)).fit(X, y)
+        XCTAssertFalse(never.usedGram)
+        let always = try Lasso(alpha: alpha, options: FitOptions(tol: 1e-12, precompute: .always)).fit(SparseMatrix(X), y)
+        XCTAssertTrue(always.usedGram)
+        for m in [sparse, never, always] {
+            XCTAssertLessThan(zip(m.coef, auto.coef).map { abs($0 - $1) }.max()!, 1e-8)
+            XCTAssertEqual(m.intercept, auto.intercept, accuracy: 1e-8)
+        }
+        let wide = try SparseMatrix(rows: 2, columns: GramCD.maxFeatures + 1, triplets: [(0, 0, 1), (1, 1, 2)])
+        XCTAssertThrowsError(try GramCD().solve(wide, [1, 2], penalty: L1(alpha: 0.1))) { e in
+            XCTAssertTrue("\(e)".contains("8193 features") && "\(e)".contains("AndersonCD"), "\(e)")
+        }
+    }
+
     func testNonConvexPenaltiesNeedTheFixpointScoreAndMCPApproachesLasso() throws {
         let (X, y) = try table("diabetes")
         let amax = try Lasso.alphaMax(X, y)
