@@ -178,8 +178,20 @@ case "glm":
         FileHandle.standardError.write(Data("glm needs --data FILE --estimator lasso|enet|mcp|logreg\n".utf8)); exit(2)
     }
     let ratio = option("--alpha-ratio", 0.1), tol = option("--tol", 1e-6), repeats = Int(option("--repeat", 5))
+    // --precompute auto|always|never: the least-squares estimators' choice of GramCD (default auto, as Lasso() makes it).
+    guard let precompute = Precompute(rawValue: text("--precompute") ?? "auto") else {
+        FileHandle.standardError.write(Data("--precompute must be auto, always or never\n".utf8)); exit(2)
+    }
+    var usedGram = false
     func bench<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> (first: Double, median: Double, stop: Double, nnz: Int, objective: Double, solution: GLMSolution) {
         let solver = AndersonCD(tol: tol, maxIter: 1000)
+        usedGram = est != "logreg" && precompute.usesGram(X)
+        func leastSquares<P: Penalty>(_ penalty: P) throws -> GLMSolution {
+            guard usedGram else { return try solver.solve(X, y, datafit: Quadratic(), penalty: penalty) }
+            var gram = GramCD(tol: tol)
+            gram.score = solver.score
+            return try gram.solve(X, y, penalty: penalty)
+        }
         // α_max is computed once, outside the timed fits (as the Python side does).
         let amax = try Lasso.alphaMax(X, y)
         let labels = est == "logreg" ? try SparseLogisticRegression.signedLabels(y).labels : y
@@ -188,9 +200,9 @@ case "glm":
             let start = now()
             let sol: GLMSolution
             switch est {
-            case "lasso": sol = try solver.solve(X, y, datafit: Quadratic(), penalty: L1(alpha: amax * ratio))
-            case "enet": sol = try solver.solve(X, y, datafit: Quadratic(), penalty: L1L2(alpha: amax / 0.5 * ratio, l1Ratio: 0.5))
-            case "mcp": sol = try solver.solve(X, y, datafit: Quadratic(), penalty: MCP(alpha: amax * ratio, gamma: 3))
+            case "lasso": sol = try leastSquares(L1(alpha: amax * ratio))
+            case "enet": sol = try leastSquares(L1L2(alpha: amax / 0.5 * ratio, l1Ratio: 0.5))
+            case "mcp": sol = try leastSquares(MCP(alpha: amax * ratio, gamma: 3))
             case "logreg": sol = try ProxNewton(tol: tol, maxIter: 1000).solve(X, labels, datafit: Logistic(), penalty: L1(alpha: amaxLog * ratio))
             default: FileHandle.standardError.write(Data("unknown estimator \(est)\n".utf8)); exit(2)
             }
@@ -209,8 +221,8 @@ case "glm":
         let json = "{\"coef\": [" + r.solution.coef.map(digits).joined(separator: ", ") + "], \"intercept\": " + digits(r.solution.intercept) + "}\n"
         try json.write(toFile: coefPath, atomically: true, encoding: .utf8)
     }
-    print(String(format: "{\"side\": \"amalgam\", \"workload\": \"glm\", \"estimator\": \"%@\", \"alpha_ratio\": %g, \"first_seconds\": %.6g, \"seconds\": %.6g, \"stop_crit\": %.3g, \"nnz\": %d, \"objective\": %.17g, \"converged\": %@, \"outer_iterations\": %d, \"epochs\": %d}",
-                 est, ratio, r.first, r.median, r.stop, r.nnz, r.objective, r.solution.converged ? "true" : "false", r.solution.nIter, r.solution.epochs))
+    print(String(format: "{\"side\": \"amalgam\", \"workload\": \"glm\", \"estimator\": \"%@\", \"solver\": \"%@\", \"alpha_ratio\": %g, \"first_seconds\": %.6g, \"seconds\": %.6g, \"stop_crit\": %.3g, \"nnz\": %d, \"objective\": %.17g, \"converged\": %@, \"outer_iterations\": %d, \"epochs\": %d}",
+                 est, est == "logreg" ? "prox-newton" : (usedGram ? "gram-cd" : "anderson-cd"), ratio, r.first, r.median, r.stop, r.nnz, r.objective, r.solution.converged ? "true" : "false", r.solution.nIter, r.solution.epochs))
     exit(0)
 default:
     FileHandle.standardError.write(Data("unknown workload \(workload)\n".utf8))

@@ -35,7 +35,7 @@ public protocol DesignMatrix {
 
 extension DesignMatrix {
     /// X·w, shape [n].
-    public func multiply(_ w: [Double]) -> [Double] {
+    @inlinable public func multiply(_ w: [Double]) -> [Double] {
         precondition(w.count == columnCount)
         var out = [Double](repeating: 0, count: rowCount)
         for j in 0..<columnCount where w[j] != 0 {
@@ -46,7 +46,7 @@ extension DesignMatrix {
     }
 
     /// Xᵀ·v, shape [p].
-    public func transposeMultiply(_ v: [Double]) -> [Double] {
+    @inlinable public func transposeMultiply(_ v: [Double]) -> [Double] {
         precondition(v.count == rowCount)
         return v.withUnsafeBufferPointer { vp in (0..<columnCount).map { columnDot($0, vp.baseAddress!) } }
     }

@@ -137,7 +137,11 @@ def fit_amalgam(est, path, ratio, tol, coef_file):
     r = json.loads(out.stdout.strip().splitlines()[-1])
     sol = json.load(open(coef_file))
     import numpy as np
+    AMALGAM_SOLVER[0] = r.get("solver", "anderson-cd")
     return r["seconds"], r["first_seconds"], np.array(sol["coef"]), float(sol["intercept"])
+
+
+AMALGAM_SOLVER = [None]  # the solver the last Amalgam call reported (gram-cd, anderson-cd, prox-newton)
 
 
 def make_skglm(est, alpha, tol):
@@ -146,6 +150,21 @@ def make_skglm(est, alpha, tol):
             "enet": lambda: ElasticNet(alpha=alpha, l1_ratio=L1_RATIO, tol=tol, max_iter=1000, max_epochs=100_000),
             "mcp": lambda: MCPRegression(alpha=alpha, gamma=GAMMA, tol=tol, max_iter=1000, max_epochs=100_000),
             "logreg": lambda: SparseLogisticRegression(alpha=alpha, tol=tol, max_iter=1000, max_epochs=100_000)}[est]()
+
+
+def fit_skglm_gram(est, alpha, tol, X, y):
+    """skglm's GramCD (default: greedy coordinate choice) on a dense least-squares row. It
+    ignores fit_intercept, so the intercept is fitted as a user would: X and y centred inside the
+    timed call, b = ȳ − x̄ᵀw afterwards."""
+    import numpy as np
+    from skglm.penalties import L1, L1_plus_L2, MCPenalty
+    from skglm.solvers import GramCD
+    penalty = {"lasso": lambda: L1(alpha), "enet": lambda: L1_plus_L2(alpha, L1_RATIO), "mcp": lambda: MCPenalty(alpha, GAMMA)}[est]()
+    t = time.perf_counter()
+    xm, ym = X.mean(axis=0), y.mean()
+    w = GramCD(tol=tol, max_iter=100_000, fit_intercept=False).solve(np.asfortranarray(X - xm), y - ym, None, penalty)[0]
+    b = ym - xm @ w
+    return time.perf_counter() - t, np.asarray(w, dtype=float), float(b)
 
 
 def make_celer(est, alpha, tol):
@@ -219,6 +238,8 @@ def run(a):
             continue
         if a.only and a.only not in f"{name} {est} {ratio}":
             continue
+        if a.dense_least_squares and (est == "logreg" or path.endswith(".svm") or path.endswith(".libsvm")):
+            continue
         X, y = load(path)
         n = len(y)
         alpha = alpha_max(est, X, y) * ratio
@@ -232,6 +253,8 @@ def run(a):
             first_calls.append(first)
             return sec, w, b
         fits = {"amalgam": amalgam_at, "skglm": lambda tol: fit_python(make_skglm(est, alpha, tol), X, y)}
+        if a.gram and est in ("lasso", "enet", "mcp") and not hasattr(X, "tocsc"):
+            fits["skglm-gram"] = lambda tol: fit_skglm_gram(est, alpha, tol, X, y)
         if make_celer(est, alpha, 1e-4) is not None:
             fits["celer"] = lambda tol: fit_python(make_celer(est, alpha, tol), X, y)
         solvers = ["liblinear", "saga"] if est == "logreg" else [] if est == "mcp" else ["cd"]
@@ -239,7 +262,7 @@ def run(a):
             fits[f"sklearn-{solver}"] = lambda tol, solver=solver: fit_python(make_sklearn(est, alpha, tol, n, solver), X, y)
         # Calibration (first calls included): Amalgam and skglm stop on the KKT violation itself,
         # the others on a duality gap.
-        sides = {s: calibrate(s, fit, [target, target / 10, target / 100] if s in ("amalgam", "skglm") else DUALITY_GAP_TOLS,
+        sides = {s: calibrate(s, fit, [target, target / 10, target / 100] if s in ("amalgam", "skglm", "skglm-gram") else DUALITY_GAP_TOLS,
                               target, X, y, est, alpha) for s, fit in fits.items()}
         del first_calls[:]  # the timed rounds' first calls are the ones reported
         # Interleaved timing rounds at the calibrated tolerances.
@@ -264,6 +287,7 @@ def run(a):
                 c["nnz"] = int(np.count_nonzero(w))
         if first_calls:
             sides["amalgam"]["first_seconds"] = first_calls[0]  # the first call of a fresh process
+        sides["amalgam"]["solver"] = AMALGAM_SOLVER[0]
         row = {"problem": name, "shape": list(X.shape), "estimator": est, "alpha_ratio": ratio, "alpha": alpha,
                "target_kkt": target, "rounds": a.rounds, "sides": sides}
         rows.append(row)
@@ -324,6 +348,29 @@ def table(path):
     return "\n".join(out)
 
 
+def gram_table(path):
+    """The dense least-squares rows with skglm's GramCD beside its AndersonCD."""
+    out = ["| problem | model | α/α_max | target KKT | Amalgam ms (solver) | skglm AndersonCD ms | skglm GramCD ms | celer ms | scikit-learn cd ms "
+           "| skglm-A ÷ A | skglm-G ÷ A | celer ÷ A | sklearn ÷ A |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for line in open(path):
+        r = json.loads(line)
+        s = r["sides"]
+        a = s["amalgam"]
+
+        def cell(c):
+            if c is None:
+                return "–"
+            return ms(c["seconds"]) if c.get("reached") and "seconds" in c else "not reached"
+
+        def ratio(c):
+            return f"{c['seconds'] / a['seconds']:.2f}" if c and c.get("reached") and "seconds" in c and a.get("seconds") else "–"
+        sk = s.get("sklearn-cd")
+        out.append(f"| {r['problem']} | {r['estimator']} | {r['alpha_ratio']:g} | {r['target_kkt']:.2g} | {cell(a)} ({a.get('solver', '?')}) "
+                   f"| {cell(s.get('skglm'))} | {cell(s.get('skglm-gram'))} | {cell(s.get('celer'))} | {cell(sk)} "
+                   f"| {ratio(s.get('skglm'))} | {ratio(s.get('skglm-gram'))} | {ratio(s.get('celer'))} | {ratio(sk)} |")
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="/tmp/glm-data")
@@ -332,9 +379,11 @@ def main():
     ap.add_argument("--out", help="JSONL of raw results, appended row by row; rows already there are skipped (resumable)")
     ap.add_argument("--only", help="run only rows whose 'problem estimator ratio' contains this text")
     ap.add_argument("--table", help="print the markdown table from a JSONL file and exit")
+    ap.add_argument("--gram", action="store_true", help="also time skglm's GramCD on the dense least-squares rows")
+    ap.add_argument("--dense-least-squares", action="store_true", help="run only the dense least-squares rows (where Amalgam may choose GramCD)")
     a = ap.parse_args()
     if a.table:
-        print(table(a.table))
+        print(gram_table(a.table) if a.gram else table(a.table))
         return
     run(a)
 
