@@ -184,13 +184,11 @@ case "glm":
     }
     var usedGram = false
     func bench<X: DesignMatrix>(_ X: X, _ y: [Double]) throws -> (first: Double, median: Double, stop: Double, nnz: Int, objective: Double, solution: GLMSolution) {
-        let solver = AndersonCD(tol: tol, maxIter: 1000)
-        usedGram = est != "logreg" && precompute.usesGram(X)
+        let options = FitOptions(tol: tol, maxIter: 1000, precompute: precompute)   // what Lasso(options:) solves with
         func leastSquares<P: Penalty>(_ penalty: P) throws -> GLMSolution {
-            guard usedGram else { return try solver.solve(X, y, datafit: Quadratic(), penalty: penalty) }
-            var gram = GramCD(tol: tol)
-            gram.score = solver.score
-            return try gram.solve(X, y, penalty: penalty)
+            let fitted = try options.solveLeastSquares(X, y, penalty: penalty)
+            usedGram = fitted.usedGram
+            return fitted.solution
         }
         // α_max is computed once, outside the timed fits (as the Python side does).
         let amax = try Lasso.alphaMax(X, y)

@@ -84,6 +84,20 @@ public struct FitOptions: Sendable {
         self.precompute = precompute
     }
     var solver: AndersonCD { AndersonCD(tol: tol, maxIter: maxIter, maxEpochs: maxEpochs, p0: p0, fitIntercept: fitIntercept) }
+
+    /// Least squares with `penalty` as the estimators solve it: ``GramCD`` where `precompute`
+    /// chooses the Gram matrix for this design, ``AndersonCD`` otherwise (both with these
+    /// options), from `w0` (and, on AndersonCD, `intercept0`).
+    public func solveLeastSquares<X: DesignMatrix, P: Penalty>(_ X: X, _ y: [Double], penalty: P, w0: [Double]? = nil,
+                                                               intercept0: Double = 0) throws -> (solution: GLMSolution, usedGram: Bool) {
+        let anderson = solver
+        guard precompute.usesGram(X) else {
+            return (try anderson.solve(X, y, datafit: Quadratic(), penalty: penalty, w0: w0, intercept0: intercept0), false)
+        }
+        var gram = GramCD(tol: tol, maxEpochs: maxEpochs, fitIntercept: fitIntercept)
+        gram.score = anderson.score
+        return (try gram.solve(X, y, penalty: penalty, w0: w0), true)
+    }
 }
 
 /// Whether a least-squares fit works on the Gram matrix (scikit-learn's `precompute`).
@@ -131,15 +145,10 @@ public class QuadraticEstimator<P: Penalty>: LinearModel {
     /// Fits with `penalty` under the current options.
     func fit<X: DesignMatrix>(_ X: X, _ y: [Double], penalty: P) throws {
         model.penalty = penalty; model.solver = options.solver; model.warmStart = options.warmStart
-        usedGram = options.precompute.usesGram(X)
-        if usedGram {
-            let w0 = options.warmStart && model.coef.count == X.columnCount ? model.coef : nil
-            var gram = GramCD(tol: options.tol, maxEpochs: options.maxEpochs, fitIntercept: options.fitIntercept)
-            gram.score = model.solver.score
-            try model.setSolution(gram.solve(X, y, penalty: penalty, w0: w0))
-        } else {
-            try model.fit(X, y)
-        }
+        let w0 = options.warmStart && model.coef.count == X.columnCount ? model.coef : nil
+        let fitted = try options.solveLeastSquares(X, y, penalty: penalty, w0: w0, intercept0: w0 == nil ? 0 : model.intercept)
+        model.setSolution(fitted.solution)
+        usedGram = fitted.usedGram
     }
     /// Whether the last fit ran on the Gram matrix (``Precompute``).
     public private(set) var usedGram = false

@@ -58,8 +58,7 @@ public struct GramCD: Sendable {
         let invN = 1 / Double(n)
 
         // Means, centred targets, G and q.
-        let ones = [Double](repeating: 1, count: n)
-        let means: [Double] = fitIntercept ? ones.withUnsafeBufferPointer { o in (0..<p).map { X.columnDot($0, o.baseAddress!) * invN } } : [Double](repeating: 0, count: p)
+        let means = fitIntercept ? X.transposeMultiply([Double](repeating: 1, count: n)).map { $0 * invN } : [Double](repeating: 0, count: p)
         var yMean = 0.0
         if fitIntercept { for v in y { yMean += v }; yMean *= invN }
         let yc = y.map { $0 - yMean }
@@ -69,28 +68,22 @@ public struct GramCD: Sendable {
 
         var w = start
         var grad = [Double](repeating: 0, count: p)
-        func gramGradient() {
-            // ∇ = Gw − q (G symmetric, column-major = row-major).
+        // start + Σ_k G_jk·v_k over the non-zero v_k (G symmetric: row j = column j).
+        func gramRow(_ j: Int, _ v: [Double], from start: Double) -> Double {
             G.withUnsafeBufferPointer { g in
-                for j in 0..<p {
-                    var s = -q[j]
-                    let row = g.baseAddress! + j * p
-                    for k in 0..<p where w[k] != 0 { s += row[k] * w[k] }
-                    grad[j] = s
-                }
+                var s = start
+                let row = g.baseAddress! + j * p
+                for k in 0..<p where v[k] != 0 { s += row[k] * v[k] }
+                return s
             }
         }
+        func gramGradient() { for j in 0..<p { grad[j] = gramRow(j, w, from: -q[j]) } }   // ∇ = Gw − q
         gramGradient()
         func reducedObjective(_ v: [Double]) -> Double {
             var quad = 0.0, lin = 0.0
-            G.withUnsafeBufferPointer { g in
-                for j in 0..<p where v[j] != 0 {
-                    let row = g.baseAddress! + j * p
-                    var s = 0.0
-                    for k in 0..<p where v[k] != 0 { s += row[k] * v[k] }
-                    quad += v[j] * s
-                    lin += q[j] * v[j]
-                }
+            for j in 0..<p where v[j] != 0 {
+                quad += v[j] * gramRow(j, v, from: 0)
+                lin += q[j] * v[j]
             }
             return 0.5 * quad - lin + penalty.value(v)
         }
@@ -102,6 +95,11 @@ public struct GramCD: Sendable {
                 guard L > 0 else { return 0 }
                 return abs(w[j] - penalty.prox(w[j] - g / L, step: 1 / L, j))
             }
+        }
+        func largestScore(_ g: [Double]) -> Double {
+            var worst = 0.0
+            for j in 0..<p { worst = max(worst, featureScore(j, g[j])) }
+            return worst
         }
         func intercept() -> Double {
             guard fitIntercept else { return 0 }
@@ -115,10 +113,8 @@ public struct GramCD: Sendable {
             let z = X.multiply(w).map { $0 + b }
             var r = [Double](repeating: 0, count: n), sum = 0.0
             for i in 0..<n { r[i] = (z[i] - y[i]) * invN; sum += r[i] }
-            let g = r.withUnsafeBufferPointer { rp in (0..<p).map { X.columnDot($0, rp.baseAddress!) } }
-            var worst = fitIntercept ? abs(sum) : 0
-            for j in 0..<p { worst = max(worst, featureScore(j, g[j])) }
-            return (worst, g, z)
+            let g = X.transposeMultiply(r)
+            return (max(fitIntercept ? abs(sum) : 0, largestScore(g)), g, z)
         }
 
         var checks = 0, epochs = 0, converged = false, floorRounds = 0
@@ -161,9 +157,7 @@ public struct GramCD: Sendable {
                     iterates.removeAll(keepingCapacity: true)
                 }
             }
-            var worst = 0.0
-            for j in 0..<p { worst = max(worst, featureScore(j, grad[j])) }
-            if worst <= tol || epochs == maxEpochs {
+            if largestScore(grad) <= tol || epochs == maxEpochs {
                 last = verify()
                 checks += 1
                 if last.stop <= tol { converged = true; break }
@@ -172,9 +166,7 @@ public struct GramCD: Sendable {
                 // rounding floor (≈ 1e-16 · Σ_j |X_ij w_j|, large on columns whose mean dwarfs
                 // their spread): stop there, unconverged, rather than chase rounding.
                 gramGradient()
-                var fresh = 0.0
-                for j in 0..<p { fresh = max(fresh, featureScore(j, grad[j])) }
-                if fresh <= tol {
+                if largestScore(grad) <= tol {
                     // Within 10× tol (a tolerance at the gradients' own precision): a few
                     // epochs on the residual's gradient instead usually cross it; further off,
                     // that gradient is mostly rounding and would only move w by noise.
@@ -199,16 +191,13 @@ public struct GramCD: Sendable {
     guard p > 0 else { return (G, q) }
     let blockRows = 4_096
     var block = [Double](repeating: 0, count: min(n, blockRows) * p)
-    var dense: [Double]? = nil
-    if let d = X as? DenseMatrix { dense = d.values }
-    var all: [Double] = []
-    if dense == nil {
-        // A non-dense design: one centred column-major copy (the auto choice never takes this path).
-        all = [Double](repeating: 0, count: n * p)
+    // A non-dense design is copied into column-major storage once (the auto choice never takes
+    // this path).
+    let values = (X as? DenseMatrix)?.values ?? {
+        var all = [Double](repeating: 0, count: n * p)
         for j in 0..<p { X.forEachInColumn(j) { i, x in all[j * n + i] = x } }
-        dense = all
-    }
-    let values = dense!
+        return all
+    }()
     // OpenBLAS's threads cost more to wake than a small product takes (the standardised spam
     // design, 4,601 × 57: 16 ms with 2 threads against 1.6 ms with 1 for the whole solve), so
     // products under 2²⁷ multiply-adds run on one thread; the count is restored afterwards (the
