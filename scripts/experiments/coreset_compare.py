@@ -6,30 +6,22 @@ in either sweep are left out of the pair and counted.
 
     python3 scripts/experiments/coreset_compare.py docs/results/coresets/steps2000 docs/results/coresets/steps2000-deepcore
 """
-import glob
-import json
 import os
 import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from coreset_runs import load  # noqa: E402
 from stats_util import paired  # noqa: E402
 
 
-def load(root):
-    runs = {}
-    for path in glob.glob(os.path.join(root, "f*", "*", "seed*", "summary.json")):
-        parts = path.split(os.sep)
-        runs.setdefault((parts[-3], float(parts[-4][1:])), {})[int(parts[-2][4:])] = json.load(open(path))["test_accuracy"]
-    failed = {}
-    for path in glob.glob(os.path.join(root, "f*", "*", "seed*", "failed.txt")):
-        parts = path.split(os.sep)
-        failed.setdefault((parts[-3], float(parts[-4][1:])), []).append(int(parts[-2][4:]))
-    return runs, failed
+def accuracies(root):
+    runs, failed = load(root)
+    return {key: {seed: d["test_accuracy"] for seed, d in by_seed.items()} for key, by_seed in runs.items()}, failed
 
 
-corrected, corrected_failed = load(sys.argv[1])
-deepcore, deepcore_failed = load(sys.argv[2])
+corrected, corrected_failed = accuracies(sys.argv[1])
+deepcore, deepcore_failed = accuracies(sys.argv[2])
 print("| method | fraction | corrected | DeepCore's rule | difference (points) | p | seeds |")
 print("|---|---|---|---|---|---|---|")
 for key in sorted(set(corrected) & set(deepcore), key=lambda k: (k[1], k[0])):

@@ -10,31 +10,25 @@ of uniform (the full training set) is printed below the table.
 
     python3 scripts/experiments/coreset_report.py runs/coresets/mlp [chart.svg]
 """
-import glob
-import json
 import math
 import os
 import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from coreset_runs import load  # noqa: E402
 from stats_util import t_two_sided_p  # noqa: E402
 
 root = sys.argv[1]
 chart = sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "coresets.svg")
 rows, model_secs, seeds = {}, [], {}
-for path in glob.glob(os.path.join(root, "f*", "*", "seed*", "summary.json")):
-    parts = path.split(os.sep)
-    fraction, method = float(parts[-4][1:]), parts[-3]
-    d = json.load(open(path))
-    rows.setdefault(method, {}).setdefault(fraction, []).append((d["test_accuracy"], d["selection_seconds"]))
-    seeds.setdefault((method, fraction), {})[int(parts[-2][4:])] = d["test_accuracy"]
-    if not d.get("selection_model_cached", True) and d.get("selection_model_seconds"):
-        model_secs.append(d["selection_model_seconds"])
-failed = {}   # runs that stopped with an error (failed.txt, e.g. a NaN loss): counted, never averaged
-for path in glob.glob(os.path.join(root, "f*", "*", "seed*", "failed.txt")):
-    parts = path.split(os.sep)
-    failed.setdefault((parts[-3], float(parts[-4][1:])), []).append(parts[-2])
+runs, failed = load(root)   # failed: runs that stopped with an error (failed.txt, e.g. a NaN loss): counted, never averaged
+for (method, fraction), by_seed in runs.items():
+    for seed, d in by_seed.items():
+        rows.setdefault(method, {}).setdefault(fraction, []).append((d["test_accuracy"], d["selection_seconds"]))
+        seeds.setdefault((method, fraction), {})[seed] = d["test_accuracy"]
+        if not d.get("selection_model_cached", True) and d.get("selection_model_seconds"):
+            model_secs.append(d["selection_model_seconds"])
 full = rows.get("uniform", {}).pop(1.0, None)
 fractions = sorted({f for m in rows.values() for f in m})
 order = ["uniform"] + sorted({m for m in rows if m != "uniform"} | {m for m, _ in failed})
@@ -92,7 +86,7 @@ if full:
     print(f"\nThe full training set (uniform at fraction 1, the same recipe): {statistics.mean(v):.4f} ± "
           f"{statistics.stdev(v) if len(v) > 1 else 0:.4f} over {len(v)} seeds.")
 for (m, f), which in sorted(failed.items()):
-    print(f"\n{m} at {f * 100:g}%: {', '.join(sorted(which))} stopped with an error (see failed.txt); the cell averages the rest.")
+    print(f"\n{m} at {f * 100:g}%: {', '.join(f'seed{n}' for n in sorted(which))} stopped with an error (see failed.txt); the cell averages the rest.")
 raw = sum(1 for k in tests if tests[k][1] < 0.05)
 print(f"\nPaired t-tests against uniform: {len(tests)} comparisons; {raw} with p < 0.05 uncorrected, "
       f"{sum(1 for k in holm if holm[k] < 0.05)} after Holm–Bonferroni (marked).")
