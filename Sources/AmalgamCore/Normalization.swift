@@ -80,38 +80,45 @@ extension Tensor {
         precondition(gamma.count == d && beta.count == d, "layerNorm: gamma/beta need \(d) elements, got \(gamma.shape), \(beta.shape)")
         let rows = x.count / d
         var out = Tensor(uninitializedShape: x.shape)
-        var meanInv = [Float](repeating: 0, count: 2 * rows)
+        let meanInv = Tensor(uninitializedShape: [2 * rows])
         let px = x.storage.pointer, po = out.storage.pointer, pg = gamma.storage.pointer, pb = beta.storage.pointer
-        for r in 0..<rows {
-            let row = px + r * d, o = po + r * d
-            var s: Float = 0
-            for k in 0..<d { s += row[k] }
-            let mu = s / Float(d)
-            var ss: Float = 0
-            for k in 0..<d { let t = row[k] - mu; ss += t * t }
-            let inv = 1 / (ss / Float(d) + epsilon).squareRoot()
-            meanInv[2 * r] = mu; meanInv[2 * r + 1] = inv
-            for k in 0..<d { o[k] = (row[k] - mu) * inv * pg[k] + pb[k] }
+        let pmi = meanInv.storage.pointer
+        // Rows are independent: split over workers (each row's arithmetic is the same whatever
+        // the split), the sums in 16 lanes (`laneSum`).
+        parallelChunks(count: rows, work: Double(x.count) * 6) { _, range in
+            for r in range {
+                let row = px + r * d, o = po + r * d
+                let mu = laneSum(row, d) / Float(d)
+                let inv = 1 / (laneSquaredDeviation(row, d, mu) / Float(d) + epsilon).squareRoot()
+                pmi[2 * r] = mu; pmi[2 * r + 1] = inv
+                for k in 0..<d { o[k] = (row[k] - mu) * inv * pg[k] + pb[k] }
+            }
         }
         record(&out, [x, gamma, beta]) { g, needs in
             var dx = needs[0] ? Tensor(uninitializedShape: x.shape) : nil
             var dgamma = Tensor.zeros(gamma.shape), dbeta = Tensor.zeros(beta.shape)
             let gp = g.storage.pointer, pdg = dgamma.storage.pointer, pdb = dbeta.storage.pointer, pdx = dx?.storage.pointer
+            let pmi = meanInv.storage.pointer   // (captures the statistics' storage)
             let fd = Float(d)
+            // Per row: x̂ and g·γ into two scratch rows (a loop that vectorises), their sums in
+            // 16 lanes, then dx; dγ and dβ accumulate over rows in row order.
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * d)
+            defer { scratch.deallocate() }
+            let xh = scratch, gh = scratch + d
             for r in 0..<rows {
                 let row = px + r * d, q = gp + r * d
-                let mu = meanInv[2 * r], inv = meanInv[2 * r + 1]
-                var sg: Float = 0, sgx: Float = 0
+                let mu = pmi[2 * r], inv = pmi[2 * r + 1]
                 for k in 0..<d {
-                    let xh = (row[k] - mu) * inv
-                    pdg[k] += q[k] * xh
+                    let h = (row[k] - mu) * inv
+                    xh[k] = h
+                    pdg[k] += q[k] * h
                     pdb[k] += q[k]
-                    let gh = q[k] * pg[k]
-                    sg += gh; sgx += gh * xh
+                    gh[k] = q[k] * pg[k]
                 }
                 if let pdx {
+                    let sg = laneSum(gh, d), sgx = laneDot(gh, xh, d)
                     let dd = pdx + r * d
-                    for k in 0..<d { let xh = (row[k] - mu) * inv; dd[k] = inv / fd * (fd * q[k] * pg[k] - sg - xh * sgx) }
+                    for k in 0..<d { dd[k] = inv / fd * (fd * gh[k] - sg - xh[k] * sgx) }
                 }
             }
             dx?.node = nil

@@ -6,6 +6,14 @@ import COpenBLAS
 /// floating-point operations) is large enough to pay for waking threads (`NUMERICS.md`: about
 /// 200 µs of work per call). OpenBLAS runs single-threaded inside the workers, so threads are not
 /// oversubscribed.
+///
+/// With oneDNN as the backend the workers are oneDNN's own OpenMP team (`amalgam_omp_parallel`),
+/// otherwise Dispatch's. One pool for both matters on few cores: after each product oneDNN's
+/// threads spin for a while waiting for the next one (libgomp's default), and a second pool's
+/// workers then competed with them for the same cores — the BERT layer's step lost about 9 %
+/// that way on two cores. Chunk `w` of `n` is always `count·w/n ..< count·(w+1)/n`, whichever
+/// pool runs it, so results do not depend on the pool. `AMALGAM_KERNEL_POOL=dispatch` keeps
+/// Dispatch's pool under oneDNN too (for comparisons).
 public func parallelChunks(count: Int, work: Double, _ body: (Int, Range<Int>) -> Void) {
     let workers = Swift.min(Threading.kernelWorkers, count)
     if workers <= 1 || work < 4e6 {
@@ -14,6 +22,24 @@ public func parallelChunks(count: Int, work: Double, _ body: (Int, Range<Int>) -
     }
     let blasThreads = openblas_get_num_threads()
     openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(blasThreads) }
+    if Backend.usesOneDNN && Threading.kernelPoolIsOpenMP {
+        let ran = withoutActuallyEscaping(body) { body -> Bool in
+            var job = ParallelJob(body: body, count: count)
+            return withUnsafeMutablePointer(to: &job) { job in
+                amalgam_omp_parallel({ context, w, n in
+                    let job = context!.assumingMemoryBound(to: ParallelJob.self)
+                    let (count, w, n) = (job.pointee.count, Int(w), Int(n))
+                    let lo = count * w / n, hi = count * (w + 1) / n
+                    // Products inside a chunk run on its thread alone (see below).
+                    let saved = amalgam_dnnl_set_threads(1)
+                    if lo < hi { job.pointee.body(w, lo..<hi) }
+                    if saved > 1 { _ = amalgam_dnnl_set_threads(saved) }
+                }, job, Int32(workers)) == 1
+            }
+        }
+        if ran { return }
+    }
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         let lo = count * w / workers, hi = count * (w + 1) / workers
         // oneDNN's products inside a worker run on that worker alone (its OpenMP setting is per
@@ -22,10 +48,20 @@ public func parallelChunks(count: Int, work: Double, _ body: (Int, Range<Int>) -
         body(w, lo..<hi)
         if saved > 0 { _ = amalgam_dnnl_set_threads(saved) }
     }
-    openblas_set_num_threads(blasThreads)
+}
+
+/// The loop handed to an OpenMP team: the caller's closure and the number of items.
+private struct ParallelJob {
+    let body: (Int, Range<Int>) -> Void
+    let count: Int
 }
 
 extension Threading {
+    /// Whether Amalgam's kernels run on oneDNN's OpenMP team when oneDNN is the backend (the
+    /// default) rather than on Dispatch's pool (`AMALGAM_KERNEL_POOL=dispatch`).
+    nonisolated(unsafe) public static var kernelPoolIsOpenMP: Bool =
+        ProcessInfo.processInfo.environment["AMALGAM_KERNEL_POOL"]?.lowercased() != "dispatch"
+
     /// Workers for Amalgam's own sample-parallel kernels (convolution); defaults to the number
     /// of active processors, overridable with `AMALGAM_NUM_THREADS`.
     nonisolated(unsafe) public static var kernelWorkers: Int = {

@@ -303,13 +303,14 @@ extension Tensor {
                     for d in stride(from: leadShape.count - 1, through: 0, by: -1) { off += (rem % leadShape[d]) * strides[d]; rem /= leadShape[d] }
                     mrow = UnsafePointer(pm + off)
                 }
-                var m = -Float.infinity
-                if let mrow { for k in 0..<s { let v = x[k] * scale + mrow[k]; o[k] = v; m = Swift.max(m, v) } }
-                else { for k in 0..<s { let v = x[k] * scale; o[k] = v; m = Swift.max(m, v) } }
+                if let mrow { for k in 0..<s { o[k] = x[k] * scale + mrow[k] } }
+                else { for k in 0..<s { o[k] = x[k] * scale } }
+                var m = laneMax(o, s)
                 if !m.isFinite { m = 0 }
-                var total: Float = 0
-                for k in 0..<s { let e = Foundation.exp(o[k] - m); o[k] = e; total += e }
-                let inv = 1 / total
+                // Every o[k] − m ≤ 0: the branch-free exponential vectorises (the libm call did
+                // not, and took its slow underflow path on every masked position).
+                for k in 0..<s { o[k] = fastExpNonPositive(o[k] - m) }
+                let inv = 1 / laneSum(o, s)
                 for k in 0..<s { o[k] *= inv }
             }
         }
@@ -329,6 +330,26 @@ extension Tensor {
         }
         return out
     }
+}
+
+/// max over p[0..<count] in 16 lanes (−∞ for an empty row; a NaN entry never wins the
+/// comparison — in the soft-max it still reaches the output through its exponential). Written as compare-and-replace on two 8-lane vectors, which
+/// compiles to `maxps`; `pointwiseMax` compiled to a per-lane scalar loop through the stack.
+@inline(__always) func laneMax(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+    var a0 = SIMD8<Float>(repeating: -.infinity), a1 = a0
+    var k = 0
+    let raw = UnsafeRawPointer(p)
+    while k + 16 <= count {
+        let v0 = raw.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
+        let v1 = raw.loadUnaligned(fromByteOffset: k * 4 + 32, as: SIMD8<Float>.self)
+        a0.replace(with: v0, where: v0 .> a0)
+        a1.replace(with: v1, where: v1 .> a1)
+        k += 16
+    }
+    a0.replace(with: a1, where: a1 .> a0)
+    var m = a0.max()
+    while k < count { m = Swift.max(m, p[k]); k += 1 }
+    return m
 }
 
 /// Σ a[k]·b[k] in 16 lanes (see `laneSum`).

@@ -26,6 +26,10 @@ int amalgam_dnnl_load(void) {
 }
 const char *amalgam_dnnl_version(void) { return ""; }
 int amalgam_dnnl_set_threads(int threads) { (void)threads; return 0; }
+int amalgam_omp_parallel(amalgam_parallel_body body, void *context, int threads) {
+    (void)body; (void)context; (void)threads;
+    return 0;
+}
 int amalgam_dnnl_sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                        int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)b; (void)ldb;
@@ -66,6 +70,10 @@ void amalgam_conv_destroy(amalgam_conv *conv) { (void)conv; }
 DNNL_FUNCTIONS(DECLARE)
 static void (*p_omp_set_num_threads)(int);
 static int (*p_omp_get_max_threads)(void);
+static int (*p_omp_get_thread_num)(void);
+static int (*p_omp_get_num_threads)(void);
+// libgomp's entry for `#pragma omp parallel` (GCC's ABI since 4.9): runs fn(data) on a team.
+static void (*p_GOMP_parallel)(void (*)(void *), void *, unsigned, unsigned);
 
 static int loaded = -1;            // -1 not tried, 0 failed, 1 ready
 static dnnl_engine_t engine;
@@ -94,6 +102,9 @@ int amalgam_dnnl_load(void) {
 #undef RESOLVE
     p_omp_set_num_threads = (void (*)(int))dlsym(lib, "omp_set_num_threads");
     p_omp_get_max_threads = (int (*)(void))dlsym(lib, "omp_get_max_threads");
+    p_omp_get_thread_num = (int (*)(void))dlsym(lib, "omp_get_thread_num");
+    p_omp_get_num_threads = (int (*)(void))dlsym(lib, "omp_get_num_threads");
+    p_GOMP_parallel = (void (*)(void (*)(void *), void *, unsigned, unsigned))dlsym(lib, "GOMP_parallel");
     const dnnl_version_t *v = p_dnnl_version();
     if (v->major != DNNL_VERSION_MAJOR) {
         snprintf(message, sizeof message, "libdnnl is version %d.%d, Amalgam was built against %d.x",
@@ -117,6 +128,19 @@ int amalgam_dnnl_set_threads(int threads) {
     int previous = p_omp_get_max_threads();
     if (threads > 0 && threads != previous) p_omp_set_num_threads(threads);
     return previous;
+}
+
+typedef struct { amalgam_parallel_body body; void *context; } omp_job;
+static void omp_trampoline(void *data) {
+    omp_job *job = data;
+    job->body(job->context, p_omp_get_thread_num(), p_omp_get_num_threads());
+}
+
+int amalgam_omp_parallel(amalgam_parallel_body body, void *context, int threads) {
+    if (loaded != 1 || !p_GOMP_parallel || !p_omp_get_thread_num || !p_omp_get_num_threads || threads < 1) return 0;
+    omp_job job = {body, context};
+    p_GOMP_parallel(omp_trampoline, &job, (unsigned)threads, 0);
+    return 1;
 }
 
 int amalgam_dnnl_sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,

@@ -20,7 +20,8 @@ p.add_argument("--workloads", nargs="*", default=["sgemm512", "sgemm1024", "mlp"
 p.add_argument("--out", default=None, help="write a markdown report here")
 p.add_argument("--raw", default=None, help="write every run's JSON line here (JSON lines)")
 p.add_argument("--input", default=None, help="sentences for the embed workload (one per line)")
-p.add_argument("--backends", nargs="*", default=["onednn", "openblas"], help="Amalgam backends to run (AMALGAM_BACKEND)")
+p.add_argument("--backends", nargs="*", default=["onednn", "openblas"],
+               help="Amalgam backends to run (AMALGAM_BACKEND); 'onednn+dispatch' is oneDNN with Amalgam's kernels on a separate Dispatch pool (AMALGAM_KERNEL_POOL=dispatch)")
 p.add_argument("--contended", action="store_true", help="keep one core busy with a second process during every run")
 a = p.parse_args()
 
@@ -34,6 +35,11 @@ def run(cmd, extra=None):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def backend_env(b):
+    backend, _, pool = b.partition("+")
+    return dict({"AMALGAM_BACKEND": backend}, **({"AMALGAM_KERNEL_POOL": pool} if pool else {}))
+
+
 busy = None
 if a.contended:
     # A second process that keeps one core busy for the whole run (a shared machine).
@@ -44,7 +50,7 @@ raw = []
 for r in range(a.rounds):
     for w in a.workloads:
         common = [w, "--threads", str(a.threads), "--seconds", str(a.seconds)] + (["--input", a.input] if a.input else [])
-        sides = [(f"amalgam-{b}", [amalgam] + common, {"AMALGAM_BACKEND": b}) for b in a.backends]
+        sides = [(f"amalgam-{b}", [amalgam] + common, backend_env(b)) for b in a.backends]
         sides.append(("pytorch", torch_side + common, {}))
         if r % 2:
             sides.reverse()
@@ -64,7 +70,7 @@ def ratio(w, side):
     ma, mp = median(w, side), median(w, "pytorch")
     return mp / ma if unit.startswith("s") and "/" not in unit else ma / mp
 
-names = {"onednn": "oneDNN", "openblas": "OpenBLAS"}
+names = {"onednn": "oneDNN", "openblas": "OpenBLAS", "onednn+dispatch": "oneDNN, Dispatch pool"}
 head = ["workload", "unit"] + [f"Amalgam {names[b]}" for b in a.backends] + ["PyTorch"] + \
        [f"ratio {names[b]}" for b in a.backends] + [f"peak MB {names[b]}" for b in a.backends] + ["peak MB PyTorch"]
 lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -24,6 +24,15 @@ const char *amalgam_dnnl_version(void);
 /// (0 when not loaded).
 int amalgam_dnnl_set_threads(int threads);
 
+/// A worker's share of a parallel loop: called once per thread of the team with its index and
+/// the team's size.
+typedef void (*amalgam_parallel_body)(void *context, int worker, int workers);
+/// Runs `body` on oneDNN's own OpenMP team of `threads` threads (the caller is worker 0) and
+/// returns 1; returns 0 without calling it when oneDNN (or its OpenMP runtime) is not loaded.
+/// Amalgam's element-wise kernels run here when oneDNN is the backend, so they share one pool
+/// of threads with the products instead of a second pool competing for the same cores.
+int amalgam_omp_parallel(amalgam_parallel_body body, void *context, int threads);
+
 /// Row-major C = alpha·op(A)·op(B) + beta·C with oneDNN's JIT SGEMM. 0 on success.
 int amalgam_dnnl_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha,
                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
