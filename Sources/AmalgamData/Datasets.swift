@@ -56,10 +56,24 @@ public struct ImageDataset {
     }
 
     /// (x − mean[c]) / std[c] per channel.
+    ///
+    /// One copy of the images, normalised in place: the broadcast `(images − m) / s` held the
+    /// original, the difference and the quotient at once (three copies of the training set —
+    /// 564 MB for Fashion-MNIST, at the top of a training run's memory). Same operations in the
+    /// same order, so the same bits.
     public func normalized(mean: [Float], std: [Float]) -> ImageDataset {
-        let view = [1, channels, 1, 1]
-        let m = Tensor(mean, shape: view), s = Tensor(std, shape: view)
-        return ImageDataset(images: withoutGradients { (images - m) / s }, labels: labels, classes: classes)
+        precondition(mean.count == channels && std.count == channels,
+                     "normalized: \(channels) channels need \(channels) means and standard deviations, got \(mean.count) and \(std.count)")
+        let plane = images.shape[2] * images.shape[3]
+        var out = images
+        out.withUnsafeMutableBufferPointer { p in
+            guard let base = p.baseAddress, plane > 0 else { return }
+            for i in 0..<(p.count / plane) {
+                let m = mean[i % channels], s = std[i % channels], row = base + i * plane
+                for k in 0..<plane { row[k] = (row[k] - m) / s }
+            }
+        }
+        return ImageDataset(images: out, labels: labels, classes: classes)
     }
 }
 

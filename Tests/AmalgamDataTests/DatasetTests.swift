@@ -33,6 +33,22 @@ final class DatasetTests: XCTestCase {
         XCTAssertLessThanOrEqual(test.images.max().item, 1)
     }
 
+    /// Per-channel normalisation (done in place on one copy) equals the broadcast formula
+    /// (x − mean[c]) / std[c] bit for bit on a 3-channel set, and leaves the original untouched.
+    func testNormalizedEqualsTheBroadcastFormula() {
+        var rng = RandomGenerator(seed: 3)
+        let images = Tensor.uniform([7, 3, 5, 5], low: 0, high: 1, using: &rng)
+        let ds = ImageDataset(images: images, labels: Array(repeating: 0, count: 7), classes: 2)
+        let (mean, std) = ds.channelStatistics()
+        XCTAssertEqual(mean.count, 3)
+        let expected = (images - Tensor(mean, shape: [1, 3, 1, 1])) / Tensor(std, shape: [1, 3, 1, 1])
+        let normalized = ds.normalized(mean: mean, std: std)
+        XCTAssertEqual(normalized.images.shape, images.shape)
+        XCTAssertEqual(normalized.images.scalars.map(\.bitPattern), expected.scalars.map(\.bitPattern))
+        XCTAssertEqual(ds.images.scalars, images.scalars)
+        XCTAssertFalse(normalized.images.sharesStorage(with: ds.images))
+    }
+
     func testLoaderIsSeededAndCoversEveryExample() {
         // Synthetic images (unit test only).
         let n = 10
