@@ -12,7 +12,8 @@ import COpenBLAS
 /// threads spin for a while waiting for the next one (libgomp's default), and a second pool's
 /// workers then competed with them for the same cores — the BERT layer's step lost about 9 %
 /// that way on two cores. Chunk `w` of `n` is always `count·w/n ..< count·(w+1)/n`, whichever
-/// pool runs it, so results do not depend on the pool. `AMALGAM_KERNEL_POOL=dispatch` keeps
+/// pool runs it, so results do not depend on the pool (a call made inside another chunk gets a
+/// team of one from OpenMP and runs as one chunk). `AMALGAM_KERNEL_POOL=dispatch` keeps
 /// Dispatch's pool under oneDNN too (for comparisons).
 public func parallelChunks(count: Int, work: Double, _ body: (Int, Range<Int>) -> Void) {
     let workers = Swift.min(Threading.kernelWorkers, count)
