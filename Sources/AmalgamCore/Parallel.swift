@@ -24,37 +24,34 @@ public func parallelChunks(count: Int, work: Double, _ body: (Int, Range<Int>) -
     let blasThreads = openblas_get_num_threads()
     openblas_set_num_threads(1)
     defer { openblas_set_num_threads(blasThreads) }
-    if Backend.usesOneDNN && Threading.kernelPoolIsOpenMP {
-        let ran = withoutActuallyEscaping(body) { body -> Bool in
-            var job = ParallelJob(body: body, count: count)
-            return withUnsafeMutablePointer(to: &job) { job in
+    withoutActuallyEscaping(body) { body in
+        var job = ParallelJob(body: body, count: count)
+        if Backend.usesOneDNN && Threading.kernelPoolIsOpenMP {
+            let ran = withUnsafeMutablePointer(to: &job) { job in
                 amalgam_omp_parallel({ context, w, n in
-                    let job = context!.assumingMemoryBound(to: ParallelJob.self)
-                    let (count, w, n) = (job.pointee.count, Int(w), Int(n))
-                    let lo = count * w / n, hi = count * (w + 1) / n
-                    // Products inside a chunk run on its thread alone (see below).
-                    let saved = amalgam_dnnl_set_threads(1)
-                    if lo < hi { job.pointee.body(w, lo..<hi) }
-                    if saved > 1 { _ = amalgam_dnnl_set_threads(saved) }
+                    context!.assumingMemoryBound(to: ParallelJob.self).pointee.run(Int(w), of: Int(n))
                 }, job, Int32(workers)) == 1
             }
+            if ran { return }
         }
-        if ran { return }
-    }
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
-        let lo = count * w / workers, hi = count * (w + 1) / workers
-        // oneDNN's products inside a worker run on that worker alone (its OpenMP setting is per
-        // thread; the calling thread runs one of the chunks and gets its setting back).
-        let saved = amalgam_dnnl_set_threads(1)
-        body(w, lo..<hi)
-        if saved > 0 { _ = amalgam_dnnl_set_threads(saved) }
+        DispatchQueue.concurrentPerform(iterations: workers) { job.run($0, of: workers) }
     }
 }
 
-/// The loop handed to an OpenMP team: the caller's closure and the number of items.
+/// A parallel loop as either pool runs it: the caller's closure and the number of items.
 private struct ParallelJob {
     let body: (Int, Range<Int>) -> Void
     let count: Int
+
+    /// Chunk `w` of `n`, `count·w/n ..< count·(w+1)/n`. oneDNN's products inside it run on this
+    /// thread alone (its OpenMP setting is per thread; the calling thread runs one of the chunks
+    /// and gets its setting back).
+    func run(_ w: Int, of n: Int) {
+        let lo = count * w / n, hi = count * (w + 1) / n
+        let saved = amalgam_dnnl_set_threads(1)
+        if lo < hi { body(w, lo..<hi) }
+        if saved > 1 { _ = amalgam_dnnl_set_threads(saved) }
+    }
 }
 
 extension Threading {

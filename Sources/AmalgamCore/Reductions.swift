@@ -333,8 +333,9 @@ extension Tensor {
 }
 
 /// max over p[0..<count] in 16 lanes (−∞ for an empty row; a NaN entry never wins the
-/// comparison — in the soft-max it still reaches the output through its exponential). Written as compare-and-replace on two 8-lane vectors, which
-/// compiles to `maxps`; `pointwiseMax` compiled to a per-lane scalar loop through the stack.
+/// comparison — in the soft-max it still reaches the output through its exponential). Written
+/// as compare-and-replace on two 8-lane vectors, which compiles to `maxps`; `pointwiseMax`
+/// compiled to a per-lane scalar loop through the stack.
 @inline(__always) func laneMax(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
     var a0 = SIMD8<Float>(repeating: -.infinity), a1 = a0
     var k = 0
