@@ -1,4 +1,4 @@
-import AmalgamCore
+@testable import AmalgamCore
 import XCTest
 
 final class TensorTests: XCTestCase {
@@ -96,6 +96,49 @@ final class TensorTests: XCTestCase {
         var u = Tensor.zeros([cap])
         u.withUnsafeMutableBufferPointer { XCTAssertEqual($0.baseAddress, ptr, "a freed buffer of the same size should be reused") }
         XCTAssertEqual(u.sum().item, 0, "reused buffers must be re-zeroed by zeros()")
+    }
+
+    /// A miss takes the smallest cached buffer of up to twice its size class (an epoch's last,
+    /// smaller batch runs in the full batches' buffers), never one larger than that; the memory
+    /// counters count the size class asked for, so they go back to where they were.
+    func testBufferCacheServesAMissFromABufferUpToTwiceItsSize() {
+        let cache = BufferCache()
+        let big = 1 << 16, small = BufferCache.roundedCapacity(3 * big / 4), tiny = BufferCache.roundedCapacity(big / 4)
+        let (p, c) = cache.take(big)
+        XCTAssertEqual(c, big)
+        cache.give(p, capacity: c, count: big)
+        XCTAssertEqual(cache.cached, big * 4)
+        XCTAssertEqual(cache.memory.live, 0)
+        let (q, d) = cache.take(small)
+        XCTAssertEqual(q, p, "a miss of 3/4 the size reuses the cached buffer")
+        XCTAssertEqual(d, big, "and reports the buffer's own capacity, for give")
+        XCTAssertEqual(cache.memory.live, small * 4, "live bytes count the size class asked for")
+        XCTAssertEqual(cache.cached, 0)
+        cache.give(q, capacity: d, count: small)
+        XCTAssertEqual(cache.memory.live, 0)
+        let (r, e) = cache.take(tiny)
+        XCTAssertNotEqual(r, p, "a buffer more than twice the size class is not handed out")
+        XCTAssertEqual(e, tiny)
+        XCTAssertEqual(cache.cached, big * 4)
+        cache.give(r, capacity: e, count: tiny)
+        cache.trim()
+        XCTAssertEqual(cache.cached, 0)
+    }
+
+    /// Buffers above `maximumCached` floats (data sets, not activations) are freed at once rather
+    /// than held for the rest of the run.
+    func testBufferCacheDoesNotKeepBuffersAboveItsMaximum() {
+        let cache = BufferCache()
+        let n = BufferCache.maximumCached + 1
+        let (p, c) = cache.take(n)
+        XCTAssertGreaterThan(cache.memory.live, BufferCache.maximumCached * 4)
+        cache.give(p, capacity: c, count: n)
+        XCTAssertEqual(cache.cached, 0, "a 64 MiB+ buffer is not cached")
+        XCTAssertEqual(cache.memory.live, 0)
+        let (q, d) = cache.take(BufferCache.maximumCached)
+        cache.give(q, capacity: d, count: BufferCache.maximumCached)
+        XCTAssertEqual(cache.cached, BufferCache.maximumCached * 4, "64 MiB itself is still cached")
+        cache.trim()
     }
 }
 
