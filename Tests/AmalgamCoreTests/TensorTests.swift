@@ -125,20 +125,32 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(cache.cached, 0)
     }
 
-    /// Buffers above `maximumCached` floats (data sets, not activations) are freed at once rather
-    /// than held for the rest of the run.
-    func testBufferCacheDoesNotKeepBuffersAboveItsMaximum() {
+    /// Buffers above `largeCount` floats stay cached while every request is served (an
+    /// evaluation's batches), and are freed by the first request the cache cannot serve (the
+    /// allocations after a data set's discarded copy).
+    func testBufferCacheFreesLargeBuffersBeforeItAllocates() {
         let cache = BufferCache()
-        let n = BufferCache.maximumCached + 1
+        XCTAssertEqual(cache.largeCount, 1 << 24, "64 MiB by default")
+        cache.largeCount = 1 << 16
+        let n = 1 << 17, small = 1 << 12
+        let (s0, e0) = cache.take(small)
+        cache.give(s0, capacity: e0, count: small)
         let (p, c) = cache.take(n)
-        XCTAssertGreaterThan(cache.memory.live, BufferCache.maximumCached * 4)
         cache.give(p, capacity: c, count: n)
-        XCTAssertEqual(cache.cached, 0, "a 64 MiB+ buffer is not cached")
+        XCTAssertEqual(cache.cached, (c + e0) * 4)
+        for _ in 0..<10 {
+            let (q, d) = cache.take(small); cache.give(q, capacity: d, count: small)
+            let (p2, c2) = cache.take(n)
+            XCTAssertEqual(p2, p, "served from the cache: the large buffer is reused")
+            cache.give(p2, capacity: c2, count: n)
+        }
+        XCTAssertEqual(cache.cached, (c + e0) * 4)
+        let (r, e) = cache.take(3 * small)   // a size nothing cached can serve
+        XCTAssertEqual(cache.cached, e0 * 4, "the miss freed the large buffer, not the small one")
+        cache.give(r, capacity: e, count: 3 * small)
         XCTAssertEqual(cache.memory.live, 0)
-        let (q, d) = cache.take(BufferCache.maximumCached)
-        cache.give(q, capacity: d, count: BufferCache.maximumCached)
-        XCTAssertEqual(cache.cached, BufferCache.maximumCached * 4, "64 MiB itself is still cached")
         cache.trim()
+        XCTAssertEqual(cache.cached, 0)
     }
 }
 
