@@ -2,8 +2,8 @@ import Foundation
 
 /// A reference-counted buffer of `Float` that backs one or more `Tensor` values (copy-on-write).
 ///
-/// Buffers of 4,096 floats or more come from ``BufferCache``: training loops allocate
-/// tensors of the same few sizes every step, and a fresh large allocation costs page faults
+/// Buffers of 4,096 floats or more come from ``BufferCache``: training loops allocate tensors of
+/// the same few sizes every step, and a fresh large allocation costs page faults
 /// (about 19 ms for 40 MB, `NUMERICS.md`), so freed buffers are kept and handed out again.
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
@@ -103,17 +103,17 @@ public final class BufferCache: @unchecked Sendable {
         } else {
             // A miss: the smallest cached buffer of up to twice the size class. Few size classes
             // are ever cached (tens), and this runs only on a miss.
-            var key: Int?
-            for (k, list) in free where k > capacity && k <= 2 * capacity && !list.isEmpty && k < (key ?? .max) { key = k }
-            var index: Int?
-            for (i, b) in large.enumerated() where b.capacity >= capacity && b.capacity <= 2 * capacity
-                && b.capacity < (index.map { large[$0].capacity } ?? key ?? .max) { index = i }
-            if let index {
-                let b = large.remove(at: index)
+            var best: Int?, largeIndex: Int?
+            for (k, list) in free where k > capacity && k <= 2 * capacity && !list.isEmpty && k < (best ?? .max) { best = k }
+            for (i, b) in large.enumerated() where b.capacity >= capacity && b.capacity <= 2 * capacity && b.capacity < (best ?? .max) {
+                best = b.capacity; largeIndex = i
+            }
+            if let largeIndex {
+                let b = large.remove(at: largeIndex)
                 found = (b.pointer, b.capacity)
-            } else if let key, var list = free[key], let p = list.popLast() {
-                free[key] = list.isEmpty ? nil : list
-                found = (p, key)
+            } else if let best, var list = free[best], let p = list.popLast() {
+                free[best] = list.isEmpty ? nil : list
+                found = (p, best)
             }
         }
         // A miss is about to grow the process: first the cached large buffers (none of which can

@@ -3,15 +3,17 @@ retrieval (embedding task) and speed-up per constraint, test / validation.
 
     python3 scripts/experiments/pruning_protocol_table.py docs/results/pruning/protocol/embedding-mac-s0
 """
+import glob
+import json
+import statistics as st
 import sys
-import glob, json, statistics as st
+
 rs=sorted([json.load(open(p)) for p in glob.glob(sys.argv[1] + '/c*/summary.json')],key=lambda d:-d['constraint'])
 cols=[f"{int(round(d['constraint']*100))} %" for d in rs]
 print("| model | "+" | ".join(cols)+" |"); print("|---|"+"---|"*len(rs))
 def row(name,f): print(f"| {name} | "+" | ".join(f(d) for d in rs)+" |")
-row("search", lambda d: f"{d['after']['search']:.4f} / {d['validation_after']['search']:.4f}"+(" ▸" if d['selected_stage']=='search' else ""))
-row("+ rearrange", lambda d: f"{d['after']['rearrange']:.4f} / {d['validation_after']['rearrange']:.4f}"+(" ▸" if d['selected_stage']=='rearrange' else ""))
-row("+ tune", lambda d: f"{d['after']['tune']:.4f} / {d['validation_after']['tune']:.4f}"+(" ▸" if d['selected_stage']=='tune' else ""))
+for name, stage in [("search", "search"), ("+ rearrange", "rearrange"), ("+ tune", "tune")]:
+    row(name, lambda d: f"{d['after'][stage]:.4f} / {d['validation_after'][stage]:.4f}" + (" ▸" if d['selected_stage'] == stage else ""))
 row("magnitude mask, same MACs", lambda d: f"{d['baselines']['magnitude'][0]['test']:.4f} / {d['baselines']['magnitude'][0]['validation']:.4f}")
 def rnd(d,k):
     v=[x[k] for x in d['baselines']['random']]; return f"{st.mean(v):.4f} ± {st.stdev(v):.4f}"
