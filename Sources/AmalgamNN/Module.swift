@@ -1,3 +1,4 @@
+@_spi(Reflection) import Swift
 import AmalgamCore
 import Foundation
 
@@ -101,14 +102,73 @@ open class Module {
     /// Buffers held directly by this module.
     public var localBuffers: [(String, Buffer)] { reflected().buffers }
 
-    /// One reflection pass over the stored properties (base class first), classifying each.
+    /// What this module holds directly, read from its stored properties (base class first).
+    ///
+    /// The runtime's field records (`_forEachField`) give each stored property's name, declared
+    /// type and offset once per class; ``FieldLayout`` keeps, per property that can hold a
+    /// parameter, buffer or module, how to read it, and every later pass reads those properties
+    /// straight from the instance. Values are always read afresh, so replacing a parameter or a
+    /// layer is seen at once. A class whose records cannot be read that way (a `weak` or
+    /// `unowned` property) takes ``reflectedByMirror()``, the same classification through
+    /// `Mirror`: it was the only path before and cost more than half of a small model's training
+    /// step (every child boxed, its type demangled and cast on every pass).
+    func reflected() -> (parameters: [(String, Parameter)], buffers: [(String, Buffer)], modules: [(String, Module)]) {
+        let key = ObjectIdentifier(type(of: self))
+        let layout: FieldLayout
+        if let cached = ReflectionCache.shared.fields(key) {
+            layout = cached
+        } else {
+            layout = FieldLayout(of: type(of: self))
+            ReflectionCache.shared.storeFields(key, layout)
+        }
+        guard layout.readable else { return reflectedByMirror() }
+        var parameters: [(String, Parameter)] = [], buffers: [(String, Buffer)] = [], modules: [(String, Module)] = []
+        withExtendedLifetime(self) {
+            let base = UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque())
+            for (index, field) in layout.fields.enumerated() {
+                let p = base + field.offset
+                switch field.read {
+                case .parameter: parameters.append((field.name, p.load(as: Parameter.self)))
+                case .optionalParameter: if let v = p.load(as: Parameter?.self) { parameters.append((field.name, v)) }
+                case .buffer: buffers.append((field.name, p.load(as: Buffer.self)))
+                case .optionalBuffer: if let v = p.load(as: Buffer?.self) { buffers.append((field.name, v)) }
+                case .module: modules.append((field.name, p.load(as: Module.self)))
+                case .optionalModule: if let v = p.load(as: Module?.self) { modules.append((field.name, v)) }
+                case .moduleArray(let reader):
+                    for (j, c) in reader.modules(at: p).enumerated() { modules.append(("\(field.name).\(j)", c)) }
+                case .value(let type):
+                    // Declared as an existential, or an optional or array that may hold one: the
+                    // first value decides what the property holds, as on the Mirror path (a nil
+                    // optional decides nothing).
+                    let value = loadValue(type, at: p)
+                    var kind = layout.kind(index)
+                    if kind == nil {
+                        kind = ReflectionCache.Kind(of: value)
+                        if kind != .unknown { layout.decide(index, kind!) }
+                    }
+                    switch kind! {
+                    case .other: break
+                    case .parameter: if let v = value as? Parameter { parameters.append((field.name, v)) }
+                    case .buffer: if let v = value as? Buffer { buffers.append((field.name, v)) }
+                    case .module: if let v = value as? Module { modules.append((field.name, v)) }
+                    case .modules: if let cs = value as? [Module] { for (j, c) in cs.enumerated() { modules.append(("\(field.name).\(j)", c)) } }
+                    case .unknown: break
+                    }
+                }
+            }
+        }
+        return (parameters, buffers, modules)
+    }
+
+    /// The same as ``reflected()`` through `Mirror` (the fallback for classes whose field records
+    /// cannot be read directly; tests compare the two).
     ///
     /// What a property can hold is fixed by its declared type, so the first pass over a class
     /// records, per property, its snake-case name and whether it held a parameter, buffer, module,
     /// module array or something else; later passes skip the others and make one cast for the rest.
     /// Values are always read afresh, so replacing a parameter or a layer is seen at once. (A
     /// property declared `Any` that later holds a module would be missed; layers do not do that.)
-    private func reflected() -> (parameters: [(String, Parameter)], buffers: [(String, Buffer)], modules: [(String, Module)]) {
+    func reflectedByMirror() -> (parameters: [(String, Parameter)], buffers: [(String, Buffer)], modules: [(String, Module)]) {
         var parameters: [(String, Parameter)] = [], buffers: [(String, Buffer)] = [], modules: [(String, Module)] = []
         var levels: [Mirror] = []
         var mirror: Mirror? = Mirror(reflecting: self)
@@ -127,15 +187,7 @@ open class Module {
                     slot = cached[i]
                 } else {
                     guard let label = child.label, !label.hasPrefix("_") else { layout.append(.init(name: "", kind: .other)); continue }
-                    let kind: ReflectionCache.Kind
-                    switch child.value {
-                    case is Parameter: kind = .parameter
-                    case is Buffer: kind = .buffer
-                    case is Module: kind = .module
-                    case is [Module]: kind = .modules
-                    default: kind = isNilOptional(child.value) ? .unknown : .other
-                    }
-                    slot = .init(name: snakeCase(label), kind: kind)
+                    slot = .init(name: snakeCase(label), kind: ReflectionCache.Kind(of: child.value))
                     layout.append(slot)
                 }
                 switch slot.kind {
@@ -247,13 +299,171 @@ open class Module {
 
 /// Per-class property layouts for `Module`'s reflection (thread-safe).
 final class ReflectionCache: @unchecked Sendable {
-    enum Kind { case parameter, buffer, module, modules, unknown, other }
+    /// What a property holds, judged from a value: the Mirror path's classification, and the
+    /// field path's for properties whose declared type does not decide it.
+    enum Kind {
+        case parameter, buffer, module, modules, unknown, other
+        init(of value: Any) {
+            switch value {
+            case is Parameter: self = .parameter
+            case is Buffer: self = .buffer
+            case is Module: self = .module
+            case is [Module]: self = .modules
+            default: self = isNilOptional(value) ? .unknown : .other
+            }
+        }
+    }
     struct Slot { let name: String; let kind: Kind }
     static let shared = ReflectionCache()
     private var layouts: [ObjectIdentifier: [Slot]] = [:]
+    private var fieldLayouts: [ObjectIdentifier: FieldLayout] = [:]
     private let lock = NSLock()
     func layout(_ key: ObjectIdentifier) -> [Slot]? { lock.lock(); defer { lock.unlock() }; return layouts[key] }
     func store(_ key: ObjectIdentifier, _ slots: [Slot]) { lock.lock(); layouts[key] = slots; lock.unlock() }
+    func fields(_ key: ObjectIdentifier) -> FieldLayout? { lock.lock(); defer { lock.unlock() }; return fieldLayouts[key] }
+    func storeFields(_ key: ObjectIdentifier, _ layout: FieldLayout) { lock.lock(); fieldLayouts[key] = layout; lock.unlock() }
+}
+
+/// How `Module` reads the stored properties of one class that can hold a parameter, a buffer or
+/// a module, from the runtime's field records (`_forEachField`: name, declared type and offset
+/// of every stored property, base class first).
+///
+/// The declared type decides almost every property: `Parameter`, `Buffer` or a `Module`
+/// subclass, an optional of one, or an array of a `Module` subclass are read at their offset as
+/// that type; a property whose type can hold none of them (numbers, tensors, closures, other
+/// classes, arrays of those) is never read. Only a property declared as an existential (`Any`, a
+/// protocol), or an optional or array that may hold one, is read as a value and classified by the
+/// first value seen, as the Mirror path classifies every property. `Module`'s own properties
+/// (mode, hooks) and names starting with `_` are skipped on both paths. `readable` is false when
+/// the runtime cannot list a class's fields this way (a `weak` or `unowned` property): that class
+/// takes the Mirror path.
+final class FieldLayout: @unchecked Sendable {
+    enum Read {
+        case parameter, optionalParameter, buffer, optionalBuffer, module, optionalModule
+        case moduleArray(any ModuleArrayField.Type)
+        case value(Any.Type)
+    }
+    struct Field { let name: String; let offset: Int; let read: Read }
+    let fields: [Field]
+    let readable: Bool
+    private var kinds: [Int: ReflectionCache.Kind] = [:]
+    private let lock = NSLock()
+
+    /// The offsets of `Module`'s own stored properties, which every subclass starts with.
+    private static let moduleOffsets: Set<Int>? = {
+        var offsets = Set<Int>()
+        let ok = _forEachField(of: Module.self, options: .classType) { _, offset, _, _ in offsets.insert(offset); return true }
+        return ok ? offsets : nil
+    }()
+
+    init(of type: Module.Type) {
+        var fields: [Field] = []
+        var ok = false
+        if let skip = FieldLayout.moduleOffsets, FieldLayout.allStrong(type) {
+            ok = _forEachField(of: type, options: .classType) { name, offset, fieldType, kind in
+                guard !skip.contains(offset) else { return true }
+                let label = String(cString: name)
+                if !label.hasPrefix("_"), let read = FieldLayout.read(fieldType, kind) {
+                    fields.append(Field(name: snakeCase(label), offset: offset, read: read))
+                }
+                return true
+            }
+        }
+        self.fields = ok ? fields : []
+        readable = ok
+    }
+
+    /// Whether every stored property of `type` (base classes included) is a strong reference or
+    /// a value: a `weak` or `unowned` property is stored differently from its declared type, so
+    /// it cannot be read at its offset as that type. `_forEachField` does not say; the runtime
+    /// entry point it is built on (the same the standard library declares) does.
+    static func allStrong(_ type: Any.Type) -> Bool {
+        for i in 0..<reflectionFieldCount(type) {
+            var record = RuntimeFieldRecord()
+            _ = reflectionFieldMetadata(type, index: i, record: &record)
+            record.freeName?(record.name)
+            if !record.isStrong { return false }
+        }
+        return true
+    }
+
+    /// The kind a `.value` property was found to hold (nil while undecided).
+    func kind(_ index: Int) -> ReflectionCache.Kind? { lock.lock(); defer { lock.unlock() }; return kinds[index] }
+    func decide(_ index: Int, _ kind: ReflectionCache.Kind) { lock.lock(); kinds[index] = kind; lock.unlock() }
+
+    /// How to read a property of declared type `type`, or nil when it can hold nothing of interest.
+    static func read(_ type: Any.Type, _ kind: _MetadataKind) -> Read? {
+        if type is Parameter.Type { return .parameter }
+        if type is Buffer.Type { return .buffer }
+        if type is Module.Type { return .module }
+        if let optional = type as? any OptionalField.Type {
+            let wrapped = optional.wrappedType
+            if wrapped is Parameter.Type { return .optionalParameter }
+            if wrapped is Buffer.Type { return .optionalBuffer }
+            if wrapped is Module.Type { return .optionalModule }
+            return mayHold(wrapped) ? .value(type) : nil
+        }
+        if let array = type as? any ModuleArrayField.Type { return .moduleArray(array) }
+        if let array = type as? any ArrayField.Type { return mayHold(array.elementType) ? .value(type) : nil }
+        return kind == .existential ? .value(type) : nil
+    }
+
+    /// Whether a value of static type `type` can be a parameter, a buffer, a module or an array of
+    /// modules: an existential, one of those classes, or an optional or array of such a type.
+    static func mayHold(_ type: Any.Type) -> Bool {
+        if type is Parameter.Type || type is Buffer.Type || type is Module.Type { return true }
+        if let optional = type as? any OptionalField.Type { return mayHold(optional.wrappedType) }
+        if let array = type as? any ArrayField.Type { return mayHold(array.elementType) }
+        return metadataKind(type) == .existential
+    }
+
+    /// The runtime's kind of `type` (`_MetadataKind` has no public initializer): the kind of the
+    /// one field of a box of that type.
+    static func metadataKind(_ type: Any.Type) -> _MetadataKind? {
+        func probe<T>(_: T.Type) -> _MetadataKind? {
+            var found: _MetadataKind?
+            _ = _forEachField(of: FieldBox<T>.self) { _, _, _, kind in found = kind; return false }
+            return found
+        }
+        return _openExistential(type, do: probe)
+    }
+}
+
+private struct FieldBox<T> { var value: T }
+
+/// The runtime's description of one stored property (`_FieldReflectionMetadata` in the standard
+/// library's ReflectionMirror.swift; the layout of the runtime's `FieldReflectionMetadata`).
+private struct RuntimeFieldRecord {
+    var name: UnsafePointer<CChar>? = nil
+    var freeName: (@convention(c) (UnsafePointer<CChar>?) -> Void)? = nil
+    var isStrong = false
+    var isVar = false
+}
+
+@_silgen_name("swift_reflectionMirror_recursiveCount")
+private func reflectionFieldCount(_ type: Any.Type) -> Int
+
+@_silgen_name("swift_reflectionMirror_recursiveChildMetadata")
+private func reflectionFieldMetadata(_ type: Any.Type, index: Int, record: UnsafeMutablePointer<RuntimeFieldRecord>) -> Any.Type
+
+/// Optionals, to read the wrapped type of an optional property's declared type.
+protocol OptionalField { static var wrappedType: Any.Type { get } }
+extension Optional: OptionalField { static var wrappedType: Any.Type { Wrapped.self } }
+
+/// Arrays, to read the element type of an array property's declared type.
+protocol ArrayField { static var elementType: Any.Type { get } }
+extension Array: ArrayField { static var elementType: Any.Type { Element.self } }
+
+/// Arrays of a `Module` subclass, read at a property's address with their exact type.
+protocol ModuleArrayField { static func modules(at address: UnsafeRawPointer) -> [Module] }
+extension Array: ModuleArrayField where Element: Module {
+    static func modules(at address: UnsafeRawPointer) -> [Module] { address.load(as: [Element].self) }
+}
+
+/// A copy of the value of type `type` stored at `address`.
+private func loadValue(_ type: Any.Type, at address: UnsafeRawPointer) -> Any {
+    func read<T>(_: T.Type) -> Any { address.load(as: T.self) }
+    return _openExistential(type, do: read)
 }
 
 /// Whether `value` is an `Optional` holding nothing.

@@ -22,10 +22,18 @@ p.add_argument("--raw", default=None, help="write every run's JSON line here (JS
 p.add_argument("--input", default=None, help="sentences for the embed workload (one per line)")
 p.add_argument("--backends", nargs="*", default=["onednn", "openblas"],
                help="Amalgam backends to run (AMALGAM_BACKEND); 'onednn+dispatch' is oneDNN with Amalgam's kernels on a separate Dispatch pool (AMALGAM_KERNEL_POOL=dispatch)")
+p.add_argument("--binary", action="append", default=[], metavar="NAME=PATH",
+               help="another amalgam-bench build (an earlier commit, say) run in the same interleaved rounds on the default backend, reported as 'Amalgam NAME'; repeatable")
 p.add_argument("--contended", action="store_true", help="keep one core busy with a second process during every run")
 a = p.parse_args()
 
 amalgam = os.path.join(root, ".build", "release", "amalgam-bench")
+extra_binaries = []
+for spec in a.binary:
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not os.access(path, os.X_OK):
+        sys.exit(f"--binary wants NAME=PATH to an executable amalgam-bench, got {spec!r}")
+    extra_binaries.append((name, path))
 torch_side = [sys.executable, os.path.join(root, "scripts", "bench", "torch_bench.py")]
 env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
 
@@ -51,6 +59,7 @@ for r in range(a.rounds):
     for w in a.workloads:
         common = [w, "--threads", str(a.threads), "--seconds", str(a.seconds)] + (["--input", a.input] if a.input else [])
         sides = [(f"amalgam-{b}", [amalgam] + common, backend_env(b)) for b in a.backends]
+        sides += [(f"amalgam-{name}", [path] + common, {}) for name, path in extra_binaries]
         sides.append(("pytorch", torch_side + common, {}))
         if r % 2:
             sides.reverse()
@@ -71,14 +80,16 @@ def ratio(w, side):
     return mp / ma if unit.startswith("s") and "/" not in unit else ma / mp
 
 names = {"onednn": "oneDNN", "openblas": "OpenBLAS", "onednn+dispatch": "oneDNN, Dispatch pool"}
-head = ["workload", "unit"] + [f"Amalgam {names[b]}" for b in a.backends] + ["PyTorch"] + \
-       [f"ratio {names[b]}" for b in a.backends] + [f"peak MB {names[b]}" for b in a.backends] + ["peak MB PyTorch"]
+names.update({name: name for name, _ in extra_binaries})
+columns = list(a.backends) + [name for name, _ in extra_binaries]
+head = ["workload", "unit"] + [f"Amalgam {names[b]}" for b in columns] + ["PyTorch"] + \
+       [f"ratio {names[b]}" for b in columns] + [f"peak MB {names[b]}" for b in columns] + ["peak MB PyTorch"]
 lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 for w in a.workloads:
     unit = results[(w, "pytorch")][0]["unit"]
-    cells = [w, unit] + [f"{median(w, f'amalgam-{b}'):.4g}" for b in a.backends] + [f"{median(w, 'pytorch'):.4g}"]
-    cells += [f"{ratio(w, f'amalgam-{b}'):.2f}" for b in a.backends]
-    cells += [f"{max(x['peak_rss_mb'] for x in results[(w, s)]):.0f}" for s in [f"amalgam-{b}" for b in a.backends] + ["pytorch"]]
+    cells = [w, unit] + [f"{median(w, f'amalgam-{b}'):.4g}" for b in columns] + [f"{median(w, 'pytorch'):.4g}"]
+    cells += [f"{ratio(w, f'amalgam-{b}'):.2f}" for b in columns]
+    cells += [f"{max(x['peak_rss_mb'] for x in results[(w, s)]):.0f}" for s in [f"amalgam-{b}" for b in columns] + ["pytorch"]]
     lines.append("| " + " | ".join(cells) + " |")
 table = "\n".join(lines)
 print(table)
