@@ -112,7 +112,7 @@ open class Module {
     /// `unowned` property) takes ``reflectedByMirror()``, the same classification through
     /// `Mirror`: it was the only path before and cost more than half of a small model's training
     /// step (every child boxed, its type demangled and cast on every pass).
-    func reflected() -> (parameters: [(String, Parameter)], buffers: [(String, Buffer)], modules: [(String, Module)]) {
+    func reflected() -> Holdings {
         let key = ObjectIdentifier(type(of: self))
         let layout: FieldLayout
         if let cached = ReflectionCache.shared.fields(key) {
@@ -122,20 +122,20 @@ open class Module {
             ReflectionCache.shared.storeFields(key, layout)
         }
         guard layout.readable else { return reflectedByMirror() }
-        var parameters: [(String, Parameter)] = [], buffers: [(String, Buffer)] = [], modules: [(String, Module)] = []
+        var r: Holdings = ([], [], [])
         withExtendedLifetime(self) {
             let base = UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque())
             for (index, field) in layout.fields.enumerated() {
                 let p = base + field.offset
                 switch field.read {
-                case .parameter: parameters.append((field.name, p.load(as: Parameter.self)))
-                case .optionalParameter: if let v = p.load(as: Parameter?.self) { parameters.append((field.name, v)) }
-                case .buffer: buffers.append((field.name, p.load(as: Buffer.self)))
-                case .optionalBuffer: if let v = p.load(as: Buffer?.self) { buffers.append((field.name, v)) }
-                case .module: modules.append((field.name, p.load(as: Module.self)))
-                case .optionalModule: if let v = p.load(as: Module?.self) { modules.append((field.name, v)) }
+                case .parameter: r.parameters.append((field.name, p.load(as: Parameter.self)))
+                case .optionalParameter: if let v = p.load(as: Parameter?.self) { r.parameters.append((field.name, v)) }
+                case .buffer: r.buffers.append((field.name, p.load(as: Buffer.self)))
+                case .optionalBuffer: if let v = p.load(as: Buffer?.self) { r.buffers.append((field.name, v)) }
+                case .module: r.modules.append((field.name, p.load(as: Module.self)))
+                case .optionalModule: if let v = p.load(as: Module?.self) { r.modules.append((field.name, v)) }
                 case .moduleArray(let reader):
-                    for (j, c) in reader.modules(at: p).enumerated() { modules.append(("\(field.name).\(j)", c)) }
+                    for (j, c) in reader.modules(at: p).enumerated() { r.modules.append(("\(field.name).\(j)", c)) }
                 case .value(let type):
                     // Declared as an existential, or an optional or array that may hold one: the
                     // first value decides what the property holds, as on the Mirror path (a nil
@@ -146,18 +146,30 @@ open class Module {
                         kind = ReflectionCache.Kind(of: value)
                         if kind != .unknown { layout.decide(index, kind!) }
                     }
-                    switch kind! {
-                    case .other: break
-                    case .parameter: if let v = value as? Parameter { parameters.append((field.name, v)) }
-                    case .buffer: if let v = value as? Buffer { buffers.append((field.name, v)) }
-                    case .module: if let v = value as? Module { modules.append((field.name, v)) }
-                    case .modules: if let cs = value as? [Module] { for (j, c) in cs.enumerated() { modules.append(("\(field.name).\(j)", c)) } }
-                    case .unknown: break
-                    }
+                    Module.collect(value, as: kind!, named: field.name, into: &r)
                 }
             }
         }
-        return (parameters, buffers, modules)
+        return r
+    }
+
+    /// What a module holds directly: its parameters, buffers and child modules with their names.
+    typealias Holdings = (parameters: [(String, Parameter)], buffers: [(String, Buffer)], modules: [(String, Module)])
+
+    /// Adds `value`, the property `name` found to hold a `kind`, to `r` (both paths' last step). A
+    /// value of undecided kind (`.unknown`) is tried as a parameter, a buffer and a module.
+    private static func collect(_ value: Any, as kind: ReflectionCache.Kind, named name: String, into r: inout Holdings) {
+        switch kind {
+        case .other: break
+        case .parameter: if let p = value as? Parameter { r.parameters.append((name, p)) }
+        case .buffer: if let b = value as? Buffer { r.buffers.append((name, b)) }
+        case .module: if let c = value as? Module { r.modules.append((name, c)) }
+        case .modules: if let cs = value as? [Module] { for (j, c) in cs.enumerated() { r.modules.append(("\(name).\(j)", c)) } }
+        case .unknown:
+            if let p = value as? Parameter { r.parameters.append((name, p)) }
+            else if let b = value as? Buffer { r.buffers.append((name, b)) }
+            else if let c = value as? Module { r.modules.append((name, c)) }
+        }
     }
 
     /// The same as ``reflected()`` through `Mirror` (the fallback for classes whose field records
@@ -168,8 +180,8 @@ open class Module {
     /// module array or something else; later passes skip the others and make one cast for the rest.
     /// Values are always read afresh, so replacing a parameter or a layer is seen at once. (A
     /// property declared `Any` that later holds a module would be missed; layers do not do that.)
-    func reflectedByMirror() -> (parameters: [(String, Parameter)], buffers: [(String, Buffer)], modules: [(String, Module)]) {
-        var parameters: [(String, Parameter)] = [], buffers: [(String, Buffer)] = [], modules: [(String, Module)] = []
+    func reflectedByMirror() -> Holdings {
+        var r: Holdings = ([], [], [])
         var levels: [Mirror] = []
         var mirror: Mirror? = Mirror(reflecting: self)
         // `Module`'s own stored properties (mode, hooks) hold no parameters: stop above it, so
@@ -190,22 +202,12 @@ open class Module {
                     slot = .init(name: snakeCase(label), kind: ReflectionCache.Kind(of: child.value))
                     layout.append(slot)
                 }
-                switch slot.kind {
-                case .other: continue
-                case .parameter: if let p = child.value as? Parameter { parameters.append((slot.name, p)) }
-                case .buffer: if let b = child.value as? Buffer { buffers.append((slot.name, b)) }
-                case .module: if let c = child.value as? Module { modules.append((slot.name, c)) }
-                case .modules: if let cs = child.value as? [Module] { for (j, c) in cs.enumerated() { modules.append(("\(slot.name).\(j)", c)) } }
-                case .unknown:
-                    if let p = child.value as? Parameter { parameters.append((slot.name, p)) }
-                    else if let b = child.value as? Buffer { buffers.append((slot.name, b)) }
-                    else if let c = child.value as? Module { modules.append((slot.name, c)) }
-                }
+                if slot.kind != .other { Module.collect(child.value, as: slot.kind, named: slot.name, into: &r) }
             }
         }
         // Keep the layout only once no slot is undecided (a nil optional decides nothing).
         if cached == nil && !layout.contains(where: { $0.kind == .unknown }) { ReflectionCache.shared.store(key, layout) }
-        return (parameters, buffers, modules)
+        return r
     }
 
     /// Every parameter in the tree, keyed by dotted path.
@@ -217,7 +219,7 @@ open class Module {
 
     /// Depth-first over the tree (this module first) with one reflection pass per module; `body`
     /// gets each module's path prefix ("" or "a.b."), the module and what it holds directly.
-    private func walk(prefix: String, _ body: (String, Module, (parameters: [(String, Parameter)], buffers: [(String, Buffer)], modules: [(String, Module)])) -> Void) {
+    private func walk(prefix: String, _ body: (String, Module, Holdings) -> Void) {
         var r = reflected()
         if let custom = customChildren { r.modules = custom }
         body(prefix, self, r)
